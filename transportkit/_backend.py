@@ -1,0 +1,410 @@
+"""Backends: an array namespace plus the small adapter that supplies what the Array API standard lacks.
+
+A :class:`Backend` is resolved **once** per public call — from a name, a ``Backend`` object, or the input
+arrays — and then handed down; inner loops only ever call ``backend.xp.*``.
+
+The adapters themselves live in the folder ``backends/`` (installed as :mod:`transportkit.backends`), one file
+per array library; they are the only modules that import a specific library.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CapabilityError
+
+__all__ = [
+    "OPTIONAL_CAPABILITIES",
+    "Adapter",
+    "Backend",
+    "get_backend",
+    "resolve_backend",
+]
+
+#: Capabilities that an adapter may or may not supply, with a one-line description each.
+OPTIONAL_CAPABILITIES: dict[str, str] = {
+    "value_and_grad": "reverse-mode automatic differentiation of a scalar function",
+    "jit": "just-in-time compilation of array functions",
+    "sparse_solve": "solves with sparse matrices (direct or iterative)",
+}
+
+
+class Adapter:
+    """What one array library supplies beyond the Array API standard.
+
+    Subclasses (one per file in ``backends/``) set the class attributes and implement the methods; optional
+    capabilities are methods returning a callable, or ``None`` where the library lacks them.
+    """
+
+    #: backend name used in ``get_backend(name)``
+    name: str = ""
+    #: top-level module of the array library, e.g. ``"torch"``
+    library: str = ""
+    #: ``pip install "transportkit[<extra>]"`` installs the library
+    extra: str = ""
+    #: human-readable notes on the sparse solver etc., shown in the backend table
+    notes: str = ""
+    #: optional capabilities this adapter can supply (declared here, so they are known without importing)
+    provides: frozenset[str] = frozenset()
+
+    # -- availability -------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Import the library; raise ``ImportError`` (or ``RuntimeError``) when it cannot work here."""
+        raise NotImplementedError
+
+    def owns(self, x: Any) -> bool:
+        """Whether ``x`` is an array of this library. Must not import the library."""
+        raise NotImplementedError
+
+    # -- namespace, devices, dtypes -------------------------------------------------------------------
+    def namespace(self) -> Any:
+        """The Array-API namespace (the ``array_api_compat`` wrapper where one is needed)."""
+        raise NotImplementedError
+
+    def devices(self) -> list[Any]:
+        raise NotImplementedError
+
+    def default_device(self) -> Any:
+        return self.devices()[0]
+
+    def resolve_device(self, device: Any) -> Any:
+        """Turn a user's device spec (``None``, a string such as ``"cuda:0"``, a device object) into a device."""
+        if device is None:
+            return self.default_device()
+        for d in self.devices():
+            if device is d or device == d or str(device) == str(d):
+                return d
+        raise ValueError(
+            f"device {device!r} does not exist for backend {self.name!r}; "
+            f"available devices: {[str(d) for d in self.devices()]}"
+        )
+
+    def supports_float64(self, device: Any) -> bool:
+        return True
+
+    def float64_hint(self) -> str:
+        return f"backend {self.name!r} has no float64 on this device; ask for dtype='float32'"
+
+    # -- data movement --------------------------------------------------------------------------------
+    def asarray(self, x: Any, dtype: Any, device: Any) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def device_of(self, x: Any) -> Any:
+        import array_api_compat
+
+        return array_api_compat.device(x)
+
+    # -- randomness -----------------------------------------------------------------------------------
+    def random_source(self, seed: Any, device: Any) -> Any:
+        """A stream with ``normal(shape, dtype)``, ``uniform(shape, dtype)``, ``integers(low, high, shape)``
+        and ``spawn(k)``; ``seed`` is a :class:`numpy.random.SeedSequence`-compatible entropy source."""
+        raise NotImplementedError
+
+    # -- optional capabilities ------------------------------------------------------------------------
+    def value_and_grad(self) -> Callable | None:
+        return None
+
+    def jit(self) -> Callable | None:
+        return None
+
+    def sparse_solve(self) -> Callable | None:
+        return None
+
+    def sparse_coo(self) -> Callable | None:
+        """``coo(rows, cols, values, shape)`` -> the library's sparse matrix (duplicates summed)."""
+        return None
+
+    def capabilities(self) -> dict[str, bool]:
+        return {
+            cap: cap in self.provides and getattr(self, cap)() is not None for cap in OPTIONAL_CAPABILITIES
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """An array namespace ``xp`` together with a device, a default floating dtype and an adapter.
+
+    Obtain one with :func:`transportkit.get_backend`. Fields:
+
+    - ``name``: backend name (``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``, ``"array_api_strict"``, ...)
+    - ``xp``: the Array-API namespace; algorithms call only ``xp.*``
+    - ``device``: the device arrays are created on
+    - ``dtype``: the default real floating dtype (an ``xp`` dtype)
+    - ``value_and_grad``, ``jit``, ``sparse_solve``: optional capabilities, ``None`` where absent
+    """
+
+    name: str
+    xp: Any
+    device: Any
+    dtype: Any
+    adapter: Adapter = field(repr=False)
+
+    # ---------------------------------------------------------------------------------- conversions
+    def asarray(self, x: Any, dtype: Any = None, *, copy: bool | None = None) -> Any:
+        """Convert ``x`` (this library's arrays, NumPy arrays, lists, scalars) to this backend and device.
+
+        Floating input is cast to ``dtype`` (default: the backend's dtype); integer and boolean input keep
+        their kind. Arrays of another (non-NumPy) library are a ``TypeError``: move them explicitly.
+        """
+        from . import backends
+
+        owner = backends.owner_of(x)
+        if owner is not None and owner.name not in (self.name, "numpy"):
+            raise TypeError(
+                f"cannot mix arrays of {owner.name!r} with backend {self.name!r}; "
+                f"convert first, e.g. get_backend({self.name!r}).asarray(get_backend({owner.name!r}).to_numpy(x))"
+            )
+        if owner is not None and owner.name == "numpy" and self.name != "numpy":
+            x = owner.to_numpy(x)
+        dt = self._dtype_for(x, dtype)
+        out = self.adapter.asarray(x, dt, self.device)
+        if copy:
+            out = self.xp.asarray(out, copy=True)
+        return out
+
+    def _dtype_for(self, x: Any, dtype: Any) -> Any:
+        if dtype is not None:
+            return self.as_dtype(dtype)
+        kind = _kind_of(x)
+        return self.dtype if kind == "real floating" else None
+
+    def as_dtype(self, dtype: Any) -> Any:
+        """``"float32"``/``"float64"``/``"int64"``/``"bool"`` or an ``xp`` dtype -> an ``xp`` dtype."""
+        if isinstance(dtype, str):
+            if not hasattr(self.xp, dtype):
+                raise ValueError(f"unknown dtype {dtype!r} for backend {self.name!r}")
+            dtype = getattr(self.xp, dtype)
+        if dtype == self.xp.float64 and not self.adapter.supports_float64(self.device):
+            raise ValueError(self.adapter.float64_hint())
+        return dtype
+
+    def to_numpy(self, x: Any) -> Any:
+        """Copy ``x`` to the host as a NumPy array (detaching autodiff graphs)."""
+        return self.adapter.to_numpy(x)
+
+    def rng(self, seed: Any = None, *, rng_on_host: bool = False):
+        """A :class:`transportkit.random.Generator` on this backend."""
+        from .random import Generator
+
+        return Generator(seed, self, rng_on_host=rng_on_host)
+
+    # ---------------------------------------------------------------------------------- capabilities
+    @property
+    def value_and_grad(self) -> Callable | None:
+        """``value_and_grad(f, argnums=0)(*args) -> (f(*args), grad)`` for scalar ``f``, or ``None``."""
+        return self.adapter.value_and_grad()
+
+    @property
+    def jit(self) -> Callable | None:
+        """``jit(f) -> compiled f``, or ``None``."""
+        return self.adapter.jit()
+
+    @property
+    def sparse_solve(self) -> Callable | None:
+        """``sparse_solve(A, b, *, tol=1e-10, maxiter=None) -> x`` with ``A x = b``, or ``None``.
+
+        ``A`` is this library's sparse matrix (build one with :attr:`sparse_coo`) or a dense 2-D array;
+        ``b`` has shape ``(n,)`` or ``(n, k)``.
+        """
+        return self.adapter.sparse_solve()
+
+    @property
+    def sparse_coo(self) -> Callable | None:
+        """``sparse_coo(rows, cols, values, shape)`` -> this library's sparse matrix, or ``None``."""
+        return self.adapter.sparse_coo()
+
+    def capabilities(self) -> dict[str, bool]:
+        return self.adapter.capabilities()
+
+    def require(self, capability: str) -> Callable:
+        """Return the capability or raise :class:`CapabilityError` naming the backends that have it."""
+        if capability not in OPTIONAL_CAPABILITIES:
+            raise ValueError(f"unknown capability {capability!r}; known: {sorted(OPTIONAL_CAPABILITIES)}")
+        fn = getattr(self, capability)
+        if fn is None:
+            from . import backends
+
+            having = backends.providing(capability)
+            raise CapabilityError(
+                f"backend {self.name!r} has no {capability!r} ({OPTIONAL_CAPABILITIES[capability]}); "
+                f"backends that have it: {', '.join(having) or 'none installed'}"
+            )
+        return fn
+
+    def maybe_jit(self, f: Callable) -> Callable:
+        """``jit(f)`` where the backend compiles, ``f`` itself elsewhere."""
+        jit = self.jit
+        return f if jit is None else jit(f)
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, device={self.device!s}, dtype={self.dtype})"
+
+
+def _kind_of(x: Any) -> str | None:
+    """'real floating', 'integral', 'bool', 'complex floating' or None (unknown), without importing libraries."""
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, int):
+        return "integral"
+    if isinstance(x, float):
+        return "real floating"
+    if isinstance(x, complex):
+        return "complex floating"
+    dt = getattr(x, "dtype", None)
+    if dt is not None:
+        s = str(dt).rsplit(".", 1)[-1]
+        if "complex" in s:
+            return "complex floating"
+        if "float" in s:
+            return "real floating"
+        if "bool" in s:
+            return "bool"
+        if "int" in s:
+            return "integral"
+        return None
+    if isinstance(x, (list, tuple)):
+        kinds = {_kind_of(v) for v in x}
+        if "complex floating" in kinds:
+            return "complex floating"
+        if "real floating" in kinds:
+            return "real floating"
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).rsplit(".", 1)[-1].replace("'", "").replace(">", "")
+
+
+def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> Backend:
+    """Return the :class:`Backend` for ``name`` (default ``"numpy"``).
+
+    ``name`` is a backend name, a ``Backend`` (returned as is, or re-targeted when ``device``/``dtype`` are
+    given), or ``None``. ``dtype`` defaults to float64 where the device supports it and float32 otherwise
+    (JAX without 64-bit mode). Errors: unknown name -> ``ValueError`` listing the known backends; library not
+    installed -> :class:`BackendUnavailableError` with the ``pip install`` line; unknown device -> ``ValueError``.
+    """
+    if isinstance(name, Backend):
+        if device is None and dtype is None:
+            return name
+        adapter = name.adapter
+        device = name.device if device is None else device
+    else:
+        from . import backends
+
+        adapter = backends.load(name or "numpy")
+    dev = adapter.resolve_device(device)
+    xp = adapter.namespace()
+    if dtype is None:
+        dt = xp.float64 if adapter.supports_float64(dev) else xp.float32
+    else:
+        dt = getattr(xp, dtype) if isinstance(dtype, str) else dtype
+        if _dtype_name(dt) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if _dtype_name(dt) == "float64" and not adapter.supports_float64(dev):
+            raise ValueError(adapter.float64_hint())
+    return Backend(adapter.name, xp, dev, dt, adapter)
+
+
+def _is_array(x: Any) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+
+
+def _iter_arrays(objs: Iterable[Any]) -> Iterable[Any]:
+    for x in objs:
+        if x is None or isinstance(x, (bool, int, float, complex, str)):
+            continue
+        if _is_array(x):
+            yield x
+        elif isinstance(x, (list, tuple)) and x and any(_is_array(v) for v in x):
+            yield from _iter_arrays(x)
+
+
+def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype: Any = None) -> Backend:
+    """Resolve the backend of a public call, once.
+
+    Order: an explicit ``backend`` (name or object); else the library of the input ``arrays``; else
+    ``"numpy"``. Arrays of two different libraries are a ``TypeError`` naming both (NumPy arrays and Python
+    scalars/lists may accompany an explicit backend: they are converted to it). The device comes from
+    ``device`` or the arrays; the dtype from ``dtype``, else the arrays' common floating dtype, else the
+    backend's default.
+    """
+    from . import backends
+
+    arrs = list(_iter_arrays(arrays))
+    owners: dict[str, Adapter] = {}
+    for a in arrs:
+        ad = backends.owner_of(a)
+        if ad is not None:
+            owners.setdefault(ad.name, ad)
+    if len(owners) > 1:
+        names = sorted(owners)
+        raise TypeError(
+            f"arrays of different libraries in one call: {' and '.join(repr(n) for n in names)}; "
+            "convert them to one backend first"
+        )
+    if backend is not None:
+        base = get_backend(backend) if not isinstance(backend, Backend) else backend
+        foreign = [n for n in owners if n not in (base.name, "numpy")]
+        if foreign:
+            raise TypeError(
+                f"arrays of {foreign[0]!r} passed with backend={base.name!r}; "
+                "use one library per call (NumPy arrays may accompany any backend)"
+            )
+        own = [a for a in arrs if backends.owner_of(a) is base.adapter] if base.name in owners else []
+    else:
+        base = get_backend(next(iter(owners)) if owners else "numpy")
+        own = arrs if owners else []
+    if device is None and own:
+        device = base.adapter.device_of(own[0])
+    if dtype is None:
+        floats = sorted({_dtype_name(a.dtype) for a in arrs if _kind_of(a) == "real floating"})
+        if floats:
+            dtype = "float64" if "float64" in floats else floats[-1]
+            if dtype == "float64" and not base.adapter.supports_float64(base.adapter.resolve_device(device)):
+                raise ValueError(
+                    "float64 input given to a backend without float64: " + base.adapter.float64_hint()
+                )
+            if dtype not in ("float32", "float64"):
+                dtype = None
+    if isinstance(base, Backend) and device is None and dtype is None:
+        return base
+    return get_backend(base, device=device, dtype=dtype)
+
+
+def declared_requirements(obj: Callable) -> tuple[str, ...]:
+    """The capabilities a public algorithm declared with :func:`requires`."""
+    return getattr(obj, "__transportkit_requires__", ())
+
+
+_REQUIREMENTS: dict[str, tuple[str, ...]] = {}
+
+
+def requires(*capabilities: str) -> Callable[[Callable], Callable]:
+    """Declare, in one place, the capabilities an algorithm needs (test skips and docs read it)."""
+    unknown = set(capabilities) - set(OPTIONAL_CAPABILITIES)
+    if unknown:
+        raise ValueError(f"unknown capabilities {sorted(unknown)}")
+
+    def mark(fn: Callable) -> Callable:
+        fn.__transportkit_requires__ = tuple(capabilities)  # type: ignore[attr-defined]
+        _REQUIREMENTS[f"{fn.__module__}.{fn.__qualname__}"] = tuple(capabilities)
+        return fn
+
+    return mark
+
+
+def algorithm_requirements() -> dict[str, tuple[str, ...]]:
+    """All declared algorithm requirements: ``{qualified name: capabilities}``."""
+    return dict(_REQUIREMENTS)
+
+
+def library_loaded(module: str) -> Any:
+    """The module object if it has been imported already, else ``None`` (never imports)."""
+    return sys.modules.get(module)

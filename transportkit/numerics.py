@@ -1,0 +1,116 @@
+"""Numerical helpers shared by the whole library, in the Array API only.
+
+Every function takes arrays of any backend; pass ``xp`` when it is already known (inside algorithms) so the
+namespace is not looked up again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = [
+    "cholesky_solve",
+    "ess",
+    "log1mexp",
+    "logmeanexp",
+    "logsumexp",
+    "normalized_weights",
+]
+
+
+def logsumexp(
+    a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
+) -> Any:
+    """log sum_i exp(a_i), computed as m + log sum_i exp(a_i - m) with m = max_i a_i.
+
+    Stable for entries of any magnitude; entries equal to ``-inf`` contribute nothing, and a slice that is
+    all ``-inf`` gives ``-inf`` (not NaN). ``+inf`` entries give ``+inf``; NaN propagates.
+    """
+    xp = array_namespace(a) if xp is None else xp
+    m = xp.max(a, axis=axis, keepdims=True)
+    m_safe = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    finite = xp.isfinite(m)
+    shifted = xp.where(finite, a - m_safe, xp.where(m == -math.inf, a, xp.zeros_like(a)))
+    s = xp.sum(xp.exp(shifted), axis=axis, keepdims=True)
+    positive = s > 0
+    out = xp.where(positive, xp.log(xp.where(positive, s, xp.ones_like(s))) + m_safe, -math.inf)
+    out = xp.where(finite | (m == -math.inf), out, m)  # +inf and NaN slices pass through
+    if not keepdims:
+        out = xp.squeeze(out, axis=_axes(axis, a.ndim)) if a.ndim else out
+    return out
+
+
+def _axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def logmeanexp(
+    a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
+) -> Any:
+    """log( (1/n) sum_i exp(a_i) ) = logsumexp(a) - log n, with n the number of entries reduced over."""
+    xp = array_namespace(a) if xp is None else xp
+    n = math.prod(a.shape[i] for i in _axes(axis, a.ndim)) if a.ndim else 1
+    if n == 0:
+        raise ValueError("logmeanexp of an empty array")
+    return logsumexp(a, axis=axis, keepdims=keepdims, xp=xp) - math.log(n)
+
+
+def normalized_weights(log_w: Any, axis: int = -1, *, xp: Any = None) -> Any:
+    """w_i = exp(log_w_i - logsumexp(log_w)): weights summing to one, stable for any magnitude."""
+    xp = array_namespace(log_w) if xp is None else xp
+    return xp.exp(log_w - logsumexp(log_w, axis=axis, keepdims=True, xp=xp))
+
+
+def ess(log_w: Any, axis: int = -1, *, relative: bool = False, xp: Any = None) -> Any:
+    """Kish effective sample size (sum w)^2 / sum w^2 = exp(2 logsumexp(log w) - logsumexp(2 log w)).
+
+    Between 1 and n; ``relative=True`` divides by n.
+    """
+    xp = array_namespace(log_w) if xp is None else xp
+    out = xp.exp(2.0 * logsumexp(log_w, axis=axis, xp=xp) - logsumexp(2.0 * log_w, axis=axis, xp=xp))
+    return out / log_w.shape[axis] if relative else out
+
+
+def log1mexp(x: Any, *, xp: Any = None) -> Any:
+    """log(1 - exp(x)) for x <= 0, accurate everywhere (Maechler 2012):
+
+    log(-expm1(x)) for -log 2 < x <= 0, and log1p(-exp(x)) for x <= -log 2. Gives -inf at x = 0 and 0 at
+    x = -inf; NaN for x > 0.
+    """
+    xp = array_namespace(x) if xp is None else xp
+    near = (x > -math.log(2.0)) & (x < 0)
+    x_near = xp.where(near, x, xp.full_like(x, -1.0))
+    x_far = xp.where(near | (x >= 0), xp.full_like(x, -1.0), x)
+    out = xp.where(near, xp.log(-xp.expm1(x_near)), xp.log1p(-xp.exp(x_far)))
+    out = xp.where(x == 0, xp.full_like(x, -math.inf), out)
+    return xp.where(x > 0, xp.full_like(x, math.nan), out)
+
+
+def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = False) -> Any:
+    """Solve A x = b for symmetric positive-definite A by its Cholesky factor A = L L^T, batched.
+
+    ``a`` has shape (..., n, n); ``b`` has shape (..., n) or (..., n, k) (batch dimensions broadcast).
+    With ``return_logdet`` also returns log det A = 2 sum_i log L_ii. A matrix that is not positive definite
+    is a ``ValueError``.
+    """
+    xp = array_namespace(a, b) if xp is None else xp
+    try:
+        L = xp.linalg.cholesky(a)
+    except Exception as exc:  # NumPy LinAlgError, torch _LinAlgError
+        raise ValueError(f"cholesky_solve: matrix is not positive definite ({exc})") from None
+    diag = xp.linalg.diagonal(L)
+    if not bool(xp.all(diag > 0)):  # NumPy/JAX return NaN, torch raises: unify to ValueError
+        raise ValueError("cholesky_solve: matrix is not positive definite")
+    vec = b.ndim == a.ndim - 1
+    rhs = b[..., None] if vec else b
+    y = xp.linalg.solve(L, rhs)
+    x = xp.linalg.solve(xp.linalg.matrix_transpose(L), y)
+    x = x[..., 0] if vec else x
+    if return_logdet:
+        return x, 2.0 * xp.sum(xp.log(diag), axis=-1)
+    return x
