@@ -18,6 +18,8 @@ def test_default_backend_is_numpy_float64():
     be = tk.get_backend()
     assert be.name == "numpy" and be.dtype == np.float64
     assert tk.get_backend(be) is be
+    assert tk.get_backend("numpy") is be  # one immutable object per (library, device, dtype)
+    assert tk.get_backend("numpy", dtype="float32") is not be
 
 
 def test_builtins_are_registered_as_entry_points():

@@ -7,6 +7,8 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transportkit import numerics as nm
 
@@ -101,3 +103,17 @@ def test_cholesky_solve_rejects_indefinite(backend):
     a = backend.asarray(np.array([[1.0, 2.0], [2.0, 1.0]]))
     with pytest.raises(ValueError, match="positive definite"):
         nm.cholesky_solve(a, backend.asarray([1.0, 1.0]))
+
+
+finite = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.lists(finite, min_size=1, max_size=20), c=st.floats(min_value=-1e3, max_value=1e3))
+def test_logsumexp_properties(a, c):
+    """Shift equivariance and the bounds max(a) <= logsumexp(a) <= max(a) + log n."""
+    x = np.array(a)
+    lse = float(nm.logsumexp(x))
+    assert x.max() <= lse <= x.max() + math.log(len(a)) + 1e-12
+    assert float(nm.logsumexp(x + c)) == pytest.approx(lse + c, rel=1e-12, abs=1e-9)
+    assert float(nm.ess(x)) == pytest.approx(np.exp(2 * lse - float(nm.logsumexp(2 * x))), rel=1e-12)

@@ -309,7 +309,15 @@ def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> B
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if _dtype_name(dt) == "float64" and not adapter.supports_float64(dev):
             raise ValueError(adapter.float64_hint())
-    return Backend(adapter.name, xp, dev, dt, adapter)
+    key = (adapter.name, id(adapter), str(dev), _dtype_name(dt))
+    cached = _BACKENDS.get(key)
+    if cached is None:
+        cached = _BACKENDS[key] = Backend(adapter.name, xp, dev, dt, adapter)
+    return cached
+
+
+#: Backends are immutable: one object per (adapter, device, dtype), so repeated resolution is cheap.
+_BACKENDS: dict[tuple[str, int, str, str], Backend] = {}
 
 
 def _is_array(x: Any) -> bool:
