@@ -18,7 +18,7 @@ $(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
 	touch $@
 
 demo: $(VENV)/.stamp-test
-	$(VENV)/bin/transportkit demo
+	$(VENV)/bin/transportkit demo --png-dir demo-output
 
 test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check transportkit backends tests asv_benchmarks

@@ -32,8 +32,10 @@ __all__ = [
 _SUBMODULES = {
     "backends",
     "free_energy",
+    "galerkin",
     "integrate",
     "interpolants",
+    "meanfield",
     "numerics",
     "random",
     "sampling",

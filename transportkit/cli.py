@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import inspect
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +14,8 @@ from collections.abc import Callable, Sequence
 #: Demo sections, in order: (title, "module:function"). Each function prints its own showcase.
 DEMOS: list[tuple[str, str]] = [
     ("Backends", "transportkit.cli:demo_backends"),
+    ("Free energy", "transportkit.free_energy:demo"),
+    ("Galerkin", "transportkit.galerkin:demo"),
 ]
 
 
@@ -49,15 +54,24 @@ def demo_backends() -> None:
         print(f"  {name:18s} {_dtype_name(be.dtype):8s} estimate {est:.4f}   ({1e3 * dt:.1f} ms)")
 
 
-def _run_demo(only: Sequence[str] | None = None) -> int:
+def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None) -> int:
+    """Run the demo sections; those whose function takes ``png`` write a picture into ``png_dir``."""
     for title, target in DEMOS:
         if only and title.lower() not in {o.lower() for o in only}:
             continue
-        print(f"\n=== {title} ===")
+        print(f"\n=== {title} ===", flush=True)
         mod, _, fn = target.partition(":")
-        func: Callable[[], None] = getattr(importlib.import_module(mod), fn)
-        func()
+        func: Callable[..., None] = getattr(importlib.import_module(mod), fn)
+        kwargs = {}
+        if png_dir is not None and "png" in inspect.signature(func).parameters and _has_matplotlib():
+            os.makedirs(png_dir, exist_ok=True)
+            kwargs["png"] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
+        func(**kwargs)
     return 0
+
+
+def _has_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,12 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the showcase of every algorithm family")
     demo.add_argument("sections", nargs="*", help=f"only these sections: {[t for t, _ in DEMOS]}")
+    demo.add_argument("--png-dir", default=None, help="write the sections' pictures (PNG) into this folder")
     sub.add_parser("backends", help="print the table of backends and their capabilities")
     args = parser.parse_args(argv)
     if args.command == "backends":
         print(backend_table())
         return 0
-    return _run_demo(args.sections)
+    return _run_demo(args.sections, args.png_dir)
 
 
 if __name__ == "__main__":
