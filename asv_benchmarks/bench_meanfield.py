@@ -1,0 +1,84 @@
+"""Mean-field particle dynamics (transportkit.meanfield): time per gradient step and per birth–death step
+vs the width n and the dimension d, per backend; track_* record accuracy measurements (issue 8)."""
+
+from __future__ import annotations
+
+from ._common import BACKENDS, backend_or_skip, block
+
+
+class GradientStep:
+    """One gradient-flow step (field + Euler update, compiled on JAX) on the 3-spin problem, 1000 data points."""
+
+    params = (BACKENDS, [64, 256, 1024], [5, 25])
+    param_names = ["backend", "n", "d"]
+
+    def setup(self, backend, n, d):
+        import transportkit.meanfield as mf
+
+        be = backend_or_skip(backend)
+        self.mf = mf
+        self.P = mf.three_spin(d=d, n_data=1000, c_scale=1.0, seed=0, backend=be)
+        self.p = self.P.init_particles(n, seed=1)
+        block(mf.train(self.P, self.p, dt=0.1, n_steps=2, jit=True, record_every=2).loss)  # warm-up / compile
+
+    def time_gradient_steps_x10(self, backend, n, d):
+        block(self.mf.train(self.P, self.p, dt=0.1, n_steps=10, jit=True, record_every=10).loss)
+
+    def time_birth_death_steps_x10(self, backend, n, d):
+        block(self.mf.train(self.P, self.p, dt=0.1, n_steps=10, jit=True, record_every=10, birth_death=1.0).loss)
+
+
+class ExactGaussianStep:
+    """Gradient flow with exact (closed-form) fields: the n x n kernel dominates."""
+
+    params = (BACKENDS, [64, 256, 1024])
+    param_names = ["backend", "n"]
+
+    def setup(self, backend, n):
+        import transportkit.meanfield as mf
+
+        be = backend_or_skip(backend)
+        self.mf = mf
+        self.P = mf.gaussian_teacher_student(d=5, m_teacher=3, tau=1.0, init="teacher", seed=0, backend=be)
+        self.p = self.P.init_particles(n, seed=1)
+        block(mf.train(self.P, self.p, dt=0.5, n_steps=2, jit=True, record_every=2).loss)
+
+    def time_gradient_steps_x10(self, backend, n):
+        block(self.mf.train(self.P, self.p, dt=0.5, n_steps=10, jit=True, record_every=10).loss)
+
+
+class Accuracy:
+    """Small versions of the issue's measurements (numpy); the full ones: benchmarks/meanfield_report.py."""
+
+    timeout = 600
+
+    def track_teacher_student_log10_reduction(self):
+        import numpy as np
+
+        import transportkit.meanfield as mf
+
+        P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=0)
+        loss = mf.gradient_flow(P, 32, dt=0.2, n_steps=600, seed=1, record_every=600).loss
+        return float(np.log10(loss[0] / loss[-1]))
+
+    def track_birth_death_speedup_3spin(self):
+        import numpy as np
+
+        import transportkit.meanfield as mf
+
+        ratios = []
+        for seed in range(3):
+            P = mf.three_spin(d=6, n_data=1000, seed=seed)
+            p0 = P.init_particles(256, seed=1000 + seed)
+            gf = mf.gradient_flow(P, p0, dt=0.5, n_steps=150, seed=seed).loss
+            bd = mf.gradient_flow(P, p0, dt=0.5, n_steps=150, seed=seed, birth_death=1.0).loss
+            level = gf[60]
+            ratios.append(mf.steps_to_reach(gf, level) / max(mf.steps_to_reach(bd, level), 1))
+        return float(np.mean(ratios))
+
+    def track_scaling_exponent(self):
+        import transportkit.meanfield as mf
+
+        P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0)
+        res = mf.scaling_exponent(P, [32, 64, 128, 256, 512, 1024], seeds=range(2), dt=0.5, n_steps=200)
+        return res.fit.a

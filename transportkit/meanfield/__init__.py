@@ -1,0 +1,72 @@
+"""Shallow networks as interacting particles: gradient flow, SGD, birth–death, fluctuations (ALGORITHMS.md §8).
+
+A network :math:`f_n(x) = \\frac1n\\sum_i c_i\\varphi(x; w_i)` is the empirical measure of its ``n`` particles;
+training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of the local potential and, with
+birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`. See ``docs/meanfield.md``.
+"""
+
+from __future__ import annotations
+
+from .dynamics import Trajectory, birth_death_indices, gradient_flow, sgd, train
+from .measure import (
+    Fluctuations,
+    PowerLawFit,
+    ScalingResult,
+    demo,
+    fit_power_law,
+    fluctuations,
+    plot_losses,
+    scaling_exponent,
+    steps_to_reach,
+)
+from .network import FieldEval, Particles, ShallowNetwork, mc_field
+from .problems import (
+    DataProblem,
+    GaussianTeacherStudent,
+    Problem,
+    gaussian_teacher_student,
+    quadratic_population_error,
+    quadratic_teacher_student,
+    sphere_uniform,
+    teacher_student,
+    three_spin,
+)
+from .units import Gaussian, Quadratic, ReLU, Ridge, Sigmoid, Tanh, Unit, get_unit
+
+__all__ = [
+    "DataProblem",
+    "FieldEval",
+    "Fluctuations",
+    "Gaussian",
+    "GaussianTeacherStudent",
+    "Particles",
+    "PowerLawFit",
+    "Problem",
+    "Quadratic",
+    "ReLU",
+    "Ridge",
+    "ScalingResult",
+    "ShallowNetwork",
+    "Sigmoid",
+    "Tanh",
+    "Trajectory",
+    "Unit",
+    "birth_death_indices",
+    "demo",
+    "fit_power_law",
+    "fluctuations",
+    "gaussian_teacher_student",
+    "get_unit",
+    "gradient_flow",
+    "mc_field",
+    "plot_losses",
+    "quadratic_population_error",
+    "quadratic_teacher_student",
+    "scaling_exponent",
+    "sgd",
+    "sphere_uniform",
+    "steps_to_reach",
+    "teacher_student",
+    "three_spin",
+    "train",
+]
