@@ -16,6 +16,7 @@ DEMOS: list[tuple[str, str]] = [
     ("Backends", "transportkit.cli:demo_backends"),
     ("Free energy", "transportkit.free_energy:demo"),
     ("Galerkin", "transportkit.galerkin:demo"),
+    ("Mean field", "transportkit.meanfield:demo"),
 ]
 
 
@@ -63,9 +64,10 @@ def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None) -> 
         mod, _, fn = target.partition(":")
         func: Callable[..., None] = getattr(importlib.import_module(mod), fn)
         kwargs = {}
-        if png_dir is not None and "png" in inspect.signature(func).parameters and _has_matplotlib():
+        arg = next((a for a in ("png", "path") if a in inspect.signature(func).parameters), None)
+        if png_dir is not None and arg is not None and _has_matplotlib():
             os.makedirs(png_dir, exist_ok=True)
-            kwargs["png"] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
+            kwargs[arg] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
         func(**kwargs)
     return 0
 
