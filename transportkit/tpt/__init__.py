@@ -1,0 +1,58 @@
+"""Transition path theory on networks: committors, reactive flux, rates, pathways (Metzner, Schütte &
+Vanden-Eijnden 2009; Cameron & Vanden-Eijnden 2014).
+
+>>> import transportkit as tk
+>>> Q, xy, A, B = tk.tpt.mueller_brown(n=60, beta=0.1)
+>>> rf = tk.tpt.reactive_flux(Q, A, B)
+>>> rf.rate, rf.pathways(k=3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .examples import birth_death, mueller_brown, mueller_brown_potential, random_network, to_dense
+from .flux import ReactiveFlux, committors, mean_first_passage_times, reactive_flux, stationary_distribution
+from .pathways import bottleneck, coarse_grain, isocommittor_cut, pathways, sample_reactive
+
+__all__ = [
+    "ReactiveFlux",
+    "birth_death",
+    "bottleneck",
+    "coarse_grain",
+    "committors",
+    "demo",
+    "isocommittor_cut",
+    "mean_first_passage_times",
+    "mueller_brown",
+    "mueller_brown_potential",
+    "pathways",
+    "random_network",
+    "reactive_flux",
+    "sample_reactive",
+    "stationary_distribution",
+    "to_dense",
+]
+
+
+def demo(n: int = 100, beta: float = 0.1, picture: str | None = "tpt_mueller_brown.png") -> None:
+    """Müller–Brown on an ``n x n`` grid: print the rate and the top 3 pathways' shares; write a picture of the
+    committor and the pathways when matplotlib is installed (``picture=None`` skips it)."""
+    import time
+
+    t0 = time.perf_counter()
+    Q, xy, A, B = mueller_brown(n=n, beta=beta)
+    rf = reactive_flux(Q, A, B)
+    t1 = time.perf_counter()
+    print(f"Müller-Brown, {n}x{n} grid ({n * n} states), beta={beta}: reactive_flux in {t1 - t0:.2f} s")
+    print(f"  total flux F = {rf.total_flux:.4e}, rate k_AB = {rf.rate:.4e}, mfpt = {rf.mfpt:.4e}, "
+          f"reversible = {rf.reversible}")
+    paths = rf.pathways(k=3)
+    for i, (states, share) in enumerate(paths, 1):
+        print(f"  pathway {i}: {len(states)} states, share {share:.3f}")
+    if picture:
+        try:
+            from .plot import plot_mueller_brown
+
+            plot_mueller_brown(rf, xy, n, paths, picture)
+            print(f"  picture written to {picture}")
+        except ImportError as exc:
+            print(f"  (no picture: {exc})")
