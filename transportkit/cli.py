@@ -17,6 +17,7 @@ DEMOS: list[tuple[str, str]] = [
     ("Free energy", "transportkit.free_energy:demo"),
     ("Galerkin", "transportkit.galerkin:demo"),
     ("Mean field", "transportkit.meanfield:demo"),
+    ("TPT", "transportkit.tpt:demo"),
 ]
 
 
@@ -64,10 +65,12 @@ def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None) -> 
         mod, _, fn = target.partition(":")
         func: Callable[..., None] = getattr(importlib.import_module(mod), fn)
         kwargs = {}
-        arg = next((a for a in ("png", "path") if a in inspect.signature(func).parameters), None)
-        if png_dir is not None and arg is not None and _has_matplotlib():
-            os.makedirs(png_dir, exist_ok=True)
-            kwargs[arg] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
+        arg = next((a for a in ("png", "path", "picture") if a in inspect.signature(func).parameters), None)
+        if arg is not None:
+            kwargs[arg] = None
+            if png_dir is not None and _has_matplotlib():
+                os.makedirs(png_dir, exist_ok=True)
+                kwargs[arg] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
         func(**kwargs)
     return 0
 
