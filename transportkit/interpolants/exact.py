@@ -1,0 +1,247 @@
+r"""Exact fields of an interpolant between Gaussian(-mixture) ends (``ALGORITHMS.md`` §1.7).
+
+With base :math:`\rho_0 = \sum_j u_j N(a_j, A_j)` and target :math:`\rho_1 = \sum_k w_k N(m_k, C_k)`, independent
+coupling, the marginal of :math:`x_t = \alpha x_0 + \beta x_1 + \gamma z` is the mixture over pairs
+:math:`p = (j, k)`
+
+.. math:: \rho_t = \sum_p \pi_p N(\mu_p, \Sigma_p),\quad \pi_p = u_j w_k,\quad \mu_p = \alpha a_j + \beta m_k,\quad
+          \Sigma_p = \alpha^2 A_j + \beta^2 C_k + \gamma^2 I.
+
+With responsibilities :math:`r_p(t,x) = \mathrm{softmax}_p[\log\pi_p + \log N(x;\mu_p,\Sigma_p)]` (log space) and
+:math:`g_p = \Sigma_p^{-1}(x - \mu_p)`:
+
+.. math::
+   s &= -\textstyle\sum_p r_p g_p, \qquad
+   b = \sum_p r_p f_p,\quad f_p = \alpha' a_j + \beta' m_k + N_p g_p,\quad
+   N_p = \alpha\alpha' A_j + \beta\beta' C_k + \gamma\gamma' I,\\
+   E[x_1|x_t=x] &= \textstyle\sum_p r_p (m_k + \beta C_k g_p),\quad
+   E[x_0|x_t=x] = \sum_p r_p (a_j + \alpha A_j g_p),\quad E[z|x_t=x] = -\gamma s,\\
+   \nabla\cdot b &= \textstyle\sum_p r_p \operatorname{tr}(N_p\Sigma_p^{-1}) - \sum_p r_p f_p\cdot g_p - b\cdot s,
+   \qquad (\nabla b) v = \sum_p r_p [N_p\Sigma_p^{-1} v - f_p ((g_p + s)\cdot v)].
+
+Only the products :math:`\alpha\alpha', \beta\beta', \gamma\gamma'` enter, and :math:`\Sigma_p` is non-singular at
+:math:`t = 0` and :math:`t = 1`, so nothing divides by :math:`\gamma(t) = 0`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._backend import Backend, get_backend
+from ..targets import Gaussian, GaussianMixture, gaussian_terms
+from .field import BoundField, Field
+from .interpolant import Interpolant
+
+__all__ = ["ExactField", "exact_field"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def exact_field(
+    interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None
+) -> ExactField:
+    """The exact velocity, score, denoisers, SDE drifts, log-density and divergence of ``interpolant``
+    between ``base`` (default :math:`N(0, I)`) and ``target`` (a :class:`~transportkit.targets.Gaussian` or
+    :class:`~transportkit.targets.GaussianMixture`)."""
+    return ExactField(interpolant, target, base)
+
+
+class ExactField(Field):
+    """See :func:`exact_field`. ``marginal(t)`` is :math:`\\rho_t` as a :class:`GaussianMixture`."""
+
+    def __init__(self, interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None):
+        if isinstance(interpolant, str):
+            interpolant = Interpolant(interpolant)
+        if not isinstance(interpolant, Interpolant):
+            raise TypeError(f"interpolant must be an Interpolant or a schedule name, got {type(interpolant).__name__}")
+        if not isinstance(target, GaussianMixture):
+            raise TypeError(f"exact fields need a Gaussian or GaussianMixture target, got {type(target).__name__}")
+        base = Gaussian.standard(target.dim) if base is None else base
+        if not isinstance(base, GaussianMixture):
+            raise TypeError(f"base must be a Gaussian or GaussianMixture, got {type(base).__name__}")
+        if base.dim != target.dim:
+            raise ValueError(f"base has dimension {base.dim} but target has dimension {target.dim}")
+        self.interpolant = interpolant
+        self.target = target
+        self.base = base
+        self.dim = target.dim
+        self.backend = target.backend
+        hb, ht = base._host, target._host
+        xp = get_backend("numpy").xp
+        J, K = base.n_components, target.n_components
+
+        def rep(v, n):
+            return xp.reshape(xp.broadcast_to(v[:, None, ...], (v.shape[0], n, *v.shape[1:])), (-1, *v.shape[1:]))
+
+        til = lambda v, n: xp.reshape(xp.broadcast_to(v[None, ...], (n, *v.shape)), (-1, *v.shape[1:]))  # noqa: E731
+        self._host = {  # contiguous, writable copies (torch refuses read-only NumPy views)
+            "log_pi": xp.reshape(hb["log_w"][:, None] + ht["log_w"][None, :], (-1,)),
+            "a": xp.asarray(rep(hb["means"], K), copy=True),
+            "A": xp.asarray(rep(hb["covs"], K), copy=True),
+            "m": xp.asarray(til(ht["means"], J), copy=True),
+            "C": xp.asarray(til(ht["covs"], J), copy=True),
+        }
+        self._base_mean_zero = bool(xp.all(hb["means"] == 0))
+
+    def __repr__(self) -> str:
+        return f"ExactField({self.interpolant!r}, {self.target!r})"
+
+    def _make_bound(self, be: Backend) -> _BoundExact:
+        return _BoundExact(be, self)
+
+    def marginal(self, t: float) -> GaussianMixture:
+        r""":math:`\rho_t = \sum_p \pi_p N(\mu_p(t), \Sigma_p(t))` as a mixture (on the host)."""
+        t = float(t)
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"t must lie in [0, 1], got {t}")
+        xp = get_backend("numpy").xp
+        c = self.interpolant.coefficients(xp.asarray(t, dtype=xp.float64), xp)
+        h = self._host
+        eye = xp.eye(self.dim, dtype=xp.float64)
+        mu = c.a * h["a"] + c.b * h["m"]
+        sig = c.a**2 * h["A"] + c.b**2 * h["C"] + c.g**2 * eye
+        return GaussianMixture(xp.exp(h["log_pi"]), mu, sig)
+
+    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
+        r"""Conditional expectations :math:`E[x_1|x_t=x]` (``"x1"``), :math:`E[x_0|x_t=x]` (``"x0"``) or
+        :math:`E[z|x_t=x]` (``"z"``), shape (n, d)."""
+        if which not in ("x0", "x1", "z"):
+            raise ValueError(f"which must be 'x0', 'x1' or 'z', got {which!r}")
+        bf, t, x = self._prep(t, x, backend)
+        return bf.denoiser(t, x, which)
+
+    def jvp(self, t: Any, x: Any, v: Any, *, backend: Any = None) -> Any:
+        r""":math:`(\nabla b)(t, x)\, v`, shape (n, d)."""
+        bf, t, x = self._prep(t, x, backend)
+        return bf.jvp(t, x, bf.be.asarray(v))
+
+
+class _BoundExact(BoundField):
+    def __init__(self, be: Backend, field: ExactField):
+        super().__init__(be, field.interpolant, field.dim)
+        self.field = field
+        self.p = {k: be.asarray(v) for k, v in field._host.items()}
+        self.eye = be.xp.eye(field.dim, dtype=be.dtype, device=be.device)
+        self.mean_zero = field._base_mean_zero
+
+    # -- the mixture terms at one time ----------------------------------------------------------------------
+    def _terms(self, t: Any, x: Any, need: str = "all") -> dict[str, Any]:
+        xp, p = self.xp, self.p
+        c = self.interpolant.coefficients(t, xp)
+        a, m = p["a"][:, None, :], p["m"][:, None, :]  # (P, 1, d)
+        if t.ndim == 0:  # matrices (P, d, d), shared by all points
+            co = lambda v: v  # noqa: E731
+            cv = co
+            A, C, eye = p["A"], p["C"], self.eye
+        else:  # per-point times: matrices (P, n, d, d)
+            co = lambda v: v[None, :, None, None]  # noqa: E731
+            cv = lambda v: v[None, :, None]  # noqa: E731
+            A, C, eye = p["A"][:, None, ...], p["C"][:, None, ...], self.eye
+        sig = co(c.a**2) * A + co(c.b**2) * C + co(c.g**2) * eye
+        mu = cv(c.b) * m if self.mean_zero else cv(c.a) * a + cv(c.b) * m
+        chol = xp.linalg.cholesky(sig)
+        W = xp.linalg.inv(chol)
+        logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(chol)), axis=-1)
+        out: dict[str, Any] = {"c": c, "cv": cv, "co": co, "W": W, "A": A, "C": C}
+        if t.ndim == 0:
+            logn, g = gaussian_terms(x, mu, W, logdet, xp)
+        else:
+            diff = x[None, :, :] - mu
+            y = xp.sum(W * diff[..., None, :], axis=-1)
+            g = xp.sum(W * y[..., :, None], axis=-2)
+            logn = -0.5 * xp.sum(y * y, axis=-1) - 0.5 * logdet - 0.5 * x.shape[-1] * _LOG_2PI
+        lc = p["log_pi"][:, None] + logn
+        # log-sum-exp over components: the max is finite (some weight > 0, Gaussian log-densities are finite
+        # for finite x), so the plain shifted form is exact and cheaper than the general numerics.logsumexp
+        mx = xp.max(lc, axis=0, keepdims=True)
+        e = xp.exp(lc - mx)
+        se = xp.sum(e, axis=0, keepdims=True)
+        out.update(lc=lc, log_rho=(mx + xp.log(se))[0, ...], r=e / se, g=g)
+        if need == "all":
+            N = co(c.aad) * A + co(c.bbd) * C + co(c.ggd) * eye
+            f = _mv(N, g, xp) + (cv(c.bd) * m if self.mean_zero else cv(c.ad) * a + cv(c.bd) * m)
+            out.update(N=N, f=f)
+        return out
+
+    def velocity(self, t: Any, x: Any) -> Any:
+        o = self._terms(t, x)
+        return self.xp.sum(o["r"][:, :, None] * o["f"], axis=0)
+
+    def score(self, t: Any, x: Any) -> Any:
+        o = self._terms(t, x, need="score")
+        return -self.xp.sum(o["r"][:, :, None] * o["g"], axis=0)
+
+    def drift(self, t: Any, x: Any, eps: Any, direction: str = "forward") -> Any:
+        xp = self.xp
+        o = self._terms(t, x)
+        b = xp.sum(o["r"][:, :, None] * o["f"], axis=0)
+        if isinstance(eps, (int, float)) and eps == 0:
+            return b
+        s = -xp.sum(o["r"][:, :, None] * o["g"], axis=0)
+        e = eps[:, None] if getattr(eps, "ndim", 0) == 1 else eps
+        return b + e * s if direction == "forward" else b - e * s
+
+    def log_density(self, t: Any, x: Any) -> Any:
+        return self._terms(t, x, need="score")["log_rho"]
+
+    def denoiser(self, t: Any, x: Any, which: str) -> Any:
+        xp = self.xp
+        o = self._terms(t, x, need="score")
+        r, g, c, cv = o["r"][:, :, None], o["g"], o["c"], o["cv"]
+        if which == "z":
+            return (c.g[:, None] if t.ndim == 1 else c.g) * xp.sum(r * g, axis=0)
+        if which == "x1":
+            m = self.p["m"][:, None, :]
+            return xp.sum(r * (m + cv(c.b) * _mv(o["C"], g, xp)), axis=0)
+        a = self.p["a"][:, None, :]
+        return xp.sum(r * (a + cv(c.a) * _mv(o["A"], g, xp)), axis=0)
+
+    def divergence(self, t: Any, x: Any) -> Any:
+        xp = self.xp
+        o = self._terms(t, x)
+        r, g, f, W, N = o["r"], o["g"], o["f"], o["W"], o["N"]
+        tr = xp.sum((W @ N) * W, axis=(-2, -1))  # tr(W N W^T) = tr(N Sigma^{-1}); (P,) or (P, n)
+        tr = tr[:, None] if tr.ndim == 1 else tr
+        b = xp.sum(r[:, :, None] * f, axis=0)
+        s = -xp.sum(r[:, :, None] * g, axis=0)
+        return xp.sum(r * (tr - xp.sum(f * g, axis=-1)), axis=0) - xp.sum(b * s, axis=-1)
+
+    def jvp(self, t: Any, x: Any, v: Any) -> Any:
+        xp = self.xp
+        o = self._terms(t, x)
+        r, g, f, W, N = o["r"], o["g"], o["f"], o["W"], o["N"]
+        s = -xp.sum(r[:, :, None] * g, axis=0)
+        vb = xp.broadcast_to(v[None, :, :], g.shape)
+        siv = _mtv(W, _mv(W, vb, xp), xp)  # Sigma^{-1} v
+        lin = _mv(N, siv, xp)
+        proj = xp.sum((g + s[None, ...]) * v[None, ...], axis=-1)
+        return xp.sum(r[:, :, None] * (lin - f * proj[:, :, None]), axis=0)
+
+    def quad_form(self, t: Any, x: Any, v: Any) -> Any:
+        return self.xp.sum(self.jvp(t, x, v) * v, axis=-1)
+
+    def base_samples(self, n: int, gen: Any) -> Any:
+        return self.field.base._sample(n, gen, self.be)
+
+    def base_log_prob(self, x: Any, t0: float) -> Any:
+        return self.log_density(self.xp.asarray(float(t0), dtype=self.be.dtype, device=self.be.device), x)
+
+    def initial_samples(self, n: int, t0: float, gen: Any) -> Any:
+        if float(t0) == 0.0:
+            return self.field.base._sample(n, gen, self.be)
+        return self.field.marginal(t0)._sample(n, gen, self.be)
+
+
+def _mv(M: Any, v: Any, xp: Any) -> Any:
+    """M v for stacks: M (P, d, d) with v (P, n, d), or M (P, n, d, d) with v (P, n, d)."""
+    if M.ndim == 3:
+        return v @ xp.linalg.matrix_transpose(M)
+    return xp.sum(M * v[..., None, :], axis=-1)
+
+
+def _mtv(M: Any, v: Any, xp: Any) -> Any:
+    """M^T v, shapes as in :func:`_mv`."""
+    if M.ndim == 3:
+        return v @ M
+    return xp.sum(M * v[..., :, None], axis=-2)
