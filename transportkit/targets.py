@@ -19,7 +19,17 @@ from ._backend import Backend, get_backend, resolve_backend
 from .numerics import logsumexp
 from .random import default_rng
 
-__all__ = ["Gaussian", "GaussianMixture", "Target"]
+__all__ = [
+    "GMM40",
+    "GMM40_MEANS",
+    "Funnel",
+    "Gaussian",
+    "GaussianMixture",
+    "ManyWell",
+    "Phi4",
+    "StudentTMixture",
+    "Target",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -289,3 +299,7 @@ class Gaussian(GaussianMixture):
 
     def __repr__(self) -> str:
         return f"Gaussian(dim={self.dim})"
+
+
+# The benchmark targets subclass Target, so they are imported after it is defined.
+from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, Phi4, StudentTMixture  # noqa: E402

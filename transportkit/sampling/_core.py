@@ -57,7 +57,7 @@ def register_method(
 
 
 #: modules of this package that register methods when imported (a later module adds its name here)
-BUILTIN_MODULES: tuple[str, ...] = ("transport",)
+BUILTIN_MODULES: tuple[str, ...] = ("transport", "_target_methods")
 
 
 def _ensure_builtin() -> None:

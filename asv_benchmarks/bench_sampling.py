@@ -1,0 +1,104 @@
+"""Samplers of unnormalized densities: time per annealing step vs walkers and dimension, and log Z accuracy."""
+
+from __future__ import annotations
+
+import numpy
+
+from ._common import BACKENDS, backend_or_skip, block
+
+
+def _gaussian10():
+    from transportkit.targets import Gaussian
+
+    rng = numpy.random.default_rng(0)
+    L = rng.normal(size=(10, 10)) * 0.3
+    return Gaussian(rng.normal(size=10), L @ L.T + 0.5 * numpy.eye(10))
+
+
+class StepTime:
+    """Five annealing steps of AIS (MALA) and of NETS (b = 0) on ManyWell(d): time / 5 = time per step."""
+
+    params = (BACKENDS, [10**3, 10**5], [2, 32])
+    param_names = ["backend", "n", "dim"]
+    timeout = 300
+
+    def setup(self, backend, n, dim):
+        from transportkit._target_zoo import ManyWell
+
+        self.be = backend_or_skip(backend)
+        self.t = ManyWell(dim)
+        from transportkit.sampling.ais import ais
+
+        block(ais(self.t, 100, steps=2, backend=self.be, seed=0).x)  # warm-up
+
+    def time_ais_5_steps(self, backend, n, dim):
+        from transportkit.sampling.ais import ais
+
+        block(ais(self.t, n, steps=5, backend=self.be, seed=0).x)
+
+    def time_nets_5_steps(self, backend, n, dim):
+        from transportkit.sampling.nets import nets
+
+        block(nets(self.t, n, steps=5, rounds=0, backend=self.be, seed=0).x)
+
+
+class LogZAccuracy:
+    """|log Z error| and (reported stderr / spread over seeds) on a d = 10 Gaussian (truth 0)."""
+
+    params = (BACKENDS,)
+    param_names = ["backend"]
+    timeout = 600
+
+    def setup(self, backend):
+        self.be = backend_or_skip(backend)
+        self.g = _gaussian10()
+
+    def _runs(self, method):
+        from transportkit.sampling.ais import ais
+        from transportkit.sampling.nets import nets
+
+        if method == "ais":
+            return [ais(self.g, 500, steps=30, backend=self.be, seed=s) for s in range(20)]
+        return [
+            nets(self.g, 500, steps=30, rounds=1, n_fit=6, features="affine", backend=self.be, seed=s)
+            for s in range(20)
+        ]
+
+    def track_ais_abs_log_Z_error(self, backend):
+        from transportkit.sampling.ais import ais
+
+        return abs(ais(self.g, 2000, steps=100, backend=self.be, seed=0).log_Z)
+
+    def track_nets_abs_log_Z_error(self, backend):
+        from transportkit.sampling.nets import nets
+
+        return abs(nets(self.g, 2000, steps=100, features="affine", backend=self.be, seed=0).log_Z)
+
+    def track_ais_stderr_over_spread(self, backend):
+        rs = self._runs("ais")
+        return float(numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in rs])) / numpy.std([r.log_Z for r in rs], ddof=1))
+
+    def track_nets_stderr_over_spread(self, backend):
+        rs = self._runs("nets")
+        return float(numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in rs])) / numpy.std([r.log_Z for r in rs], ddof=1))
+
+
+class GMM40:
+    """log Z error and ESS/n on GMM40 with 2000 walkers and 100 steps (numpy)."""
+
+    timeout = 900
+
+    def setup(self):
+        from transportkit._target_zoo import GMM40 as T
+
+        self.t = T()
+
+    def track_ais_abs_log_Z_error(self):
+        from transportkit.sampling.ais import ais
+
+        return abs(ais(self.t, 2000, steps=100, seed=0).log_Z)
+
+    def track_nets_abs_log_Z_error(self):
+        from transportkit.sampling.nets import nets
+
+        return abs(nets(self.t, 2000, steps=100, seed=0).log_Z)

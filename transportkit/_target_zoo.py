@@ -1,0 +1,445 @@
+r"""Benchmark targets for the samplers (ALGORITHMS.md §5.5): GMM-40, Neal's funnel, many-well, a Student-t
+mixture and the lattice :math:`\phi^4` theory.
+
+Every target is a plain object with
+
+- ``dim``: the dimension d;
+- ``log_prob(x)``: :math:`\log\tilde\rho(x)` for ``x`` of shape ``(..., d)`` (shape ``(...)``), unnormalized
+  where stated;
+- ``grad_log_prob(x)``: the analytic gradient :math:`\nabla\log\tilde\rho(x)`, shape ``(..., d)``;
+- ``log_Z``: :math:`\log\int\tilde\rho`, exactly or by quadrature, ``None`` where unknown;
+- ``sample(n, *, seed=None, backend=None, device=None, dtype=None)``: exact i.i.d. draws where possible.
+
+The methods are written against the Array API: they take arrays of any backend and return arrays of the same
+backend, dtype and device. Parameters are stored as Python numbers and converted once per
+(backend, dtype, device) (a small cache), never inside a loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._backend import Backend, get_backend
+from .numerics import logsumexp
+from .random import default_rng
+from .targets import Target
+
+__all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
+
+#: The 40 means of GMM-40, generated once (float32, then stored here as literals) with the FAB convention
+#: ``torch.manual_seed(0); locs = (torch.rand((40, 2)) - 0.5) * 2 * 40`` (torch CPU generator), i.e.
+#: :math:`\mu_k = 40(2u_k - 1)`, :math:`u_k\sim U[0,1)^2`. The table is the single source of truth: the library
+#: never regenerates it.
+GMM40_MEANS: tuple[tuple[float, float], ...] = (
+    (-0.2994728, 21.457745),
+    (-32.921806, -29.437561),
+    (-15.406175, 10.7262945),
+    (-0.7925272, 31.71558),
+    (-3.5497618, 10.584502),
+    (-12.088523, -7.8626156),
+    (-38.21394, -26.491283),
+    (-16.488924, 1.4817429),
+    (15.813408, 24.000912),
+    (-27.117643, -17.418514),
+    (14.528685, 33.21552),
+    (-8.232007, 29.93247),
+    (-6.4473343, 4.232564),
+    (36.219048, -37.106815),
+    (-25.181519, -10.12661),
+    (-15.591998, 34.56003),
+    (-25.927185, -18.413315),
+    (-27.945618, -37.46244),
+    (-23.349619, 34.383923),
+    (17.848736, 19.386902),
+    (2.1036625, -20.50734),
+    (6.7673874, -37.34779),
+    (-28.902649, -20.6212),
+    (25.237518, 23.45285),
+    (-17.739801, -1.4432955),
+    (25.582428, 39.765324),
+    (15.875287, 5.403714),
+    (26.819454, -23.552094),
+    (7.453761, -31.01222),
+    (-27.723446, -20.663342),
+    (18.098923, 16.086416),
+    (-23.6941, 12.084284),
+    (21.958881, -5.0486946),
+    (1.5272617, 9.268188),
+    (24.815063, 38.407764),
+    (-30.824944, -14.65879),
+    (15.720396, 33.141975),
+    (34.808292, 35.29427),
+    (7.960582, -34.783306),
+    (3.6797, -25.024214),
+)
+
+
+def _softplus(x: float) -> float:
+    return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
+
+
+class _Target(Target):
+    """Shared plumbing: parameters stored as Python floats, converted once per (backend, device, dtype)."""
+
+    log_Z: float | None = None
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, dict[str, Any]] = {}
+        self.backend = get_backend("numpy")
+
+    def _params(self, be: Backend) -> dict[str, Any]:
+        key = (be.name, str(be.device), str(be.dtype))
+        p = self._cache.get(key)
+        if p is None:
+            p = self._cache[key] = {k: be.asarray(v) for k, v in self._raw_params().items()}
+        return p
+
+    def _raw_params(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, log_Z={self.log_Z})"
+
+
+class GMM40(_Target):
+    r"""The 2-D mixture of 40 equal-weight Gaussians of the FAB / NETS benchmarks (normalized, log Z = 0):
+
+    .. math:: \rho(x) = \frac{1}{40}\sum_{k=1}^{40}\mathcal N(x;\mu_k, s^2 I_2),\qquad
+              s = \mathrm{softplus}(1)\approx 1.3133,
+
+    with the fixed means :data:`GMM40_MEANS` (uniform in :math:`[-40, 40]^2`). ``scale`` overrides s.
+    Gradient: :math:`\nabla\log\rho = \sum_k r_k(x)\,(\mu_k - x)/s^2` with responsibilities
+    :math:`r_k = \mathrm{softmax}_k(-|x-\mu_k|^2/2s^2)`.
+    """
+
+    def __init__(self, scale: float | None = None) -> None:
+        super().__init__()
+        self.dim = 2
+        self.n_modes = len(GMM40_MEANS)
+        self.scale = _softplus(1.0) if scale is None else float(scale)
+        if not self.scale > 0:
+            raise ValueError(f"GMM40: scale must be positive, got {scale}")
+        self.log_Z = 0.0
+        #: a Gaussian base that covers all modes (used by the samplers when no base is given)
+        self.base_scale = 20.0
+
+    @property
+    def means(self) -> list[list[float]]:
+        return [list(m) for m in GMM40_MEANS]
+
+    def _raw_params(self) -> dict[str, Any]:
+        mu = self.means
+        return {"mu": mu, "mu2": [m[0] ** 2 + m[1] ** 2 for m in mu]}
+
+    def _sq(self, x: Any, be: Backend) -> tuple[Any, Any, Any]:
+        """Squared distances to the means, |x|^2 + |mu|^2 - 2 x.mu (no (n, K, d) temporary)."""
+        xp = be.xp
+        p = self._params(be)
+        sq = xp.sum(x * x, axis=-1)[..., None] + p["mu2"] - 2.0 * (x @ xp.linalg.matrix_transpose(p["mu"]))
+        return xp, p["mu"], xp.maximum(sq, xp.zeros_like(sq))
+
+    def _log_prob(self, x: Any, be: Backend) -> Any:
+        xp, _, sq = self._sq(x, be)
+        s2 = self.scale**2
+        return (
+            logsumexp(-sq / (2 * s2), axis=-1, xp=xp)
+            - math.log(self.n_modes)
+            - 0.5 * self.dim * math.log(2 * math.pi * s2)
+        )
+
+    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
+        xp, mu, sq = self._sq(x, be)
+        a = -sq / (2 * self.scale**2)
+        r = xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))  # responsibilities (n, K)
+        return (r @ mu - x) / self.scale**2
+
+    def _sample(self, n: int, gen: Any, be: Backend) -> Any:
+        """Exact draws: a uniform mode index, then a Gaussian around its mean."""
+        xp = be.xp
+        mu = be.asarray(self.means)
+        k = gen.integers(0, self.n_modes, (n,))
+        return xp.take(mu, k, axis=0) + self.scale * gen.normal((n, self.dim))
+
+    def nearest_mode(self, x: Any, *, backend: Any = None) -> Any:
+        """Index of the nearest mean for each row of ``x`` (shape (n,))."""
+        be, x = self._resolve(x, backend)
+        xp, _, sq = self._sq(x, be)
+        return xp.argmin(sq, axis=-1)
+
+    def modes_visited(self, x: Any, *, radius: float = 4.0) -> int:
+        """Number of modes with at least one point within ``radius`` standard deviations of their mean."""
+        be, x = self._resolve(x, None)
+        xp, _, sq = self._sq(x, be)
+        near = sq <= (radius * self.scale) ** 2  # (n, K)
+        return int(xp.sum(xp.astype(xp.any(near, axis=0), xp.int64)))
+
+
+class Funnel(_Target):
+    r"""Neal's funnel (normalized, log Z = 0):
+    :math:`x_1\sim\mathcal N(0, \sigma^2)`, :math:`x_{2:d}\mid x_1\sim\mathcal N(0, e^{x_1}I)`, σ = ``scale`` = 3.
+
+    .. math:: \log\rho = -\frac{x_1^2}{2\sigma^2} - \tfrac12\log(2\pi\sigma^2)
+              - \frac{e^{-x_1}}{2}\sum_{i\ge2}x_i^2 - \frac{d-1}{2}(x_1 + \log 2\pi),
+
+    .. math:: \partial_1\log\rho = -\frac{x_1}{\sigma^2} + \frac{e^{-x_1}}{2}\sum_{i\ge2}x_i^2 - \frac{d-1}{2},
+              \qquad \partial_i\log\rho = -x_i e^{-x_1}.
+    """
+
+    def __init__(self, dim: int = 10, scale: float = 3.0) -> None:
+        super().__init__()
+        if int(dim) != dim or dim < 2:
+            raise ValueError(f"Funnel: dim must be an integer >= 2, got {dim}")
+        if not scale > 0:
+            raise ValueError(f"Funnel: scale must be positive, got {scale}")
+        self.dim, self.scale, self.log_Z = int(dim), float(scale), 0.0
+        self.base_scale = 1.0
+
+    def _log_prob(self, x: Any, be: Backend) -> Any:
+        xp = be.xp
+        x1, rest = x[..., 0], x[..., 1:]
+        s2 = self.scale**2
+        return (
+            -(x1**2) / (2 * s2)
+            - 0.5 * math.log(2 * math.pi * s2)
+            - 0.5 * xp.exp(-x1) * xp.sum(rest * rest, axis=-1)
+            - 0.5 * (self.dim - 1) * (x1 + math.log(2 * math.pi))
+        )
+
+    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
+        xp = be.xp
+        x1, rest = x[..., 0], x[..., 1:]
+        e = xp.exp(-x1)
+        g1 = -x1 / self.scale**2 + 0.5 * e * xp.sum(rest * rest, axis=-1) - 0.5 * (self.dim - 1)
+        return xp.concat([g1[..., None], -rest * e[..., None]], axis=-1)
+
+    def _sample(self, n: int, gen: Any, be: Backend) -> Any:
+        xp = be.xp
+        x1 = self.scale * gen.normal((n, 1))
+        rest = xp.exp(0.5 * x1) * gen.normal((n, self.dim - 1))
+        return xp.concat([x1, rest], axis=-1)
+
+
+def _double_well_integral(
+    a: float = 1.0, b: float = -6.0, c: float = -0.5, lo: float = -8.0, hi: float = 8.0, m: int = 16000
+) -> float:
+    r""":math:`\int e^{-(a x^4 + b x^2 + c x)}dx` by composite Simpson on [lo, hi] (m intervals; the integrand
+    is below 1e-100 outside). Standard-library arithmetic, exact to ~1e-12 relative."""
+    h = (hi - lo) / m
+    f = [math.exp(-(a * t**4 + b * t**2 + c * t)) for t in (lo + i * h for i in range(m + 1))]
+    return h / 3 * (f[0] + f[-1] + 4 * math.fsum(f[1:-1:2]) + 2 * math.fsum(f[2:-1:2]))
+
+
+class ManyWell(_Target):
+    r"""The many-well target: d/2 independent copies of a 2-D double well (unnormalized),
+
+    .. math:: \log\tilde\rho(x) = -\sum_{i=1}^{d/2}\big[x_{2i-1}^4 - 6x_{2i-1}^2 - \tfrac12 x_{2i-1}
+              + \tfrac12 x_{2i}^2\big],
+
+    :math:`2^{d/2}` modes. :math:`\log Z = \tfrac d2\big(\log\int e^{-(x^4-6x^2-x/2)}dx + \tfrac12\log 2\pi\big)`
+    with the 1-D integral by composite Simpson quadrature (16000 intervals on [-8, 8]; 11784.509265...),
+    giving 164.69568 for d = 32. ``sample`` is exact: rejection sampling of each double-well coordinate from a
+    two-Gaussian envelope whose bound is the maximum ratio on a fine grid times 1.05.
+    """
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        if int(dim) != dim or dim < 2 or dim % 2:
+            raise ValueError(f"ManyWell: dim must be a positive even integer, got {dim}")
+        self.dim = int(dim)
+        self.log_Z_1d = math.log(_double_well_integral())
+        self.log_Z = 0.5 * self.dim * (self.log_Z_1d + 0.5 * math.log(2 * math.pi))
+        self.base_scale = 2.0
+        # rejection envelope q = 1/2 N(-m, s^2) + 1/2 N(m, s^2) for p(x) = exp(-(x^4 - 6x^2 - x/2))
+        self._env_m, self._env_s = 1.73, 0.45
+        grid = [-6 + 12 * i / 24000 for i in range(24001)]
+        self._log_M = math.log(1.05) + max(self._log_ratio(t) for t in grid)
+
+    @staticmethod
+    def _dw(t: Any) -> Any:
+        return t**4 - 6 * t**2 - 0.5 * t
+
+    def _log_q(self, t: float) -> float:
+        m, s = self._env_m, self._env_s
+        a, b = -((t - m) ** 2) / (2 * s * s), -((t + m) ** 2) / (2 * s * s)
+        top = max(a, b)
+        return top + math.log(0.5 * math.exp(a - top) + 0.5 * math.exp(b - top)) - math.log(s * math.sqrt(2 * math.pi))
+
+    def _log_ratio(self, t: float) -> float:
+        return -self._dw(t) - self._log_q(t)
+
+    def _log_prob(self, x: Any, be: Backend) -> Any:
+        xp = be.xp
+        xo, xe = x[..., 0::2], x[..., 1::2]
+        return -xp.sum(self._dw(xo) + 0.5 * xe * xe, axis=-1)
+
+    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
+        xp = be.xp
+        xo, xe = x[..., 0::2], x[..., 1::2]
+        go = -(4 * xo**3 - 12 * xo - 0.5)
+        ge = -xe
+        return xp.reshape(xp.stack([go, ge], axis=-1), x.shape)  # interleave back to (x1, x2, x3, ...)
+
+    def _sample(self, n: int, gen: Any, be: Backend) -> Any:
+        xp = be.xp
+        h = self.dim // 2
+        m, s = self._env_m, self._env_s
+        out = xp.zeros((n, h), dtype=be.dtype, device=be.device)
+        filled = xp.zeros((n, h), dtype=xp.bool, device=be.device)
+        for _ in range(200):  # acceptance ~0.5 per try: 200 rounds never run out in practice
+            sign = 2.0 * xp.astype(gen.uniform((n, h)) < 0.5, be.dtype) - 1.0
+            t = sign * m + s * gen.normal((n, h))
+            log_q = (
+                logsumexp(xp.stack([-((t - m) ** 2), -((t + m) ** 2)], axis=-1) / (2 * s * s), axis=-1, xp=xp)
+                + math.log(0.5)
+                - math.log(s * math.sqrt(2 * math.pi))
+            )
+            acc = xp.log(gen.uniform((n, h))) < (-self._dw(t) - log_q - self._log_M)
+            take = acc & ~filled
+            out = xp.where(take, t, out)
+            filled = filled | take
+            if bool(xp.all(filled)):
+                break
+        else:  # pragma: no cover
+            raise RuntimeError("ManyWell.sample: rejection sampler did not finish")
+        xe = gen.normal((n, h))
+        return xp.reshape(xp.stack([out, xe], axis=-1), (n, self.dim))
+
+
+class StudentTMixture(_Target):
+    r"""Mixture of K product Student-t distributions (normalized, log Z = 0), as in the "Beyond ELBOs" suite:
+
+    .. math:: \rho(x) = \sum_k w_k\prod_{i=1}^d \frac{1}{\sigma}t_\nu\!\Big(\frac{x_i-\mu_{ki}}{\sigma}\Big),\quad
+              \log t_\nu(z) = \log\Gamma(\tfrac{\nu+1}{2}) - \log\Gamma(\tfrac\nu2) - \tfrac12\log(\nu\pi)
+              - \tfrac{\nu+1}{2}\log(1 + z^2/\nu).
+
+    Means: given, or drawn uniformly in ``[-loc_scale, loc_scale]^d`` with
+    ``transportkit.random.Generator(seed, "numpy")`` (defaults d = 50, K = 10, ν = 2, σ = 1, loc_scale = 10,
+    seed = 0), then stored as Python floats. Equal weights unless ``weights`` is given. ``sample`` is exact
+    for integer ν (t = z / sqrt(χ²_ν/ν) with χ²_ν a sum of ν squared normals).
+    """
+
+    def __init__(
+        self,
+        dim: int = 50,
+        n_components: int = 10,
+        df: float = 2.0,
+        scale: float = 1.0,
+        *,
+        loc_scale: float = 10.0,
+        means: Any = None,
+        weights: Any = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not df > 0 or not scale > 0:
+            raise ValueError(f"StudentTMixture: df and scale must be positive, got df={df}, scale={scale}")
+        if means is None:
+            from ._backend import get_backend
+
+            nb = get_backend("numpy")
+            u = default_rng(seed, nb).uniform((n_components, dim), low=-loc_scale, high=loc_scale)
+            means = nb.to_numpy(u).tolist()
+        else:
+            means = [[float(v) for v in row] for row in (means.tolist() if hasattr(means, "tolist") else means)]
+        self.means = means
+        self.n_components, self.dim = len(means), len(means[0])
+        if any(len(r) != self.dim for r in means):
+            raise ValueError("StudentTMixture: every mean must have the same length")
+        if weights is None:
+            weights = [1.0 / self.n_components] * self.n_components
+        weights = [float(w) for w in (weights.tolist() if hasattr(weights, "tolist") else weights)]
+        if len(weights) != self.n_components or any(not w > 0 for w in weights):
+            raise ValueError(f"StudentTMixture: need {self.n_components} positive weights, got {weights}")
+        tot = math.fsum(weights)
+        self.weights = [w / tot for w in weights]
+        self.df, self.scale, self.log_Z = float(df), float(scale), 0.0
+        self.base_scale = loc_scale
+        nu = self.df
+        self._c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi) - math.log(scale)
+
+    def _raw_params(self) -> dict[str, Any]:
+        return {"mu": self.means, "logw": [math.log(w) for w in self.weights]}
+
+    def _parts(self, x: Any, be: Backend):
+        xp = be.xp
+        p = self._params(be)
+        z = (x[..., None, :] - p["mu"]) / self.scale  # (..., K, d)
+        q = 1 + z * z / self.df
+        comp = p["logw"] + self.dim * self._c - 0.5 * (self.df + 1) * xp.sum(xp.log(q), axis=-1)
+        return xp, z, q, comp
+
+    def _log_prob(self, x: Any, be: Backend) -> Any:
+        xp, _, _, comp = self._parts(x, be)
+        return logsumexp(comp, axis=-1, xp=xp)
+
+    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
+        xp, z, q, comp = self._parts(x, be)
+        r = xp.exp(comp - logsumexp(comp, axis=-1, keepdims=True, xp=xp))
+        g = -(self.df + 1) / self.df * z / q / self.scale  # (..., K, d)
+        return xp.sum(r[..., None] * g, axis=-2)
+
+    def _sample(self, n: int, gen: Any, be: Backend) -> Any:
+        if self.df != int(self.df):
+            raise NotImplementedError("StudentTMixture.sample needs an integer df")
+        xp = be.xp
+        k = gen.categorical(be.asarray([math.log(w) for w in self.weights]), (n,))
+        mu = xp.take(be.asarray(self.means), k, axis=0)
+        nu = int(self.df)
+        chi2 = xp.sum(gen.normal((n, self.dim, nu)) ** 2, axis=-1)
+        return mu + self.scale * gen.normal((n, self.dim)) / xp.sqrt(chi2 / nu)
+
+
+class Phi4(_Target):
+    r"""Lattice :math:`\phi^4` theory on a periodic L x L lattice in the hopping-parameter form,
+    :math:`\tilde\rho = e^{-S}`,
+
+    .. math:: S(\phi) = \sum_x\Big[-2\kappa\sum_{\mu=1}^{2}\phi_x\phi_{x+\hat\mu} + \phi_x^2
+              + \lambda(\phi_x^2 - 1)^2\Big],
+
+    .. math:: \partial S/\partial\phi_x = -2\kappa\sum_\mu(\phi_{x+\hat\mu} + \phi_{x-\hat\mu}) + 2\phi_x
+              + 4\lambda\phi_x(\phi_x^2 - 1).
+
+    ``x`` has shape ``(..., L*L)`` (row-major sites). log Z is unknown (``None``); ``magnetization(x)`` gives
+    :math:`M = \frac{1}{L^2}\sum_x\phi_x`.
+    """
+
+    def __init__(self, L: int = 8, kappa: float = 0.3, lam: float = 0.02) -> None:
+        super().__init__()
+        if int(L) != L or L < 2:
+            raise ValueError(f"Phi4: L must be an integer >= 2, got {L}")
+        if lam < 0:
+            raise ValueError(f"Phi4: lam must be non-negative, got {lam}")
+        self.L, self.kappa, self.lam = int(L), float(kappa), float(lam)
+        self.dim = self.L * self.L
+        self.log_Z = None
+        self.base_scale = 1.0
+
+    def _grid(self, x: Any, be: Backend) -> tuple[Any, Any]:
+        xp = be.xp
+        return xp, xp.reshape(x, (*x.shape[:-1], self.L, self.L))
+
+    def action(self, x: Any, *, backend: Any = None) -> Any:
+        """:math:`S(\\phi)` for each row of ``x``."""
+        be, x = self._resolve(x, backend)
+        return self._action(x, be)
+
+    def _action(self, x: Any, be: Backend) -> Any:
+        xp, p = self._grid(x, be)
+        hop = p * (xp.roll(p, -1, axis=-1) + xp.roll(p, -1, axis=-2))
+        site = -2 * self.kappa * hop + p * p + self.lam * (p * p - 1) ** 2
+        return xp.sum(xp.reshape(site, x.shape), axis=-1)
+
+    def _log_prob(self, x: Any, be: Backend) -> Any:
+        return -self._action(x, be)
+
+    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
+        xp, p = self._grid(x, be)
+        nb = xp.roll(p, -1, axis=-1) + xp.roll(p, 1, axis=-1) + xp.roll(p, -1, axis=-2) + xp.roll(p, 1, axis=-2)
+        g = -2 * self.kappa * nb + 2 * p + 4 * self.lam * p * (p * p - 1)
+        return -xp.reshape(g, x.shape)
+
+    def magnetization(self, x: Any, *, backend: Any = None) -> Any:
+        """:math:`M = L^{-2}\\sum_x\\phi_x` for each row of ``x``."""
+        be, x = self._resolve(x, backend)
+        return be.xp.mean(x, axis=-1)

@@ -1,0 +1,278 @@
+r"""Plumbing shared by the samplers of unnormalized densities (MCMC, AIS/SMC, NETS).
+
+- :func:`as_density` wraps a target (an object with ``log_prob``/``grad_log_prob``, or a pair of callables)
+  and validates its output on the first batch: a NaN or ``+inf`` log-density, a gradient of the wrong shape
+  or with non-finite entries raises ``ValueError`` naming the first offending walker and value.
+- :class:`GaussianBase` is the default base :math:`\rho_0 = \mathcal N(m, \sigma^2 I)` (normalized).
+- :class:`GeometricPath` is the default path :math:`\log\rho_t = (1-\lambda(t))\log\rho_0 + \lambda(t)\log\rho_1`;
+  :class:`CustomPath` adapts a user path given by ``log_prob(t, x)``, ``grad_log_prob(t, x)``,
+  ``dt_log_prob(t, x)`` (NETS only), ``sample0(n, gen)`` and ``log_Z0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._backend import Backend
+
+__all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "samples"]
+
+
+def samples(**fields: Any) -> Any:
+    """Build the library's :class:`~transportkit.sampling.Samples` result."""
+    from ._core import Samples
+
+    return Samples(**fields)
+
+
+def progress_range(n: int, progress: bool, desc: str) -> Iterable[int]:
+    if not progress:
+        return range(n)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n), desc=desc)
+
+
+def _first_bad(xp: Any, bad: Any) -> int:
+    return int(xp.argmax(xp.astype(bad, xp.int32)))
+
+
+class Density:
+    """A target as two batched functions of x of shape (n, d): ``log_prob -> (n,)``, ``grad -> (n, d)``."""
+
+    def __init__(self, log_prob: Callable, grad: Callable, dim: int | None, name: str):
+        self.log_prob, self.grad, self.dim, self.name = log_prob, grad, dim, name
+
+    def value_and_grad(self, x: Any) -> tuple[Any, Any]:
+        return self.log_prob(x), self.grad(x)
+
+    def check(self, xp: Any, x: Any, lp: Any, g: Any, where: str = "the first step") -> None:
+        """Raise ``ValueError`` at the first walker whose log-density is NaN/+inf or whose gradient is bad."""
+        n, d = x.shape
+        if tuple(lp.shape) != (n,):
+            raise ValueError(
+                f"{self.name}.log_prob returned shape {tuple(lp.shape)} for x of shape {(n, d)}; expected ({n},)"
+            )
+        if tuple(g.shape) != (n, d):
+            raise ValueError(
+                f"{self.name} gradient has shape {tuple(g.shape)} for x of shape {(n, d)}; expected {(n, d)}"
+            )
+        bad = xp.isnan(lp) | (lp == math.inf)
+        if bool(xp.any(bad)):
+            i = _first_bad(xp, bad)
+            raise ValueError(
+                f"{self.name}.log_prob is {float(lp[i])} (NaN or +inf) for walker {i} at {where} "
+                f"(x[{i}] = {_fmt(x[i, ...])})"
+            )
+        gbad = xp.any(~xp.isfinite(g), axis=-1) & (lp > -math.inf)
+        if bool(xp.any(gbad)):
+            i = _first_bad(xp, gbad)
+            raise ValueError(
+                f"{self.name} gradient is not finite for walker {i} at {where}: "
+                f"{_fmt(g[i, ...])} (x[{i}] = {_fmt(x[i, ...])})"
+            )
+
+
+def _fmt(v: Any) -> str:
+    vals = [float(v[j]) for j in range(min(v.shape[0], 6))]
+    return "[" + ", ".join(f"{a:.4g}" for a in vals) + (", ...]" if v.shape[0] > 6 else "]")
+
+
+def as_density(target: Any, be: Backend) -> Density:
+    """Accept an object with ``log_prob`` (and ``grad_log_prob``, or autodiff on torch/jax) or a pair
+    ``(log_prob, grad_log_prob)`` of callables."""
+    if isinstance(target, (tuple, list)) and len(target) == 2 and all(callable(f) for f in target):
+        lp, gr = target
+        return Density(lp, gr, None, "target")
+    if not hasattr(target, "log_prob") or not callable(target.log_prob):
+        raise TypeError(
+            "target must have a log_prob method (and grad_log_prob) or be a pair (log_prob, grad_log_prob); "
+            f"got {type(target).__name__}"
+        )
+    dim = getattr(target, "dim", None)
+    name = type(target).__name__
+    if hasattr(target, "grad_log_prob"):
+        return Density(target.log_prob, target.grad_log_prob, dim, name)
+    vg = be.require("value_and_grad")
+    xp = be.xp
+
+    def grad(x: Any) -> Any:
+        return vg(lambda y: xp.sum(target.log_prob(y)))(x)[1]
+
+    return Density(target.log_prob, grad, dim, name)
+
+
+class GaussianBase:
+    r"""The normalized base :math:`\rho_0 = \mathcal N(m, \sigma^2 I_d)`:
+    :math:`\log\rho_0(x) = -|x-m|^2/2\sigma^2 - \tfrac d2\log(2\pi\sigma^2)`,
+    :math:`\nabla\log\rho_0 = -(x-m)/\sigma^2`.
+    ``mean`` is a scalar or a length-d sequence/array."""
+
+    log_Z = 0.0
+
+    def __init__(self, dim: int, mean: Any = 0.0, scale: float = 1.0):
+        if not float(scale) > 0:
+            raise ValueError(f"base scale must be positive, got {scale}")
+        self.dim, self.scale = int(dim), float(scale)
+        if hasattr(mean, "shape") or isinstance(mean, (list, tuple)):
+            m = [float(v) for v in (mean.tolist() if hasattr(mean, "tolist") else mean)]
+            if len(m) != self.dim:
+                raise ValueError(f"base mean has length {len(m)}, expected dim = {self.dim}")
+            self.mean: Any = m
+        else:
+            self.mean = float(mean)
+
+    def _m(self, x: Any, xp: Any) -> Any:
+        if isinstance(self.mean, float):
+            return self.mean
+        return xp.asarray(self.mean, dtype=x.dtype, device=getattr(x, "device", None))
+
+    def log_prob(self, x: Any, xp: Any) -> Any:
+        z = x - self._m(x, xp)
+        return -xp.sum(z * z, axis=-1) / (2 * self.scale**2) - 0.5 * self.dim * math.log(2 * math.pi * self.scale**2)
+
+    def grad_log_prob(self, x: Any, xp: Any) -> Any:
+        return -(x - self._m(x, xp)) / self.scale**2
+
+    def sample(self, n: int, gen: Any, xp: Any) -> Any:
+        z = gen.normal((n, self.dim))
+        return z * self.scale + self._m(z, xp)
+
+
+class GeometricPath:
+    r"""Geometric path between a normalized base and the target:
+
+    .. math:: \log\rho_t = (1-\lambda(t))\log\rho_0 + \lambda(t)\log\tilde\rho_1,\qquad
+              \partial_t\log\rho_t = \lambda'(t)(\log\tilde\rho_1 - \log\rho_0),
+
+    with :math:`\lambda(t) = t` unless ``schedule = (lam, dlam)`` is given. Per-walker "parts"
+    ``(lp0, lp1, g0, g1)`` are evaluated once per position, so moving t is free."""
+
+    geometric = True
+
+    def __init__(self, base: GaussianBase, density: Density, xp: Any, schedule: Any = None):
+        self.base, self.density, self.xp = base, density, xp
+        self.log_Z0 = base.log_Z
+        if schedule is None:
+            self.lam: Callable = lambda t: t
+            self.dlam: Callable = lambda t: 1.0
+        else:
+            self.lam, self.dlam = schedule
+            if abs(self.lam(0.0)) > 1e-12 or abs(self.lam(1.0) - 1.0) > 1e-12:
+                raise ValueError(
+                    f"schedule must satisfy lam(0) = 0 and lam(1) = 1, got {self.lam(0.0)}, {self.lam(1.0)}"
+                )
+
+    def sample0(self, n: int, gen: Any) -> Any:
+        return self.base.sample(n, gen, self.xp)
+
+    def evaluate(self, x: Any) -> tuple[Any, ...]:
+        lp1, g1 = self.density.value_and_grad(x)
+        return (self.base.log_prob(x, self.xp), lp1, self.base.grad_log_prob(x, self.xp), g1)
+
+    def check(self, x: Any, parts: tuple[Any, ...]) -> None:
+        self.density.check(self.xp, x, parts[1], parts[3])
+
+    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
+        a = self.lam(t)
+        return (1 - a) * parts[0] + a * parts[1] if a != 1 else parts[1]
+
+    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
+        a = self.lam(t)
+        return (1 - a) * parts[2] + a * parts[3] if a != 1 else parts[3]
+
+    def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
+        return self.dlam(t) * (parts[1] - parts[0])
+
+    def target_log_prob(self, parts: tuple[Any, ...]) -> Any:
+        return parts[1]
+
+
+class CustomPath:
+    """A user path: an object with ``log_prob(t, x)``, ``grad_log_prob(t, x)`` (batched over x of shape
+    (n, d)), ``dt_log_prob(t, x)`` (NETS), ``sample0(n, gen)`` (exact draws from the normalized-by-``log_Z0``
+    density at t = 0, ``gen`` a :class:`transportkit.random.Generator`) and a float ``log_Z0``."""
+
+    geometric = False
+
+    def __init__(self, path: Any, xp: Any):
+        for attr in ("log_prob", "grad_log_prob", "sample0", "log_Z0"):
+            if not hasattr(path, attr):
+                raise TypeError(f"a custom path needs {attr!r}; got {type(path).__name__}")
+        self.path, self.xp, self.log_Z0 = path, xp, float(path.log_Z0)
+        self.density = Density(lambda x: path.log_prob(1.0, x), lambda x: path.grad_log_prob(1.0, x), None, "path")
+
+    def sample0(self, n: int, gen: Any) -> Any:
+        return self.path.sample0(n, gen)
+
+    def evaluate(self, x: Any) -> tuple[Any, ...]:
+        return (x,)
+
+    def check(self, x: Any, parts: tuple[Any, ...]) -> None:
+        lp, g = self.path.log_prob(0.0, x), self.path.grad_log_prob(0.0, x)
+        self.density.check(self.xp, x, lp, g)
+
+    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
+        return self.path.log_prob(t, parts[0])
+
+    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
+        return self.path.grad_log_prob(t, parts[0])
+
+    def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
+        if not hasattr(self.path, "dt_log_prob"):
+            raise TypeError("this sampler needs the path's dt_log_prob(t, x)")
+        return self.path.dt_log_prob(t, parts[0])
+
+    def target_log_prob(self, parts: tuple[Any, ...]) -> Any:
+        return self.path.log_prob(1.0, parts[0])
+
+
+def infer_dim(density: Density, target: Any, x0: Any = None) -> int:
+    dim = density.dim if density.dim is not None else getattr(target, "dim", None)
+    if dim is None and x0 is not None:
+        dim = x0.shape[-1]
+    if dim is None:
+        raise ValueError("cannot tell the dimension: give a target with a `dim` attribute, or x0")
+    return int(dim)
+
+
+def make_path(
+    target: Any,
+    be: Backend,
+    *,
+    path: Any = None,
+    base: Any = None,
+    base_mean: Any = 0.0,
+    base_scale: float | None = None,
+    schedule: Any = None,
+) -> Any:
+    """The path used by AIS/SMC/NETS: ``path`` if given, else geometric from ``base`` (default
+    N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1)."""
+    xp = be.xp
+    if path is not None:
+        return CustomPath(path, xp)
+    density = as_density(target, be)
+    dim = infer_dim(density, target)
+    if base is None:
+        scale = base_scale if base_scale is not None else getattr(target, "base_scale", 1.0)
+        base = GaussianBase(dim, base_mean, scale)
+    elif not isinstance(base, GaussianBase):
+        raise TypeError("base must be a transportkit.sampling._common.GaussianBase; for other bases give a path")
+    if base.dim != dim:
+        raise ValueError(f"base has dimension {base.dim}, target has dimension {dim}")
+    return GeometricPath(base, density, xp, schedule)
+
+
+def where_parts(mask: Any, new: tuple[Any, ...], old: tuple[Any, ...], xp: Any) -> tuple[Any, ...]:
+    """Per-walker selection between two tuples of walker arrays (leading axis n)."""
+    out = []
+    for a, b in zip(new, old, strict=True):
+        m = mask if a.ndim == 1 else mask[:, None]
+        out.append(xp.where(m, a, b))
+    return tuple(out)
+
+
+def take_parts(parts: tuple[Any, ...], idx: Any, xp: Any) -> tuple[Any, ...]:
+    return tuple(xp.take(a, idx, axis=0) for a in parts)
