@@ -22,7 +22,7 @@ demo: $(VENV)/.stamp-test
 
 test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check transportkit backends tests asv_benchmarks
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 bench: $(VENV)/.stamp-test $(VENV)/.stamp-bench
 	cd asv_benchmarks/.. && $(VENV)/bin/asv machine --yes >/dev/null

@@ -14,11 +14,17 @@ from collections.abc import Callable, Sequence
 #: Demo sections, in order: (title, "module:function"). Each function prints its own showcase.
 DEMOS: list[tuple[str, str]] = [
     ("Backends", "transportkit.cli:demo_backends"),
+    ("Stochastic interpolants", "transportkit.interpolants:demo"),
+    ("Sampling", "transportkit.sampling._target_methods:demo"),
     ("Free energy", "transportkit.free_energy:demo"),
     ("Galerkin", "transportkit.galerkin:demo"),
     ("Mean field", "transportkit.meanfield:demo"),
     ("TPT", "transportkit.tpt:demo"),
 ]
+
+
+#: Names under which a demo function accepts the path of the picture it may write.
+PICTURE_ARGS = ("png", "path", "picture", "plot_path")
 
 
 def backend_table() -> str:
@@ -65,7 +71,8 @@ def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None) -> 
         mod, _, fn = target.partition(":")
         func: Callable[..., None] = getattr(importlib.import_module(mod), fn)
         kwargs = {}
-        arg = next((a for a in ("png", "path", "picture") if a in inspect.signature(func).parameters), None)
+        params = inspect.signature(func).parameters
+        arg = next((a for a in PICTURE_ARGS if a in params), None)
         if arg is not None:
             kwargs[arg] = None
             if png_dir is not None and _has_matplotlib():
