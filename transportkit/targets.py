@@ -19,17 +19,9 @@ from ._backend import Backend, get_backend, resolve_backend
 from .numerics import logsumexp
 from .random import default_rng
 
-__all__ = [
-    "GMM40",
-    "GMM40_MEANS",
-    "Funnel",
-    "Gaussian",
-    "GaussianMixture",
-    "ManyWell",
-    "Phi4",
-    "StudentTMixture",
-    "Target",
-]
+#: benchmark targets defined in ``_target_zoo`` and loaded on first use (see ``__getattr__`` below)
+_ZOO = ("GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture")
+__all__ = ["Gaussian", "GaussianMixture", "Target", *_ZOO]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -301,5 +293,10 @@ class Gaussian(GaussianMixture):
         return f"Gaussian(dim={self.dim})"
 
 
-# The benchmark targets subclass Target, so they are imported after it is defined.
-from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, Phi4, StudentTMixture  # noqa: E402
+def __getattr__(name: str) -> Any:
+    """The benchmark targets live in ``_target_zoo`` (they subclass :class:`Target`): loaded on first use."""
+    if name in _ZOO:
+        from . import _target_zoo
+
+        return getattr(_target_zoo, name)
+    raise AttributeError(f"module 'transportkit.targets' has no attribute {name!r}")

@@ -325,7 +325,9 @@ def nets(
     weights : ``"fb"`` (exact; needs ε > 0), ``"riemann"``, or ``"auto"`` (fb if ε > 0).
     return_works : put the per-walker works :math:`W^i = -A^i` in ``info["works"]``.
 
-    Returns :class:`~transportkit.sampling.Samples` (``log_weights`` = A + log Z0, so
+    Notes
+    -----
+    The result is a :class:`~transportkit.sampling.Samples` (``log_weights`` = A + log Z0, so
     ``logmeanexp(log_weights) == log_Z``) with ``info`` holding ``log_Z_pinn``, ``rounds`` (per-round
     log Z, stderr, ESS of the training walkers), ``models`` (the fitted drift per grid time) and
     ``target_evaluations``.

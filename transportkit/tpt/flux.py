@@ -371,11 +371,13 @@ def reactive_flux(
     check : reachability checks (below) before solving.
     backend : explicit backend (default: that of the input arrays, else numpy).
 
+    Notes
+    -----
     Equations: see :mod:`transportkit.tpt.flux`. ``total_flux`` is
     :math:`F = \sum_{i\in A, j\notin A} f_{ij}` and ``rate`` is :math:`k_{AB} = F/\sum_i\pi_i q^-_i`; for
     ``kind="transition"`` both are per step (deeptime's conventions).
 
-    Raises ``ValueError`` naming the offending states, before any solve, for: empty or overlapping ``A``/``B``,
+    A ``ValueError`` naming the offending states is raised, before any solve, for: empty or overlapping ``A``/``B``,
     negative off-diagonal entries, rows not summing to 0 (1), a network that is not irreducible (when ``pi`` is
     computed), states that cannot reach ``A`` ∪ ``B`` (or, for the backward committor, cannot be reached from
     it), and ``B`` unreachable from ``A``.
