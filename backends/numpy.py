@@ -70,6 +70,12 @@ class NumpyAdapter(Adapter):
         def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
             if not sp.issparse(A):
                 return np.linalg.solve(A, b)
-            return spla.splu(sp.csc_array(A)).solve(np.asarray(b))
+            A = sp.csc_array(A)
+            # A structurally symmetric matrix (networks with every edge reversible, discretized operators)
+            # factors with about half the fill under minimum degree on A^T + A than under COLAMD.
+            pattern = (A != 0).astype(np.int8)
+            symmetric = (pattern - pattern.T).count_nonzero() == 0
+            lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A" if symmetric else "COLAMD")
+            return lu.solve(np.asarray(b))
 
         return solve
