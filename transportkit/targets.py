@@ -93,8 +93,8 @@ def gaussian_terms(x: Any, means: Any, whiten: Any, logdet: Any, xp: Any) -> tup
     diff = x[None, :, :] - (means[:, None, :] if means.ndim == 2 else means)
     y = diff @ xp.linalg.matrix_transpose(whiten)  # (K, n, d): L^{-1}(x - m)
     g = y @ whiten  # (K, n, d): L^{-T} L^{-1} (x - m)
-    d = x.shape[-1]
-    logn = -0.5 * xp.sum(y * y, axis=-1) - 0.5 * logdet[:, None] - 0.5 * d * _LOG_2PI
+    const = -0.5 * logdet - 0.5 * x.shape[-1] * _LOG_2PI  # (K,): folded before broadcasting to (K, n)
+    logn = -0.5 * xp.vecdot(y, y) + const[:, None]  # vecdot: a fused last-axis reduction
     return logn, g
 
 

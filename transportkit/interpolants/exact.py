@@ -150,7 +150,7 @@ class _BoundExact(BoundField):
             diff = x[None, :, :] - mu
             y = xp.sum(W * diff[..., None, :], axis=-1)
             g = xp.sum(W * y[..., :, None], axis=-2)
-            logn = -0.5 * xp.sum(y * y, axis=-1) - 0.5 * logdet - 0.5 * x.shape[-1] * _LOG_2PI
+            logn = -0.5 * xp.vecdot(y, y) - 0.5 * logdet - 0.5 * x.shape[-1] * _LOG_2PI
         lc = p["log_pi"][:, None] + logn
         # log-sum-exp over components: the max is finite (some weight > 0, Gaussian log-densities are finite
         # for finite x), so the plain shifted form is exact and cheaper than the general numerics.logsumexp
@@ -166,7 +166,7 @@ class _BoundExact(BoundField):
 
     def velocity(self, t: Any, x: Any) -> Any:
         o = self._terms(t, x)
-        return self.xp.sum(o["r"][:, :, None] * o["f"], axis=0)
+        return self.xp.vecdot(o["r"][:, :, None], o["f"], axis=-3)  # sum_p r_p f_p
 
     def score(self, t: Any, x: Any) -> Any:
         o = self._terms(t, x, need="score")
@@ -205,7 +205,7 @@ class _BoundExact(BoundField):
         tr = tr[:, None] if tr.ndim == 1 else tr
         b = xp.sum(r[:, :, None] * f, axis=0)
         s = -xp.sum(r[:, :, None] * g, axis=0)
-        return xp.sum(r * (tr - xp.sum(f * g, axis=-1)), axis=0) - xp.sum(b * s, axis=-1)
+        return xp.sum(r * (tr - xp.vecdot(f, g)), axis=0) - xp.vecdot(b, s)
 
     def jvp(self, t: Any, x: Any, v: Any) -> Any:
         xp = self.xp
@@ -215,11 +215,11 @@ class _BoundExact(BoundField):
         vb = xp.broadcast_to(v[None, :, :], g.shape)
         siv = _mtv(W, _mv(W, vb, xp), xp)  # Sigma^{-1} v
         lin = _mv(N, siv, xp)
-        proj = xp.sum((g + s[None, ...]) * v[None, ...], axis=-1)
+        proj = xp.vecdot(g + s[None, ...], v[None, ...])
         return xp.sum(r[:, :, None] * (lin - f * proj[:, :, None]), axis=0)
 
     def quad_form(self, t: Any, x: Any, v: Any) -> Any:
-        return self.xp.sum(self.jvp(t, x, v) * v, axis=-1)
+        return self.xp.vecdot(self.jvp(t, x, v), v)
 
     def base_samples(self, n: int, gen: Any) -> Any:
         return self.field.base._sample(n, gen, self.be)

@@ -126,16 +126,26 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
 
     Parameters
     ----------
-    problem : a :class:`~.problems.Problem` (it fixes the backend).
-    particles : initial :class:`~.network.Particles`, or a width ``n`` (then ``problem.init_particles(n, seed)``).
-    dt, n_steps : step in rescaled time and number of steps (the run covers ``[0, dt * n_steps]``).
-    birth_death : the birth–death rate :math:`\\alpha` (0: pure transport).
-    batch_size : SGD minibatch size (data problems only).
-    seed : seeds the initialization (when ``particles`` is an int), the minibatches and birth–death.
-    record_every : record the loss every that many steps (and at the end).
-    record_particles : keep the particles at the recorded times (``Trajectory.snapshots``).
-    progress : a tqdm bar over the steps.
-    jit : compile the gradient step where the backend can (JAX); default: when ``n_steps >= 100``
+    problem
+        a :class:`~.problems.Problem` (it fixes the backend).
+    particles
+        initial :class:`~.network.Particles`, or a width ``n`` (then ``problem.init_particles(n, seed)``).
+    dt, n_steps
+        step in rescaled time and number of steps (the run covers ``[0, dt * n_steps]``).
+    birth_death
+        the birth–death rate :math:`\\alpha` (0: pure transport).
+    batch_size
+        SGD minibatch size (data problems only).
+    seed
+        seeds the initialization (when ``particles`` is an int), the minibatches and birth–death.
+    record_every
+        record the loss every that many steps (and at the end).
+    record_particles
+        keep the particles at the recorded times (``Trajectory.snapshots``).
+    progress
+        a tqdm bar over the steps.
+    jit
+        compile the gradient step where the backend can (JAX); default: when ``n_steps >= 100``
         (compilation costs more than it saves on short runs).
     """
     _check(problem, dt, n_steps, record_every, birth_death)

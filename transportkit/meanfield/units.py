@@ -146,8 +146,10 @@ class Gaussian(Unit):
 
     Parameters
     ----------
-    width : the length scale ``s > 0``.
-    height : the constant factor ``h > 0`` (default 1).
+    width
+        the length scale ``s > 0``.
+    height
+        the constant factor ``h > 0`` (default 1).
     """
 
     name = "gaussian"
