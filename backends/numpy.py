@@ -11,8 +11,8 @@ class NumpyAdapter(Adapter):
     name = "numpy"
     library = "numpy"
     extra = ""
-    notes = "default; sparse_solve: scipy.sparse direct (SuperLU)"
-    provides = frozenset({"sparse_solve"})
+    notes = "default; sparse_solve, sparse_factor: scipy.sparse direct (SuperLU, one factorization)"
+    provides = frozenset({"sparse_solve", "sparse_factor"})
 
     def load(self) -> None:
         import numpy  # noqa: F401
@@ -60,22 +60,45 @@ class NumpyAdapter(Adapter):
         return coo
 
     def sparse_solve(self):
+        factor = self.sparse_factor()
+        if factor is None:
+            return None
+
+        def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
+            return factor(A)(b)
+
+        return solve
+
+    def sparse_factor(self):
         try:
             import scipy.sparse as sp
-            import scipy.sparse.linalg as spla
         except ImportError:
             return None
         import numpy as np
 
-        def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
+        def factor(A, *, tol: float = 1e-10, maxiter: int | None = None):
             if not sp.issparse(A):
-                return np.linalg.solve(A, b)
-            A = sp.csc_array(A)
-            # A structurally symmetric matrix (networks with every edge reversible, discretized operators)
-            # factors with about half the fill under minimum degree on A^T + A than under COLAMD.
-            pattern = (A != 0).astype(np.int8)
-            symmetric = (pattern - pattern.T).count_nonzero() == 0
-            lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A" if symmetric else "COLAMD")
-            return lu.solve(np.asarray(b))
+                A = np.asarray(A)
+                return lambda b, *, transpose=False: np.linalg.solve(A.T if transpose else A, b)
+            lu = superlu(A)
+            return lambda b, *, transpose=False: lu.solve(np.asarray(b), trans="T" if transpose else "N")
 
-        return solve
+        return factor
+
+
+def superlu(A: Any) -> Any:
+    """SuperLU factorization (``scipy.sparse.linalg.splu``) of the square sparse matrix ``A`` (any SciPy format).
+
+    Column ordering: minimum degree on ``A^T + A`` when the pattern of ``A`` is structurally symmetric (networks
+    with every edge reversible, discretized operators: about half the fill of COLAMD there), COLAMD otherwise.
+    The returned object solves ``A x = b`` (``.solve(b)``) and ``A^T x = b`` (``.solve(b, trans="T")``) with the
+    one factorization. Shared by the adapters that solve on the host (numpy; torch and jax on CPU).
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    A = sp.csc_array(A)
+    pattern = (A != 0).astype(np.int8)
+    symmetric = (pattern - pattern.T).count_nonzero() == 0
+    return spla.splu(A, permc_spec="MMD_AT_PLUS_A" if symmetric else "COLAMD")

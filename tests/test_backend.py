@@ -118,8 +118,8 @@ def test_third_party_adapter_can_register():
 
 def test_capabilities_declared_and_errors_name_providers(backend):
     caps = tk.backends.capabilities(backend.name)
-    assert set(caps) == {"value_and_grad", "jit", "sparse_solve", "float64"}
-    for cap in ("value_and_grad", "jit", "sparse_solve"):
+    assert set(caps) == {"value_and_grad", "jit", "sparse_solve", "sparse_factor", "float64"}
+    for cap in ("value_and_grad", "jit", "sparse_solve", "sparse_factor"):
         if caps[cap]:
             assert callable(backend.require(cap))
         else:
@@ -168,6 +168,67 @@ def test_sparse_solve_nonsymmetric(backend, k):
     A = backend.sparse_coo(backend.asarray(rows), backend.asarray(cols), backend.asarray(vals), (n, n))
     x = backend.to_numpy(backend.sparse_solve(A, backend.asarray(b), tol=1e-12))
     np.testing.assert_allclose(x, np.linalg.solve(dense, b), rtol=1e-8, atol=1e-10)
+
+
+def _sparse_system(backend, n=200):
+    """A non-symmetric, diagonally dominant sparse matrix with repeated COO entries (summed), and its dense form."""
+    rng = np.random.default_rng(2)
+    rows = np.concatenate([np.arange(n), np.arange(1, n), rng.integers(0, n, 400)])
+    cols = np.concatenate([np.arange(n), np.arange(n - 1), rng.integers(0, n, 400)])
+    vals = np.concatenate([np.full(n, 8.0), -3 * np.ones(n - 1), rng.uniform(-0.5, 0.5, 400)])
+    dense = np.zeros((n, n))
+    np.add.at(dense, (rows, cols), vals)
+    A = backend.sparse_coo(backend.asarray(rows), backend.asarray(cols), backend.asarray(vals), (n, n))
+    return A, dense, rng
+
+
+@pytest.mark.requires("sparse_factor")
+def test_sparse_factor_solves_with_matrix_and_transpose(backend):
+    """One factorization: A x = b and A^T x = b, vectors and blocks of right-hand sides."""
+    A, dense, rng = _sparse_system(backend)
+    solve = backend.sparse_factor(A, tol=1e-13)
+    for shape in [(dense.shape[0],), (dense.shape[0], 2)]:
+        b = rng.normal(size=shape)
+        x = backend.to_numpy(solve(backend.asarray(b)))
+        xt = backend.to_numpy(solve(backend.asarray(b), transpose=True))
+        np.testing.assert_allclose(x, np.linalg.solve(dense, b), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(xt, np.linalg.solve(dense.T, b), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("name", ["torch", "jax"])
+def test_accelerator_iterative_factor_on_cpu(name):
+    """The accelerators' path (Jacobi-BiCGSTAB, no host round trip), exercised here on CPU arrays."""
+    if name not in tk.backends.available():
+        pytest.skip(f"{name} not installed")
+    import importlib
+
+    backend = tk.get_backend(name, dtype="float64" if name == "torch" else None)
+    if backend.dtype != backend.xp.float64:
+        pytest.skip("jax without 64-bit mode")
+    A, dense, rng = _sparse_system(backend)
+    mod = importlib.import_module(f"transportkit.backends.{name}")
+    solve = mod._iterative_factor(A.coalesce() if name == "torch" else A, 1e-13, None)
+    b = rng.normal(size=dense.shape[0])
+    np.testing.assert_allclose(backend.to_numpy(solve(backend.asarray(b))), np.linalg.solve(dense, b), rtol=1e-9,
+                               atol=1e-11)
+    np.testing.assert_allclose(backend.to_numpy(solve(backend.asarray(b), transpose=True)),
+                               np.linalg.solve(dense.T, b), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.requires("jit")
+@pytest.mark.requires("sparse_solve")
+def test_sparse_solve_under_jit(backend):
+    """The CPU sparse solve works inside a compiled function, matrix values and right-hand side traced."""
+    _A, dense, rng = _sparse_system(backend)
+    r, c = np.nonzero(dense)
+    b = rng.normal(size=dense.shape[0])
+
+    def f(vals, rhs):
+        M = backend.sparse_coo(backend.asarray(r), backend.asarray(c), vals, dense.shape)
+        return 2.0 * backend.sparse_solve(M, rhs)
+
+    x = backend.jit(f)(backend.asarray(dense[r, c]), backend.asarray(b))
+    np.testing.assert_allclose(backend.to_numpy(x), 2.0 * np.linalg.solve(dense, b), rtol=1e-9, atol=1e-11)
 
 
 def test_sparse_solve_reports_non_convergence():

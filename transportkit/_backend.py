@@ -29,6 +29,7 @@ OPTIONAL_CAPABILITIES: dict[str, str] = {
     "value_and_grad": "reverse-mode automatic differentiation of a scalar function",
     "jit": "just-in-time compilation of array functions",
     "sparse_solve": "solves with sparse matrices (direct or iterative)",
+    "sparse_factor": "one factorization of a sparse matrix reused for solves with it and its transpose",
 }
 
 
@@ -49,6 +50,10 @@ class Adapter:
     notes: str = ""
     #: optional capabilities this adapter can supply (declared here, so they are known without importing)
     provides: frozenset[str] = frozenset()
+    #: algorithms should do data-dependent-shape index bookkeeping (nonzero, boolean masks, graph searches) on
+    #: the host with NumPy and move the result once: True where the library compiles every such operation anew
+    #: for each shape (JAX); a performance hint, never a correctness switch
+    prefers_host_indexing: bool = False
 
     # -- availability -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -116,6 +121,9 @@ class Adapter:
     def sparse_solve(self) -> Callable | None:
         return None
 
+    def sparse_factor(self) -> Callable | None:
+        return None
+
     def sparse_coo(self) -> Callable | None:
         """``coo(rows, cols, values, shape)`` -> the library's sparse matrix (duplicates summed)."""
         return None
@@ -136,7 +144,8 @@ class Backend:
     - ``xp``: the Array-API namespace; algorithms call only ``xp.*``
     - ``device``: the device arrays are created on
     - ``dtype``: the default real floating dtype (an ``xp`` dtype)
-    - ``value_and_grad``, ``jit``, ``sparse_solve``: optional capabilities, ``None`` where absent
+    - ``value_and_grad``, ``jit``, ``sparse_solve``, ``sparse_factor``: optional capabilities, ``None`` where
+      absent
     """
 
     name: str
@@ -213,6 +222,21 @@ class Backend:
         ``b`` has shape ``(n,)`` or ``(n, k)``.
         """
         return self.adapter.sparse_solve()
+
+    @property
+    def sparse_factor(self) -> Callable | None:
+        """``sparse_factor(A, *, tol=1e-10, maxiter=None) -> solve`` with ``solve(b, *, transpose=False)``
+        returning ``x`` with ``A x = b`` (``A^T x = b`` for ``transpose=True``), or ``None``.
+
+        Direct backends factor ``A`` once (LU) and reuse the factors for every right-hand side and for the
+        transpose; iterative ones keep ``A`` and solve to relative residual ``tol``.
+        """
+        return self.adapter.sparse_factor()
+
+    @property
+    def prefers_host_indexing(self) -> bool:
+        """The adapter's hint :attr:`Adapter.prefers_host_indexing`."""
+        return self.adapter.prefers_host_indexing
 
     @property
     def sparse_coo(self) -> Callable | None:

@@ -31,13 +31,13 @@ def backend_table() -> str:
     """The table of backends and capabilities, as aligned text."""
     from . import backends
 
-    cols = ["backend", "available", "device", "float64", "value_and_grad", "jit", "sparse_solve"]
+    cols = ["backend", "available", "device", "float64", "value_and_grad", "jit", "sparse_solve", "sparse_factor"]
     rows = []
     for r in backends.table():
         if r["available"]:
             rows.append([r["backend"], "yes", r["device"]] + ["yes" if r[c] else "-" for c in cols[3:]])
         else:
-            rows.append([r["backend"], "no", "", "", "", "", ""])
+            rows.append([r["backend"], "no"] + [""] * (len(cols) - 2))
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
     missing = [f"{r['backend']}: {r['reason']}" for r in backends.table() if not r["available"]]

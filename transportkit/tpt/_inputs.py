@@ -141,13 +141,19 @@ def segment_sum(be: Backend, idx: Any, v: Any, n: int) -> Any:
     """``out_i = sum_{e: idx[e] = i} v_e`` for ``i < n`` (any order of ``idx``, repeats allowed).
 
     Uses the backend's sparse matrix (an ``n x 1`` COO matrix with duplicates summed) times a vector where it has
-    one, else a padded ``(n, max multiplicity)`` table after a stable sort (no scatter-add is needed).
+    one, else a padded ``(n, max multiplicity)`` table after a stable sort (no scatter-add is needed). Backends
+    that prefer host index bookkeeping (:attr:`~transportkit.Backend.prefers_host_indexing`; JAX, which would
+    compile the sparse-matrix assembly anew for every shape) sum on the host and move the ``n`` sums once.
     """
     xp = be.xp
     if v.shape[0] == 0:
         return xp.zeros((n,), dtype=v.dtype, device=be.device)
-    if be.name == "jax":  # JAX's scatter-add accumulates repeated indices (and compiles far less than BCOO)
-        return xpx.at(xp.zeros((n,), dtype=v.dtype, device=be.device), idx).add(v)
+    if be.prefers_host_indexing:
+        from .._backend import get_backend
+
+        hb = get_backend("numpy")
+        out = segment_sum(hb, hb.asarray(be.to_numpy(idx)), hb.asarray(be.to_numpy(v)), n)
+        return be.asarray(out, dtype=v.dtype)
     coo = be.sparse_coo
     if coo is not None:
         S = coo(idx, xp.zeros_like(idx), v, (n, 1))
@@ -189,8 +195,9 @@ def as_network(
 ) -> Network:
     """Convert and validate a generator / transition matrix (see :func:`_as_network`).
 
-    On JAX the conversion and validation (index bookkeeping with data-dependent shapes) run on the host with
-    NumPy and the canonical arrays are moved once: JAX would compile every such operation anew for each shape.
+    On backends that prefer host index bookkeeping (:attr:`~transportkit.Backend.prefers_host_indexing`, declared
+    by the adapter: JAX, which compiles every data-dependent-shape operation anew for each shape) the conversion
+    and validation run on the host with NumPy and the canonical arrays are moved once.
     """
     if _is_graph(M):
         be = resolve_backend(backend=backend)
@@ -200,7 +207,7 @@ def as_network(
         return _as_network(M, kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=backend)
     else:
         be = resolve_backend(M, backend=backend)
-    if be.name != "jax":
+    if not be.prefers_host_indexing:
         return _as_network(M, kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=be)
     if isinstance(M, tuple) and len(M) == 4:
         host_in = (*tuple(be.to_numpy(be.asarray(a)) for a in M[:3]), M[3])
