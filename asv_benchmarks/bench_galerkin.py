@@ -1,5 +1,6 @@
-"""Neural Galerkin schemes: time per RK4 step vs number of units and dimension, per backend; the KdV
-two-soliton accuracy at t = 4 (numpy, a track_ benchmark)."""
+"""Neural Galerkin schemes: time per RK4 step vs number of units and dimension, per backend; time per implicit
+step (finite-difference vs autodiff derivatives); the KdV two-soliton accuracy and wall time at t = 4 per
+backend (track_ benchmarks); d = 8 advection, adaptive vs uniform samples."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from ._common import BACKENDS, backend_or_skip, block
 
 class GalerkinStep:
     """One RK4 step of linear advection with ``units`` isotropic Gaussian units in ``d`` dimensions and 64
-    adaptive particles per unit (4 Jacobian evaluations and 4 least-squares solves)."""
+    adaptive particles per unit (4 Jacobian evaluations and 4 least-squares solves), compiled once with the
+    backend's ``jit`` where it has one (as :func:`transportkit.galerkin.solve` does)."""
 
     params = (BACKENDS, [5, 20], [1, 8])
     param_names = ["backend", "units", "d"]
@@ -16,51 +18,99 @@ class GalerkinStep:
 
     def setup(self, backend, units, d):
         from transportkit import galerkin as g
-        from transportkit.galerkin.schemes import galerkin_velocity, rk_step
+        from transportkit.galerkin.schemes import rk_step, velocity_arrays
 
         be = backend_or_skip(backend)
         xp = be.xp
-        self.pde = g.advection(d)
-        self.param = g.GaussianUnits(units, d)
+        pde = g.advection(d)
+        param = g.GaussianUnits(units, d)
         gen = be.rng(0)
         c = xp.ones(units, dtype=be.dtype) / units
         w = 4.0 + gen.uniform((units,))
         b = 0.5 + 0.2 * gen.normal((units, d))
-        self.theta = self.param.pack(c, w, b)
-        self.sampler = g.AdaptiveParticles(64)
-        self.X = self.sampler.initial(self.param, self.theta, gen, xp)
+        self.theta = param.pack(c, w, b)
+        sampler = g.AdaptiveParticles(64)
+        self.X = sampler.initial(param, self.theta, gen, xp)
 
         def rhs(t, th, X):
-            v, info = galerkin_velocity(self.pde, self.param, th, X, t)
-            return v, self.sampler.velocity(X, self.param, th, v), info
+            v, diag = velocity_arrays(pde, param, th, X, t)
+            return v, sampler.velocity(X, param, th, v), diag
 
-        self.rhs = rhs
-        self.rk_step = rk_step
-        block(self.rk_step(self.rhs, 0.0, self.theta, self.X, 1e-3, "rk4")[0])  # warm-up
+        self.step = be.maybe_jit(lambda t, th, X, h: rk_step(rhs, t, th, X, h, "rk4"))
+        block(self.step(0.0, self.theta, self.X, 1e-3)[0])  # warm-up (compilation)
 
     def time_rk4_step(self, backend, units, d):
-        block(self.rk_step(self.rhs, 0.0, self.theta, self.X, 1e-3, "rk4")[0])
+        block(self.step(0.0, self.theta, self.X, 1e-3)[0])
+
+
+class ImplicitStep:
+    """One backward-Euler step (Gauss–Newton, 5 iterations at most) of 1-D advection with ``units`` Gaussian
+    units on a 256-point grid, with :math:`\\partial_\\theta f` by forward differences or by autodiff."""
+
+    params = (BACKENDS, [2, 8], ["fd", "autodiff"])
+    param_names = ["backend", "units", "derivatives"]
+    timeout = 300
+
+    def setup(self, backend, units, derivatives):
+        from transportkit import galerkin as g
+        from transportkit.galerkin.schemes import implicit_parts
+
+        be = backend_or_skip(backend)
+        vg = be.value_and_grad
+        if derivatives == "autodiff" and vg is None:
+            raise NotImplementedError(f"{backend} has no value_and_grad")
+        xp = be.xp
+        self.pde = g.advection(1)
+        self.param = g.GaussianUnits(units, 1)
+        gen = be.rng(0)
+        c = xp.ones(units, dtype=be.dtype) / units
+        w = 4.0 + gen.uniform((units,))
+        b = 0.5 + 0.2 * gen.normal((units, 1))
+        self.theta = self.param.pack(c, w, b)
+        self.X = g.GridSampler(-1, 3, 256, periodic=False).initial(self.param, self.theta, gen, xp)
+        self.parts = implicit_parts(self.pde, self.param, value_and_grad=vg if derivatives == "autodiff" else None,
+                                    jit=be.jit)
+        self.implicit_step = g.implicit_step
+        block(self.run())  # warm-up (compilation)
+
+    def run(self):
+        return self.implicit_step(self.pde, self.param, self.theta, self.X, 0.0, 1e-2, parts=self.parts)[0]
+
+    def time_backward_euler_step(self, backend, units, derivatives):
+        block(self.run())
 
 
 class KdVTwoSoliton:
-    """Relative L2 error at t = 4 of the KdV two-soliton run (10 periodic Gaussian units, RK4, dt = 1e-3)."""
+    """The issue-7 criterion: relative L2 error at t = 4 of the KdV two-soliton run (10 periodic Gaussian units,
+    RK4, dt = 1e-3; :func:`transportkit.galerkin.run_kdv`), and its wall time (fit and compilation included)."""
 
-    params = (["numpy"],)
+    params = ([b for b in ("numpy", "jax", "torch") if b in BACKENDS],)
     param_names = ["backend"]
-    timeout = 1800
+    timeout = 3600
     number = 1
     repeat = 1
 
     def setup_cache(self):
+        import time
+
         from transportkit import galerkin as g
 
-        _, errs = g.run_kdv(4.0, 1e-3, backend="numpy")
-        return errs[-1]
+        out = {}
+        for name in self.params[0]:
+            t0 = time.perf_counter()
+            _, errs = g.run_kdv(4.0, 1e-3, backend=backend_or_skip(name))
+            out[name] = (errs[-1], time.perf_counter() - t0)
+        return out
 
-    def track_relative_l2_error_t4(self, err, backend):
-        return err
+    def track_relative_l2_error_t4(self, results, backend):
+        return results[backend][0]
 
     track_relative_l2_error_t4.unit = "relative L2"
+
+    def track_wall_time_t4(self, results, backend):
+        return results[backend][1]
+
+    track_wall_time_t4.unit = "seconds"
 
 
 class Advection8D:

@@ -74,6 +74,61 @@ def test_analytic_derivatives_match_finite_differences(backend, k):
         np.testing.assert_allclose(F["dxxx"], D3, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("k", range(6), ids=[repr(p) for p in _params()])
+def test_rowwise_evaluation_matches_rows(backend, k):
+    """``evaluate`` with per-point parameter rows Theta (n, p): row j equals evaluating theta = Theta_j at x_j."""
+    P = _params()[k]
+    rng = np.random.default_rng(10 + k)
+    T = rng.normal(size=(4, P.n_params)) + 0.5
+    x = rng.normal(size=(4, P.d))
+    need = ("u", "jac", "grad", "lap") + (("dxxx",) if P.d == 1 else ())
+    ev = backend.maybe_jit(lambda t, y: P.evaluate(t, y, need))  # one compilation per shape on JAX
+    F = ev(backend.asarray(T), backend.asarray(x))
+    for j in range(4):
+        Fj = ev(backend.asarray(T[j]), backend.asarray(x[j : j + 1]))
+        for key in need:
+            np.testing.assert_allclose(backend.to_numpy(F[key])[j], backend.to_numpy(Fj[key])[0], rtol=1e-12,
+                                       atol=1e-12)
+
+
+@pytest.mark.requires("value_and_grad")
+@pytest.mark.parametrize("case", ["kdv-gauss-periodic", "allen-cahn-tanh", "fokker-planck-2d"])
+def test_dfdtheta_autodiff_matches_central_differences(backend, case):
+    """The exact Jacobian of the right-hand side in theta (implicit schemes), by the row trick and by nested
+    reverse passes, against numpy central differences (h = 1e-6: truncation ~h^2 |d^3f| and rounding
+    ~eps |f| / h are both below 1e-8 relative to max |df/dtheta|; bound 1e-6)."""
+    from transportkit.galerkin.schemes import dfdtheta_autodiff
+
+    xp = backend.xp
+    if case == "kdv-gauss-periodic":
+        pde, P = g.kdv(), g.GaussianUnits(3, 1, periodic=60.0)
+        th = np.array([0.5, 1.0, 0.3, 2.0, 3.0, 1.5, -1.0, 0.5, 2.0])
+    elif case == "allen-cahn-tanh":
+        pde, P = g.allen_cahn(), g.TanhUnits(3, 1)
+        th = np.array([0.5, -0.4, 0.3, 1.0, 2.0, -1.5, 0.1, -2.0, 1.0])
+    else:
+        pde, P = g.ou_fokker_planck(2), g.gaussian_density(2, 2)
+        th = np.array([0.4, 0.6, 1.5, 2.0, 1.0, 2.5, 0.1, -0.2, 0.5, 0.3])
+    x = np.random.default_rng(0).uniform(pde.low, pde.high, size=(20, pde.d))
+
+    def f_np(t):
+        return pde.rhs(0.3, x, P.evaluate(t, x, pde.needs), np)
+
+    h = 1e-6
+    C = np.stack([(f_np(th + h * e) - f_np(th - h * e)) / (2 * h) for e in np.eye(P.n_params)], axis=1)
+    X = backend.asarray(x)
+
+    def f_be(t):
+        return pde.rhs(0.3, X, P.evaluate(t, X, pde.needs), xp)
+
+    for rowwise in (True, False):
+        jac = backend.maybe_jit(lambda t, r=rowwise: dfdtheta_autodiff(backend.value_and_grad, f_be, t, 20,
+                                                                        rowwise=r))
+        A = backend.to_numpy(jac(backend.asarray(th)))
+        assert A.shape == (20, P.n_params)
+        assert np.abs(A - C).max() <= 1e-6 * np.abs(C).max()
+
+
 def test_moments_of_normalized_units_match_quadrature():
     P = g.gaussian_density(2, 2)
     th = P.pack(np.array([0.3, 0.7]), np.array([[2.0, 1.0], [1.5, 3.0]]), np.array([[0.1, -0.2], [0.5, 0.4]]))
@@ -174,14 +229,16 @@ def test_advection_1d_adaptive_particles():
 
 
 def test_advection_1d_backends_agree(backend):
-    """Same deterministic grid samples on every backend: trajectories agree with numpy to rounding."""
+    """Same deterministic grid samples on every backend: trajectories agree with numpy to rounding, compiled
+    (where the backend compiles) or not."""
     pde, P, _th0 = _adv1d()
     samp = g.GridSampler(-1, 3, 200, periodic=False)
     th_exact = np.array([1.0, 0.6, 1 / 0.15, 1 / 0.3, 0.2, 0.9])
     ref = g.solve(pde, P, th_exact, 0.1, 2e-2, sampler=samp, fit=False)
-    res = g.solve(pde, P, backend.asarray(th_exact), 0.1, 2e-2, sampler=samp, fit=False)
-    assert res.backend.name == backend.name
-    np.testing.assert_allclose(backend.to_numpy(res.theta), ref.theta, atol=1e-8)
+    for jit in (True, False):
+        res = g.solve(pde, P, backend.asarray(th_exact), 0.1, 2e-2, sampler=samp, fit=False, jit=jit)
+        assert res.backend.name == backend.name
+        np.testing.assert_allclose(backend.to_numpy(res.theta), ref.theta, atol=1e-8)
     x = backend.asarray(np.linspace(-1, 3, 101)[:, None])
     err = g.relative_l2_error(res, x, 0.1)
     assert err < 1e-2
@@ -252,20 +309,68 @@ def test_implicit_schemes_converge_at_their_order():
     assert cn2 < be2
 
 
+def test_implicit_step_derivatives_agree(backend):
+    """Backward Euler with ``derivatives="auto"``: the exact derivative of f (autodiff) where the backend has
+    ``value_and_grad``, forward differences elsewhere. Both Gauss–Newton iterations converge to the same
+    minimizer, so the trajectories agree with numpy's forward-difference one to the Gauss–Newton stopping
+    error (tol 1e-10 relative, at most 5 iterations; measured 1e-9 in theta, bound 1e-7)."""
+    pde, P, _th0 = _adv1d()
+    samp = g.GridSampler(-1, 3, 200, periodic=False)
+    th = np.array([1.0, 0.6, 1 / 0.15, 1 / 0.3, 0.2, 0.9])
+    ref = g.solve(pde, P, th, 0.06, 2e-2, sampler=samp, fit=False, scheme="backward_euler", derivatives="fd")
+    res = g.solve(pde, P, backend.asarray(th), 0.06, 2e-2, sampler=samp, fit=False, scheme="backward_euler",
+                  jit=True)
+    np.testing.assert_allclose(backend.to_numpy(res.theta), ref.theta, atol=1e-7)
+    if backend.value_and_grad is None:
+        with pytest.raises(tk.CapabilityError):
+            g.solve(pde, P, backend.asarray(th), 0.02, 2e-2, sampler=samp, fit=False, scheme="backward_euler",
+                    derivatives="autodiff")
+
+
 # ---------------------------------------------------------------------------------------------- KdV
-def test_kdv_two_soliton_short():
-    """10 periodic Gaussian units, RK4 dt = 1e-3, 512 grid points, up to t = 0.25 (the full t = 4 run is in
-    asv_benchmarks/bench_galerkin.py, ``transportkit.galerkin.run_kdv``; measured 5.4e-3 at t = 4). The bound
-    5e-2 is the issue's target at t = 4, applied here at t = 0.25 (measured ~5e-5)."""
+KDV_T_SHORT = 0.25
+
+
+def test_kdv_two_soliton_short(backend):
+    """10 periodic Gaussian units, RK4 dt = 1e-3, 512 grid points, up to t = 0.25, on every backend (the time
+    step is jit-compiled where the backend compiles, i.e. JAX).
+
+    The issue's criterion is a relative L2 error < 5e-2 at t = 4; that full run (4000 steps, 0.5-4 minutes
+    per backend on one shared core) is ``benchmarks/galerkin_report.py`` (measured 5.35e-3 at t = 4 and
+    1.3e-4 at t = 1 on numpy, jax, torch and array_api_strict alike). Here the bound is the linear-in-time
+    share of that budget, 5e-2 * 0.25 / 4 = 3.1e-3: the error of an accurate run grows at most about linearly
+    over this horizon (measured 2.3e-5 at t = 0.1, 5.6e-5 at t = 0.25, 1.3e-4 at t = 1), so a run that meets
+    the criterion at t = 4 stays far below it."""
+    xp = backend.xp
     pde = g.kdv()
-    P, guess = g.kdv_guess(NUMPY)
-    xf = np.linspace(-20, 40, 1024, endpoint=False)[:, None]
-    res = g.solve(pde, P, guess, 0.25, 1e-3, sampler=g.GridSampler(-20, 40, 512), fit_points=xf,
+    P, guess = g.kdv_guess(backend)
+    xf = backend.asarray(np.linspace(-20, 40, 1024, endpoint=False)[:, None])
+    res = g.solve(pde, P, guess, KDV_T_SHORT, 1e-3, sampler=g.GridSampler(-20, 40, 512), fit_points=xf,
                   fit_iters=300, ridge=1e-8, save_every=250)
-    xg = np.linspace(-20, 40, 4096, endpoint=False)[:, None]
+    assert res.backend.name == backend.name
+    xg = backend.asarray(np.linspace(-20, 40, 4096, endpoint=False)[:, None])
     assert res.fit_error < 1e-3
     assert g.relative_l2_error(res, xg, 0.0) < 1e-3
-    assert g.relative_l2_error(res, xg, 0.25) < 5e-2
+    assert bool(xp.all(xp.isfinite(res.theta)))
+    assert g.relative_l2_error(res, xg, KDV_T_SHORT) < 5e-2 * KDV_T_SHORT / 4.0
+
+
+def test_untraceable_rhs_falls_back_to_uncompiled(backend):
+    """A user rhs that calls ``math`` on ``t`` cannot be traced by a compiler: where the backend compiles the
+    step, the solver warns and runs it uncompiled; the result equals the traceable formulation's."""
+    kw = dict(d=1, low=(-1.0,), high=(3.0,), needs=("grad",), u0=None, name="adv")
+    plain = g.PDE(rhs=lambda t, x, F, xp: -(1.0 + math.sin(t)) * F["grad"][:, 0], **kw)
+    traced = g.PDE(rhs=lambda t, x, F, xp: -(1.0 + xp.sin(xp.asarray(t, dtype=x.dtype))) * F["grad"][:, 0], **kw)
+    P = g.GaussianUnits(1, 1)
+    th = backend.asarray([1.0, 4.0, 0.5])
+    samp = g.GridSampler(-1, 3, 64, periodic=False)
+    if backend.jit is not None:
+        with pytest.warns(RuntimeWarning, match="could not be compiled"):
+            a = g.solve(plain, P, th, 0.02, 0.01, sampler=samp, fit=False, scheme="euler", jit=True)
+    else:
+        a = g.solve(plain, P, th, 0.02, 0.01, sampler=samp, fit=False, scheme="euler", jit=True)
+    b = g.solve(traced, P, th, 0.02, 0.01, sampler=samp, fit=False, scheme="euler", jit=True)
+    np.testing.assert_allclose(backend.to_numpy(a.theta), backend.to_numpy(b.theta), rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- Allen–Cahn
@@ -322,6 +427,8 @@ def test_solve_validates_inputs():
     pde, P, th0 = _adv1d()
     with pytest.raises(ValueError, match="scheme"):
         g.solve(pde, P, th0, 1.0, 0.1, scheme="leapfrog")
+    with pytest.raises(ValueError, match="derivatives"):
+        g.solve(pde, P, th0, 1.0, 0.1, derivatives="exact")
     with pytest.raises(ValueError, match="theta0"):
         g.solve(pde, P, th0[:-1], 1.0, 0.1)
     with pytest.raises(ValueError, match="dt"):

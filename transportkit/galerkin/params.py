@@ -36,11 +36,18 @@ def _check_need(need: Sequence[str], d: int) -> tuple[str, ...]:
 
 
 class Parametrization:
-    """Base class. Subclasses set ``m`` (units), ``d`` (dimension), ``n_params`` and implement ``evaluate``."""
+    r"""Base class. Subclasses set ``m`` (units), ``d`` (dimension), ``n_params`` and implement ``evaluate``.
+
+    ``rowwise = True`` declares that ``evaluate`` also accepts per-point parameters ``theta`` of shape
+    ``(n, p)`` (row :math:`j` used at point :math:`x_j`); then one reverse-mode pass of
+    :math:`\sum_j f_j(\Theta_j)` gives the exact Jacobian :math:`\partial f_j/\partial\theta` of a
+    pointwise right-hand side (see :func:`transportkit.galerkin.schemes.dfdtheta_autodiff`).
+    """
 
     m: int
     d: int
     n_params: int
+    rowwise: bool = False
 
     def evaluate(self, theta: Any, x: Any, need: Sequence[str] = ("u",)) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
@@ -66,10 +73,12 @@ class Parametrization:
         return self.evaluate(theta, x, ("dxxx",))["dxxx"]
 
     def _check_inputs(self, theta: Any, x: Any) -> None:
-        if theta.ndim != 1 or theta.shape[0] != self.n_params:
-            raise ValueError(f"theta must have shape ({self.n_params},), got {tuple(theta.shape)}")
         if x.ndim != 2 or x.shape[1] != self.d:
             raise ValueError(f"x must have shape (n, {self.d}), got {tuple(x.shape)}")
+        ok = theta.ndim == 1 or (self.rowwise and theta.ndim == 2 and theta.shape[0] == x.shape[0])
+        if not ok or theta.shape[-1] != self.n_params:
+            rows = " or (n, p) per-point rows" if self.rowwise else ""
+            raise ValueError(f"theta must have shape ({self.n_params},){rows}, got {tuple(theta.shape)}")
 
 
 class GaussianUnits(Parametrization):
@@ -83,7 +92,8 @@ class GaussianUnits(Parametrization):
     (then :math:`c_i` are masses and :math:`u` is a mixture density when :math:`c_i \ge 0`, :math:`\sum c_i=1`).
     ``widths="isotropic"`` shares one :math:`w_i` across dimensions; ``"diagonal"`` has one per dimension.
 
-    Parameter layout: ``theta = [c (m,), w (m,) or (m, d) flattened, b (m, d) flattened]``.
+    Parameter layout: ``theta = [c (m,), w (m,) or (m, d) flattened, b (m, d) flattened]`` (``evaluate`` also
+    takes per-point rows ``(n, p)``: ``rowwise``).
 
     Derivatives, with :math:`g = -\tfrac12\sum_k w_k^2 q_k`, :math:`g_k' = -\tfrac12 w_k^2 q'(x_k-b_k)` etc.:
     :math:`\partial u/\partial c_i = \varphi_i`,
@@ -129,15 +139,19 @@ class GaussianUnits(Parametrization):
         )
 
     # ------------------------------------------------------------------------------------- layout
+    rowwise = True
+
     def unpack(self, theta: Any) -> tuple[Any, Any, Any]:
-        """``(c (m,), w (m,) or (m, d), b (m, d))`` from the flat vector."""
+        """``(c (m,), w (m,) or (m, d), b (m, d))`` from the flat vector (with a leading axis for rows
+        ``(n, p)``)."""
         xp = array_namespace(theta)
         m, d = self.m, self.d
-        c = theta[:m]
-        w = theta[m : m + self.n_w]
+        lead = tuple(theta.shape[:-1])
+        c = theta[..., :m]
+        w = theta[..., m : m + self.n_w]
         if self.widths == "diagonal":
-            w = xp.reshape(w, (m, d))
-        b = xp.reshape(theta[m + self.n_w :], (m, d))
+            w = xp.reshape(w, (*lead, m, d))
+        b = xp.reshape(theta[..., m + self.n_w :], (*lead, m, d))
         return c, w, b
 
     def pack(self, c: Any, w: Any, b: Any) -> Any:
@@ -177,10 +191,10 @@ class GaussianUnits(Parametrization):
         self._check_inputs(theta, x)
         xp = array_namespace(theta, x)
         n, m, d = x.shape[0], self.m, self.d
-        c, w, b = self.unpack(theta)
-        wd = w if w.ndim == 2 else w[:, None] * xp.ones_like(b)  # (m, d)
+        c, w, b = self.unpack(theta)  # c (m,), b (m, d); with rows (n, p): c (n, m), b (n, m, d)
+        wd = w if self.widths == "diagonal" else w[..., None] * xp.ones_like(b)  # (m, d) or (n, m, d)
         w2 = wd**2
-        r = x[:, None, :] - b[None, :, :]  # (n, m, d)
+        r = x[:, None, :] - b  # (n, m, d)
         if self.periods is None:
             q = r**2
             q1 = 2.0 * r
@@ -198,7 +212,7 @@ class GaussianUnits(Parametrization):
         g = -0.5 * xp.sum(w2 * q, axis=2)  # (n, m)
         phi = xp.exp(g)
         if self.normalized:
-            norm = xp.prod(xp.sqrt(w2 / (2.0 * math.pi)), axis=1)  # (m,)
+            norm = xp.prod(xp.sqrt(w2 / (2.0 * math.pi)), axis=-1)  # (m,) or (n, m)
             phi = phi * norm
         cphi = c * phi  # (n, m)
         g1 = -0.5 * w2 * q1  # (n, m, d)
@@ -238,7 +252,8 @@ def gaussian_density(m: int, d: int = 1, *, widths: str = "diagonal") -> Gaussia
 class TanhUnits(Parametrization):
     r"""Shallow tanh network :math:`u(x;\theta) = \sum_i c_i \tanh(w_i\cdot x + b_i)`.
 
-    Layout ``theta = [c (m,), W (m, d) flattened, b (m,)]``. With :math:`s_i = w_i\cdot x + b_i`,
+    Layout ``theta = [c (m,), W (m, d) flattened, b (m,)]`` (``evaluate`` also takes per-point rows
+    ``(n, p)``: ``rowwise``). With :math:`s_i = w_i\cdot x + b_i`,
     :math:`\sigma = \tanh`, :math:`\sigma' = 1-\sigma^2`, :math:`\sigma'' = -2\sigma\sigma'`,
     :math:`\sigma''' = (6\sigma^2 - 2)\sigma'`:
     :math:`\partial u/\partial c_i = \sigma(s_i)`, :math:`\partial u/\partial W_{ik} = c_i\sigma'(s_i)x_k`,
@@ -257,10 +272,14 @@ class TanhUnits(Parametrization):
     def __repr__(self) -> str:
         return f"TanhUnits(m={self.m}, d={self.d})"
 
+    rowwise = True
+
     def unpack(self, theta: Any) -> tuple[Any, Any, Any]:
+        """``(c (m,), W (m, d), b (m,))`` from the flat vector (with a leading axis for rows ``(n, p)``)."""
         xp = array_namespace(theta)
         m, d = self.m, self.d
-        return theta[:m], xp.reshape(theta[m : m + m * d], (m, d)), theta[m + m * d :]
+        lead = tuple(theta.shape[:-1])
+        return theta[..., :m], xp.reshape(theta[..., m : m + m * d], (*lead, m, d)), theta[..., m + m * d :]
 
     def pack(self, c: Any, W: Any, b: Any) -> Any:
         xp = array_namespace(c, W, b)
@@ -271,22 +290,23 @@ class TanhUnits(Parametrization):
         self._check_inputs(theta, x)
         xp = array_namespace(theta, x)
         n, m, d = x.shape[0], self.m, self.d
-        c, W, b = self.unpack(theta)
-        t = xp.tanh(x @ W.T + b)  # (n, m)
+        c, W, b = self.unpack(theta)  # c, b (m,) and W (m, d); with rows (n, p): (n, m) and (n, m, d)
+        s = x @ W.T + b if theta.ndim == 1 else xp.sum(x[:, None, :] * W, axis=-1) + b
+        t = xp.tanh(s)  # (n, m)
         t1 = 1.0 - t**2
+        ct1 = c * t1
         out: dict[str, Any] = {}
         if "u" in need:
-            out["u"] = t @ c
+            out["u"] = xp.sum(t * c, axis=-1)
         if "jac" in need:
-            ct1 = c * t1
             jw = xp.reshape(ct1[:, :, None] * x[:, None, :], (n, m * d))
             out["jac"] = xp.concat([t, jw, ct1], axis=1)
         if "grad" in need:
-            out["grad"] = (c * t1) @ W
+            out["grad"] = ct1 @ W if theta.ndim == 1 else xp.sum(ct1[:, :, None] * W, axis=1)
         if "lap" in need:
-            out["lap"] = (c * (-2.0 * t * t1)) @ xp.sum(W**2, axis=1)
+            out["lap"] = xp.sum(c * (-2.0 * t * t1) * xp.sum(W**2, axis=-1), axis=-1)
         if "dxxx" in need:
-            out["dxxx"] = (c * (6.0 * t**2 - 2.0) * t1) @ (W[:, 0] ** 3)
+            out["dxxx"] = xp.sum(c * (6.0 * t**2 - 2.0) * t1 * W[..., 0] ** 3, axis=-1)
         return out
 
 
@@ -300,6 +320,8 @@ class AutodiffParametrization(Parametrization):
     \partial_{\theta_k}u(x_j;\theta)` and the gradients :math:`\partial s/\partial x_{jk} = \partial_k u(x_j)`;
     the Laplacian and :math:`\partial_x^3 u` use nested reverse passes (one per dimension).
     """
+
+    rowwise = True
 
     def __init__(self, fn: Any, n_params: int, d: int, *, backend: Any, m: int = 1) -> None:
         if int(n_params) < 1 or int(d) < 1:
@@ -316,7 +338,7 @@ class AutodiffParametrization(Parametrization):
         self._check_inputs(theta, x)
         xp = array_namespace(theta, x)
         n = x.shape[0]
-        Theta = xp.broadcast_to(theta[None, :], (n, self.n_params))
+        Theta = theta if theta.ndim == 2 else xp.broadcast_to(theta[None, :], (n, self.n_params))
         vg = self._vg
         fn = self.fn
         out: dict[str, Any] = {}

@@ -21,7 +21,13 @@ __all__ = ["PDE", "advection", "allen_cahn", "kdv", "ou_fokker_planck"]
 
 @dataclasses.dataclass
 class PDE:
-    """Description of :math:`\\partial_t u = f`. ``low``/``high``: the domain box (periodic: one period)."""
+    """Description of :math:`\\partial_t u = f`. ``low``/``high``: the domain box (periodic: one period).
+
+    ``rhs(t, x, fields, xp)`` must be pointwise (entry :math:`j` depends on :math:`x_j` and the fields at
+    :math:`x_j` only, as for any differential operator) and written with ``xp`` functions: where the backend
+    compiles the time step (``solve(jit=True)``), ``t`` arrives as a traced 0-d array, so use
+    ``xp.sin(xp.asarray(t, dtype=x.dtype))`` rather than ``math.sin(t)``.
+    """
 
     rhs: Callable[[float, Any, dict[str, Any], Any], Any]
     d: int
@@ -100,14 +106,13 @@ def advection(
     if any(v <= 0 for s in ss for v in s):
         raise ValueError(f"stds must be positive, got {ss}")
 
-    def speed(t: float) -> float:
-        return 1.0 + 0.5 * math.sin(2.0 * math.pi * t)
-
     def shift(t: float) -> float:
         return t + (1.0 - math.cos(2.0 * math.pi * t)) / (4.0 * math.pi)
 
-    def rhs(t: float, x: Any, fields: dict[str, Any], xp: Any) -> Any:
-        a = xp.asarray(a0, dtype=x.dtype) * speed(t)
+    def rhs(t: Any, x: Any, fields: dict[str, Any], xp: Any) -> Any:
+        # t may be a traced 0-d array (compiled steps): use xp, not math, on it
+        s = 1.0 + 0.5 * xp.sin((2.0 * math.pi) * xp.asarray(t, dtype=x.dtype))
+        a = xp.asarray(a0, dtype=x.dtype) * s
         return -(fields["grad"] @ a)
 
     def u0(x: Any, xp: Any) -> Any:
