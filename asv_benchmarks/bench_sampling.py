@@ -102,3 +102,19 @@ class GMM40:
         from transportkit.sampling.nets import nets
 
         return abs(nets(self.t, 2000, steps=100, seed=0).log_Z)
+
+    def track_nets_resampled_abs_log_Z_error(self):
+        from transportkit.sampling.nets import nets
+
+        return abs(nets(self.t, 2000, steps=100, rounds=0, eps=10.0, resample="systematic", seed=0).log_Z)
+
+    def track_ais_ess_relative(self):
+        from transportkit.sampling.ais import ais
+
+        return ais(self.t, 2000, steps=100, seed=0).ess / 2000
+
+    def track_nets_ess_relative(self):
+        """NETS without resampling (b = 0 is what the default training falls back to on GMM40), eps = 10."""
+        from transportkit.sampling.nets import nets
+
+        return nets(self.t, 2000, steps=100, rounds=0, eps=10.0, seed=0).ess / 2000

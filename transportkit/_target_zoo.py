@@ -98,6 +98,17 @@ class _Target(Target):
     def _raw_params(self) -> dict[str, Any]:
         return {}
 
+    def laplacian_log_prob(self, x: Any, *, backend: Any = None) -> Any:
+        r"""The Laplacian :math:`\Delta\log\tilde\rho(x) = \sum_i\partial_i^2\log\tilde\rho` at the rows of ``x``
+        (analytic; used by the NETS drift features that contain the score)."""
+        be, x = self._resolve(x, backend)
+        single = x.ndim == 1
+        out = self._laplacian_log_prob(x[None, :] if single else x, be)
+        return out[0] if single else out
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, log_Z={self.log_Z})"
 
@@ -153,6 +164,15 @@ class GMM40(_Target):
         a = -sq / (2 * self.scale**2)
         r = xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))  # responsibilities (n, K)
         return (r @ mu - x) / self.scale**2
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        r""":math:`\Delta\log\rho = -d/s^2 + s^{-4}\big(\sum_k r_k|\mu_k - x|^2 - |\sum_k r_k(\mu_k - x)|^2\big)`."""
+        xp, mu, sq = self._sq(x, be)
+        s2 = self.scale**2
+        a = -sq / (2 * s2)
+        r = xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))
+        m = r @ mu - x
+        return -self.dim / s2 + (xp.sum(r * sq, axis=-1) - xp.sum(m * m, axis=-1)) / s2**2
 
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         """Exact draws: a uniform mode index, then a Gaussian around its mean."""
@@ -212,6 +232,13 @@ class Funnel(_Target):
         e = xp.exp(-x1)
         g1 = -x1 / self.scale**2 + 0.5 * e * xp.sum(rest * rest, axis=-1) - 0.5 * (self.dim - 1)
         return xp.concat([g1[..., None], -rest * e[..., None]], axis=-1)
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        r""":math:`\Delta\log\rho = -1/\sigma^2 - \tfrac12 e^{-x_1}\sum_{i\ge2}x_i^2 - (d-1)e^{-x_1}`."""
+        xp = be.xp
+        x1, rest = x[..., 0], x[..., 1:]
+        e = xp.exp(-x1)
+        return -1.0 / self.scale**2 - 0.5 * e * xp.sum(rest * rest, axis=-1) - (self.dim - 1) * e
 
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         xp = be.xp
@@ -279,6 +306,11 @@ class ManyWell(_Target):
         go = -(4 * xo**3 - 12 * xo - 0.5)
         ge = -xe
         return xp.reshape(xp.stack([go, ge], axis=-1), x.shape)  # interleave back to (x1, x2, x3, ...)
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        r""":math:`\Delta\log\tilde\rho = -\sum_i(12x_{2i-1}^2 - 12) - d/2`."""
+        xo = x[..., 0::2]
+        return -be.xp.sum(12 * xo * xo - 12, axis=-1) - 0.5 * self.dim
 
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         xp = be.xp
@@ -438,6 +470,12 @@ class Phi4(_Target):
         nb = xp.roll(p, -1, axis=-1) + xp.roll(p, 1, axis=-1) + xp.roll(p, -1, axis=-2) + xp.roll(p, 1, axis=-2)
         g = -2 * self.kappa * nb + 2 * p + 4 * self.lam * p * (p * p - 1)
         return -xp.reshape(g, x.shape)
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        r""":math:`\Delta\log\tilde\rho = -\sum_x\big(2 + 4\lambda(3\phi_x^2 - 1)\big)` (L > 2)."""
+        if self.L <= 2:
+            raise NotImplementedError("Phi4 Laplacian needs L > 2")
+        return -be.xp.sum(2 + 4 * self.lam * (3 * x * x - 1), axis=-1)
 
     def magnetization(self, x: Any, *, backend: Any = None) -> Any:
         """:math:`M = L^{-2}\\sum_x\\phi_x` for each row of ``x``."""

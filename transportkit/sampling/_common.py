@@ -42,8 +42,22 @@ def _first_bad(xp: Any, bad: Any) -> int:
 class Density:
     """A target as two batched functions of x of shape (n, d): ``log_prob -> (n,)``, ``grad -> (n, d)``."""
 
-    def __init__(self, log_prob: Callable, grad: Callable, dim: int | None, name: str):
+    def __init__(
+        self, log_prob: Callable, grad: Callable, dim: int | None, name: str, laplacian: Callable | None = None
+    ):
         self.log_prob, self.grad, self.dim, self.name = log_prob, grad, dim, name
+        self._laplacian = laplacian
+
+    def laplacian(self, x: Any, xp: Any) -> Any:
+        r""":math:`\Delta\log\tilde\rho(x)`: the target's ``laplacian_log_prob`` if it has one, else central
+        differences of the gradient, :math:`\sum_i[g_i(x + \delta e_i) - g_i(x - \delta e_i)]/2\delta`
+        (2d extra gradient evaluations per point, in one batched call)."""
+        if self._laplacian is not None:
+            try:
+                return self._laplacian(x)
+            except NotImplementedError:
+                pass
+        return fd_laplacian(self.grad, x, xp)
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
         return self.log_prob(x), self.grad(x)
@@ -75,6 +89,20 @@ class Density:
             )
 
 
+def fd_laplacian(grad: Callable, x: Any, xp: Any, rel_step: float = 1e-4) -> Any:
+    r"""Central-difference Laplacian of a scalar field from its gradient ``grad`` (batched over rows), with
+    step :math:`\delta = ` ``rel_step`` :math:`\cdot\max(1, \mathrm{rms}(x))`."""
+    n, d = x.shape
+    delta = rel_step * max(1.0, float(xp.sqrt(xp.mean(x * x))))
+    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None)) * delta
+    shifted = xp.reshape(
+        xp.concat([x[None, :, :] + eye[:, None, :], x[None, :, :] - eye[:, None, :]], axis=0), (2 * d * n, d)
+    )
+    g = xp.reshape(grad(shifted), (2, d, n, d))
+    diag = xp.sum(xp.reshape(eye, (d, 1, d)) * (g[0, ...] - g[1, ...]), axis=-1)  # (d, n): delta * (g_i(x+) - g_i(x-))
+    return xp.sum(diag, axis=0) / (2 * delta * delta)
+
+
 def _fmt(v: Any) -> str:
     vals = [float(v[j]) for j in range(min(v.shape[0], 6))]
     return "[" + ", ".join(f"{a:.4g}" for a in vals) + (", ...]" if v.shape[0] > 6 else "]")
@@ -93,15 +121,16 @@ def as_density(target: Any, be: Backend) -> Density:
         )
     dim = getattr(target, "dim", None)
     name = type(target).__name__
+    lap = getattr(target, "laplacian_log_prob", None)
     if hasattr(target, "grad_log_prob"):
-        return Density(target.log_prob, target.grad_log_prob, dim, name)
+        return Density(target.log_prob, target.grad_log_prob, dim, name, lap)
     vg = be.require("value_and_grad")
     xp = be.xp
 
     def grad(x: Any) -> Any:
         return vg(lambda y: xp.sum(target.log_prob(y)))(x)[1]
 
-    return Density(target.log_prob, grad, dim, name)
+    return Density(target.log_prob, grad, dim, name, lap)
 
 
 class GaussianBase:
@@ -186,6 +215,11 @@ class GeometricPath:
     def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
         return self.dlam(t) * (parts[1] - parts[0])
 
+    def laplacian(self, t: float, x: Any) -> Any:
+        r""":math:`\Delta\log\rho_t = -(1-\lambda)d/\sigma^2 + \lambda\,\Delta\log\tilde\rho_1`."""
+        a = self.lam(t)
+        return -(1 - a) * self.base.dim / self.base.scale**2 + a * self.density.laplacian(x, self.xp)
+
     def target_log_prob(self, parts: tuple[Any, ...]) -> Any:
         return parts[1]
 
@@ -219,6 +253,12 @@ class CustomPath:
 
     def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
         return self.path.grad_log_prob(t, parts[0])
+
+    def laplacian(self, t: float, x: Any) -> Any:
+        """The path's ``laplacian_log_prob(t, x)`` if it has one, else central differences of its gradient."""
+        if hasattr(self.path, "laplacian_log_prob"):
+            return self.path.laplacian_log_prob(t, x)
+        return fd_laplacian(lambda y: self.path.grad_log_prob(t, y), x, self.xp)
 
     def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
         if not hasattr(self.path, "dt_log_prob"):

@@ -45,7 +45,25 @@ Features :math:`\psi_j` (all with analytic divergence), chosen by ``features``:
   walkers at that time, widths ``rbf_widths`` times the walkers' spread;
 - ``"sep"``: separable 1-D bumps :math:`b_a = \sum_j\theta_{aj}e^{-(x_a-c_{aj})^2/2\ell_a^2}` (exact class for
   product targets such as many-well);
+- ``"score"``: the annealed score itself, :math:`b = \theta\,\nabla\log\rho_t` (its divergence needs the
+  Laplacian :math:`\Delta\log\rho_t`: the target's ``laplacian_log_prob`` if it has one, else central
+  differences of the gradient; free when sampling with the forward/backward weights). Combined as
+  ``"affine+score"`` it spans the transport drift of a mode that moves and contracts;
+- ``"none"``: no linear part (with ``learner="mlp"``);
 - ``"auto"``: affine + rbf for d ≤ 4, affine + sep for 4 < d ≤ 16, diag + sep above.
+
+**Learning b (MLP, torch/jax).** ``learner="mlp"`` adds :math:`b^{\rm mlp}_t(x) = \sigma\,N([x/\sigma,
+\cos\pi kt, \sin\pi kt])` (the tanh network of :mod:`transportkit.interpolants.mlp`, last layer zero at
+start, σ the rms of the walkers) on top of the least-squares drift and trains it, with a learned
+:math:`\partial_tF` per grid time, by Adam (:func:`transportkit.interpolants.mlp.adam`, the backend's
+``value_and_grad``) on the same PINN residual over an off-policy buffer: the walkers of the last
+``buffer_rounds`` rounds at every grid time, detached. :math:`\nabla\cdot b^{\rm mlp}` is computed by forward
+propagation of the input Jacobian through the layers (:func:`mlp_drift_div`).
+
+**Resampling.** ``resample="systematic"`` (or multinomial, stratified) resamples the final run's walkers when
+ESS/n < ``ess_threshold`` as in SMC (ALGORITHMS.md §5.4 allows it); :math:`\log\hat Z` is the sum of the
+epochs' logmeanexp and the reported variance the sum of their delta-method variances, which ignores the
+correlations resampling creates (it underestimates the seed-to-seed spread, by ~2x on the d = 10 Gaussian test).
 """
 
 from __future__ import annotations
@@ -62,7 +80,8 @@ from .._backend import resolve_backend
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp
 from ..random import default_rng
-from ._common import make_path, progress_range, samples
+from ._common import make_path, progress_range, samples, take_parts
+from .ais import RESAMPLERS, _log_var, resample_indices
 
 __all__ = ["DriftModel", "nets"]
 
@@ -73,7 +92,7 @@ class _Affine:
         self.d, self.diag = d, diag
         self.size = 2 * d if diag else d * d + d
 
-    def design(self, x: Any, s: Any, xp: Any) -> Any:
+    def design(self, x: Any, s: Any, lap: Any, xp: Any) -> Any:
         n, d = x.shape
         if self.diag:
             return xp.concat([s * x + 1.0, s], axis=1)
@@ -81,7 +100,7 @@ class _Affine:
         mw = xp.reshape(s[:, :, None] * x[:, None, :], (n, d * d)) + eye
         return xp.concat([mw, s], axis=1)
 
-    def drift(self, x: Any, th: Any, xp: Any) -> tuple[Any, Any]:
+    def drift(self, x: Any, th: Any, xp: Any, s: Any) -> tuple[Any, Any]:
         d = self.d
         if self.diag:
             w, c = th[:d], th[d:]
@@ -105,13 +124,13 @@ class _RadialRBF:
         sq = xp.maximum(sq, xp.zeros_like(sq))
         return xp.exp(-sq / (2 * self.l2)), sq
 
-    def design(self, x: Any, s: Any, xp: Any) -> Any:
+    def design(self, x: Any, s: Any, lap: Any, xp: Any) -> Any:
         d = x.shape[1]
         phi, sq = self._phi(x, xp)
         s_dot = xp.sum(s * x, axis=1)[:, None] - s @ xp.linalg.matrix_transpose(self.c)  # s.(x - c_j)
         return phi * (sq / self.l2**2 - d / self.l2 - s_dot / self.l2)
 
-    def drift(self, x: Any, th: Any, xp: Any) -> tuple[Any, Any]:
+    def drift(self, x: Any, th: Any, xp: Any, s: Any) -> tuple[Any, Any]:
         d = x.shape[1]
         phi, sq = self._phi(x, xp)
         w = th * phi / self.l2  # (n, m)
@@ -133,14 +152,32 @@ class _Separable:
         g = xp.exp(-0.5 * z * z)
         return g, -z / self.l[None, :, None] * g
 
-    def design(self, x: Any, s: Any, xp: Any) -> Any:
+    def design(self, x: Any, s: Any, lap: Any, xp: Any) -> Any:
         g, dg = self._g(x, xp)
         return xp.reshape(dg + s[:, :, None] * g, (x.shape[0], self.size))
 
-    def drift(self, x: Any, th: Any, xp: Any) -> tuple[Any, Any]:
+    def drift(self, x: Any, th: Any, xp: Any, s: Any) -> tuple[Any, Any]:
         g, dg = self._g(x, xp)
         t = xp.reshape(th, self.c.shape)
         return xp.sum(t * g, axis=2), xp.sum(xp.reshape(t * dg, (x.shape[0], self.size)), axis=1)
+
+
+class _Score:
+    r"""The annealed score as a feature: :math:`b = \theta\,s_t(x)`, :math:`s_t = \nabla\log\rho_t`, with
+    :math:`\nabla\cdot b = \theta\,\Delta\log\rho_t` (the PINN column is :math:`\Delta\log\rho_t + |s_t|^2`).
+    Within a mode that moves and contracts, the transport drift is affine in x and in :math:`s_t`, so
+    ``affine+score`` captures moving mode centers and shrinking widths with d^2 + d + 1 numbers per time. Costs
+    nothing extra when sampling with the forward/backward weights (s is computed anyway); the fit needs the
+    Laplacian of the target (analytic ``laplacian_log_prob`` if the target has one, else finite differences)."""
+
+    size = 1
+    needs_laplacian = True
+
+    def design(self, x: Any, s: Any, lap: Any, xp: Any) -> Any:
+        return (lap + xp.sum(s * s, axis=1))[:, None]
+
+    def drift(self, x: Any, th: Any, xp: Any, s: Any) -> tuple[Any, Any]:
+        return th[0] * s, None  # divergence th * lap: computed by DriftModel when needed
 
 
 class DriftModel:
@@ -150,10 +187,15 @@ class DriftModel:
     def __init__(self, families: list, theta: Any, c: float):
         self.families, self.theta, self.c = families, theta, c
 
-    def __call__(self, x: Any, xp: Any) -> tuple[Any, Any]:
+    def __call__(self, x: Any, xp: Any, s: Any = None, lap: Callable | None = None) -> tuple[Any, Any]:
+        """``(b, div b)`` at x; ``s`` is the score of the path at x and ``lap()`` its Laplacian (only called when
+        a score feature is present and the divergence is asked for, i.e. ``lap`` is not None)."""
         b, div, o = 0.0, 0.0, 0
         for f in self.families:
-            bb, dd = f.drift(x, self.theta[o : o + f.size], xp)
+            th = self.theta[o : o + f.size]
+            bb, dd = f.drift(x, th, xp, s)
+            if dd is None:
+                dd = th[0] * lap() if lap is not None else 0.0
             b, div, o = b + bb, div + dd, o + f.size
         return b, div
 
@@ -176,6 +218,8 @@ def _families(
     for part in kind.split("+"):
         if part in ("affine", "diag"):
             fams.append(_Affine(d, part == "diag"))
+        elif part == "score":
+            fams.append(_Score())
         elif part == "rbf":
             m = min(n_centers, xs.shape[0])
             idx = xp.argsort(gen.uniform((xs.shape[0],)))[:m]
@@ -189,7 +233,7 @@ def _families(
             cen, dx = _quantile_grid(xs, n_sep, xp)
             fams.append(_Separable(cen, xp.maximum(dx, xp.full_like(dx, 1e-6))))
         else:
-            raise ValueError(f"unknown feature family {part!r}; use affine, diag, rbf, sep or auto")
+            raise ValueError(f"unknown feature family {part!r}; use affine, diag, score, rbf, sep or auto")
     return fams
 
 
@@ -200,7 +244,11 @@ def _fit(path: Any, t: float, xs: Any, fams: list, ridge: float, xp: Any) -> Dri
     ok = xp.all(xp.isfinite(s), axis=1) & xp.isfinite(y)
     s = xp.where(ok[:, None], s, xp.zeros_like(s))
     y = xp.where(ok, y, xp.zeros_like(y))
-    M = xp.concat([f.design(xs, s, xp) for f in fams], axis=1)
+    lap = path.laplacian(t, xs) if any(getattr(f, "needs_laplacian", False) for f in fams) else None
+    if lap is not None:
+        ok = ok & xp.isfinite(lap)
+        lap = xp.where(ok, lap, xp.zeros_like(lap))
+    M = xp.concat([f.design(xs, s, lap, xp) for f in fams], axis=1)
     M = xp.where(ok[:, None], M, xp.zeros_like(M))
     n = xs.shape[0]
     mM, my = xp.mean(M, axis=0), xp.mean(y)
@@ -213,6 +261,71 @@ def _fit(path: Any, t: float, xs: Any, fams: list, ridge: float, xp: Any) -> Dri
     theta = xp.linalg.solve(G, rhs[:, None])[:, 0]
     c = float(-my - mM @ theta)
     return DriftModel(fams, theta, c)
+
+
+# ------------------------------------------------------------------------------------ MLP drift (autodiff)
+def mlp_drift_div(params: dict[str, Any], t: Any, x: Any, xp: Any, scale_in: float, scale_out: float) -> tuple:
+    r"""The MLP drift :math:`b(t, x) = \sigma_{out}\,N\big([x/\sigma_{in}, \cos\pi kt, \sin\pi kt]_{k<K}\big)`
+    (N the tanh network of :func:`transportkit.interpolants.mlp.init_mlp`: layers ``W{i}, c{i}``; time
+    features of half period so that t = 0 and t = 1 differ) and its divergence, by forward propagation of
+    the Jacobian :math:`J = \partial h/\partial x` through the layers,
+    :math:`J_{i+1} = \mathrm{diag}(1 - h_{i+1}^2)\,W_i^T J_i`, :math:`\nabla\cdot b = \sigma_{out}\,\mathrm{tr}\,J_L`
+    (d forward passes' worth of work; written once, differentiable by the backend's ``value_and_grad``)."""
+    n, d = x.shape
+    n_layers = sum(1 for k in params if k.startswith("W"))
+    n_time = (params["W0"].shape[0] - d) // 2
+    tt = t[:, None] if getattr(t, "ndim", 0) == 1 else t * xp.ones((n, 1), dtype=x.dtype)
+    k = xp.arange(n_time, dtype=x.dtype)
+    if hasattr(x, "device"):
+        k = xp.asarray(k, device=x.device)
+    ang = math.pi * tt * k
+    h = xp.concat([x / scale_in, xp.cos(ang), xp.sin(ang)], axis=1)
+    jt = None  # (n, d, width): row j = d h / d x_j
+    for i in range(n_layers):
+        W = params[f"W{i}"]
+        h = h @ W + params[f"c{i}"]
+        jt = W[:d, :][None, :, :] / scale_in if jt is None else jt @ W
+        if i < n_layers - 1:
+            h = xp.tanh(h)
+            jt = jt * (1.0 - h * h)[:, None, :]
+    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None))
+    div = xp.sum(xp.reshape(jt * eye[None, :, :], (n, d * d)), axis=1)
+    return scale_out * h, scale_out * div
+
+
+def _train_mlp(
+    be: Any,
+    params: dict[str, Any],
+    data: tuple[Any, ...],
+    scale_in: float,
+    scale_out: float,
+    steps: int,
+    batch: int,
+    lr: float,
+    gen: Any,
+) -> tuple[dict[str, Any], list[float]]:
+    r"""Adam on the PINN loss of the MLP part, on an off-policy buffer of walkers ``data = (x, t, s, r0, kidx)``:
+    :math:`L = \mathrm{mean}\,\big|r_0 + \nabla\cdot b + s\cdot b + \dot F_{k}\big|^2`, where :math:`r_0` is the
+    residual of the fixed linear drift at that point (:math:`\nabla\cdot b_{lin} + s\cdot b_{lin} +
+    \partial_t\log\rho_t`) and :math:`\dot F_k` a learned number per grid time (``params["F"]``)."""
+    from ..interpolants.mlp import adam
+
+    xp = be.xp
+    X, T, S, R0, KI = data
+    m = X.shape[0]
+
+    def batches(i: int) -> Any:
+        idx = gen.integers(0, m, (batch,))
+        return tuple(xp.take(a, idx, axis=0) for a in (X, T, S, R0, KI))
+
+    def loss(p: dict[str, Any], bt: Any) -> Any:
+        x, t, s, r0, ki = bt
+        net = {k: v for k, v in p.items() if k != "F"}
+        b, div = mlp_drift_div(net, t, x, xp, scale_in, scale_out)
+        r = r0 + div + xp.sum(s * b, axis=1) + xp.take(p["F"], ki)
+        return xp.mean(r * r)
+
+    return adam(be, loss, params, batches, steps=steps, lr=lr)
 
 
 # ------------------------------------------------------------------------------------------------ simulation
@@ -229,14 +342,20 @@ def _run(
     progress: bool,
     desc: str,
     check: bool,
+    resample: str | None = None,
+    ess_threshold: float = 0.5,
+    epochs: list | None = None,
 ) -> tuple[Any, Any, list]:
+    """Simulate n walkers over K steps; with ``resample``, SMC-style resampling of (x, A) when ESS/n drops
+    below ``ess_threshold`` (before the last step), appending (logmeanexp(A), its delta-method variance) of each
+    closed epoch to ``epochs``."""
     h = 1.0 / K
     x = path.sample0(n, gen)
     parts = path.evaluate(x)
     if check:
         path.check(x, parts)
     A = xp.zeros((n,), dtype=x.dtype, device=getattr(x, "device", None))
-    kept = [x] if keep else []
+    kept = [(x, parts)] if keep else []
     zero = None
     for k in progress_range(K, progress, desc):
         t, t1 = k * h, (k + 1) * h if k < K - 1 else 1.0
@@ -245,7 +364,7 @@ def _run(
             zero = xp.zeros_like(x) if zero is None else zero
             b, div = zero, 0.0
         else:
-            b, div = drift(t, x)
+            b, div = drift(t, x, s, weights == "riemann")
         if weights == "riemann":
             A = A + h * (div + xp.sum(s * b, axis=1) + path.dt_log_prob(t, parts))
         mean_f = x + h * (b + eps * s)
@@ -253,7 +372,7 @@ def _run(
         parts_y = path.evaluate(y)
         if weights == "fb":
             s1 = path.grad(t1, parts_y)
-            b1 = zero if drift is None else drift(t1, y)[0]
+            b1 = zero if drift is None else drift(t1, y, s1, False)[0]
             back = x - y + h * (b1 - eps * s1)
             fwd = y - mean_f
             A = (
@@ -263,8 +382,13 @@ def _run(
             )
         A = xp.where(xp.isnan(A), -math.inf, A)
         x, parts = y, parts_y
+        if resample is not None and k < K - 1 and float(_ess(A, xp=xp)) / n < ess_threshold:
+            epochs.append((float(logmeanexp(A, xp=xp)), _log_var(A, xp)))
+            idx = resample_indices(A, resample, gen, xp)
+            x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
+            A = xp.zeros_like(A)
         if keep:
-            kept.append(x)
+            kept.append((x, parts))
     return x, A, kept
 
 
@@ -291,7 +415,16 @@ def nets(
     n_sep: int = 12,
     ridge: float = 1e-3,
     drift: Callable | None = None,
+    learner: str = "linear",
+    hidden: Sequence[int] = (64, 64),
+    n_time: int = 4,
+    train_steps: int = 1000,
+    batch_size: int = 1024,
+    lr: float = 2e-3,
+    buffer_rounds: int = 2,
     select_best: bool = True,
+    resample: str | None = None,
+    ess_threshold: float = 0.5,
     weights: str = "auto",
     path: Any = None,
     base: Any = None,
@@ -322,6 +455,12 @@ def nets(
         of the round with the highest training ESS instead of the last fit (``info["chosen_round"]``: the
         index r of the drift used, the drift of round r being the fit on the walkers of round r - 1).
     drift : a fixed drift ``drift(t, x) -> (b, div_b)`` (then no training).
+    learner : ``"linear"`` (least squares only, any backend), ``"mlp"`` (plus the PINN-trained MLP; needs
+        ``value_and_grad``, else :class:`~transportkit.CapabilityError`) or ``"auto"`` (mlp where available).
+    hidden, n_time, train_steps, batch_size, lr, buffer_rounds : the MLP (hidden widths, number of time
+        frequencies), Adam steps per round, batch size, learning rate, and how many rounds of walkers the
+        off-policy buffer keeps.
+    resample, ess_threshold : SMC-style resampling of the final run (``None``: none).
     weights : ``"fb"`` (exact; needs ε > 0), ``"riemann"``, or ``"auto"`` (fb if ε > 0).
     return_works : put the per-walker works :math:`W^i = -A^i` in ``info["works"]``.
 
@@ -350,9 +489,16 @@ def nets(
         raise TypeError("drift must be a callable drift(t, x) -> (b, div_b)")
     if not ridge >= 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
+    if resample is not None and resample not in RESAMPLERS:
+        raise ValueError(f"unknown resampling method {resample!r}; choose one of {RESAMPLERS} or None")
+    if return_works and resample is not None:
+        raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
+    if learner not in ("linear", "mlp", "auto"):
+        raise ValueError(f"learner must be 'linear', 'mlp' or 'auto', got {learner!r}")
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
     xp = be.xp
     gen = default_rng(seed, be)
+    mlp_scales: tuple = (1.0, 1.0)
     pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
     K = int(steps)
     n_train = min(int(n), 2000) if n_train is None else int(n_train)
@@ -366,41 +512,88 @@ def nets(
 
     round_info = []
     models: list[DriftModel] | None = None
+    net: dict[str, Any] | None = None
     evals = 0
     fit_drift = drift
     times = [k / K for k in knots]
     chosen = None
+    mlp_info: dict[str, Any] = {}
     if drift is None:
-        tried: list[tuple[float, Any]] = []  # (training ESS, models used in that round)
+        use_mlp = learner == "mlp" or (learner == "auto" and be.value_and_grad is not None)
+        if use_mlp:
+            be.require("value_and_grad")
+        tried: list[tuple[float, Any]] = []  # (training ESS, (models, net) used in that round)
+        buffer: list[tuple[Any, ...]] = []
         for r in range(rounds):
-            cur = None if models is None else _model_drift(models, times)
+            cur = _combined_drift(models, net, times, pth, mlp_scales)
             _, A, kept = _run(
                 pth, n_train, K, eps_train, cur, wrule(eps_train), gen, xp, True, progress, f"nets round {r}", r == 0
             )
             evals += n_train * (K + 1)
             lz, se, e = _summary(A, pth.log_Z0, xp)
             round_info.append({"log_Z": lz, "log_Z_stderr": se, "ess": e, "n": n_train})
-            tried.append((e, models))
-            models = []
-            for k in knots:
-                fams = _families(features, kept[k], kept[k].shape[1], gen, xp, n_centers, rbf_widths, n_sep)
-                models.append(_fit(pth, min(k / K, 1.0), kept[k], fams, ridge, xp))
+            tried.append((e, (models, net)))
+            models = None if features == "none" else []
+            for k in knots if models is not None else ():
+                xk = kept[k][0]
+                fams = _families(features, xk, xk.shape[1], gen, xp, n_centers, rbf_widths, n_sep)
+                models.append(_fit(pth, min(k / K, 1.0), xk, fams, ridge, xp))
+            if use_mlp:
+                lin = None if models is None else _model_drift(models, times, pth)
+                buffer = [*buffer[-(buffer_rounds - 1) * (K + 1) :], *kept] if buffer_rounds > 1 else list(kept)
+                data = _pinn_data(buffer, K, lin, pth, xp)
+                if net is None:
+                    mlp_scales = _mlp_scales(data)
+                    net = _init_net(pth, data, hidden, n_time, gen, be, K)
+                net, hist = _train_mlp(be, net, data, *mlp_scales, train_steps, batch_size, lr, gen)
+                mlp_info.setdefault("loss_history", []).append(hist)
         if rounds:
             ess_seq = [e for e, _ in tried]
             improving = all(b >= a for a, b in itertools.pairwise(ess_seq))
             if select_best and not improving:  # a refit made things worse: keep the best drift tried
                 best = max(range(len(tried)), key=lambda i: ess_seq[i])
-                models, chosen = tried[best][1], best
+                (models, net), chosen = tried[best][1], best
             else:
                 chosen = rounds
-            fit_drift = None if models is None else _model_drift(models, times)
+            fit_drift = _combined_drift(models, net, times, pth, mlp_scales)
     # the first run validates the target on its first batch (NaN/+inf log_prob, bad gradient) before stepping
     first = drift is not None or rounds == 0
-    x, A, _ = _run(pth, int(n), K, eps, fit_drift, wrule(eps), gen, xp, False, progress, "nets", first)
+    if drift is not None:
+        user = drift
+
+        def fit_drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+            return user(t, x)
+
+    epochs: list[tuple[float, float]] = []
+    x, A, _ = _run(
+        pth,
+        int(n),
+        K,
+        eps,
+        fit_drift,
+        wrule(eps),
+        gen,
+        xp,
+        False,
+        progress,
+        "nets",
+        first,
+        resample,
+        ess_threshold,
+        epochs,
+    )
     evals += int(n) * (K + 1)
     lz, se, e = _summary(A, pth.log_Z0, xp)
+    if epochs:  # SMC-style: log Z is the sum over epochs, variances added (ignoring resampling correlations)
+        lz += math.fsum(v for v, _ in epochs)
+        se = math.sqrt(se * se + math.fsum(w for _, w in epochs))
     if math.isnan(lz):
         raise ValueError("NETS log-weights are NaN: the target's log_prob returned NaN during the run")
+    if lz == -math.inf:
+        raise RuntimeError(
+            "every NETS walker was lost (non-finite position or log-weight): the drift or the step diverged; "
+            "use more steps, a smaller eps, or select_best=True so that a harmful learned drift is not used"
+        )
     info: dict[str, Any] = {
         "rounds": round_info,
         "eps": eps,
@@ -410,6 +603,8 @@ def nets(
         "target_evaluations": evals,
         "models": models,
         "chosen_round": chosen,
+        "mlp": mlp_info,
+        "n_resample": len(epochs),
     }
     if models is not None:
         cs = [m.c for m in models]
@@ -420,22 +615,101 @@ def nets(
         info["fit_times"] = ts
     if return_works:
         info["works"] = -A
-    return samples(x=x, log_weights=A + pth.log_Z0, log_Z=lz, log_Z_stderr=se, ess=e, info=info, backend=be)
+    shift = lz - float(logmeanexp(A, xp=xp))  # = log Z0 without resampling
+    return samples(x=x, log_weights=A + shift, log_Z=lz, log_Z_stderr=se, ess=e, info=info, backend=be)
 
 
-def _model_drift(models: list[DriftModel], times: list[float]) -> Callable:
-    r"""b(t, x): linear interpolation in t between the models fitted at the neighbouring ``times``."""
+def _model_drift(models: list[DriftModel], times: list[float], path: Any) -> Callable:
+    r"""``drift(t, x, s, need_div) -> (b, div b)``: linear interpolation in t between the models fitted at the
+    neighbouring ``times``; ``s`` is the path's score at (t, x) (for the score feature)."""
 
-    def drift(t: float, x: Any) -> tuple[Any, Any]:
+    def drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
         j = max(0, min(bisect.bisect_right(times, t) - 1, len(times) - 2))
         w = (t - times[j]) / (times[j + 1] - times[j])
         xp = array_namespace(x)
+        cache: list = []
+
+        def lap() -> Any:
+            if not cache:
+                cache.append(path.laplacian(t, x))
+            return cache[0]
+
+        lp = lap if need_div else None
         if w <= 1e-12:
-            return models[j](x, xp)
+            return models[j](x, xp, s, lp)
         if w >= 1 - 1e-12:
-            return models[j + 1](x, xp)
-        b0, d0 = models[j](x, xp)
-        b1, d1 = models[j + 1](x, xp)
+            return models[j + 1](x, xp, s, lp)
+        b0, d0 = models[j](x, xp, s, lp)
+        b1, d1 = models[j + 1](x, xp, s, lp)
         return (1 - w) * b0 + w * b1, (1 - w) * d0 + w * d1
 
     return drift
+
+
+def _combined_drift(
+    models: list[DriftModel] | None, net: dict[str, Any] | None, times: list[float], path: Any, scales: tuple
+) -> Callable | None:
+    """The linear-in-features drift (if fitted) plus the MLP drift (if trained), as ``drift(t, x, s, need_div)``."""
+    if models is None and net is None:
+        return None
+    lin = None if models is None else _model_drift(models, times, path)
+    if net is None:
+        return lin
+    params = {k: v for k, v in net.items() if k != "F"}
+
+    def drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+        xp = array_namespace(x)
+        tt = xp.asarray(t, dtype=x.dtype, device=getattr(x, "device", None))
+        b, div = mlp_drift_div(params, tt, x, xp, *scales)
+        if lin is not None:
+            b0, d0 = lin(t, x, s, need_div)
+            b, div = b + b0, div + d0
+        return b, div
+
+    return drift
+
+
+def _pinn_data(buffer: list[tuple[Any, Any]], K: int, lin: Callable | None, path: Any, xp: Any) -> tuple[Any, ...]:
+    """Flatten an off-policy buffer of walkers [(x_k, parts_k)] (K + 1 per round) into the PINN training set
+    (x, t, s, r0, k) with r0 the residual of the linear drift ``lin`` (non-finite points dropped to zero weight)."""
+    xs, ts, ss, rs, ks = [], [], [], [], []
+    for j, (x, parts) in enumerate(buffer):
+        k = j % (K + 1)
+        t = min(k / K, 1.0)
+        s = path.grad(t, parts)
+        r0 = path.dt_log_prob(t, parts)
+        if lin is not None:
+            b, div = lin(t, x, s, True)
+            r0 = r0 + div + xp.sum(s * b, axis=1)
+        ok = xp.isfinite(r0) & xp.all(xp.isfinite(s), axis=1) & xp.all(xp.isfinite(x), axis=1)
+        xs.append(xp.where(ok[:, None], x, xp.zeros_like(x)))
+        ss.append(xp.where(ok[:, None], s, xp.zeros_like(s)))
+        rs.append(xp.where(ok, r0, xp.zeros_like(r0)))
+        ts.append(xp.full(r0.shape, t, dtype=x.dtype, device=getattr(x, "device", None)))
+        ks.append(xp.full(r0.shape, k, dtype=xp.int64, device=getattr(x, "device", None)))
+    return tuple(xp.concat(a, axis=0) for a in (xs, ts, ss, rs, ks))
+
+
+def _mlp_scales(data: tuple[Any, ...]) -> tuple[float, float]:
+    """Input scale: the rms of the buffer walkers; output scale: the same length per unit time."""
+    X = data[0]
+    xp = array_namespace(X)
+    s_in = float(xp.sqrt(xp.mean(X * X))) + 1e-12
+    return s_in, s_in
+
+
+def _init_net(path: Any, data: tuple[Any, ...], hidden: tuple[int, ...], n_time: int, gen: Any, be: Any, K: int):
+    """init_mlp weights with a zero last layer (the MLP starts at b = 0 on top of the linear drift) and dF/dt per
+    grid time initialized to minus the mean linear residual there."""
+    from ..interpolants.mlp import init_mlp
+
+    xp = be.xp
+    X, _, _, R0, KI = data
+    d = X.shape[1]
+    p = init_mlp(d, tuple(hidden), n_time, seed=int(be.to_numpy(gen.integers(0, 2**31, (1,)))[0]), backend=be)
+    L = sum(1 for k in p if k.startswith("W")) - 1
+    p[f"W{L}"] = xp.zeros_like(p[f"W{L}"])
+    onehot = xp.astype(KI[:, None] == xp.arange(K + 1, dtype=KI.dtype, device=getattr(KI, "device", None)), X.dtype)
+    cnt = xp.sum(onehot, axis=0)
+    p["F"] = -(R0 @ onehot) / xp.maximum(cnt, xp.ones_like(cnt))
+    return p
