@@ -222,17 +222,23 @@ def exp(
 
     Parameters
     ----------
-    w : works, shape ``(n,)`` or ``(..., n)`` (one estimate per leading index).
-    direction : ``"forward"`` (default): ``w`` are forward works and the result estimates
+    w
+        works, shape ``(n,)`` or ``(..., n)`` (one estimate per leading index).
+    direction
+        ``"forward"`` (default): ``w`` are forward works and the result estimates
         :math:`\Delta F`; ``"reverse"``: ``w`` are reverse works, the EXP estimate of
         :math:`-\Delta F` is negated so the result again estimates :math:`\Delta F = F_1 - F_0`.
         (pymbar's ``exp(w_R)`` returns :math:`-\Delta F`.)
-    nan_policy : ``"raise"`` (``ValueError`` naming the index of the first non-finite work) or ``"omit"``
+    nan_policy
+        ``"raise"`` (``ValueError`` naming the index of the first non-finite work) or ``"omit"``
         (drop non-finite works; 1-D input only).
-    bootstrap : number of bootstrap resamples; the ``stderr`` is then their standard deviation (the
+    bootstrap
+        number of bootstrap resamples; the ``stderr`` is then their standard deviation (the
         asymptotic one stays in ``diagnostics["stderr_asymptotic"]``).
-    seed : seed or :class:`transportkit.random.Generator` for the bootstrap.
-    ess_warning : warn (:class:`FreeEnergyWarning`) when the Kish effective sample size of the weights
+    seed
+        seed or :class:`transportkit.random.Generator` for the bootstrap.
+    ess_warning
+        warn (:class:`FreeEnergyWarning`) when the Kish effective sample size of the weights
         :math:`e^{-W_i}` is below ``min(ess_warning, n/2)``; 0 disables.
 
     Returns

@@ -180,30 +180,43 @@ def solve(
 
     Parameters
     ----------
-    pde : a :class:`PDE` (e.g. :func:`advection`, :func:`kdv`, :func:`allen_cahn`, :func:`ou_fokker_planck`).
-    param : the parametrization (:class:`GaussianUnits`, :class:`TanhUnits`, or a subclass of
+    pde
+        a :class:`PDE` (e.g. :func:`advection`, :func:`kdv`, :func:`allen_cahn`, :func:`ou_fokker_planck`).
+    param
+        the parametrization (:class:`GaussianUnits`, :class:`TanhUnits`, or a subclass of
         :class:`Parametrization` with ``evaluate``).
-    theta0 : ``(p,)`` initial parameters; with ``fit=True`` the starting guess of the Levenberg–Marquardt fit
+    theta0
+        ``(p,)`` initial parameters; with ``fit=True`` the starting guess of the Levenberg–Marquardt fit
         of :math:`u(\cdot;\theta(0))` to ``pde.u0`` on ``fit_points`` (default: the sampler's grid, or uniform
         box points plus points around the guess's units).
-    t_final, dt : final time and step (``t_final/dt`` is rounded to an integer number of steps; ``dopri5``
+    t_final, dt
+        final time and step (``t_final/dt`` is rounded to an integer number of steps; ``dopri5``
         uses ``dt`` as the output interval and adapts its internal step to ``rtol``/``atol``).
-    sampler : the sampling measure (default: a 512-point grid in 1-D, :class:`AdaptiveParticles` for Gaussian
+    sampler
+        the sampling measure (default: a 512-point grid in 1-D, :class:`AdaptiveParticles` for Gaussian
         units in higher dimension, else 2000 uniform points).
-    scheme : ``"euler"``, ``"rk4"``, ``"dopri5"`` (OtD) or ``"backward_euler"``, ``"crank_nicolson"`` (DtO).
-    rcond, ridge : truncation and Tikhonov regularization of the least-squares step
+    scheme
+        ``"euler"``, ``"rk4"``, ``"dopri5"`` (OtD) or ``"backward_euler"``, ``"crank_nicolson"`` (DtO).
+    rcond, ridge
+        truncation and Tikhonov regularization of the least-squares step
         (:func:`regularized_lstsq`).
-    save_every : keep :math:`\theta` and the particles every that many steps (and at the end).
-    seed : seeds the samplers.
-    jit : compile the time step (and the kernels of the implicit step and of the initial fit) with the
+    save_every
+        keep :math:`\theta` and the particles every that many steps (and at the end).
+    seed
+        seeds the samplers.
+    jit
+        compile the time step (and the kernels of the implicit step and of the initial fit) with the
         backend's ``jit`` where it has one (``Backend.maybe_jit``; a no-op elsewhere). The step is then traced
         once: ``pde.rhs`` receives ``t`` as a 0-d array and must use ``xp`` functions of it (the built-ins do);
         if tracing fails the solver warns and runs uncompiled. ``None`` (default): compile when the run has
         at least 50 time steps (a compilation takes seconds on JAX and pays off after a few tens of steps).
-    derivatives : :math:`\partial_\theta f` in the implicit schemes: ``"auto"`` (exact by the backend's
+    derivatives
+        :math:`\partial_\theta f` in the implicit schemes: ``"auto"`` (exact by the backend's
         ``value_and_grad`` where it has one, else forward differences), ``"autodiff"`` (required) or ``"fd"``.
-    backend : as usual (else from ``theta0``; default numpy).
-    progress : a tqdm bar over time steps.
+    backend
+        as usual (else from ``theta0``; default numpy).
+    progress
+        a tqdm bar over time steps.
     """
     if not isinstance(pde, PDE):
         raise ValueError(f"pde must be a PDE, got {type(pde).__name__}")

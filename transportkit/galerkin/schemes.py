@@ -77,9 +77,13 @@ def lstsq_arrays(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0,
 
     Parameters
     ----------
-    J, f : ``(n, p)`` and ``(n,)`` arrays.
-    rcond, ridge, scale_columns : as in :func:`regularized_lstsq`.
+    J, f
+        ``(n, p)`` and ``(n,)`` arrays.
+    rcond, ridge, scale_columns
+        as in :func:`regularized_lstsq`.
 
+    Notes
+    -----
     No value leaves the array library (no ``float()``/``int()``, no data-dependent Python branch), so the
     function can be traced by a just-in-time compiler (``Backend.maybe_jit``).
     """
@@ -149,12 +153,19 @@ def velocity_arrays(pde: Any, param: Any, theta: Any, X: Any, t: Any, *, rcond: 
 
     Parameters
     ----------
-    pde, param : the problem and the parametrization.
-    theta : ``(p,)`` parameters.
-    X : ``(n, d)`` sample points.
-    t : time (a float, or a 0-d array inside a compiled step).
-    rcond, ridge : regularization (:func:`regularized_lstsq`).
+    pde, param
+        the problem and the parametrization.
+    theta
+        ``(p,)`` parameters.
+    X
+        ``(n, d)`` sample points.
+    t
+        time (a float, or a 0-d array inside a compiled step).
+    rcond, ridge
+        regularization (:func:`regularized_lstsq`).
 
+    Notes
+    -----
     Returns ``(theta_dot (p,), (rank, cond, residual))``.
     """
     xp = array_namespace(theta, X)
@@ -258,10 +269,15 @@ def dfdtheta_fd(f_of_theta: Callable[[Any], Any], theta: Any, f0: Any, *, fd_ste
 
     Parameters
     ----------
-    f_of_theta : ``theta (p,) -> (n,)``.
-    theta, f0 : the point and ``f_of_theta(theta)``.
-    fd_step : relative step.
+    f_of_theta
+        ``theta (p,) -> (n,)``.
+    theta, f0
+        the point and ``f_of_theta(theta)``.
+    fd_step
+        relative step.
 
+    Notes
+    -----
     One evaluation per parameter; returns ``(n, p)``. Traceable (no host synchronization).
     """
     xp = array_namespace(theta, f0)
@@ -278,13 +294,20 @@ def dfdtheta_autodiff(value_and_grad: Callable, f_of_theta: Callable[[Any], Any]
 
     Parameters
     ----------
-    value_and_grad : the backend's ``value_and_grad`` capability.
-    f_of_theta : ``theta (p,) -> (n,)``; with ``rowwise`` it also takes per-point rows ``Theta (n, p)`` and
+    value_and_grad
+        the backend's ``value_and_grad`` capability.
+    f_of_theta
+        ``theta (p,) -> (n,)``; with ``rowwise`` it also takes per-point rows ``Theta (n, p)`` and
         row :math:`j` of its output depends on row :math:`j` of ``Theta`` only.
-    theta : ``(p,)`` the point.
-    n : the output length.
-    rowwise : use the row trick (one reverse pass) instead of nested passes (one per parameter).
+    theta
+        ``(p,)`` the point.
+    n
+        the output length.
+    rowwise
+        use the row trick (one reverse pass) instead of nested passes (one per parameter).
 
+    Notes
+    -----
     With ``rowwise``, :math:`\Theta_j = \theta` for all :math:`j` and one reverse pass of
     :math:`s(\Theta) = \sum_j f_j(\Theta_j)` gives :math:`\partial s/\partial\Theta_{jk} = \partial f_j/
     \partial\theta_k`. Otherwise, the vector-Jacobian product :math:`g(w) = \nabla_\theta(w\cdot f)(\theta)
@@ -312,14 +335,22 @@ def implicit_parts(pde: Any, param: Any, *, alpha: float = 1.0, rcond: float = 1
 
     Parameters
     ----------
-    pde, param : the problem and the parametrization.
-    alpha : 1 (backward Euler) or 1/2 (Crank–Nicolson).
-    rcond, ridge : regularization of the linear solves.
-    fd_step : relative forward-difference step, used when ``value_and_grad`` is ``None``.
-    value_and_grad : the backend's autodiff capability: :math:`\partial_\theta f` exactly
+    pde, param
+        the problem and the parametrization.
+    alpha
+        1 (backward Euler) or 1/2 (Crank–Nicolson).
+    rcond, ridge
+        regularization of the linear solves.
+    fd_step
+        relative forward-difference step, used when ``value_and_grad`` is ``None``.
+    value_and_grad
+        the backend's autodiff capability: :math:`\partial_\theta f` exactly
         (:func:`dfdtheta_autodiff`) instead of by forward differences (:func:`dfdtheta_fd`).
-    jit : e.g. ``backend.maybe_jit``.
+    jit
+        e.g. ``backend.maybe_jit``.
 
+    Notes
+    -----
     Returns ``(predictor, gauss_newton, residual_norm)``:
     ``predictor(t, h, theta, X) -> (theta + h v, base, diag)`` with :math:`v` the Galerkin velocity and
     ``base`` :math:`= u(\theta_k) + (1-\alpha)h f(t, \theta_k)`;
@@ -376,20 +407,32 @@ def implicit_step(pde: Any, param: Any, theta: Any, X: Any, t: float, h: float, 
 
     Parameters
     ----------
-    pde, param : the problem and the parametrization.
-    theta : ``(p,)`` parameters at time ``t``.
-    X : ``(n, d)`` sample points.
-    t, h : time and step.
-    alpha : 1 (backward Euler) or 1/2 (Crank–Nicolson).
-    iters, tol : at most ``iters`` Gauss–Newton iterations; stop when :math:`\|\delta\| \le`
+    pde, param
+        the problem and the parametrization.
+    theta
+        ``(p,)`` parameters at time ``t``.
+    X
+        ``(n, d)`` sample points.
+    t, h
+        time and step.
+    alpha
+        1 (backward Euler) or 1/2 (Crank–Nicolson).
+    iters, tol
+        at most ``iters`` Gauss–Newton iterations; stop when :math:`\|\delta\| \le`
         ``tol`` :math:`(1 + \|\theta\|)`.
-    rcond, ridge : regularization of the linear solves.
-    fd_step : relative forward-difference step (without ``value_and_grad``).
-    value_and_grad : the backend's autodiff: :math:`\partial_\theta f` exact instead of by forward differences.
-    parts : the kernels from :func:`implicit_parts` (built here from the arguments above when ``None``; pass
+    rcond, ridge
+        regularization of the linear solves.
+    fd_step
+        relative forward-difference step (without ``value_and_grad``).
+    value_and_grad
+        the backend's autodiff: :math:`\partial_\theta f` exact instead of by forward differences.
+    parts
+        the kernels from :func:`implicit_parts` (built here from the arguments above when ``None``; pass
         compiled ones to reuse them across steps — they then fix ``alpha``, ``rcond``, ``ridge`` and the
         derivatives).
 
+    Notes
+    -----
     Returns ``(theta_{k+1}, info of the last linear solve)``.
     """
     xp = array_namespace(theta, X)
@@ -425,16 +468,25 @@ def fit_initial(param: Any, target: Any, theta_guess: Any, X: Any, *, iters: int
 
     Parameters
     ----------
-    param : the parametrization.
-    target : ``(n,)`` the values :math:`y_j = u_0(x_j)`.
-    theta_guess : ``(p,)`` the starting point.
-    X : ``(n, d)`` the fit points.
-    iters, tol : at most ``iters`` iterations; stop when an accepted step reduces the loss by less than
+    param
+        the parametrization.
+    target
+        ``(n,)`` the values :math:`y_j = u_0(x_j)`.
+    theta_guess
+        ``(p,)`` the starting point.
+    X
+        ``(n, d)`` the fit points.
+    iters, tol
+        at most ``iters`` iterations; stop when an accepted step reduces the loss by less than
         ``tol`` (relative).
-    damping : the initial :math:`\mu`.
-    jit : e.g. ``backend.jit``: compiles the evaluation and the trial step (uncompiled, with a warning, if
+    damping
+        the initial :math:`\mu`.
+    jit
+        e.g. ``backend.jit``: compiles the evaluation and the trial step (uncompiled, with a warning, if
         tracing fails).
 
+    Notes
+    -----
     Returns ``(theta, relative residual ||r||/||y||)``.
     """
     xp = array_namespace(theta_guess, X)

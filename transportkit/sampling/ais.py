@@ -137,13 +137,18 @@ def ais(
 
     Parameters
     ----------
-    target : object with ``log_prob`` and ``grad_log_prob`` (batched over rows), or a pair of callables.
-    n : number of walkers.
-    kernel, n_mcmc, step_size, target_accept, n_leapfrog : the MCMC moves after each reweighting.
-    path : a custom path (see :class:`~transportkit.sampling._common.CustomPath`); else geometric from
+    target
+        object with ``log_prob`` and ``grad_log_prob`` (batched over rows), or a pair of callables.
+    n
+        number of walkers.
+    kernel, n_mcmc, step_size, target_accept, n_leapfrog
+        the MCMC moves after each reweighting.
+    path
+        a custom path (see :class:`~transportkit.sampling._common.CustomPath`); else geometric from
         ``base`` (default :math:`\mathcal N(\text{base\_mean}, \text{base\_scale}^2 I)`) with ``schedule =
         (lam, dlam)`` (default λ(t) = t).
-    return_works : put the per-walker works :math:`W^i = -A^i` (so that
+    return_works
+        put the per-walker works :math:`W^i = -A^i` (so that
         :math:`\Delta F = -\log(Z_1/Z_0) = -\log\frac1n\sum_i e^{-W^i}`) in ``info["works"]``; AIS only.
 
     Returns

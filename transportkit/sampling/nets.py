@@ -442,27 +442,39 @@ def nets(
 
     Parameters
     ----------
-    steps : number K of Euler–Maruyama steps on [0, 1].
-    eps : diffusion ε of the final sampling run (tunable after training); ``eps_train`` that of the
+    steps
+        number K of Euler–Maruyama steps on [0, 1].
+    eps
+        diffusion ε of the final sampling run (tunable after training); ``eps_train`` that of the
         training rounds (default ``eps``).
-    n_fit : number of fitted time intervals (default min(steps, 20)): the drift is fitted at
+    n_fit
+        number of fitted time intervals (default min(steps, 20)): the drift is fitted at
         ``n_fit + 1`` grid times and interpolated linearly in t in between.
-    rounds : PINN refits (round r simulates ``n_train`` walkers with the drift of round r-1; round 0 has
+    rounds
+        PINN refits (round r simulates ``n_train`` walkers with the drift of round r-1; round 0 has
         b = 0). ``rounds=0`` gives annealed Langevin dynamics with exact path weights.
-    features, n_centers, rbf_widths, n_sep, ridge : the linear-in-parameters drift model and its relative
+    features, n_centers, rbf_widths, n_sep, ridge
+        the linear-in-parameters drift model and its relative
         ridge (``G + ridge * diag(G)``).
-    select_best : if the training ESS did not improve from round to round, use the drift (b = 0 included)
+    select_best
+        if the training ESS did not improve from round to round, use the drift (b = 0 included)
         of the round with the highest training ESS instead of the last fit (``info["chosen_round"]``: the
         index r of the drift used, the drift of round r being the fit on the walkers of round r - 1).
-    drift : a fixed drift ``drift(t, x) -> (b, div_b)`` (then no training).
-    learner : ``"linear"`` (least squares only, any backend), ``"mlp"`` (plus the PINN-trained MLP; needs
+    drift
+        a fixed drift ``drift(t, x) -> (b, div_b)`` (then no training).
+    learner
+        ``"linear"`` (least squares only, any backend), ``"mlp"`` (plus the PINN-trained MLP; needs
         ``value_and_grad``, else :class:`~transportkit.CapabilityError`) or ``"auto"`` (mlp where available).
-    hidden, n_time, train_steps, batch_size, lr, buffer_rounds : the MLP (hidden widths, number of time
+    hidden, n_time, train_steps, batch_size, lr, buffer_rounds
+        the MLP (hidden widths, number of time
         frequencies), Adam steps per round, batch size, learning rate, and how many rounds of walkers the
         off-policy buffer keeps.
-    resample, ess_threshold : SMC-style resampling of the final run (``None``: none).
-    weights : ``"fb"`` (exact; needs ε > 0), ``"riemann"``, or ``"auto"`` (fb if ε > 0).
-    return_works : put the per-walker works :math:`W^i = -A^i` in ``info["works"]``.
+    resample, ess_threshold
+        SMC-style resampling of the final run (``None``: none).
+    weights
+        ``"fb"`` (exact; needs ε > 0), ``"riemann"``, or ``"auto"`` (fb if ε > 0).
+    return_works
+        put the per-walker works :math:`W^i = -A^i` in ``info["works"]``.
 
     Notes
     -----

@@ -418,24 +418,32 @@ def reactive_flux(
 
     Parameters
     ----------
-    M : generator ``L`` (``kind="generator"``, rows sum to 0) or transition matrix ``P``
+    M
+        generator ``L`` (``kind="generator"``, rows sum to 0) or transition matrix ``P``
         (``kind="transition"``, rows sum to 1): a dense 2-D array of any backend, a sparse matrix with
         ``.tocoo()`` (scipy.sparse on numpy, cupyx on cupy), a COO tuple ``(rows, cols, vals, n)`` on any
         backend (duplicates are an error), or a networkx ``DiGraph`` with edge attribute ``rate_attr``
         (diagonal implied).
-    A, B : disjoint non-empty state sets: index arrays/lists, boolean masks of length ``n``, or node labels.
-    pi : stationary distribution if known (normalized here). Otherwise: for a reversible network
+    A, B
+        disjoint non-empty state sets: index arrays/lists, boolean masks of length ``n``, or node labels.
+    pi
+        stationary distribution if known (normalized here). Otherwise: for a reversible network
         :math:`\log\pi` is assembled along a spanning tree from :math:`L_{ij}/L_{ji}` and accepted when
         detailed balance holds on every edge (no solve, accurate for :math:`\pi` over many orders of
         magnitude); else one sparse solve of :math:`\pi^\top L = 0` with one equation replaced by
         :math:`\pi_k = 1`.
-    reversible : use :math:`q^- = 1 - q^+` (one committor solve). ``None``: detected from detailed balance
+    reversible
+        use :math:`q^- = 1 - q^+` (one committor solve). ``None``: detected from detailed balance
         :math:`\pi_i L_{ij} = \pi_j L_{ji}` on every edge to ``1e-9`` relative to the edge's own probability flow
         plus ``1e-9`` times the largest one.
-    fix_diagonal : set the diagonal from the off-diagonal entries instead of checking that rows sum to 0 / 1.
-    tol : relative residual of the iterative solvers (torch and JAX on accelerators); CPU arrays are solved directly.
-    check : reachability checks (below) before solving.
-    backend : explicit backend (default: that of the input arrays, else numpy).
+    fix_diagonal
+        set the diagonal from the off-diagonal entries instead of checking that rows sum to 0 / 1.
+    tol
+        relative residual of the iterative solvers (torch and JAX on accelerators); CPU arrays are solved directly.
+    check
+        reachability checks (below) before solving.
+    backend
+        explicit backend (default: that of the input arrays, else numpy).
 
     Notes
     -----
