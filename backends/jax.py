@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .._backend import Adapter
+from .numpy import scipy_sparse
 
 
 class JaxAdapter(Adapter):
@@ -116,14 +117,6 @@ class JaxAdapter(Adapter):
 
         return coo
 
-    def sparse_solve(self):
-        factor = self.sparse_factor()
-
-        def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
-            return factor(A, tol=tol, maxiter=maxiter)(b)
-
-        return solve
-
     def sparse_factor(self):
         import jax.numpy as jnp
         from jax.experimental import sparse
@@ -131,19 +124,11 @@ class JaxAdapter(Adapter):
         def factor(A, *, tol: float = 1e-10, maxiter: int | None = None):
             if not isinstance(A, sparse.BCOO):
                 return lambda b, *, transpose=False: jnp.linalg.solve(A.T if transpose else A, b)
-            if _on_cpu(A.data) and _scipy() is not None:
+            if _on_cpu(A.data) and scipy_sparse() is not None:
                 return _host_factor(A)
             return _iterative_factor(A, tol, maxiter)
 
         return factor
-
-
-def _scipy() -> Any:
-    try:
-        import scipy.sparse
-    except ImportError:
-        return None
-    return scipy.sparse
 
 
 def _on_cpu(x: Any) -> bool:
@@ -163,7 +148,7 @@ def _host_lu(data: Any, indices: Any, shape: tuple[int, int]) -> Any:
     idx = np.asarray(indices)
     keep = (idx[:, 0] < shape[0]) & (idx[:, 1] < shape[1])  # BCOO pads with out-of-range indices under jit
     data, idx = np.asarray(data)[keep], idx[keep]
-    return superlu(_scipy().csc_array((data, (idx[:, 0], idx[:, 1])), shape=shape))
+    return superlu(scipy_sparse().csc_array((data, (idx[:, 0], idx[:, 1])), shape=shape))
 
 
 def _host_factor(A: Any):

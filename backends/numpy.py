@@ -59,16 +59,6 @@ class NumpyAdapter(Adapter):
 
         return coo
 
-    def sparse_solve(self):
-        factor = self.sparse_factor()
-        if factor is None:
-            return None
-
-        def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
-            return factor(A)(b)
-
-        return solve
-
     def sparse_factor(self):
         try:
             import scipy.sparse as sp
@@ -84,6 +74,15 @@ class NumpyAdapter(Adapter):
             return lambda b, *, transpose=False: lu.solve(np.asarray(b), trans="T" if transpose else "N")
 
         return factor
+
+
+def scipy_sparse() -> Any:
+    """``scipy.sparse``, or ``None`` when SciPy is not installed (the host direct solver is then unavailable)."""
+    try:
+        import scipy.sparse
+    except ImportError:
+        return None
+    return scipy.sparse
 
 
 def superlu(A: Any) -> Any:

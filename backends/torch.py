@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 from .._backend import Adapter
+from .numpy import scipy_sparse
 
 
 class TorchAdapter(Adapter):
@@ -103,14 +104,6 @@ class TorchAdapter(Adapter):
 
         return coo
 
-    def sparse_solve(self):
-        factor = self.sparse_factor()
-
-        def solve(A, b, *, tol: float = 1e-10, maxiter: int | None = None):
-            return factor(A, tol=tol, maxiter=maxiter)(b)
-
-        return solve
-
     def sparse_factor(self):
         import torch
 
@@ -118,19 +111,11 @@ class TorchAdapter(Adapter):
             if not A.is_sparse and A.layout == torch.strided:
                 return lambda b, *, transpose=False: torch.linalg.solve(A.mT if transpose else A, b)
             coo = A.coalesce() if A.is_sparse else A.to_sparse_coo().coalesce()
-            if coo.device.type == "cpu" and _scipy() is not None:
+            if coo.device.type == "cpu" and scipy_sparse() is not None:
                 return _host_factor(coo)
             return _iterative_factor(coo, tol, maxiter)
 
         return factor
-
-
-def _scipy() -> Any:
-    try:
-        import scipy.sparse
-    except ImportError:
-        return None
-    return scipy.sparse
 
 
 def _host_factor(coo: Any):
@@ -141,7 +126,7 @@ def _host_factor(coo: Any):
     from .numpy import superlu
 
     i, j = coo.indices().numpy()
-    lu = superlu(_scipy().csc_array((coo.values().detach().numpy(), (i, j)), shape=tuple(coo.shape)))
+    lu = superlu(scipy_sparse().csc_array((coo.values().detach().numpy(), (i, j)), shape=tuple(coo.shape)))
 
     def solve(b, *, transpose: bool = False):
         x = lu.solve(b.detach().numpy(), trans="T" if transpose else "N")

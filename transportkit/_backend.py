@@ -119,7 +119,15 @@ class Adapter:
         return None
 
     def sparse_solve(self) -> Callable | None:
-        return None
+        """By default one use of :meth:`sparse_factor`: ``solve(A, b) = sparse_factor(A)(b)`` (``None`` without it)."""
+        factor = self.sparse_factor()
+        if factor is None:
+            return None
+
+        def solve(A: Any, b: Any, *, tol: float = 1e-10, maxiter: int | None = None) -> Any:
+            return factor(A, tol=tol, maxiter=maxiter)(b)
+
+        return solve
 
     def sparse_factor(self) -> Callable | None:
         return None
