@@ -82,6 +82,22 @@ class LogZAccuracy:
         rs = self._runs("nets")
         return float(numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in rs])) / numpy.std([r.log_Z for r in rs], ddof=1))
 
+    def _smc_ratio(self, islands):
+        from transportkit.sampling.ais import smc
+
+        rs = [
+            smc(self.g, 500, steps=10, ess_threshold=0.9, islands=islands, backend=self.be, seed=s) for s in range(20)
+        ]
+        return float(numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in rs])) / numpy.std([r.log_Z for r in rs], ddof=1))
+
+    def track_smc_stderr_over_spread(self, backend):
+        """SMC with the default islands (5 of 100 walkers): the stderr from the islands' spread."""
+        return self._smc_ratio(None)
+
+    def track_smc_one_island_stderr_over_spread(self, backend):
+        """SMC with one population: summed per-epoch variances (known to underestimate)."""
+        return self._smc_ratio(1)
+
 
 class GMM40:
     """log Z error and ESS/n on GMM40 with 2000 walkers and 100 steps (numpy)."""
@@ -118,3 +134,22 @@ class GMM40:
         from transportkit.sampling.nets import nets
 
         return nets(self.t, 2000, steps=100, rounds=0, eps=10.0, seed=0).ess / 2000
+
+    def _interp(self):
+        """NETS along the linear interpolant path, least-squares affine+score drift, eps = 6."""
+        import numpy as np
+
+        from transportkit.sampling import InterpolantPath
+        from transportkit.sampling.nets import nets
+        from transportkit.targets import Gaussian
+
+        path = InterpolantPath(self.t, "linear", Gaussian(np.zeros(2), np.eye(2) * self.t.scale**2))
+        return nets(
+            self.t, 2000, steps=100, path=path, features="affine+score", n_fit=100, ridge=1e-7, eps=6.0, seed=0
+        )
+
+    def track_nets_interp_ess_relative(self):
+        return self._interp().ess / 2000
+
+    def track_nets_interp_abs_log_Z_error(self):
+        return abs(self._interp().log_Z)

@@ -12,9 +12,13 @@ Parts:
   use the same geometric path from N(0, base_scale^2 I), n walkers and K steps (n (K + 1) evaluations; the NETS
   training rounds add theirs, shown in the ``evals`` column). NETS's eps per target is in ``NETS_EPS``
   (tuned after training, as the method allows: the drift does not depend on eps).
+- ``gmm40-interp``: GMM40 along the linear interpolant path (:class:`transportkit.sampling.InterpolantPath`,
+  modes moving out of N(0, s^2 I) with fixed masses): AIS/SMC and NETS (b = 0; the least-squares
+  ``affine+score`` drift at several eps) on that path, and AIS on the geometric path for reference.
 - ``manywell-sweep``: SMC, AIS and NETS (b = 0, resampling) on ManyWell(32) for growing (n, K): the budget
   needed for |log Z error| < 0.5.
-- ``calibration``: the stderr-vs-spread calibration on a d = 10 Gaussian over 20 seeds.
+- ``calibration``: the stderr-vs-spread calibration on a d = 10 Gaussian over 20 seeds (AIS, NETS; SMC and
+  NETS with resampling, one population vs the default islands).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ NETS_EPS = {"GMM40": 10.0, "Funnel(10)": 1.0, "ManyWell(32)": 3.0}
 
 
 def _table(label, t, be, n, steps, seeds, mlp, numpy):
-    from transportkit._target_zoo import GMM40
     from transportkit.sampling.ais import ais, smc
     from transportkit.sampling.nets import nets
 
@@ -50,6 +53,37 @@ def _table(label, t, be, n, steps, seeds, mlp, numpy):
         runs["nets(pinn-mlp,2r)"] = lambda s: nets(
             t, n, steps=steps, rounds=2, eps=eps, learner="mlp", select_best=False, backend=be, seed=s
         )
+    _report(label, t, runs, be, n, seeds, numpy)
+
+
+def _gmm40_interp(be, n, steps, seeds, numpy):
+    """GMM40 along the linear interpolant path from N(0, s^2 I) (modes move, masses fixed), next to AIS on the
+    geometric path: the case where a learned NETS drift (affine+score, least squares) beats annealing."""
+    from transportkit._target_zoo import GMM40
+    from transportkit.sampling import InterpolantPath
+    from transportkit.sampling.ais import ais, smc
+    from transportkit.sampling.nets import nets
+    from transportkit.targets import Gaussian
+
+    t = GMM40()
+    path = InterpolantPath(t, "linear", Gaussian(numpy.zeros(2), numpy.eye(2) * t.scale**2))
+    lin = dict(features="affine+score", n_fit=steps, ridge=1e-7, backend=be)
+    runs = {
+        "ais-mala(geometric)": lambda s: ais(t, n, steps=steps, backend=be, seed=s),
+        "ais-mala(interp)": lambda s: ais(t, n, steps=steps, path=path, backend=be, seed=s),
+        "smc-mala(interp)": lambda s: smc(t, n, steps=steps, path=path, backend=be, seed=s),
+        "nets(b=0,eps=6,interp)": lambda s: nets(t, n, steps=steps, rounds=0, eps=6.0, path=path, backend=be, seed=s),
+        **{
+            f"nets(pinn-lin,eps={e:g},interp)": lambda s, e=e: nets(t, n, steps=steps, eps=e, path=path, seed=s, **lin)
+            for e in (1.0, 3.0, 6.0, 12.0)
+        },
+    }
+    _report("GMM40", t, runs, be, n, seeds, numpy)
+
+
+def _report(label, t, runs, be, n, seeds, numpy):
+    from transportkit._target_zoo import GMM40
+
     for meth, fn in runs.items():
         t0 = time.perf_counter()
         try:
@@ -63,7 +97,7 @@ def _table(label, t, be, n, steps, seeds, mlp, numpy):
         if isinstance(t, GMM40):
             extra = f" modes>={min(t.modes_visited(be.to_numpy(r.x)) for r in rs)}"
         print(
-            f"{label:13s} {meth:24s} err={err.mean():+.3f} max|err|={numpy.abs(err).max():.3f} "
+            f"{label:13s} {meth:30s} err={err.mean():+.3f} max|err|={numpy.abs(err).max():.3f} "
             f"se={numpy.mean([r.log_Z_stderr for r in rs]):.3f} ESS/n={numpy.mean([r.ess for r in rs]) / n:.3f} "
             f"evals={rs[0].info['target_evaluations']}{extra} wall={wall:.1f}s",
             flush=True,
@@ -101,7 +135,7 @@ def main() -> None:
 
     import transportkit as tk
     from transportkit._target_zoo import GMM40, Funnel, ManyWell
-    from transportkit.sampling.ais import ais
+    from transportkit.sampling.ais import ais, smc
     from transportkit.sampling.nets import nets
     from transportkit.targets import Gaussian
 
@@ -124,6 +158,8 @@ def main() -> None:
         ):
             if key in parts:
                 _table(label, make(), be, args.n, args.steps, args.seeds, args.mlp, numpy)
+        if "gmm40-interp" in parts:
+            _gmm40_interp(be, args.n, args.steps, args.seeds, numpy)
         if "manywell-sweep" in parts:
             _manywell_sweep(be, args.seeds, numpy)
         if "calibration" in parts:
@@ -135,12 +171,22 @@ def main() -> None:
                 "nets": lambda s, g=g, be=be: nets(
                     g, 500, steps=30, rounds=1, n_fit=6, features="affine", backend=be, seed=s
                 ),
+                "smc(1 island)": lambda s, g=g, be=be: smc(
+                    g, 500, steps=10, ess_threshold=0.9, islands=1, backend=be, seed=s
+                ),
+                "smc(5 islands)": lambda s, g=g, be=be: smc(g, 500, steps=10, ess_threshold=0.9, backend=be, seed=s),
+                "nets(b=0,rs,1 island)": lambda s, g=g, be=be: nets(
+                    g, 500, steps=30, rounds=0, eps=3.0, resample="systematic", islands=1, backend=be, seed=s
+                ),
+                "nets(b=0,rs,5 islands)": lambda s, g=g, be=be: nets(
+                    g, 500, steps=30, rounds=0, eps=3.0, resample="systematic", backend=be, seed=s
+                ),
             }.items():
                 rs = [fn(s) for s in range(20)]
                 z = numpy.array([r.log_Z for r in rs])
                 se = numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in rs]))
                 print(
-                    f"Gaussian d=10 {meth:5s} 20 seeds: mean err={z.mean():+.4f} spread={z.std(ddof=1):.4f} "
+                    f"Gaussian d=10 {meth:22s} 20 seeds: mean err={z.mean():+.4f} spread={z.std(ddof=1):.4f} "
                     f"reported se={se:.4f} ratio={se / z.std(ddof=1):.2f} "
                     f"max|err|/se={numpy.max(numpy.abs(z) / se):.2f}",
                     flush=True,

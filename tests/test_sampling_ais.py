@@ -76,6 +76,43 @@ def test_resampling_offspring_counts(backend):
     assert idx.shape == (n,) and idx.min() >= 0 and idx.max() < n
 
 
+def test_resampling_within_islands(backend):
+    xp = backend.xp
+    K, m = 4, 25
+    w = numpy.random.default_rng(3).random(K * m) ** 3
+    w[2 * m : 3 * m] = 0.0  # island 2 has no weight left: keeps its walkers
+    with numpy.errstate(divide="ignore"):
+        log_w = backend.asarray(numpy.log(w))
+    for method in ("systematic", "stratified", "multinomial"):
+        idx = backend.to_numpy(resample_indices(log_w, method, backend.rng(1), xp, islands=K))
+        own = numpy.arange(K * m)
+        assert numpy.all(idx // m == own // m), method  # every ancestor from the walker's own island
+        assert numpy.array_equal(idx[2 * m : 3 * m], own[2 * m : 3 * m])
+        if method == "systematic":
+            counts = numpy.bincount(idx, minlength=K * m)
+            for k in (0, 1, 3):
+                p = w[k * m : (k + 1) * m] / w[k * m : (k + 1) * m].sum()
+                assert numpy.all(numpy.abs(counts[k * m : (k + 1) * m] - m * p) < 1 + 1e-9)
+
+
+def test_smc_island_stderr_matches_spread_over_seeds(backend):
+    # with one population the summed per-epoch variances ignore the resampling correlations (measured rms SE /
+    # spread 0.39 on this problem over 60 seeds, numpy); the spread of 5 independent islands gives 0.96
+    t = Shifted(0.0)
+    runs = [smc(t, 500, steps=10, ess_threshold=0.9, backend=backend, seed=s) for s in range(20)]
+    assert all(r.info["islands"] == 5 and r.info["n_resample"] >= 1 for r in runs)
+    spread = numpy.std([r.log_Z for r in runs], ddof=1)
+    se = numpy.sqrt(numpy.mean([r.log_Z_stderr**2 for r in runs]))
+    assert 0.5 < se / spread < 2.0
+    r = runs[0]
+    lz = numpy.array(r.info["log_Z_islands"])
+    assert abs(numpy.log(numpy.mean(numpy.exp(lz - lz.max()))) + lz.max() - r.log_Z) < 1e-10
+    with pytest.raises(ValueError, match="islands"):
+        smc(t, 500, steps=2, islands=3, backend=backend)
+    with pytest.raises(ValueError, match="needs resampling"):
+        ais(t, 500, steps=2, islands=5, backend=backend)
+
+
 @pytest.mark.parametrize("c", [1e4, -1e4])
 def test_weights_never_overflow(backend, c):
     t = Shifted(c, numpy.zeros(2), numpy.eye(2))

@@ -23,7 +23,7 @@ from typing import Any
 from ._backend import Backend, get_backend
 from .numerics import logsumexp
 from .random import default_rng
-from .targets import Target
+from .targets import GaussianMixture, Target
 
 __all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
 
@@ -138,6 +138,13 @@ class GMM40(_Target):
     @property
     def means(self) -> list[list[float]]:
         return [list(m) for m in GMM40_MEANS]
+
+    def mixture(self) -> Any:
+        """The same density as a :class:`~transportkit.targets.GaussianMixture` (for exact interpolant fields
+        and :class:`~transportkit.sampling.InterpolantPath`)."""
+        k, d, s2 = self.n_modes, self.dim, self.scale**2
+        covs = [[[s2 if i == j else 0.0 for j in range(d)] for i in range(d)]] * k
+        return GaussianMixture([1.0 / k] * k, self.means, covs)
 
     def _raw_params(self) -> dict[str, Any]:
         mu = self.means

@@ -185,6 +185,25 @@ class _BoundExact(BoundField):
     def log_density(self, t: Any, x: Any) -> Any:
         return self._terms(t, x, need="score")["log_rho"]
 
+    def dt_log_density(self, t: Any, x: Any) -> Any:
+        r""":math:`\partial_t\log\rho_t = -\nabla\cdot b - b\cdot s` (continuity equation)
+        :math:`= -\sum_p r_p\,[\operatorname{tr}(N_p\Sigma_p^{-1}) - f_p\cdot g_p]` (one evaluation of the terms)."""
+        xp = self.xp
+        o = self._terms(t, x)
+        tr = xp.sum((o["W"] @ o["N"]) * o["W"], axis=(-2, -1))
+        tr = tr[:, None] if tr.ndim == 1 else tr
+        return -xp.sum(o["r"] * (tr - xp.vecdot(o["f"], o["g"])), axis=0)
+
+    def laplacian_log_density(self, t: Any, x: Any) -> Any:
+        r""":math:`\Delta\log\rho_t = \sum_p r_p\,(|g_p|^2 - \operatorname{tr}\Sigma_p^{-1}) - |s|^2`."""
+        xp = self.xp
+        o = self._terms(t, x, need="score")
+        r, g, W = o["r"], o["g"], o["W"]
+        tr = xp.sum(W * W, axis=(-2, -1))  # tr(W^T W) = tr(Sigma^{-1})
+        tr = tr[:, None] if tr.ndim == 1 else tr
+        s = -xp.sum(r[:, :, None] * g, axis=0)
+        return xp.sum(r * (xp.vecdot(g, g) - tr), axis=0) - xp.vecdot(s, s)
+
     def denoiser(self, t: Any, x: Any, which: str) -> Any:
         xp = self.xp
         o = self._terms(t, x, need="score")

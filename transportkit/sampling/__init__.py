@@ -8,5 +8,6 @@ Built in here: generative transport with a field or a fitted model, ``method="od
 from __future__ import annotations
 
 from ._core import METHODS, Samples, register_method, sample
+from .paths import InterpolantPath
 
-__all__ = ["METHODS", "Samples", "register_method", "sample"]
+__all__ = ["METHODS", "InterpolantPath", "Samples", "register_method", "sample"]

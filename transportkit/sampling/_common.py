@@ -6,7 +6,8 @@ r"""Plumbing shared by the samplers of unnormalized densities (MCMC, AIS/SMC, NE
 - :class:`GaussianBase` is the default base :math:`\rho_0 = \mathcal N(m, \sigma^2 I)` (normalized).
 - :class:`GeometricPath` is the default path :math:`\log\rho_t = (1-\lambda(t))\log\rho_0 + \lambda(t)\log\rho_1`;
   :class:`CustomPath` adapts a user path given by ``log_prob(t, x)``, ``grad_log_prob(t, x)``,
-  ``dt_log_prob(t, x)`` (NETS only), ``sample0(n, gen)`` and ``log_Z0``.
+  ``dt_log_prob(t, x)`` (NETS only), ``sample0(n, gen)`` and ``log_Z0`` (a path with a ``bind(backend)``
+  method, such as :class:`~transportkit.sampling.paths.InterpolantPath`, is bound once per sampler call).
 """
 
 from __future__ import annotations
@@ -292,6 +293,8 @@ def make_path(
     N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1)."""
     xp = be.xp
     if path is not None:
+        if callable(getattr(path, "bind", None)):  # e.g. InterpolantPath: bound to the backend once per call
+            path = path.bind(be)
         return CustomPath(path, xp)
     density = as_density(target, be)
     dim = infer_dim(density, target)

@@ -25,8 +25,11 @@ final :math:`\log\hat Z` is the sum over epochs including the last one.
 :math:`\Delta^i = \log\rho_{t_k}(x^i) - \log\rho_{t_{k-1}}(x^i)`) equals ``target_cess``.
 
 **Standard error**: for one epoch :math:`\widehat{\mathrm{Var}}\log\hat Z \approx (n/\mathrm{ESS} - 1)/(n-1)`
-(delta method on the mean of :math:`e^{A}`); over SMC epochs the variances are summed (an approximation that
-ignores the correlations created by resampling).
+(delta method on the mean of :math:`e^{A}`). With resampling and one population the epochs' variances are summed
+(an approximation that ignores the correlations created by resampling and underestimates the spread); with
+``islands = K`` (default: up to 10 islands of at least 100 walkers) the walkers form K independent SMC
+populations and the standard error comes from the spread of their K estimates (consistent;
+:mod:`transportkit.sampling.resampling`).
 """
 
 from __future__ import annotations
@@ -36,48 +39,13 @@ from typing import Any
 
 from .._backend import resolve_backend
 from ..numerics import ess as _ess
-from ..numerics import logmeanexp, logsumexp, normalized_weights
+from ..numerics import logmeanexp, logsumexp
 from ..random import default_rng
 from ._common import make_path, progress_range, samples, take_parts
 from .mcmc import KERNELS, TARGET_ACCEPT, adapt, kernel_step
+from .resampling import RESAMPLERS, Resampler, log_mean_var, resample_indices
 
 __all__ = ["RESAMPLERS", "ais", "resample_indices", "smc"]
-
-RESAMPLERS = ("multinomial", "systematic", "stratified")
-
-
-def resample_indices(log_w: Any, method: str, gen: Any, xp: Any) -> Any:
-    r"""Ancestor indices for n offspring from log-weights ``log_w`` (shape (n,)).
-
-    - ``multinomial``: i.i.d. draws from the weights;
-    - ``systematic``: positions :math:`(i + u)/n`, one uniform u;
-    - ``stratified``: positions :math:`(i + u_i)/n`, independent :math:`u_i`;
-
-    each inverted through the cumulative weights (``searchsorted``). All three are unbiased.
-    """
-    n = log_w.shape[0]
-    if method == "multinomial":
-        return gen.categorical(log_w, (n,))
-    w = normalized_weights(log_w, xp=xp)
-    cdf = xp.cumulative_sum(w)
-    i = xp.arange(n, dtype=w.dtype, device=getattr(w, "device", None))
-    if method == "systematic":
-        u = (i + gen.uniform((1,), dtype=w.dtype)) / n
-    elif method == "stratified":
-        u = (i + gen.uniform((n,), dtype=w.dtype)) / n
-    else:
-        raise ValueError(f"unknown resampling method {method!r}; choose one of {RESAMPLERS}")
-    idx = xp.searchsorted(cdf, u * cdf[-1], side="right")
-    return xp.minimum(idx, xp.asarray(n - 1, dtype=idx.dtype, device=getattr(idx, "device", None)))
-
-
-def _log_var(A: Any, xp: Any) -> float:
-    """Delta-method variance of logmeanexp(A): (n sum W^2 - 1)/(n - 1)."""
-    n = A.shape[0]
-    if n < 2:
-        return math.nan
-    return max(float(n / _ess(A, xp=xp) - 1.0), 0.0) / (n - 1)
-
 
 def _next_t(path: Any, t: float, parts: tuple, A: Any, target_cess: float, xp: Any) -> float:
     lw = A - logsumexp(A, xp=xp)
@@ -121,6 +89,7 @@ def ais(
     schedule: Any = None,
     resample: str | None = None,
     ess_threshold: float = 0.5,
+    islands: int | None = None,
     adaptive: bool = False,
     target_cess: float = 0.99,
     max_steps: int = 10_000,
@@ -143,8 +112,13 @@ def ais(
         number of walkers.
     kernel, n_mcmc, step_size, target_accept, n_leapfrog
         the MCMC moves after each reweighting.
+    resample, ess_threshold, islands
+        SMC resampling method (``None``: AIS), the ESS/n below which a population resamples, and the number
+        of independent populations (n/islands walkers each) whose spread gives the standard error (default
+        :func:`~transportkit.sampling.resampling.auto_islands`: up to 10 of at least 100 walkers).
     path
-        a custom path (see :class:`~transportkit.sampling._common.CustomPath`); else geometric from
+        a custom path (see :class:`~transportkit.sampling._common.CustomPath`, or
+        :class:`~transportkit.sampling.InterpolantPath`); else geometric from
         ``base`` (default :math:`\mathcal N(\text{base\_mean}, \text{base\_scale}^2 I)`) with ``schedule =
         (lam, dlam)`` (default λ(t) = t).
     return_works
@@ -156,7 +130,8 @@ def ais(
     :class:`~transportkit.sampling.Samples` with ``x`` (n, d), ``log_weights`` (shifted so that
     ``logmeanexp(log_weights) == log_Z``), ``log_Z``, ``log_Z_stderr``, ``ess`` (Kish ESS of the final
     weights, between 1 and n) and ``info`` (``times``, ``ess_trace``, ``acceptance``, ``step_size``,
-    ``n_resample``, ``log_Z_epochs``, ``ess_relative``).
+    ``n_resample``, ``ess_relative``; with resampling ``islands``, and ``log_Z_epochs`` (one island) or
+    ``log_Z_islands`` (several)).
     """
     if int(n) != n or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n}")
@@ -174,6 +149,8 @@ def ais(
         raise ValueError(f"n_mcmc must be >= 0, got {n_mcmc}")
     if return_works and resample is not None:
         raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
+    if islands not in (None, 1) and resample is None:
+        raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
     xp = be.xp
     gen = default_rng(seed, be)
@@ -193,8 +170,7 @@ def ais(
     a_star = TARGET_ACCEPT[kernel] if target_accept is None else float(target_accept)
 
     A = xp.zeros((n,), dtype=x.dtype, device=be.device)
-    log_z_epochs: list[float] = []
-    var_acc = 0.0
+    rs = None if resample is None else Resampler(resample, n, islands, ess_threshold, gen, xp, A)
     times, ess_trace, acc_trace, h_trace = [0.0], [], [], []
     t_prev = 0.0
     k = 0
@@ -210,14 +186,11 @@ def ais(
             t = 1.0 if k == steps else k / steps
         inc = pth.log_prob(t, parts) - pth.log_prob(t_prev, parts)
         A = A + xp.where(xp.isnan(inc), -math.inf, inc)
-        e = float(_ess(A, xp=xp))
-        ess_trace.append(e / n)
-        if resample is not None and t < 1.0 and e / n < ess_threshold:
-            log_z_epochs.append(float(logmeanexp(A, xp=xp)))
-            var_acc += _log_var(A, xp)
-            idx = resample_indices(A, resample, gen, xp)
-            x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
-            A = xp.zeros_like(A)
+        ess_trace.append(float(_ess(A if rs is None else rs.log_weights(A), xp=xp)) / n)
+        if rs is not None and t < 1.0:
+            idx, A = rs(A)
+            if idx is not None:
+                x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
         if n_mcmc:
             lp, g = pth.log_prob(t, parts), pth.grad(t, parts)
 
@@ -234,13 +207,14 @@ def ais(
                     h = adapt(h, a, a_star)
         times.append(t)
         t_prev = t
-    log_z_last = float(logmeanexp(A, xp=xp))
-    log_z_epochs.append(log_z_last)
-    log_Z = math.fsum(log_z_epochs) + pth.log_Z0
-    if math.isnan(log_Z) or bool(xp.any(xp.isnan(A))):
+    if bool(xp.any(xp.isnan(A))):
         i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
         raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
-    var = var_acc + _log_var(A, xp)
+    if rs is None:
+        lz, var, log_w = float(logmeanexp(A, xp=xp)), log_mean_var(A, xp), A
+    else:
+        lz, var, log_w, lz_k = rs.finish(A)
+    log_Z = lz + pth.log_Z0
     info = {
         "times": times,
         "ess_trace": ess_trace,
@@ -248,21 +222,24 @@ def ais(
         "acceptance_trace": acc_trace,
         "step_size": h,
         "step_size_trace": h_trace,
-        "n_resample": len(log_z_epochs) - 1,
-        "log_Z_epochs": log_z_epochs,
+        "n_resample": 0 if rs is None else rs.events,
         "steps": k,
         "kernel": kernel,
-        "ess_relative": float(_ess(A, xp=xp)) / n,
+        "ess_relative": float(_ess(log_w, xp=xp)) / n,
         "target_evaluations": n * (1 + k * n_mcmc * (n_leapfrog if kernel == "hmc" else 1)),
     }
+    if rs is not None:
+        info["log_Z_epochs"] = [*rs.epochs, float(logmeanexp(A, xp=xp))] if rs.K == 1 else None
+        info["islands"] = rs.K
+        info["log_Z_islands"] = None if rs.K == 1 else [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
     if return_works:
         info["works"] = -A
     return samples(
         x=x,
-        log_weights=A + (log_Z - log_z_last),
+        log_weights=log_w + pth.log_Z0,
         log_Z=log_Z,
         log_Z_stderr=math.sqrt(var),
-        ess=float(_ess(A, xp=xp)),
+        ess=float(_ess(log_w, xp=xp)),
         info=info,
         backend=be,
     )

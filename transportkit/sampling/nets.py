@@ -48,7 +48,10 @@ Features :math:`\psi_j` (all with analytic divergence), chosen by ``features``:
 - ``"score"``: the annealed score itself, :math:`b = \theta\,\nabla\log\rho_t` (its divergence needs the
   Laplacian :math:`\Delta\log\rho_t`: the target's ``laplacian_log_prob`` if it has one, else central
   differences of the gradient; free when sampling with the forward/backward weights). Combined as
-  ``"affine+score"`` it spans the transport drift of a mode that moves and contracts;
+  ``"affine+score"`` it spans the transport drift of a mode that moves and contracts, and, along an
+  :class:`~transportkit.sampling.InterpolantPath` of a mixture with equal isotropic components (means
+  :math:`\beta_t\mu_k`, common variance :math:`C_t`), the exact drift of all the modes at once,
+  :math:`b = (\dot\beta/\beta)\,x + (\dot\beta C_t/\beta - \dot C_t/2)\,\nabla\log\rho_t`;
 - ``"none"``: no linear part (with ``learner="mlp"``);
 - ``"auto"``: affine + rbf for d ≤ 4, affine + sep for 4 < d ≤ 16, diag + sep above.
 
@@ -61,9 +64,10 @@ start, σ the rms of the walkers) on top of the least-squares drift and trains i
 propagation of the input Jacobian through the layers (:func:`mlp_drift_div`).
 
 **Resampling.** ``resample="systematic"`` (or multinomial, stratified) resamples the final run's walkers when
-ESS/n < ``ess_threshold`` as in SMC (ALGORITHMS.md §5.4 allows it); :math:`\log\hat Z` is the sum of the
-epochs' logmeanexp and the reported variance the sum of their delta-method variances, which ignores the
-correlations resampling creates (it underestimates the seed-to-seed spread, by ~2x on the d = 10 Gaussian test).
+ESS/n < ``ess_threshold`` as in SMC (ALGORITHMS.md §5.4 allows it), over ``islands`` independent populations
+(:mod:`transportkit.sampling.resampling`): with one island the reported variance is the sum of the epochs'
+delta-method variances, which ignores the correlations resampling creates (it underestimates the seed-to-seed
+spread); with several it comes from the spread of the islands' estimates (consistent).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ from ..numerics import ess as _ess
 from ..numerics import logmeanexp
 from ..random import default_rng
 from ._common import make_path, progress_range, samples, take_parts
-from .ais import RESAMPLERS, _log_var, resample_indices
+from .resampling import RESAMPLERS, Resampler
 
 __all__ = ["DriftModel", "nets"]
 
@@ -342,13 +346,10 @@ def _run(
     progress: bool,
     desc: str,
     check: bool,
-    resample: str | None = None,
-    ess_threshold: float = 0.5,
-    epochs: list | None = None,
+    rs: Resampler | None = None,
 ) -> tuple[Any, Any, list]:
-    """Simulate n walkers over K steps; with ``resample``, SMC-style resampling of (x, A) when ESS/n drops
-    below ``ess_threshold`` (before the last step), appending (logmeanexp(A), its delta-method variance) of each
-    closed epoch to ``epochs``."""
+    """Simulate n walkers over K steps; with a :class:`~transportkit.sampling.resampling.Resampler` ``rs``,
+    SMC-style resampling of (x, A) after every step but the last."""
     h = 1.0 / K
     x = path.sample0(n, gen)
     parts = path.evaluate(x)
@@ -382,11 +383,10 @@ def _run(
             )
         A = xp.where(xp.isnan(A), -math.inf, A)
         x, parts = y, parts_y
-        if resample is not None and k < K - 1 and float(_ess(A, xp=xp)) / n < ess_threshold:
-            epochs.append((float(logmeanexp(A, xp=xp)), _log_var(A, xp)))
-            idx = resample_indices(A, resample, gen, xp)
-            x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
-            A = xp.zeros_like(A)
+        if rs is not None and k < K - 1:
+            idx, A = rs(A)
+            if idx is not None:
+                x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
         if keep:
             kept.append((x, parts))
     return x, A, kept
@@ -425,6 +425,7 @@ def nets(
     select_best: bool = True,
     resample: str | None = None,
     ess_threshold: float = 0.5,
+    islands: int | None = None,
     weights: str = "auto",
     path: Any = None,
     base: Any = None,
@@ -469,8 +470,10 @@ def nets(
         the MLP (hidden widths, number of time
         frequencies), Adam steps per round, batch size, learning rate, and how many rounds of walkers the
         off-policy buffer keeps.
-    resample, ess_threshold
-        SMC-style resampling of the final run (``None``: none).
+    resample, ess_threshold, islands
+        SMC-style resampling of the final run (``None``: none), over ``islands`` independent populations
+        (their spread gives the standard error; default
+        :func:`~transportkit.sampling.resampling.auto_islands`: up to 10 of at least 100 walkers).
     weights
         ``"fb"`` (exact; needs ε > 0), ``"riemann"``, or ``"auto"`` (fb if ε > 0).
     return_works
@@ -505,6 +508,8 @@ def nets(
         raise ValueError(f"unknown resampling method {resample!r}; choose one of {RESAMPLERS} or None")
     if return_works and resample is not None:
         raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
+    if islands not in (None, 1) and resample is None:
+        raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
     if learner not in ("linear", "mlp", "auto"):
         raise ValueError(f"learner must be 'linear', 'mlp' or 'auto', got {learner!r}")
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
@@ -576,29 +581,17 @@ def nets(
         def fit_drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
             return user(t, x)
 
-    epochs: list[tuple[float, float]] = []
-    x, A, _ = _run(
-        pth,
-        int(n),
-        K,
-        eps,
-        fit_drift,
-        wrule(eps),
-        gen,
-        xp,
-        False,
-        progress,
-        "nets",
-        first,
-        resample,
-        ess_threshold,
-        epochs,
+    rs = None if resample is None else Resampler(
+        resample, int(n), islands, ess_threshold, gen, xp, xp.zeros((1,), dtype=be.dtype, device=be.device)
     )
+    x, A, _ = _run(pth, int(n), K, eps, fit_drift, wrule(eps), gen, xp, False, progress, "nets", first, rs)
     evals += int(n) * (K + 1)
-    lz, se, e = _summary(A, pth.log_Z0, xp)
-    if epochs:  # SMC-style: log Z is the sum over epochs, variances added (ignoring resampling correlations)
-        lz += math.fsum(v for v, _ in epochs)
-        se = math.sqrt(se * se + math.fsum(w for _, w in epochs))
+    if rs is None:
+        lz, se, e = _summary(A, pth.log_Z0, xp)
+        log_w = A
+    else:
+        lz, var, log_w, _ = rs.finish(A)
+        lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
     if math.isnan(lz):
         raise ValueError("NETS log-weights are NaN: the target's log_prob returned NaN during the run")
     if lz == -math.inf:
@@ -616,7 +609,8 @@ def nets(
         "models": models,
         "chosen_round": chosen,
         "mlp": mlp_info,
-        "n_resample": len(epochs),
+        "n_resample": 0 if rs is None else rs.events,
+        "islands": 1 if rs is None else rs.K,
     }
     if models is not None:
         cs = [m.c for m in models]
@@ -627,8 +621,7 @@ def nets(
         info["fit_times"] = ts
     if return_works:
         info["works"] = -A
-    shift = lz - float(logmeanexp(A, xp=xp))  # = log Z0 without resampling
-    return samples(x=x, log_weights=A + shift, log_Z=lz, log_Z_stderr=se, ess=e, info=info, backend=be)
+    return samples(x=x, log_weights=log_w + pth.log_Z0, log_Z=lz, log_Z_stderr=se, ess=e, info=info, backend=be)
 
 
 def _model_drift(models: list[DriftModel], times: list[float], path: Any) -> Callable:
