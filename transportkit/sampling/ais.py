@@ -41,9 +41,9 @@ from .._backend import resolve_backend
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp, logsumexp
 from ..random import default_rng
-from ._common import make_path, progress_range, samples, take_parts
+from ._common import make_path, progress_range, samples
 from .mcmc import KERNELS, TARGET_ACCEPT, adapt, kernel_step
-from .resampling import RESAMPLERS, Resampler, log_mean_var, resample_indices
+from .resampling import RESAMPLERS, final_estimate, make_resampler, resample_indices
 
 __all__ = ["RESAMPLERS", "ais", "resample_indices", "smc"]
 
@@ -149,8 +149,6 @@ def ais(
         raise ValueError(f"n_mcmc must be >= 0, got {n_mcmc}")
     if return_works and resample is not None:
         raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
-    if islands not in (None, 1) and resample is None:
-        raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
     xp = be.xp
     gen = default_rng(seed, be)
@@ -170,7 +168,7 @@ def ais(
     a_star = TARGET_ACCEPT[kernel] if target_accept is None else float(target_accept)
 
     A = xp.zeros((n,), dtype=x.dtype, device=be.device)
-    rs = None if resample is None else Resampler(resample, n, islands, ess_threshold, gen, xp, A)
+    rs = make_resampler(resample, n, islands, ess_threshold, gen, xp, A.dtype, be.device)
     times, ess_trace, acc_trace, h_trace = [0.0], [], [], []
     t_prev = 0.0
     k = 0
@@ -188,9 +186,7 @@ def ais(
         A = A + xp.where(xp.isnan(inc), -math.inf, inc)
         ess_trace.append(float(_ess(A if rs is None else rs.log_weights(A), xp=xp)) / n)
         if rs is not None and t < 1.0:
-            idx, A = rs(A)
-            if idx is not None:
-                x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
+            A, x, parts = rs.step(A, x, parts)
         if n_mcmc:
             lp, g = pth.log_prob(t, parts), pth.grad(t, parts)
 
@@ -210,10 +206,7 @@ def ais(
     if bool(xp.any(xp.isnan(A))):
         i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
         raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
-    if rs is None:
-        lz, var, log_w = float(logmeanexp(A, xp=xp)), log_mean_var(A, xp), A
-    else:
-        lz, var, log_w, lz_k = rs.finish(A)
+    lz, var, log_w, lz_k = final_estimate(rs, A, xp)
     log_Z = lz + pth.log_Z0
     info = {
         "times": times,

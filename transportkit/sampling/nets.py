@@ -82,10 +82,9 @@ from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
 from ..numerics import ess as _ess
-from ..numerics import logmeanexp
 from ..random import default_rng
-from ._common import make_path, progress_range, samples, take_parts
-from .resampling import RESAMPLERS, Resampler
+from ._common import make_path, progress_range, samples
+from .resampling import RESAMPLERS, Resampler, final_estimate, make_resampler
 
 __all__ = ["DriftModel", "nets"]
 
@@ -384,19 +383,15 @@ def _run(
         A = xp.where(xp.isnan(A), -math.inf, A)
         x, parts = y, parts_y
         if rs is not None and k < K - 1:
-            idx, A = rs(A)
-            if idx is not None:
-                x, parts = xp.take(x, idx, axis=0), take_parts(parts, idx, xp)
+            A, x, parts = rs.step(A, x, parts)
         if keep:
             kept.append((x, parts))
     return x, A, kept
 
 
 def _summary(A: Any, log_Z0: float, xp: Any) -> tuple[float, float, float]:
-    n = A.shape[0]
-    lz = float(logmeanexp(A, xp=xp)) + log_Z0
-    e = float(_ess(A, xp=xp))
-    return lz, math.sqrt(max(n / e - 1.0, 0.0) / (n - 1)), e
+    lz, var, _, _ = final_estimate(None, A, xp)
+    return lz + log_Z0, math.sqrt(var), float(_ess(A, xp=xp))
 
 
 def nets(
@@ -508,8 +503,6 @@ def nets(
         raise ValueError(f"unknown resampling method {resample!r}; choose one of {RESAMPLERS} or None")
     if return_works and resample is not None:
         raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
-    if islands not in (None, 1) and resample is None:
-        raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
     if learner not in ("linear", "mlp", "auto"):
         raise ValueError(f"learner must be 'linear', 'mlp' or 'auto', got {learner!r}")
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
@@ -581,17 +574,11 @@ def nets(
         def fit_drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
             return user(t, x)
 
-    rs = None if resample is None else Resampler(
-        resample, int(n), islands, ess_threshold, gen, xp, xp.zeros((1,), dtype=be.dtype, device=be.device)
-    )
+    rs = make_resampler(resample, int(n), islands, ess_threshold, gen, xp, be.dtype, be.device)
     x, A, _ = _run(pth, int(n), K, eps, fit_drift, wrule(eps), gen, xp, False, progress, "nets", first, rs)
     evals += int(n) * (K + 1)
-    if rs is None:
-        lz, se, e = _summary(A, pth.log_Z0, xp)
-        log_w = A
-    else:
-        lz, var, log_w, _ = rs.finish(A)
-        lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
+    lz, var, log_w, _ = final_estimate(rs, A, xp)
+    lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
     if math.isnan(lz):
         raise ValueError("NETS log-weights are NaN: the target's log_prob returned NaN during the run")
     if lz == -math.inf:

@@ -28,8 +28,17 @@ import math
 from typing import Any
 
 from ..numerics import ess, logmeanexp, logsumexp
+from ._common import take_parts
 
-__all__ = ["RESAMPLERS", "Resampler", "auto_islands", "log_mean_var", "resample_indices"]
+__all__ = [
+    "RESAMPLERS",
+    "Resampler",
+    "auto_islands",
+    "final_estimate",
+    "log_mean_var",
+    "make_resampler",
+    "resample_indices",
+]
 
 RESAMPLERS = ("multinomial", "systematic", "stratified")
 
@@ -84,7 +93,9 @@ class Resampler:
     """Resampling bookkeeping of one sampler run (see the module docstring): call it on the log-weights after
     each reweighting; :meth:`finish` gives log Z (relative to the base), its variance and the final weights."""
 
-    def __init__(self, method: str, n: int, islands: int | None, threshold: float, gen: Any, xp: Any, like: Any):
+    def __init__(
+        self, method: str, n: int, islands: int | None, threshold: float, gen: Any, xp: Any, dtype: Any, device: Any
+    ):
         islands = auto_islands(n) if islands is None else islands
         if method not in RESAMPLERS:
             raise ValueError(f"unknown resampling method {method!r}; choose one of {RESAMPLERS} or None")
@@ -92,7 +103,7 @@ class Resampler:
             raise ValueError(f"islands must be a positive divisor of n = {n} with n/islands >= 2, got {islands!r}")
         self.method, self.n, self.K, self.m = method, n, int(islands), n // int(islands)
         self.threshold, self.gen, self.xp = threshold, gen, xp
-        self.log_z = xp.zeros((self.K,), dtype=like.dtype, device=getattr(like, "device", None))
+        self.log_z = xp.zeros((self.K,), dtype=dtype, device=device)
         self.epochs: list[float] = []  # one island: logmeanexp(A) of each closed epoch
         self.var = 0.0
         self.events = 0
@@ -120,6 +131,13 @@ class Resampler:
         self.events += 1
         return idx, xp.where(mask, xp.zeros_like(A), A)
 
+    def step(self, A: Any, x: Any, parts: tuple[Any, ...]) -> tuple[Any, Any, tuple[Any, ...]]:
+        """:meth:`__call__` applied to the walkers: ``(A, x, parts)`` after resampling (unchanged if none)."""
+        idx, A = self(A)
+        if idx is None:
+            return A, x, parts
+        return A, self.xp.take(x, idx, axis=0), take_parts(parts, idx, self.xp)
+
     def finish(self, A: Any) -> tuple[float, float, Any, Any]:
         """``(log Z - log Z0, its variance, final log-weights, per-island log Z - log Z0)``."""
         xp = self.xp
@@ -128,3 +146,22 @@ class Resampler:
         lz = float(logmeanexp(log_w, xp=xp))
         var = self.var + log_mean_var(A, xp) if self.K == 1 else log_mean_var(lz_k, xp)
         return lz, var, log_w, lz_k
+
+
+def make_resampler(
+    method: str | None, n: int, islands: int | None, threshold: float, gen: Any, xp: Any, dtype: Any, device: Any
+) -> Resampler | None:
+    """A :class:`Resampler`, or None for ``method=None`` (then ``islands`` must be None or 1)."""
+    if method is None:
+        if islands not in (None, 1):
+            raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
+        return None
+    return Resampler(method, n, islands, threshold, gen, xp, dtype, device)
+
+
+def final_estimate(rs: Resampler | None, A: Any, xp: Any) -> tuple[float, float, Any, Any]:
+    """``(log Z - log Z0, its variance, final log-weights, per-island log Z - log Z0 or None)`` of a run with
+    resampler ``rs`` (None: plain importance sampling, delta-method variance)."""
+    if rs is None:
+        return float(logmeanexp(A, xp=xp)), log_mean_var(A, xp), A, None
+    return rs.finish(A)
