@@ -25,6 +25,7 @@ class JaxAdapter(Adapter):
     )
     provides = frozenset({"value_and_grad", "jit", "sparse_solve", "sparse_factor"})
     prefers_host_indexing = True
+    compiles_loops = True
 
     def load(self) -> None:
         import jax  # noqa: F401
@@ -104,6 +105,22 @@ class JaxAdapter(Adapter):
         import jax
 
         return jax.jit
+
+    def fori_loop(self, lower, upper, body, carry):
+        import jax
+
+        return jax.lax.fori_loop(lower, upper, body, carry)
+
+    def while_loop(self, cond, body, carry):
+        import jax
+
+        return jax.lax.while_loop(cond, body, carry)
+
+    def scan(self, body, carry, lower, length):
+        import jax
+        import jax.numpy as jnp
+
+        return jax.lax.scan(lambda c, j: body(lower + j, c), carry, jnp.arange(int(length)))
 
     def sparse_coo(self):
         import jax.numpy as jnp
@@ -236,3 +253,49 @@ class JaxSource:
 
     def spawn(self, k):
         return [JaxSource(s, self.device) for s in self.seq.spawn(k)]
+
+    def loop_key(self):
+        """A fresh key for draws inside a compiled loop (:meth:`at`)."""
+        return self._next()
+
+    def at(self, key, i):
+        """A pure stream for step ``i`` of a loop: ``fold_in(key, i)``, then one sub-key per draw (traceable)."""
+        import jax
+
+        return _StepSource(jax.random.fold_in(key, i))
+
+
+class _StepSource:
+    """Draws for one step of a compiled loop; the draw counter is a Python int (fixed order when traced)."""
+
+    def __init__(self, key):
+        self.key = key
+        self.count = 0
+
+    def _next(self):
+        import jax
+
+        self.count += 1
+        return jax.random.fold_in(self.key, self.count)
+
+    def normal(self, shape, dtype):
+        import jax
+
+        return jax.random.normal(self._next(), shape, dtype=dtype)
+
+    def uniform(self, shape, dtype):
+        import jax
+
+        return jax.random.uniform(self._next(), shape, dtype=dtype)
+
+    def integers(self, low, high, shape):
+        import jax
+        import jax.numpy as jnp
+
+        dt = jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32
+        return jax.random.randint(self._next(), shape, low, high, dtype=dt)
+
+    def spawn(self, k):
+        import jax
+
+        return [_StepSource(jax.random.fold_in(self._next(), j)) for j in range(k)]

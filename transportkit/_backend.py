@@ -54,6 +54,9 @@ class Adapter:
     #: the host with NumPy and move the result once: True where the library compiles every such operation anew
     #: for each shape (JAX); a performance hint, never a correctness switch
     prefers_host_indexing: bool = False
+    #: whether :meth:`fori_loop`/:meth:`while_loop`/:meth:`scan` compile their body into one program (JAX); where
+    #: False they are plain Python loops and algorithms skip compilation bookkeeping
+    compiles_loops: bool = False
 
     # -- availability -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -136,6 +139,28 @@ class Adapter:
         """``coo(rows, cols, values, shape)`` -> the library's sparse matrix (duplicates summed)."""
         return None
 
+    # -- loops ---------------------------------------------------------------------------------------
+    def fori_loop(self, lower: Any, upper: Any, body: Callable[[Any, Any], Any], carry: Any) -> Any:
+        """``for i in range(lower, upper): carry = body(i, carry)``; a plain Python loop by default."""
+        for i in range(int(lower), int(upper)):
+            carry = body(i, carry)
+        return carry
+
+    def while_loop(self, cond: Callable[[Any], Any], body: Callable[[Any], Any], carry: Any) -> Any:
+        """``while cond(carry): carry = body(carry)``; a plain Python loop by default (one host sync per test)."""
+        while bool(cond(carry)):
+            carry = body(carry)
+        return carry
+
+    def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any, length: int) -> tuple[Any, Any]:
+        """``carry, y_j = body(lower + j, carry)`` for ``j < length``; returns ``(carry, [y_0, ...])`` (a list here;
+        :meth:`Backend.scan` stacks it)."""
+        ys = []
+        for j in range(int(length)):
+            carry, y = body(int(lower) + j, carry)
+            ys.append(y)
+        return carry, ys
+
     def capabilities(self) -> dict[str, bool]:
         return {
             cap: cap in self.provides and getattr(self, cap)() is not None for cap in OPTIONAL_CAPABILITIES
@@ -161,6 +186,8 @@ class Backend:
     device: Any
     dtype: Any
     adapter: Adapter = field(repr=False)
+    #: compiled programs of this backend, keyed by what they were compiled from (see :meth:`compiled`)
+    _programs: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ---------------------------------------------------------------------------------- conversions
     def asarray(self, x: Any, dtype: Any = None, *, copy: bool | None = None) -> Any:
@@ -274,6 +301,55 @@ class Backend:
         jit = self.jit
         return f if jit is None else jit(f)
 
+    # ---------------------------------------------------------------------------------- loops
+    @property
+    def compiles_loops(self) -> bool:
+        """Whether :meth:`fori_loop`/:meth:`while_loop` run as one compiled program (JAX) rather than in Python."""
+        return self.adapter.compiles_loops
+
+    def fori_loop(self, lower: Any, upper: Any, body: Callable[[Any, Any], Any], carry: Any) -> Any:
+        """``for i in range(lower, upper): carry = body(i, carry)``; ``carry`` is any pytree of arrays.
+
+        On JAX this is ``jax.lax.fori_loop`` (the body traced and compiled once); elsewhere a Python loop."""
+        return self.adapter.fori_loop(lower, upper, body, carry)
+
+    def while_loop(self, cond: Callable[[Any], Any], body: Callable[[Any], Any], carry: Any) -> Any:
+        """``while cond(carry): carry = body(carry)``; ``jax.lax.while_loop`` on JAX, a Python loop elsewhere."""
+        return self.adapter.while_loop(cond, body, carry)
+
+    def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any, length: int) -> tuple[Any, Any]:
+        """``carry, y_j = body(lower + j, carry)`` for ``j < length`` (a Python int); returns the final carry and the
+        outputs stacked along a new leading axis (``y`` an array or a tuple of arrays). ``jax.lax.scan`` on JAX."""
+        carry, ys = self.adapter.scan(body, carry, lower, length)
+        if not isinstance(ys, list):
+            return carry, ys
+        if not ys:
+            raise ValueError("scan needs length >= 1")
+        if isinstance(ys[0], tuple):
+            return carry, tuple(self.xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
+        return carry, self.xp.stack(ys, axis=0)
+
+    def compiled(self, key: Any, make: Callable[[], Callable]) -> Callable:
+        """``jit(make())``, compiled once per ``key`` and held by this backend (the one compile cache).
+
+        ``key`` must identify everything the function closes over (bound fields, solver names, static sizes);
+        arrays that change between calls are arguments, not closures. ``key=None`` compiles without caching.
+        Backends that do not compile return ``make()``."""
+        jit = self.jit
+        if jit is None:
+            return make()
+        if key is None:
+            return jit(make())
+        try:
+            fn = self._programs.get(key)
+        except TypeError:  # unhashable key: compile without caching
+            return jit(make())
+        if fn is None:
+            if len(self._programs) >= _PROGRAM_CACHE_SIZE:
+                self._programs.pop(next(iter(self._programs)))
+            fn = self._programs[key] = jit(make())
+        return fn
+
     def __repr__(self) -> str:
         return f"Backend(name={self.name!r}, device={self.device!s}, dtype={self.dtype})"
 
@@ -347,6 +423,9 @@ def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> B
         cached = _BACKENDS[key] = Backend(adapter.name, xp, dev, dt, adapter)
     return cached
 
+
+#: compiled programs kept per backend (first in, first out)
+_PROGRAM_CACHE_SIZE = 64
 
 #: Backends are immutable: one object per (adapter, device, dtype), so repeated resolution is cheap.
 _BACKENDS: dict[tuple[str, int, str, str], Backend] = {}

@@ -132,6 +132,26 @@ class Generator:
             for s in self._source.spawn(k)
         ]
 
+    # -- draws inside compiled loops -----------------------------------------------------------------------
+    @property
+    def functional(self) -> bool:
+        """Whether draws can happen inside a compiled loop body (JAX keys, not ``rng_on_host``): then a loop takes
+        one :meth:`loop_key` before it starts and draws from :meth:`at` ``(key, i)`` at step ``i``."""
+        return not self.rng_on_host and hasattr(self._source, "loop_key")
+
+    def loop_key(self) -> Any:
+        """A key for one loop's draws (advances this stream); ``None`` where the stream is not :attr:`functional`."""
+        return self._source.loop_key() if self.functional else None
+
+    def at(self, key: Any, i: Any) -> Generator:
+        """The generator to draw from at step ``i`` of a loop started with ``key = loop_key()``.
+
+        Functional streams (JAX) give a pure, traceable stream derived from ``(key, i)``: same key and step, same
+        numbers, inside or outside ``jit``. Elsewhere the loop runs in Python and this is the stream itself."""
+        if key is None or not self.functional:
+            return self
+        return Generator(None, self.backend, _source=self._source.at(key, i))
+
     def __repr__(self) -> str:
         host = ", rng_on_host=True" if self.rng_on_host else ""
         return f"Generator(backend={self.backend.name!r}{host})"

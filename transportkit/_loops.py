@@ -1,0 +1,157 @@
+"""Time loops on every backend: one compiled program per run where the backend compiles, progress bars per chunk.
+
+A run of ``n`` steps is a pure body ``carry = body(i, carry, consts)`` handed to :func:`run_steps` (or
+``(carry, y) = body(i, carry, consts)`` to :func:`scan_steps`, which also returns the stacked ``y``). On JAX the
+steps run as ``ceil(n / chunk)`` calls of one compiled ``lax.fori_loop`` / ``lax.scan`` program (a single call
+without a progress bar), cached on the :class:`~transportkit.Backend` under ``key`` so that a second run with the
+same body reuses it; elsewhere they are a Python loop whose bar advances every step. ``consts`` are the arrays
+that the body reads but does not change (time grids, parameters): they are arguments of the compiled program, not
+constants baked into it, so one compilation serves every call with arrays of the same shapes.
+
+Progress bars are tqdm's (an optional dependency: without it, no bar); this module is their one home.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._backend import Backend
+
+__all__ = ["progress_bar", "progress_range", "run_steps", "scan_steps"]
+
+#: chunks per run when a progress bar is shown on a compiling backend
+PROGRESS_CHUNKS = 20
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def progress_bar(total: int | None, enabled: bool, desc: str) -> Any:
+    """A tqdm bar over ``total`` units when ``enabled`` (and tqdm is installed), else an object whose ``update`` and
+    ``close`` do nothing."""
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # optional dependency: no bar
+        return _NoBar()
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+def progress_range(n: int, enabled: bool, desc: str) -> Iterable[int]:
+    """``range(n)``, wrapped in a tqdm bar when ``enabled``."""
+    if not enabled:
+        return range(n)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return range(n)
+    return tqdm(range(n), desc=desc, leave=False)
+
+
+def _chunks(n: int, progress: bool, compiled: bool) -> list[tuple[int, int]]:
+    if not compiled:
+        return [(0, n)]
+    size = max(1, math.ceil(n / PROGRESS_CHUNKS)) if progress else n
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+
+def run_steps(
+    be: Backend,
+    body: Callable[[Any, Any, Any], Any],
+    carry: Any,
+    n: int,
+    *,
+    consts: Any = (),
+    key: Any = None,
+    progress: bool = False,
+    desc: str = "",
+) -> Any:
+    """``for i in range(n): carry = body(i, carry, consts)``, compiled on JAX (see the module docstring).
+
+    ``key`` names the body for the backend's compile cache: it must determine everything the body closes over
+    (``None``: compile anew on every call)."""
+    bar = progress_bar(n, progress, desc)
+    try:
+        if not be.compiles_loops:
+            for i in range(n):
+                carry = body(i, carry, consts)
+                bar.update(1)
+            return carry
+
+        def make() -> Callable:
+            def chunk(lo: Any, hi: Any, c: Any, k: Any) -> Any:
+                return be.fori_loop(lo, hi, lambda i, cc: body(i, cc, k), c)
+
+            return chunk
+
+        run = be.compiled(None if key is None else ("run_steps", key), make)
+        for lo, hi in _chunks(n, progress, True):
+            carry = run(be.xp.asarray(lo), be.xp.asarray(hi), carry, consts)
+            bar.update(hi - lo)
+        return carry
+    finally:
+        bar.close()
+
+
+def scan_steps(
+    be: Backend,
+    body: Callable[[Any, Any, Any], tuple[Any, Any]],
+    carry: Any,
+    n: int,
+    *,
+    consts: Any = (),
+    key: Any = None,
+    progress: bool = False,
+    desc: str = "",
+) -> tuple[Any, Any]:
+    """Like :func:`run_steps` with a per-step output: ``carry, y_i = body(i, carry, consts)``; returns the final
+    carry and the ``y_i`` stacked along a new leading axis (``y`` an array or a tuple of arrays)."""
+    bar = progress_bar(n, progress, desc)
+    try:
+        if not be.compiles_loops:
+            ys = []
+            for i in range(n):
+                carry, y = body(i, carry, consts)
+                ys.append(y)
+                bar.update(1)
+            return carry, _stack(be, ys)
+        parts = []
+        for lo, hi in _chunks(n, progress, True):
+            length = hi - lo
+
+            def make(length: int = length) -> Callable:
+                def chunk(start: Any, c: Any, k: Any) -> Any:
+                    return be.scan(lambda i, cc: body(i, cc, k), c, start, length)
+
+                return chunk
+
+            run = be.compiled(None if key is None else ("scan_steps", key, length), make)
+            carry, ys = run(be.xp.asarray(lo), carry, consts)
+            parts.append(ys)
+            bar.update(length)
+        if len(parts) == 1:
+            return carry, parts[0]
+        if isinstance(parts[0], tuple):
+            return carry, tuple(be.xp.concat([p[k] for p in parts], axis=0) for k in range(len(parts[0])))
+        return carry, be.xp.concat(parts, axis=0)
+    finally:
+        bar.close()
+
+
+def _stack(be: Backend, ys: list) -> Any:
+    if not ys:
+        raise ValueError("a loop needs at least one step")
+    if isinstance(ys[0], tuple):
+        return tuple(be.xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
+    return be.xp.stack(ys, axis=0)
