@@ -21,6 +21,7 @@ __all__ = [
     "Adapter",
     "Backend",
     "get_backend",
+    "host_backend",
     "resolve_backend",
 ]
 
@@ -422,6 +423,11 @@ def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> B
     if cached is None:
         cached = _BACKENDS[key] = Backend(adapter.name, xp, dev, dt, adapter)
     return cached
+
+
+def host_backend() -> Backend:
+    """The NumPy backend in float64 on the CPU: where host-side bookkeeping (graphs, tables, closed forms) runs."""
+    return get_backend("numpy")
 
 
 #: compiled programs kept per backend (first in, first out)
