@@ -76,14 +76,16 @@ def run_steps(
     key: Any = None,
     progress: bool = False,
     desc: str = "",
+    compile: bool = True,
 ) -> Any:
     """``for i in range(n): carry = body(i, carry, consts)``, compiled on JAX (see the module docstring).
 
     ``key`` names the body for the backend's compile cache: it must determine everything the body closes over
-    (``None``: compile anew on every call)."""
+    (``None``: compile anew on every call). ``compile=False`` runs the Python loop on every backend (for bodies
+    that must run eagerly, e.g. draws from a host random stream)."""
     bar = progress_bar(n, progress, desc)
     try:
-        if not be.compiles_loops:
+        if not (compile and be.compiles_loops):
             for i in range(n):
                 carry = body(i, carry, consts)
                 bar.update(1)
@@ -114,12 +116,13 @@ def scan_steps(
     key: Any = None,
     progress: bool = False,
     desc: str = "",
+    compile: bool = True,
 ) -> tuple[Any, Any]:
     """Like :func:`run_steps` with a per-step output: ``carry, y_i = body(i, carry, consts)``; returns the final
     carry and the ``y_i`` stacked along a new leading axis (``y`` an array or a tuple of arrays)."""
     bar = progress_bar(n, progress, desc)
     try:
-        if not be.compiles_loops:
+        if not (compile and be.compiles_loops):
             ys = []
             for i in range(n):
                 carry, y = body(i, carry, consts)

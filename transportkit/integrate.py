@@ -2,7 +2,7 @@ r"""Fixed-step and adaptive ODE/SDE integrators, one stepping loop for every bac
 
 ODE :math:`\dot x = f(t, x)`: ``"euler"``, ``"heun"`` (explicit trapezoid), ``"midpoint"``, ``"rk4"`` on a time grid
 (:func:`time_grid`), and ``"dopri5"`` (adaptive Dormand–Prince 5(4) with ``rtol``/``atol``).
-SDE :math:`dX = f(t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW` (``ALGORITHMS.md`` §0 convention):
+SDE :math:`dX = f(t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW` (the library's one SDE convention):
 
 - ``"euler_maruyama"``: :math:`x' = x + f(t,x)\Delta t + \sqrt{2\varepsilon(t)|\Delta t|}\,\xi`;
 - ``"heun"`` (stochastic Heun for additive noise): :math:`\tilde x = x + f(t,x)\Delta t + \sigma\Delta W`,
@@ -10,8 +10,10 @@ SDE :math:`dX = f(t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW` (``ALGORITHMS.md`` §0
   :math:`\sigma = \sqrt{2\varepsilon(t+\Delta t/2)}`.
 
 A decreasing grid integrates backward in time (:math:`\Delta t < 0`; the noise uses :math:`|\Delta t|`), which is
-how likelihoods and encodings run from :math:`t = 1` to :math:`0`. On JAX the step function is compiled with
-``jit`` (the grid time is an argument, so one compilation serves all steps).
+how likelihoods and encodings run from :math:`t = 1` to :math:`0`. Every step is a tableau of
+:mod:`transportkit.runge_kutta`; a whole run is one loop of :mod:`transportkit._loops` — on JAX one compiled
+program (the grid is an argument, so one compilation serves every grid of the same length), cached on the backend
+per ``(f, solver)``; elsewhere a Python loop.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ._backend import Backend, resolve_backend
-from .random import default_rng
+import array_api_extra as xpx
 
-__all__ = ["ODE_SOLVERS", "SDE_SOLVERS", "odeint", "sdeint", "time_grid"]
+from ._backend import Backend, resolve_backend
+from ._loops import progress_bar, run_steps, scan_steps
+from .random import default_rng
+from .runge_kutta import error_norm, get_tableau, next_step_factor, rk_step, rk_step_error
+
+__all__ = ["ODE_SOLVERS", "SDE_SOLVERS", "diffusion_function", "grid_times", "odeint", "sdeint", "time_grid"]
 
 ODE_SOLVERS = ("euler", "heun", "midpoint", "rk4", "dopri5")
 SDE_SOLVERS = ("euler_maruyama", "heun")
@@ -63,7 +69,9 @@ def time_grid(
     return xpx.at(grid, steps).set(t1)
 
 
-def _grid_list(grid: Any, steps: int | None, t_span: tuple[float, float] | None, be: Backend) -> list[float]:
+def grid_times(grid: Any, steps: int | None, t_span: tuple[float, float] | None, be: Backend) -> list[float]:
+    """The time grid of a run as Python floats (validated: at least two finite, strictly monotone times) from an
+    explicit ``grid`` or from ``steps`` over ``t_span`` (default (0, 1))."""
     if grid is not None:
         g = be.to_numpy(be.asarray(grid)) if hasattr(grid, "shape") else grid
         ts = [float(v) for v in g]
@@ -74,59 +82,40 @@ def _grid_list(grid: Any, steps: int | None, t_span: tuple[float, float] | None,
         ts = [float(v) for v in be.to_numpy(time_grid(steps, t0, t1, backend="numpy"))]
     if len(ts) < 2:
         raise ValueError("a time grid needs at least two times")
+    if any(not math.isfinite(v) for v in ts):
+        raise ValueError("the time grid contains NaN or inf")
     d = [b - a for a, b in itertools.pairwise(ts)]
     if not (all(v > 0 for v in d) or all(v < 0 for v in d)):
         raise ValueError("the time grid must be strictly increasing or strictly decreasing")
-    if any(not math.isfinite(v) for v in ts):
-        raise ValueError("the time grid contains NaN or inf")
     return ts
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
+_grid_list = grid_times  # the name the samplers and likelihoods used
+
+
+def diffusion_function(diffusion: Any) -> Callable[[Any], Any]:
+    r"""The one check of a diffusion coefficient: :math:`\varepsilon` given as a non-negative finite number or as a
+    callable of the (0-d array) time; returns ``eps(t)`` (a float for constants, whatever the callable returns
+    otherwise). ``ValueError`` for anything else."""
+    if callable(diffusion):
+        return diffusion
+    if isinstance(diffusion, (int, float)) and not isinstance(diffusion, bool):
+        if math.isfinite(diffusion) and diffusion >= 0:
+            v = float(diffusion)
+            return lambda t: v
+    raise ValueError(f"diffusion must be a non-negative number or a callable eps(t), got {diffusion!r}")
+
+
+def _key(*parts: Any) -> Any:
+    """A compile-cache key, or ``None`` where a part is unhashable (then the run compiles without caching)."""
     try:
-        from tqdm.auto import tqdm
-    except ImportError:  # optional dependency: silently no bar
+        hash(parts)
+    except TypeError:
         return None
-    return tqdm(total=total, desc=desc, leave=False)
+    return parts
 
 
-# --------------------------------------------------------------------------------------------- ODE steps
-def _ode_step(f: Callable, solver: str) -> Callable:
-    if solver == "euler":
-
-        def step(t, h, x):
-            return x + h * f(t, x)
-
-    elif solver == "heun":
-
-        def step(t, h, x):
-            k1 = f(t, x)
-            k2 = f(t + h, x + h * k1)
-            return x + (0.5 * h) * (k1 + k2)
-
-    elif solver == "midpoint":
-
-        def step(t, h, x):
-            k1 = f(t, x)
-            return x + h * f(t + 0.5 * h, x + (0.5 * h) * k1)
-
-    elif solver == "rk4":
-
-        def step(t, h, x):
-            hh = 0.5 * h
-            k1 = f(t, x)
-            k2 = f(t + hh, x + hh * k1)
-            k3 = f(t + hh, x + hh * k2)
-            k4 = f(t + h, x + h * k3)
-            return x + (h / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
-
-    else:
-        raise ValueError(f"unknown ODE solver {solver!r}; use one of {ODE_SOLVERS}")
-    return step
-
-
+# --------------------------------------------------------------------------------------------- ODE
 def odeint(
     f: Callable[[Any, Any], Any],
     x0: Any,
@@ -145,140 +134,109 @@ def odeint(
     r"""Solve :math:`\dot x = f(t, x)` from ``x0`` along a time grid; returns :math:`x(t_{\rm end})`, or with
     ``return_path`` the states at every grid time, shape ``(len(grid), *x0.shape)``.
 
-    ``f(t, x)`` receives ``t`` as a 0-d array of the backend. Fixed-step solvers use ``grid`` or ``steps`` over
-    ``t_span``; ``"dopri5"`` adapts its steps between ``t_span`` (or the grid's ends) with the error norm
-    :math:`\max_i |e_i|/(\mathrm{atol} + \mathrm{rtol}\,|x_i|)` over all entries, and with ``return_path``
-    returns the states at the grid times (dense output by stepping exactly onto them).
+    ``f(t, x)`` receives ``t`` as a 0-d array of the backend. Fixed-step solvers (:mod:`transportkit.runge_kutta`
+    tableaus) use ``grid`` or ``steps`` over ``t_span``; ``"dopri5"`` (Dormand & Prince 1980) adapts its steps
+    between ``t_span`` (or the grid's ends) with the error norm
+    :math:`\max_i |e_i|/(\mathrm{atol} + \mathrm{rtol}\max(|x_i|, |x'_i|))` over all entries, and with
+    ``return_path`` returns the states at the grid times (it steps exactly onto them). On JAX the whole run is one
+    compiled loop, cached per ``(f, solver)`` so that repeated calls with the same ``f`` compile once.
     """
+    if solver not in ODE_SOLVERS:
+        raise ValueError(f"unknown ODE solver {solver!r}; use one of {ODE_SOLVERS}")
+    if solver == "dopri5" and not (rtol > 0 and atol >= 0 and int(max_steps) >= 1):
+        raise ValueError(f"dopri5 needs rtol > 0, atol >= 0, max_steps >= 1; got {rtol}, {atol}, {max_steps}")
     be = resolve_backend(x0, backend=backend)
     x = be.asarray(x0)
     if solver == "dopri5":
-        ts = (
-            _grid_list(grid, steps if steps is not None else 1, t_span, be)
-            if (grid is not None or return_path)
-            else [
-                float(t_span[0]),
-                float(t_span[1]),
-            ]
-        )
-        return _dopri5(f, x, ts, rtol, atol, max_steps, return_path, progress, be)
-    ts = _grid_list(grid, steps, t_span, be)
-    step = _compiled(be, f, solver, lambda: _ode_step(f, solver))
-    return _loop(step, x, ts, return_path, progress, be, None, f"ODE {solver}")
-
-
-#: compiled step functions, keyed by (backend, field function, solver): reusing a bound field's method across calls
-#: (e.g. repeated ``sample`` calls) reuses one compilation. Small, first-in-first-out.
-_JIT_CACHE: dict[tuple, Callable] = {}
-_JIT_CACHE_SIZE = 32
-
-
-def _compiled(be: Backend, f: Callable, solver: str, make: Callable[[], Callable]) -> Callable:
-    if be.jit is None:
-        return make()
-    try:
-        key = (be.name, str(be.device), str(be.dtype), f, solver)
-        hash(key)
-    except TypeError:
-        return be.maybe_jit(make())
-    step = _JIT_CACHE.get(key)
-    if step is None:
-        if len(_JIT_CACHE) >= _JIT_CACHE_SIZE:
-            _JIT_CACHE.pop(next(iter(_JIT_CACHE)))
-        step = _JIT_CACHE[key] = be.maybe_jit(make())
-    return step
-
-
-def _loop(step: Callable, x: Any, ts: list[float], return_path: bool, progress: bool, be: Backend, noise, desc):
+        if grid is not None or return_path:
+            ts = grid_times(grid, steps if steps is not None else 1, t_span, be)
+        else:
+            ts = grid_times(None, 1, t_span, be)
+        return _dopri5(f, x, ts, float(rtol), float(atol), int(max_steps), return_path, progress, be)
+    ts = grid_times(grid, steps, t_span, be)
+    tab = get_tableau(solver)
     xp = be.xp
-    path = [x] if return_path else None
-    bar = _progress(len(ts) - 1, progress, desc)
-    for i in range(len(ts) - 1):
-        t = xp.asarray(ts[i], dtype=be.dtype, device=be.device)
-        h = xp.asarray(ts[i + 1] - ts[i], dtype=be.dtype, device=be.device)
-        x = step(t, h, x) if noise is None else step(t, h, x, noise(x.shape))
-        if path is not None:
-            path.append(x)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return xp.stack(path, axis=0) if path is not None else x
+    times = xp.asarray(ts, dtype=be.dtype, device=be.device)
 
+    def body(i: Any, x: Any, times: Any) -> Any:
+        t = times[i]
+        return rk_step(tab, f, t, times[i + 1] - t, x)
 
-# Dormand–Prince 5(4) tableau
-_A = [
-    [],
-    [1 / 5],
-    [3 / 40, 9 / 40],
-    [44 / 45, -56 / 15, 32 / 9],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-    [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
-]
-_C = [0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0]
-_B5 = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0]
-_B4 = [5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40]
-_E = [b5 - b4 for b5, b4 in zip(_B5, _B4, strict=True)]
+    key = _key("odeint", f, solver)
+    if not return_path:
+        return run_steps(be, body, x, len(ts) - 1, consts=times, key=key, progress=progress, desc=f"ODE {solver}")
+
+    def body_path(i: Any, x: Any, times: Any) -> tuple[Any, Any]:
+        y = body(i, x, times)
+        return y, y
+
+    _, path = scan_steps(be, body_path, x, len(ts) - 1, consts=times, key=key, progress=progress, desc=f"ODE {solver}")
+    return xp.concat([x[None, ...], path], axis=0)
 
 
 def _dopri5(f, x, ts, rtol, atol, max_steps, return_path, progress, be):
+    r"""Adaptive Dormand–Prince 5(4) (FSAL) as one ``while_loop`` (compiled on JAX) that steps exactly onto the
+    grid times; standard step control :math:`h \leftarrow h\,\mathrm{clip}(0.9\,\mathrm{err}^{-1/5}, 0.2, 5)`
+    (Hairer, Nørsett & Wanner 1993, §II.4)."""
     xp = be.xp
-    sign = 1.0 if ts[-1] > ts[0] else -1.0
+    m = len(ts)
+    tab = get_tableau("dopri5")
+    h0 = (1.0 if ts[-1] > ts[0] else -1.0) * min(abs(ts[-1] - ts[0]), 0.01)
+    bar = progress_bar(m - 1, progress, "ODE dopri5")
 
-    def attempt(t, h, x, k1):
-        tt = lambda c: xp.asarray(t + c * h, dtype=be.dtype, device=be.device)  # noqa: E731
-        ks = [k1]
-        for i in range(1, 7):
-            xi = x
-            for j, a in enumerate(_A[i]):
-                if a != 0.0:
-                    xi = xi + (h * a) * ks[j]
-            ks.append(f(tt(_C[i]), xi))
-        x5 = x
-        err = xp.zeros_like(x)
-        for j in range(7):
-            if _B5[j] != 0.0:
-                x5 = x5 + (h * _B5[j]) * ks[j]
-            err = err + (h * _E[j]) * ks[j]
-        scale = atol + rtol * xp.maximum(xp.abs(x), xp.abs(x5))
-        return x5, float(xp.max(xp.abs(err) / scale)), ks[6]
-
-    path = [x] if return_path else None
-    t = ts[0]
-    k1 = f(xp.asarray(t, dtype=be.dtype, device=be.device), x)
-    h = sign * min(abs(ts[-1] - ts[0]), 0.01)
-    n_steps = 0
-    bar = _progress(len(ts) - 1, progress, "ODE dopri5")
-    for target in ts[1:]:
-        while sign * (target - t) > 1e-14 * max(1.0, abs(target)):
-            if n_steps >= max_steps:
-                raise RuntimeError(f"dopri5 exceeded max_steps={max_steps} at t={t}")
-            hh = sign * min(abs(h), abs(target - t))
-            x_new, err, k_last = attempt(t, hh, x, k1)
-            n_steps += 1
-            if err <= 1.0:
-                t = t + hh
-                x, k1 = x_new, k_last  # FSAL
-            fac = 0.9 * (1.0 / err) ** 0.2 if err > 0 and math.isfinite(err) else (5.0 if err == 0 else 0.2)
-            h = hh * min(5.0, max(0.2, fac))
+    def run(x: Any, times: Any) -> tuple[Any, Any, Any]:
+        t0 = times[0]
+        path = xp.zeros((m, *x.shape), dtype=x.dtype, device=be.device) if return_path else None
         if path is not None:
-            path.append(x)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
+            path = xpx.at(path, (0, ...)).set(x)
+        one = xp.asarray(1, device=be.device)
+        carry = (t0, x, f(t0, x), xp.asarray(h0, dtype=x.dtype, device=be.device), one, 0 * one, path)
+
+        def cond(c: tuple) -> Any:
+            return (c[4] < m) & (c[5] < max_steps)
+
+        def body(c: tuple) -> tuple:
+            t, x, k1, h, j, n_steps, path = c
+            target = times[j]
+            rem = target - t
+            clip = xp.abs(h) >= xp.abs(rem)
+            hh = xp.where(clip, rem, h)
+            x5, err, k_last = rk_step_error(tab, f, t, hh, x, k1)
+            e = error_norm(err, x, x5, rtol, atol, xp)
+            acc = e <= 1.0
+            reached = acc & clip
+            t = xp.where(acc, xp.where(clip, target, t + hh), t)
+            x = xp.where(acc, x5, x)
+            k1 = xp.where(acc, k_last, k1)
+            if path is not None:  # a traced index under compilation; a Python int for eager namespaces
+                jj = j if be.compiles_loops else int(j)
+                path = xpx.at(path, (jj, ...)).set(xp.where(reached, x, path[jj, ...]))
+            j = j + xp.astype(reached, j.dtype)
+            return t, x, k1, hh * next_step_factor(e, 5, xp), j, n_steps + 1, path
+
+        out = be.while_loop(cond, body, carry)
+        return out[1], out[4], out[6]
+
+    runner = be.compiled(_key("dopri5", f, rtol, atol, max_steps, return_path, m), lambda: run)
+    try:
+        x, j, path = runner(x, xp.asarray(ts, dtype=be.dtype, device=be.device))
+        reached = int(j)
+        bar.update(reached - 1)
+    finally:
         bar.close()
-    return xp.stack(path, axis=0) if path is not None else x
+    if reached < m:
+        raise RuntimeError(f"dopri5 exceeded max_steps={max_steps} before t={ts[reached]}")
+    return path if return_path else x
 
 
-# --------------------------------------------------------------------------------------------- SDE steps
+# --------------------------------------------------------------------------------------------- SDE
 def _sde_step(f: Callable, eps: Callable, solver: str, xp: Any) -> Callable:
     if solver == "euler_maruyama":
 
         def step(t, h, x, xi):
             return x + h * f(t, x) + xp.sqrt(2.0 * eps(t) * xp.abs(h)) * xi
 
-    elif solver == "heun":
+    else:  # stochastic Heun for additive noise
 
         def step(t, h, x, xi):
             dw = xp.sqrt(2.0 * eps(t + 0.5 * h) * xp.abs(h)) * xi
@@ -286,8 +244,6 @@ def _sde_step(f: Callable, eps: Callable, solver: str, xp: Any) -> Callable:
             xt = x + h * k1 + dw
             return x + (0.5 * h) * (k1 + f(t + h, xt)) + dw
 
-    else:
-        raise ValueError(f"unknown SDE solver {solver!r}; use one of {SDE_SOLVERS}")
     return step
 
 
@@ -307,22 +263,43 @@ def sdeint(
 ) -> Any:
     r"""Solve :math:`dX = f(t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW` from ``x0`` along a time grid (backward when
     the grid decreases). ``diffusion`` is :math:`\varepsilon`: a non-negative number or a callable of the 0-d
-    time array. ``seed``: int, ``None`` or a :class:`transportkit.random.Generator`."""
+    time array. ``seed``: int, ``None`` or a :class:`transportkit.random.Generator`. On JAX the whole run is one
+    compiled loop whose noise comes from keys folded per step (:meth:`transportkit.random.Generator.at`); with a
+    host stream (``rng_on_host``) the loop runs in Python."""
+    if solver not in SDE_SOLVERS:
+        raise ValueError(f"unknown SDE solver {solver!r}; use one of {SDE_SOLVERS}")
+    eps_fn = diffusion_function(diffusion)
     be = resolve_backend(x0, backend=backend)
     x = be.asarray(x0)
     xp = be.xp
+    ts = grid_times(grid, steps, t_span, be)
+    gen = default_rng(seed, be)
     if callable(diffusion):
-        eps = diffusion
-    elif isinstance(diffusion, (int, float)) and math.isfinite(diffusion) and diffusion >= 0:
-        cst = float(diffusion)
+        eps = eps_fn
+    else:
+        cst = eps_fn(None)
 
-        def eps(t):
+        def eps(t: Any) -> Any:
             return xp.asarray(cst, dtype=be.dtype, device=be.device)
 
-    else:
-        raise ValueError(f"diffusion must be a non-negative number or a callable eps(t), got {diffusion!r}")
-    base = _sde_step(f, eps, solver, xp)
-    ts = _grid_list(grid, steps, t_span, be)
-    gen = default_rng(seed, be)
-    step = be.maybe_jit(base)
-    return _loop(step, x, ts, return_path, progress, be, gen.normal, f"SDE {solver}")
+    step = _sde_step(f, eps, solver, xp)
+    times = xp.asarray(ts, dtype=be.dtype, device=be.device)
+    key = gen.loop_key()
+
+    def body(i: Any, x: Any, consts: tuple) -> Any:
+        times, k = consts
+        t = times[i]
+        return step(t, times[i + 1] - t, x, gen.at(k, i).normal(x.shape))
+
+    ckey = _key("sdeint", f, diffusion, solver, gen)
+    opts = {"consts": (times, key), "key": ckey, "progress": progress, "desc": f"SDE {solver}"}
+    opts["compile"] = gen.functional
+    if not return_path:
+        return run_steps(be, body, x, len(ts) - 1, **opts)
+
+    def body_path(i: Any, x: Any, consts: tuple) -> tuple[Any, Any]:
+        y = body(i, x, consts)
+        return y, y
+
+    _, path = scan_steps(be, body_path, x, len(ts) - 1, **opts)
+    return xp.concat([x[None, ...], path], axis=0)

@@ -1,7 +1,8 @@
 r"""Stochastic interpolants: schedules, exact fields, losses, learned fields and likelihoods.
 
 :math:`x_t = \alpha(t) x_0 + \beta(t) x_1 + \gamma(t) z` between a base :math:`\rho_0` and a target
-:math:`\rho_1` (``ALGORITHMS.md`` §1). Generate with :func:`transportkit.sample`.
+:math:`\rho_1` (Albergo & Vanden-Eijnden 2022, arXiv:2209.15571;
+Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797). Generate with :func:`transportkit.sample`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ A :class:`Field` has public methods that take arrays of any backend (``t`` a sca
 resolve nothing: integrators and samplers bind once and call the bound methods in their loops.
 
 SDE drifts follow the library's convention :math:`dX = (b + \varepsilon s)\,dt + \sqrt{2\varepsilon}\,dW` forward
-and :math:`b_B = b - \varepsilon s` backward (``ALGORITHMS.md`` §1.4).
+and :math:`b_B = b - \varepsilon s` backward (Albergo, Boffi & Vanden-Eijnden 2023,
+arXiv:2303.08797, §2.2).
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ from typing import Any
 
 from .._backend import Backend, resolve_backend
 from ..errors import CapabilityError
+from ..integrate import diffusion_function
 
 __all__ = ["BoundField", "Field", "diffusion_fn"]
 
 
 def diffusion_fn(diffusion: Any) -> Callable[[Any, Any], Any]:
-    """``eps`` as a function ``(t, xp) -> eps(t)``: a non-negative number or a callable of ``t``."""
-    if callable(diffusion):
-        return lambda t, xp: diffusion(t)
-    if isinstance(diffusion, (int, float)) and math.isfinite(diffusion) and diffusion >= 0:
-        v = float(diffusion)
-        return lambda t, xp: v
-    raise ValueError(f"diffusion must be a non-negative number or a callable eps(t), got {diffusion!r}")
+    """``eps`` as a function ``(t, xp) -> eps(t)`` (checked by :func:`transportkit.integrate.diffusion_function`)."""
+    eps = diffusion_function(diffusion)
+    return lambda t, xp: eps(t)
 
 
 class BoundField:

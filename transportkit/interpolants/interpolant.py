@@ -1,5 +1,6 @@
 r"""The :class:`Interpolant`: :math:`x_t = \alpha(t) x_0 + \beta(t) x_1 + \gamma(t) z`, with its time derivative
-:math:`\dot R = \alpha' x_0 + \beta' x_1 + \gamma' z` (``ALGORITHMS.md`` §1.1)."""
+:math:`\dot R = \alpha' x_0 + \beta' x_1 + \gamma' z` (Albergo, Boffi & Vanden-Eijnden 2023,
+arXiv:2303.08797, Definition 2.1)."""
 
 from __future__ import annotations
 

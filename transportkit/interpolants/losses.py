@@ -1,4 +1,5 @@
-r"""Quadratic losses of the interpolant fields (``ALGORITHMS.md`` §1.3), in the Array API.
+r"""Quadratic losses of the interpolant fields (Albergo, Boffi &
+Vanden-Eijnden 2023, arXiv:2303.08797, Theorem 2.8 and §2.3), in the Array API.
 
 Each returns the sample mean of a per-sample loss whose expectation equals :math:`\tfrac12 E|\hat f - f|^2` plus a
 constant, so the exact field is the minimizer; the functions are differentiable on torch/jax (pass them to

@@ -2,7 +2,8 @@ r"""Schedules :math:`\alpha(t), \beta(t), \gamma(t)` of a stochastic interpolant
 
 The interpolant is :math:`x_t = \alpha(t) x_0 + \beta(t) x_1 + \gamma(t) z` on :math:`t \in [0, 1]` with the
 boundary conditions :math:`\alpha(0) = \beta(1) = 1`, :math:`\alpha(1) = \beta(0) = 0`,
-:math:`\gamma(0) = \gamma(1) = 0` and :math:`\gamma \ge 0` (``ALGORITHMS.md`` §1.1, §1.6).
+:math:`\gamma(0) = \gamma(1) = 0` and :math:`\gamma \ge 0` (Albergo, Boffi &
+Vanden-Eijnden 2023, arXiv:2303.08797, §2 and §3).
 
 Every built-in schedule supplies its derivatives analytically, and the products
 :math:`\alpha\alpha'`, :math:`\beta\beta'`, :math:`\gamma\gamma'` in closed form: they stay finite where a factor

@@ -5,7 +5,8 @@ between a Gaussian base and a Gaussian-mixture target,
 
 .. math:: \rho_t = \mathrm{Law}(\alpha_t x_0 + \beta_t x_1 + \gamma_t z),\qquad x_0\sim\rho_0,\ x_1\sim\rho_1,
 
-known in closed form (ALGORITHMS.md §1.7): every :math:`\rho_t` is normalized (:math:`\log Z_t = 0`), the modes
+known in closed form (Albergo, Boffi & Vanden-Eijnden 2023,
+arXiv:2303.08797): every :math:`\rho_t` is normalized (:math:`\log Z_t = 0`), the modes
 move from the base to their places with their masses fixed, and
 
 .. math:: \partial_t\log\rho_t = -\nabla\cdot b_t - b_t\cdot\nabla\log\rho_t

@@ -1,16 +1,17 @@
 r"""Generative transport: push base samples through the probability-flow ODE or the forward SDE of a field.
 
 ODE: :math:`\dot X = b(t, X)`; SDE: :math:`dX = [b + \varepsilon s](t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW`
-(``ALGORITHMS.md`` §1.4), both from :math:`X_{t_0} \sim \rho_{t_0}` (the base at :math:`t_0 = 0`) to :math:`t_1`.
+(Albergo, Boffi & Vanden-Eijnden, "Stochastic Interpolants: A Unifying Framework for Flows and
+Diffusions", 2023, arXiv:2303.08797), both from
+ :math:`X_{t_0} \sim \rho_{t_0}` (the base at :math:`t_0 = 0`) to :math:`t_1`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .._backend import get_backend
-from ..integrate import ODE_SOLVERS, SDE_SOLVERS, _grid_list, odeint, sdeint
+from ..integrate import ODE_SOLVERS, SDE_SOLVERS, diffusion_function, grid_times, odeint, sdeint
 from ..random import Generator, default_rng
 from ._core import Samples, register_method
 
@@ -61,10 +62,11 @@ def sample_transport(
     if solver not in allowed:
         raise ValueError(f"unknown {method.upper()} solver {solver!r}; use one of {allowed}")
     steps = steps if steps is not None else (100 if method == "ode" else 500)
+    eps_t = diffusion_function(diffusion) if method == "sde" else None
     if isinstance(seed, Generator) and backend is None:
         backend = seed.backend
     be = get_backend(backend if backend is not None else (field.backend or "numpy"), device=device, dtype=dtype)
-    ts = _grid_list(grid, steps, t_span, be)
+    ts = grid_times(grid, steps, t_span, be)
     if not (0.0 <= min(ts) and max(ts) <= 1.0):
         raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
     gen = default_rng(seed, be, rng_on_host=rng_on_host)
@@ -74,20 +76,8 @@ def sample_transport(
     if method == "ode":
         out = odeint(bf.velocity, x0, grid=ts, solver=solver, return_path=return_path, progress=progress, backend=be)
     else:
-        xp = be.xp
-        if callable(diffusion):
-            eps_t = diffusion
-        elif isinstance(diffusion, (int, float)) and math.isfinite(diffusion) and diffusion >= 0:
-            eps_t = float(diffusion)
-        else:
-            raise ValueError(f"diffusion must be a non-negative number or a callable eps(t), got {diffusion!r}")
         info["diffusion"] = diffusion
-
-        def drift(t, x):
-            e = eps_t(t) if callable(eps_t) else eps_t
-            return bf.drift(t, x, e, "forward")
-
-        del xp
+        drift = _forward_drift(bf, eps_t if callable(diffusion) else eps_t(None))
         out = sdeint(
             drift,
             x0,
@@ -103,6 +93,24 @@ def sample_transport(
         info["path"] = out
         out = out[-1, ...]
     return Samples(out, info=info, backend=be)
+
+
+class _forward_drift:
+    """:math:`b + \varepsilon s` of a bound field; hashable by (field, diffusion) so that repeated runs reuse one
+    compiled program."""
+
+    def __init__(self, bf: Any, eps: Any):
+        self.bf, self.eps = bf, eps
+
+    def __call__(self, t: Any, x: Any) -> Any:
+        e = self.eps(t) if callable(self.eps) else self.eps
+        return self.bf.drift(t, x, e, "forward")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _forward_drift) and other.bf is self.bf and other.eps == self.eps
+
+    def __hash__(self) -> int:
+        return hash((id(self.bf), self.eps))
 
 
 def _run(obj: Any, n: int, **options: Any) -> Samples:

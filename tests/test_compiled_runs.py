@@ -1,0 +1,143 @@
+"""Whole runs as loops: Backend.fori_loop/while_loop/scan on every backend, draws inside compiled loops, the one
+Runge–Kutta stack (orders of accuracy), single compilation of ODE/SDE runs on JAX, and the structure-aware exact
+fields (one time for all points) against the general per-point evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import transportkit as tk
+from transportkit._loops import run_steps, scan_steps
+from transportkit.runge_kutta import TABLEAUS, error_norm, rk_step, rk_step_error
+
+
+def test_loops_agree_with_python(backend):
+    xp = backend.xp
+    out = backend.fori_loop(0, 10, lambda i, c: c + i, xp.asarray(0.0, dtype=backend.dtype))
+    assert float(out) == 45.0
+    w = backend.while_loop(lambda c: c < 100.0, lambda c: 2.0 * c, xp.asarray(3.0, dtype=backend.dtype))
+    assert float(w) == 192.0
+    carry, ys = backend.scan(lambda i, c: (c + 1.0, c * 2.0), xp.asarray(1.0, dtype=backend.dtype), 0, 4)
+    assert float(carry) == 5.0
+    np.testing.assert_allclose(backend.to_numpy(ys), [2.0, 4.0, 6.0, 8.0])
+
+
+def test_run_steps_and_scan_steps(backend):
+    xp = backend.xp
+    times = xp.linspace(0.0, 1.0, 11, dtype=backend.dtype)
+
+    def body(i, x, ts):
+        return x + (ts[i + 1] - ts[i]) * x
+
+    x = run_steps(backend, body, xp.ones((3,), dtype=backend.dtype), 10, consts=times, key=("test-euler",))
+    np.testing.assert_allclose(backend.to_numpy(x), np.full(3, 1.1**10), rtol=1e-12)
+    _, path = scan_steps(backend, lambda i, x, ts: (body(i, x, ts), x), xp.ones((2,), dtype=backend.dtype), 10,
+                         consts=times, progress=True)
+    assert tuple(path.shape) == (10, 2)
+    np.testing.assert_allclose(backend.to_numpy(path)[:, 0], 1.1 ** np.arange(10), rtol=1e-12)
+
+
+def test_draws_inside_loops_are_reproducible(backend):
+    gen = tk.random.default_rng(3, backend)
+    key = gen.loop_key()
+    a = gen.at(key, 5).normal((4,))
+    if gen.functional:  # JAX: a pure function of (key, step)
+        np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(gen.at(key, 5).normal((4,))))
+        assert not np.array_equal(backend.to_numpy(a), backend.to_numpy(gen.at(key, 6).normal((4,))))
+    else:
+        assert gen.at(key, 5) is gen
+
+
+@pytest.mark.parametrize("name", ["euler", "heun", "midpoint", "rk4", "bosh3", "dopri5"])
+def test_tableau_orders(name):
+    """Global error of x' = -x + cos t on [0, 1] falls as h^p: the halving ratio is 2^p (within 0.3 in the exponent;
+    the ratio is deterministic)."""
+    tab = TABLEAUS[name]
+
+    def f(t, x):
+        return -x + math.cos(t)
+
+    def solve(n):
+        x, h = 0.0, 1.0 / n
+        for i in range(n):
+            x = rk_step(tab, f, i * h, h, x)
+        return x
+
+    exact = 0.5 * (math.cos(1.0) + math.sin(1.0) - math.exp(-1.0))
+    e1, e2 = abs(solve(16) - exact), abs(solve(32) - exact)
+    assert abs(math.log2(e1 / e2) - tab.order) < 0.3
+
+
+def test_embedded_error_estimate_is_local_error():
+    """Dormand–Prince's estimate is the local error of its 4th-order companion: O(h^5) (halving h divides it by
+    2^5 within a factor 1.5, deterministic), larger than the true error of the 5th-order solution it keeps."""
+    xp = tk.get_backend("numpy").xp
+    x0 = xp.asarray([1.0])
+    errs = []
+    for h in (0.1, 0.05):
+        x_new, err, k_next = rk_step_error("dopri5", lambda t, x: -x, 0.0, h, x0)
+        assert abs(float(x_new[0]) - math.exp(-h)) < abs(float(err[0]))
+        np.testing.assert_allclose(k_next, -x_new)  # FSAL: the last stage is f(t + h, x_new)
+        errs.append(abs(float(err[0])))
+    assert 32 / 1.5 < errs[0] / errs[1] < 32 * 1.5
+    assert float(error_norm(xp.asarray([1e-7]), x0, x0, 1e-6, 0.0, xp)) == pytest.approx(0.1)
+
+
+class _CountingField:
+    """A velocity that counts its Python calls: under a compiled run on JAX it is called only while tracing."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, t, x):
+        self.calls += 1
+        return -x * (1.0 + t)
+
+
+def test_ode_run_compiles_once_on_jax():
+    be = tk.get_backend("jax")
+    f = _CountingField()
+    x0 = be.asarray(np.ones((5, 2), dtype=np.float32))
+    x1 = tk.integrate.odeint(f, x0, steps=50, solver="rk4", backend=be)
+    assert f.calls == 4  # one trace of the four RK4 stages, not 4 x 50 calls
+    tk.integrate.odeint(f, x0 * 2, steps=50, solver="rk4", backend=be)
+    assert f.calls == 4  # the compiled run is reused for the same f
+    np.testing.assert_allclose(be.to_numpy(x1), np.exp(-1.5) * np.ones((5, 2)), rtol=1e-4)
+    tk.integrate.sdeint(f, x0, 0.1, steps=20, seed=0, backend=be)
+    assert f.calls == 5  # Euler–Maruyama: one trace of one evaluation for the whole SDE run
+
+
+def test_ode_numpy_loop_calls_every_step():
+    f = _CountingField()
+    tk.integrate.odeint(f, np.ones((3, 1)), steps=10, solver="rk4")
+    assert f.calls == 40
+
+
+@pytest.mark.parametrize("structure", ["isotropic", "diagonal", "full"])
+def test_exact_field_one_time_matches_per_point_form(backend, structure):
+    """The large-matmul evaluation at one shared time equals the general per-point evaluation (to 1e-12 in float64)."""
+    rng = np.random.default_rng(1)
+    k, d = 5, 3
+    if structure == "isotropic":
+        covs = rng.uniform(0.1, 1.0, k)
+    elif structure == "diagonal":
+        covs = rng.uniform(0.1, 1.0, (k, d))
+    else:
+        a = rng.normal(size=(k, d, d))
+        covs = a @ np.swapaxes(a, 1, 2) + 0.2 * np.eye(d)
+    target = tk.targets.GaussianMixture(rng.dirichlet(np.ones(k)), 2 * rng.normal(size=(k, d)), covs)
+    field = tk.interpolants.exact_field(tk.Interpolant("linear", gamma="sqrt"), target)
+    x = backend.asarray(1.5 * rng.normal(size=(40, d)))
+    tol = 1e-12 if backend.dtype == backend.xp.float64 else 1e-4
+    for t in (0.0, 0.37, 1.0):
+        ts = backend.asarray(np.full(40, t))
+        for name in ("velocity", "score", "log_density"):
+            one = backend.to_numpy(getattr(field, name)(backend.asarray(t), x))
+            per = backend.to_numpy(getattr(field, name)(ts, x))
+            np.testing.assert_allclose(one, per, rtol=tol, atol=tol * (1 + np.abs(per).max()))
+        one = backend.to_numpy(field.drift(backend.asarray(t), x, 0.7))
+        per = backend.to_numpy(field.drift(ts, x, 0.7))
+        np.testing.assert_allclose(one, per, rtol=tol, atol=tol * (1 + np.abs(per).max()))
