@@ -164,9 +164,9 @@ class _BoundExact(BoundField):
         if self.structure == "diagonal":
             var = c.a**2 * p["dA"] + c.b**2 * p["dC"] + c.g**2  # (P, d)
             prec = 1.0 / var
-            pm = prec * mu
-            quad = (x * x) @ xp.linalg.matrix_transpose(prec) - 2.0 * (x @ xp.linalg.matrix_transpose(pm))
-            quad = quad + xp.sum(mu * pm, axis=-1)[None, :]
+            diff = x[:, None, :] - mu[None, ...]  # (n, P, d)
+            pdiff = diff * prec[None, ...]  # Sigma_p^{-1}(x - mu_p)
+            quad = xp.sum(pdiff * diff, axis=-1)
             logdet = xp.sum(xp.log(var), axis=-1)
         else:
             sig = c.a**2 * p["A"] + c.b**2 * p["C"] + c.g**2 * self.eye
@@ -175,7 +175,7 @@ class _BoundExact(BoundField):
             P = W.shape[0]
             wmu = xp.sum(W * mu[:, None, :], axis=-1)  # (P, d): W_p mu_p
             y = xp.reshape(x @ _stack_columns(W, xp), (n, P, d)) - wmu[None, ...]
-            quad = xp.vecdot(y, y)
+            quad = xp.sum(y * y, axis=-1)
             logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(chol)), axis=-1)
         lc = p["log_pi"][None, :] + (-0.5 * quad - 0.5 * logdet[None, :] - 0.5 * d * _LOG_2PI)
         mx = xp.max(lc, axis=1, keepdims=True)
@@ -186,27 +186,28 @@ class _BoundExact(BoundField):
             out["log_rho"] = (mx + xp.log(se))[:, 0]
             return out
         r = e / se  # (n, P)
+        rr = r[:, :, None]
         if self.structure == "diagonal":
             if want in ("score", "both"):
-                out["score"] = r @ pm - x * (r @ prec)
+                out["score"] = -xp.sum(rr * pdiff, axis=1)
             if want in ("velocity", "both"):
                 mdot = c.bd * p["m"] if self.mean_zero else c.ad * p["a"] + c.bd * p["m"]
-                gain = (c.aad * p["dA"] + c.bbd * p["dC"] + c.ggd) * prec  # N_p Sigma_p^{-1}, diagonal
-                out["velocity"] = x * (r @ gain) + r @ (mdot - gain * mu)
+                gain = c.aad * p["dA"] + c.bbd * p["dC"] + c.ggd  # N_p, diagonal
+                out["velocity"] = xp.sum(rr * (mdot[None, ...] + gain[None, ...] * pdiff), axis=1)
             return out
         P = W.shape[0]
         if want in ("score", "both"):
             S = xp.linalg.matrix_transpose(W) @ W  # Sigma_p^{-1}
             smu = xp.sum(S * mu[:, None, :], axis=-1)
             xs = xp.reshape(x @ _stack_columns(S, xp), (n, P, d))
-            out["score"] = r @ smu - xp.vecdot(r[:, :, None], xs, axis=-2)
+            out["score"] = r @ smu - xp.sum(rr * xs, axis=1)
         if want in ("velocity", "both"):
             mdot = c.bd * p["m"] if self.mean_zero else c.ad * p["a"] + c.bd * p["m"]
             N = c.aad * p["A"] + c.bbd * p["C"] + c.ggd * self.eye
             G = N @ (xp.linalg.matrix_transpose(W) @ W)  # N_p Sigma_p^{-1}
             gmu = xp.sum(G * mu[:, None, :], axis=-1)
             xg = xp.reshape(x @ _stack_columns(G, xp), (n, P, d))
-            out["velocity"] = xp.vecdot(r[:, :, None], xg, axis=-2) + r @ (mdot - gmu)
+            out["velocity"] = xp.sum(rr * xg, axis=1) + r @ (mdot - gmu)
         return out
 
     # -- the mixture terms at one time ----------------------------------------------------------------------
