@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 
 
 class CupyAdapter(Adapter):

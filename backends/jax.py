@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 from .numpy import scipy_sparse
 
 
@@ -26,6 +26,7 @@ class JaxAdapter(Adapter):
     provides = frozenset({"value_and_grad", "jit", "sparse_solve", "sparse_factor"})
     prefers_host_indexing = True
     compiles_loops = True
+    fancy_setitem = False
 
     def load(self) -> None:
         import jax  # noqa: F401

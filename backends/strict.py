@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 
 
 class StrictAdapter(Adapter):
@@ -13,6 +13,7 @@ class StrictAdapter(Adapter):
     library = "array_api_strict"
     extra = "strict"
     notes = "conformance referee; random numbers drawn by NumPy on the host"
+    fancy_setitem = False
 
     def load(self) -> None:
         import array_api_strict  # noqa: F401

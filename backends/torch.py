@@ -6,7 +6,7 @@ import sys
 import warnings
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 from .numpy import scipy_sparse
 
 
