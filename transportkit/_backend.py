@@ -365,31 +365,9 @@ def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype
     return get_backend(base, device=device, dtype=dtype)
 
 
-def declared_requirements(obj: Callable) -> tuple[str, ...]:
-    """The capabilities a public algorithm declared with :func:`requires`."""
-    return getattr(obj, "__transportkit_requires__", ())
-
-
-_REQUIREMENTS: dict[str, tuple[str, ...]] = {}
-
-
-def requires(*capabilities: str) -> Callable[[Callable], Callable]:
-    """Declare, in one place, the capabilities an algorithm needs (test skips and docs read it)."""
-    unknown = set(capabilities) - set(OPTIONAL_CAPABILITIES)
-    if unknown:
-        raise ValueError(f"unknown capabilities {sorted(unknown)}")
-
-    def mark(fn: Callable) -> Callable:
-        fn.__transportkit_requires__ = tuple(capabilities)  # type: ignore[attr-defined]
-        _REQUIREMENTS[f"{fn.__module__}.{fn.__qualname__}"] = tuple(capabilities)
-        return fn
-
-    return mark
-
-
-def algorithm_requirements() -> dict[str, tuple[str, ...]]:
-    """All declared algorithm requirements: ``{qualified name: capabilities}``."""
-    return dict(_REQUIREMENTS)
+# Declarations of what each public algorithm needs live in transportkit._capabilities; these names stay importable
+# from here (interpolants/mlp.py and older code use ``from .._backend import requires``).
+from ._capabilities import algorithm_requirements, declared_requirements, requires  # noqa: E402, F401
 
 
 def library_loaded(module: str) -> Any:
