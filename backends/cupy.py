@@ -12,6 +12,7 @@ class CupyAdapter(Adapter):
     name = "cupy"
     library = "cupy"
     extra = "cupy"
+    devices_note = "NVIDIA GPUs"
     notes = "GPU only; sparse_solve: cupyx.scipy.sparse.linalg.spsolve"
     provides = frozenset({"sparse_solve"})
 

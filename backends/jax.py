@@ -18,6 +18,8 @@ class JaxAdapter(Adapter):
     name = "jax"
     library = "jax"
     extra = "jax"
+    devices_note = "cpu, gpu, tpu"
+    float64_note = "with jax_enable_x64"
     notes = (
         "value_and_grad and jit native; float64 needs jax_enable_x64; sparse_solve/sparse_factor: CPU arrays by "
         "SciPy's SuperLU through jax.pure_callback (direct, jit-compatible, not differentiable), accelerators by "

@@ -12,6 +12,7 @@ class StrictAdapter(Adapter):
     name = "array_api_strict"
     library = "array_api_strict"
     extra = "strict"
+    devices_note = "its virtual devices"
     notes = "conformance referee; random numbers drawn by NumPy on the host"
     fancy_setitem = False
 

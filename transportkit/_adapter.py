@@ -45,6 +45,10 @@ class Adapter:
     extra: str = ""
     #: human-readable notes on the sparse solver etc., shown in the backend table
     notes: str = ""
+    #: the kinds of device the library offers, for the documentation's backend table
+    devices_note: str = "cpu"
+    #: float64 support in words, for the documentation's backend table
+    float64_note: str = "yes"
     #: optional capabilities this adapter can supply (declared here, so they are known without importing)
     provides: frozenset[str] = frozenset()
     #: algorithms should do data-dependent-shape index bookkeeping (nonzero, boolean masks, graph searches) on

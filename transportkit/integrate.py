@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._backend import Backend, resolve_backend
+from ._capabilities import declare
 from .random import default_rng
 
 __all__ = ["ODE_SOLVERS", "SDE_SOLVERS", "odeint", "sdeint", "time_grid"]
@@ -127,6 +128,7 @@ def _ode_step(f: Callable, solver: str) -> Callable:
     return step
 
 
+@declare(uses=("jit",))
 def odeint(
     f: Callable[[Any, Any], Any],
     x0: Any,
@@ -291,6 +293,7 @@ def _sde_step(f: Callable, eps: Callable, solver: str, xp: Any) -> Callable:
     return step
 
 
+@declare(uses=("jit",))
 def sdeint(
     f: Callable[[Any, Any], Any],
     x0: Any,

@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from .._results import Estimate
 from ..integrate import ODE_SOLVERS, _grid_list, odeint
 from ..random import default_rng
@@ -24,6 +25,7 @@ from ..random import default_rng
 __all__ = ["log_likelihood"]
 
 
+@declare(uses=("value_and_grad", "jit"))
 def log_likelihood(
     field: Any,
     x: Any,
