@@ -36,9 +36,7 @@ _SKIP_MODULES = ("transportkit.__main__", "transportkit._support_table")
 
 def load_all() -> dict[str, Declaration]:
     """Import every module of transportkit (so that every declaration is made) and return the declarations."""
-    import transportkit
-
-    for info in pkgutil.walk_packages(transportkit.__path__, "transportkit."):
+    for info in pkgutil.walk_packages([str(Path(__file__).resolve().parent)], "transportkit."):
         if info.name not in _SKIP_MODULES:
             importlib.import_module(info.name)
     return declarations()

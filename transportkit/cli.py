@@ -47,8 +47,8 @@ def backend_table() -> str:
 
 def demo_backends() -> None:
     """Print the backend table, then draw 10^5 normals and compute log-mean-exp on every backend."""
-    from . import backends, get_backend, numerics
-    from ._backend import _dtype_name
+    from . import backends, numerics
+    from ._backend import _dtype_name, get_backend
 
     print(backend_table())
     print()
