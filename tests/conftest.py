@@ -47,8 +47,8 @@ def pytest_configure(config):
 def backend_skip_reason(node, be: tk.Backend) -> str | None:
     """Why the test ``node`` does not run on ``be``, read from its markers (``None``: it runs).
 
-    ``@pytest.mark.algorithm(func, ...)`` reads each function's declaration; ``@pytest.mark.requires(cap, ...)``
-    (for tests of the adapters themselves) names capabilities directly.
+    ``@algorithm_test(func, ...)`` (the mark ``algorithm``) reads each function's declaration;
+    ``@pytest.mark.requires(cap, ...)`` (for tests of the adapters themselves) names capabilities directly.
     """
     has = lambda cap: getattr(be, cap) is not None  # noqa: E731
     for mark in node.iter_markers("algorithm"):
@@ -80,7 +80,8 @@ def backend_xfail_reason(node, be: tk.Backend) -> str | None:
 def backend(request) -> tk.Backend:
     """A :class:`transportkit.Backend` for each backend present (float64 default dtype).
 
-    ``@pytest.mark.algorithm(tk.interpolants.train_velocity)`` runs the test where the algorithm's declaration
+    ``@algorithm_test(tk.interpolants.train_velocity)`` (the mark ``algorithm``, from
+    :func:`transportkit._capabilities.algorithm_test`) runs the test where the algorithm's declaration
     admits the backend and skips it elsewhere with the declared reason; ``@pytest.mark.requires("value_and_grad")``
     skips backends without that capability (for tests of the adapters themselves).
     """

@@ -343,7 +343,7 @@ def test_changing_a_declaration_changes_the_table_and_the_skips(monkeypatch):
 
     def rows(fn):
         d = declaration(fn)
-        return [r for r in support_table({d.key: d}).splitlines() if r.startswith("| `tk.")][0]
+        return next(r for r in support_table({d.key: d}).splitlines() if r.startswith("| `tk."))
 
     first = declare(name="tk.toy")(algo)
     assert rows(first).endswith("| yes | yes | yes | yes | yes |")

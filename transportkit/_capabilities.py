@@ -28,6 +28,7 @@ from ._adapter import OPTIONAL_CAPABILITIES
 __all__ = [
     "Declaration",
     "algorithm_requirements",
+    "algorithm_test",
     "declaration",
     "declarations",
     "declare",
@@ -202,3 +203,25 @@ def declared_requirements(obj: Callable) -> tuple[str, ...]:
 def algorithm_requirements() -> dict[str, tuple[str, ...]]:
     """All declared needs: ``{module.qualname: capabilities}`` (see :func:`declarations` for the full records)."""
     return {k: d.needs for k, d in _REGISTRY.items()}
+
+
+def algorithm_test(*funcs: Callable) -> Any:
+    """The pytest mark ``algorithm(*funcs)``: the ``backend`` fixture of ``tests/conftest.py`` then runs the test only
+    on the backends the functions' declarations admit (in the spirit of SciPy's ``make_xp_test_case``).
+
+    Use it as ``@algorithm_test(tk.interpolants.train_velocity)``. (Spelled ``pytest.mark.algorithm(f)`` with one
+    function, pytest would take ``f`` for the test it decorates; ``pytest.mark.algorithm.with_args(f)`` works too.)
+
+    Raises
+    ------
+    ValueError
+        No function given, or one without a declaration.
+    """
+    if not funcs:
+        raise ValueError("algorithm_test needs at least one declared function")
+    undeclared = [f for f in funcs if declaration(f) is None]
+    if undeclared:
+        raise ValueError(f"no capability declaration on {undeclared!r}; decorate them with declare(...)")
+    import pytest
+
+    return pytest.mark.algorithm.with_args(*funcs)
