@@ -305,3 +305,15 @@ def test_requires_is_an_alias_of_declare():
     assert algorithm_requirements()[f"{f.__module__}.{f.__qualname__}"] == ("value_and_grad",)
     with pytest.raises(ValueError, match="unknown capabilities"):
         requires("autodiff")
+
+
+def test_cli_backends_table_shows_capabilities_and_flags(capsys):
+    from transportkit.cli import main
+
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[:4] == ["backend", "available", "device", "float64"]
+    assert {"value_and_grad", "sparse_factor", "compiles_loops", "fancy_setitem", "is_host"} <= set(header)
+    numpy_row = next(line.split() for line in out.splitlines() if line.startswith("numpy "))
+    assert numpy_row[header.index("is_host")] == "yes"
