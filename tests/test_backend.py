@@ -317,3 +317,13 @@ def test_cli_backends_table_shows_capabilities_and_flags(capsys):
     assert {"value_and_grad", "sparse_factor", "compiles_loops", "fancy_setitem", "is_host"} <= set(header)
     numpy_row = next(line.split() for line in out.splitlines() if line.startswith("numpy "))
     assert numpy_row[header.index("is_host")] == "yes"
+
+
+def test_every_adapter_flag_is_a_documented_bool():
+    from transportkit._adapter import ADAPTER_FLAGS
+
+    for name in tk.backends.BUILTIN:
+        adapter = tk.backends._instance(name)
+        for flag in ADAPTER_FLAGS:
+            assert isinstance(getattr(adapter, flag), bool), (name, flag)
+    assert set(ADAPTER_FLAGS) <= set(vars(tk.Adapter))

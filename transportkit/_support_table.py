@@ -55,7 +55,7 @@ def _cell(flag: bool) -> str:
 def backend_table() -> str:
     """The backend x capability table (Markdown), from the adapters' declarations."""
     caps = list(OPTIONAL_CAPABILITIES)
-    flags = ["compiles_loops", "fancy_setitem", "is_host"]
+    flags = list(ADAPTER_FLAGS)
     head = ["backend", "install", "devices", "float64", *caps, *flags]
     rows = [
         [
@@ -137,10 +137,7 @@ def _markers(name: str) -> tuple[str, str]:
 def render(text: str, tables: dict[str, str]) -> str:
     """``text`` with the part between each table's marker comments replaced by the table.
 
-    Raises
-    ------
-    ValueError
-        A marker pair is missing or out of order.
+    A table whose marker pair is missing (or out of order) is left out; :func:`check` reports such files as stale.
     """
     for name, table in tables.items():
         begin, end = _markers(name)

@@ -33,9 +33,9 @@ def backend_table() -> str:
     The declared tables of every backend and algorithm are in README.md (``python -m transportkit._support_table``).
     """
     from . import backends
-    from ._adapter import OPTIONAL_CAPABILITIES
+    from ._adapter import ADAPTER_FLAGS, OPTIONAL_CAPABILITIES
 
-    flags = ["compiles_loops", "fancy_setitem", "is_host"]
+    flags = list(ADAPTER_FLAGS)
     cols = ["backend", "available", "device", "float64", *OPTIONAL_CAPABILITIES, *flags]
     rows = []
     for r in backends.table():
