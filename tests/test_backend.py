@@ -322,6 +322,7 @@ def test_cli_backends_table_shows_capabilities_and_flags(capsys):
 def test_every_adapter_flag_is_a_documented_bool():
     from transportkit._adapter import ADAPTER_FLAGS
 
+    tk.backends.known()  # discovers the registered adapters
     for name in tk.backends.BUILTIN:
         adapter = tk.backends._instance(name)
         for flag in ADAPTER_FLAGS:
