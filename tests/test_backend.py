@@ -328,3 +328,13 @@ def test_every_adapter_flag_is_a_documented_bool():
         for flag in ADAPTER_FLAGS:
             assert isinstance(getattr(adapter, flag), bool), (name, flag)
     assert set(ADAPTER_FLAGS) <= set(vars(tk.Adapter))
+
+
+@declare(xfail_backends={"numpy": "a toy known failure, to test the fixture"}, name="tk.toy_xfail")
+def _toy_failing() -> None:
+    """A declared toy that is known to fail on numpy."""
+
+
+@algorithm_test(_toy_failing)
+def test_declared_xfail_is_strict(backend):
+    assert backend.name != "numpy"

@@ -22,7 +22,7 @@ def _is_field(obj: Any) -> bool:
     return hasattr(obj, "bind") and hasattr(obj, "velocity") and hasattr(obj, "dim")
 
 
-@declare(uses=("jit",), name="tk.sample(method='ode' | 'sde')")
+@declare(uses=("jit",), name="tk.sample(method='ode'/'sde')")
 def sample_transport(
     field: Any,
     n: int,
