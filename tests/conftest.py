@@ -55,7 +55,7 @@ def backend_skip_reason(node, be: tk.Backend) -> str | None:
         for func in mark.args:
             decl = declaration(func)
             if decl is None:
-                raise pytest.UsageError(f"pytest.mark.algorithm({func!r}): no capability declaration on it")
+                raise pytest.UsageError(f"algorithm_test({func!r}): no capability declaration on it")
             reason = decl.skip_reason(be.name, has)
             if reason is not None:
                 return reason

@@ -4,7 +4,7 @@ Each public algorithm states, with the decorator :func:`declare`, what it needs 
 API standard (``value_and_grad``, ``jit``, ``sparse_solve``, ``sparse_factor``), what it uses when present, and on
 which backends it is known not to work or is not tested, with a reason. That one declaration is read
 
-- by the test suite: a test marked ``@pytest.mark.algorithm(func)`` runs on every backend the declaration admits
+- by the test suite: a test marked ``@algorithm_test(func)`` runs on every backend the declaration admits
   and is skipped (or marked ``xfail``) elsewhere with the declared reason (``tests/conftest.py``);
 - by the documentation: ``python -m transportkit._support_table --write`` writes the backend x algorithm support
   table into ``README.md`` and ``docs/backends.md``, and a test fails when those tables are not current.
