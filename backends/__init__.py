@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 from ..errors import BackendUnavailableError
 
 __all__ = [

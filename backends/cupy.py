@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 
 
 class CupyAdapter(Adapter):
     name = "cupy"
     library = "cupy"
     extra = "cupy"
+    devices_note = "NVIDIA GPUs"
     notes = "GPU only; sparse_solve: cupyx.scipy.sparse.linalg.spsolve"
     provides = frozenset({"sparse_solve"})
 

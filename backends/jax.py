@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 from .numpy import scipy_sparse
 
 
@@ -18,6 +18,8 @@ class JaxAdapter(Adapter):
     name = "jax"
     library = "jax"
     extra = "jax"
+    devices_note = "cpu, gpu, tpu"
+    float64_note = "with jax_enable_x64"
     notes = (
         "value_and_grad and jit native; float64 needs jax_enable_x64; sparse_solve/sparse_factor: CPU arrays by "
         "SciPy's SuperLU through jax.pure_callback (direct, jit-compatible, not differentiable), accelerators by "
@@ -26,6 +28,7 @@ class JaxAdapter(Adapter):
     provides = frozenset({"value_and_grad", "jit", "sparse_solve", "sparse_factor"})
     prefers_host_indexing = True
     compiles_loops = True
+    fancy_setitem = False
 
     def load(self) -> None:
         import jax  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 
 
 class NumpyAdapter(Adapter):
@@ -13,6 +13,7 @@ class NumpyAdapter(Adapter):
     extra = ""
     notes = "default; sparse_solve, sparse_factor: scipy.sparse direct (SuperLU, one factorization)"
     provides = frozenset({"sparse_solve", "sparse_factor"})
+    is_host = True
 
     def load(self) -> None:
         import numpy  # noqa: F401

@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 
 
 class StrictAdapter(Adapter):
     name = "array_api_strict"
     library = "array_api_strict"
     extra = "strict"
+    devices_note = "its virtual devices"
     notes = "conformance referee; random numbers drawn by NumPy on the host"
+    fancy_setitem = False
 
     def load(self) -> None:
         import array_api_strict  # noqa: F401

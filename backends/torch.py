@@ -6,7 +6,7 @@ import sys
 import warnings
 from typing import Any
 
-from .._backend import Adapter
+from .._adapter import Adapter
 from .numpy import scipy_sparse
 
 
@@ -14,6 +14,8 @@ class TorchAdapter(Adapter):
     name = "torch"
     library = "torch"
     extra = "torch"
+    devices_note = "cpu, cuda, mps"
+    float64_note = "yes (not on mps)"
     notes = (
         "value_and_grad via torch.func; sparse_solve/sparse_factor: CPU tensors by SciPy's SuperLU on the "
         "tensors' memory (direct, one factorization, not differentiable); CUDA/MPS by Jacobi-preconditioned "

@@ -12,6 +12,7 @@ import pytest
 from transportkit.backends.numpy import NumpyAdapter
 
 import transportkit as tk
+from transportkit._capabilities import algorithm_test, declare
 
 
 def test_default_backend_is_numpy_float64():
@@ -260,3 +261,80 @@ def test_result_to_numpy_converts_every_array(backend):
     assert isinstance(out.value, np.ndarray) and isinstance(out.stderr["a"], np.ndarray)
     value, _ = out
     np.testing.assert_array_equal(value, [1.0, 2.0])
+
+
+def test_adapter_flags_tell_the_truth(backend):
+    """``fancy_setitem`` and ``is_host`` say what the arrays do (algorithms read them instead of backend names)."""
+    x = backend.xp.zeros(4, dtype=backend.dtype)
+    idx, v = backend.asarray(np.array([1, 3])), backend.asarray(np.array([1.0, 2.0]))
+    if backend.fancy_setitem:
+        x[idx] = v
+        np.testing.assert_array_equal(backend.to_numpy(x), [0.0, 1.0, 0.0, 2.0])
+    else:
+        with pytest.raises((TypeError, IndexError)):
+            x[idx] = v
+    assert backend.is_host == isinstance(backend.asarray([1.0]), np.ndarray)
+    assert backend.is_host == backend.adapter.is_host and backend.fancy_setitem == backend.adapter.fancy_setitem
+
+
+@declare(needs=("sparse_solve",), skip_backends={"jax": "a toy skip, to test the fixture"}, name="tk.toy_declared")
+def _toy_algorithm() -> None:
+    """A declared toy: runs where sparse_solve exists, except on jax."""
+
+
+@algorithm_test(_toy_algorithm)
+def test_the_backend_fixture_follows_declarations(backend):
+    assert backend.sparse_solve is not None and backend.name != "jax"
+
+
+def test_algorithm_test_needs_a_declared_function():
+    with pytest.raises(ValueError, match="declaration"):
+        algorithm_test(np.sum)
+    with pytest.raises(ValueError, match="at least one"):
+        algorithm_test()
+
+
+def test_requires_is_an_alias_of_declare():
+    from transportkit._backend import algorithm_requirements, declared_requirements, requires
+
+    @requires("value_and_grad")
+    def f() -> None:
+        pass
+
+    assert declared_requirements(f) == ("value_and_grad",)
+    assert algorithm_requirements()[f"{f.__module__}.{f.__qualname__}"] == ("value_and_grad",)
+    with pytest.raises(ValueError, match="unknown capabilities"):
+        requires("autodiff")
+
+
+def test_cli_backends_table_shows_capabilities_and_flags(capsys):
+    from transportkit.cli import main
+
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[:4] == ["backend", "available", "device", "float64"]
+    assert {"value_and_grad", "sparse_factor", "compiles_loops", "fancy_setitem", "is_host"} <= set(header)
+    numpy_row = next(line.split() for line in out.splitlines() if line.startswith("numpy "))
+    assert numpy_row[header.index("is_host")] == "yes"
+
+
+def test_every_adapter_flag_is_a_documented_bool():
+    from transportkit._adapter import ADAPTER_FLAGS
+
+    tk.backends.known()  # discovers the registered adapters
+    for name in tk.backends.BUILTIN:
+        adapter = tk.backends._instance(name)
+        for flag in ADAPTER_FLAGS:
+            assert isinstance(getattr(adapter, flag), bool), (name, flag)
+    assert set(ADAPTER_FLAGS) <= set(vars(tk.Adapter))
+
+
+@declare(xfail_backends={"numpy": "a toy known failure, to test the fixture"}, name="tk.toy_xfail")
+def _toy_failing() -> None:
+    """A declared toy that is known to fail on numpy."""
+
+
+@algorithm_test(_toy_failing)
+def test_declared_xfail_is_strict(backend):
+    assert backend.name != "numpy"

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import transportkit as tk
+from transportkit._capabilities import algorithm_test
 from transportkit.interpolants import train_velocity
 
 
-@pytest.mark.requires("value_and_grad")
+@algorithm_test(train_velocity)
 def test_training_lowers_the_loss_and_divergence_by_autodiff(backend):
     # Smoke-size training (the full SW2 criterion run is reported in the docs): the loss decreases, the model
     # samples, and its autodiff divergence matches finite differences of its velocity.

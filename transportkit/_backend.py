@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import backends
+from ._adapter import OPTIONAL_CAPABILITIES, Adapter
 from .errors import CapabilityError
 
 __all__ = [
@@ -24,148 +26,6 @@ __all__ = [
     "host_backend",
     "resolve_backend",
 ]
-
-#: Capabilities that an adapter may or may not supply, with a one-line description each.
-OPTIONAL_CAPABILITIES: dict[str, str] = {
-    "value_and_grad": "reverse-mode automatic differentiation of a scalar function",
-    "jit": "just-in-time compilation of array functions",
-    "sparse_solve": "solves with sparse matrices (direct or iterative)",
-    "sparse_factor": "one factorization of a sparse matrix reused for solves with it and its transpose",
-}
-
-
-class Adapter:
-    """What one array library supplies beyond the Array API standard.
-
-    Subclasses (one per file in ``backends/``) set the class attributes and implement the methods; optional
-    capabilities are methods returning a callable, or ``None`` where the library lacks them.
-    """
-
-    #: backend name used in ``get_backend(name)``
-    name: str = ""
-    #: top-level module of the array library, e.g. ``"torch"``
-    library: str = ""
-    #: ``pip install "transportkit[<extra>]"`` installs the library
-    extra: str = ""
-    #: human-readable notes on the sparse solver etc., shown in the backend table
-    notes: str = ""
-    #: optional capabilities this adapter can supply (declared here, so they are known without importing)
-    provides: frozenset[str] = frozenset()
-    #: algorithms should do data-dependent-shape index bookkeeping (nonzero, boolean masks, graph searches) on
-    #: the host with NumPy and move the result once: True where the library compiles every such operation anew
-    #: for each shape (JAX); a performance hint, never a correctness switch
-    prefers_host_indexing: bool = False
-    #: whether :meth:`fori_loop`/:meth:`while_loop`/:meth:`scan` compile their body into one program (JAX); where
-    #: False they are plain Python loops and algorithms skip compilation bookkeeping
-    compiles_loops: bool = False
-
-    # -- availability -------------------------------------------------------------------------------
-    def load(self) -> None:
-        """Import the library; raise ``ImportError`` (or ``RuntimeError``) when it cannot work here."""
-        raise NotImplementedError
-
-    def owns(self, x: Any) -> bool:
-        """Whether ``x`` is an array of this library. Must not import the library."""
-        raise NotImplementedError
-
-    # -- namespace, devices, dtypes -------------------------------------------------------------------
-    def namespace(self) -> Any:
-        """The Array-API namespace (the ``array_api_compat`` wrapper where one is needed)."""
-        raise NotImplementedError
-
-    def devices(self) -> list[Any]:
-        raise NotImplementedError
-
-    def default_device(self) -> Any:
-        return self.devices()[0]
-
-    def resolve_device(self, device: Any) -> Any:
-        """Turn a user's device spec (``None``, a string such as ``"cuda:0"``, a device object) into a device."""
-        if device is None:
-            return self.default_device()
-        for d in self.devices():
-            if device is d or device == d or str(device) == str(d):
-                return d
-        raise ValueError(
-            f"device {device!r} does not exist for backend {self.name!r}; "
-            f"available devices: {[str(d) for d in self.devices()]}"
-        )
-
-    def supports_float64(self, device: Any) -> bool:
-        return True
-
-    def float64_hint(self) -> str:
-        return f"backend {self.name!r} has no float64 on this device; ask for dtype='float32'"
-
-    # -- data movement --------------------------------------------------------------------------------
-    def asarray(self, x: Any, dtype: Any, device: Any) -> Any:
-        raise NotImplementedError
-
-    def to_numpy(self, x: Any) -> Any:
-        raise NotImplementedError
-
-    def device_of(self, x: Any) -> Any:
-        import array_api_compat
-
-        return array_api_compat.device(x)
-
-    # -- randomness -----------------------------------------------------------------------------------
-    def random_source(self, seed: Any, device: Any) -> Any:
-        """A stream with ``normal(shape, dtype)``, ``uniform(shape, dtype)``, ``integers(low, high, shape)``
-        and ``spawn(k)``; ``seed`` is a :class:`numpy.random.SeedSequence`-compatible entropy source."""
-        raise NotImplementedError
-
-    # -- optional capabilities ------------------------------------------------------------------------
-    def value_and_grad(self) -> Callable | None:
-        return None
-
-    def jit(self) -> Callable | None:
-        return None
-
-    def sparse_solve(self) -> Callable | None:
-        """By default one use of :meth:`sparse_factor`: ``solve(A, b) = sparse_factor(A)(b)`` (``None`` without it)."""
-        factor = self.sparse_factor()
-        if factor is None:
-            return None
-
-        def solve(A: Any, b: Any, *, tol: float = 1e-10, maxiter: int | None = None) -> Any:
-            return factor(A, tol=tol, maxiter=maxiter)(b)
-
-        return solve
-
-    def sparse_factor(self) -> Callable | None:
-        return None
-
-    def sparse_coo(self) -> Callable | None:
-        """``coo(rows, cols, values, shape)`` -> the library's sparse matrix (duplicates summed)."""
-        return None
-
-    # -- loops ---------------------------------------------------------------------------------------
-    def fori_loop(self, lower: Any, upper: Any, body: Callable[[Any, Any], Any], carry: Any) -> Any:
-        """``for i in range(lower, upper): carry = body(i, carry)``; a plain Python loop by default."""
-        for i in range(int(lower), int(upper)):
-            carry = body(i, carry)
-        return carry
-
-    def while_loop(self, cond: Callable[[Any], Any], body: Callable[[Any], Any], carry: Any) -> Any:
-        """``while cond(carry): carry = body(carry)``; a plain Python loop by default (one host sync per test)."""
-        while bool(cond(carry)):
-            carry = body(carry)
-        return carry
-
-    def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any, length: int) -> tuple[Any, Any]:
-        """``carry, y_j = body(lower + j, carry)`` for ``j < length``; returns ``(carry, [y_0, ...])`` (a list here;
-        :meth:`Backend.scan` stacks it)."""
-        ys = []
-        for j in range(int(length)):
-            carry, y = body(int(lower) + j, carry)
-            ys.append(y)
-        return carry, ys
-
-    def capabilities(self) -> dict[str, bool]:
-        return {
-            cap: cap in self.provides and getattr(self, cap)() is not None for cap in OPTIONAL_CAPABILITIES
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,8 +57,6 @@ class Backend:
         Floating input is cast to ``dtype`` (default: the backend's dtype); integer and boolean input keep
         their kind. Arrays of another (non-NumPy) library are a ``TypeError``: move them explicitly.
         """
-        from . import backends
-
         owner = backends.owner_of(x)
         if owner is not None and owner.name not in (self.name, "numpy"):
             raise TypeError(
@@ -275,6 +133,16 @@ class Backend:
         return self.adapter.prefers_host_indexing
 
     @property
+    def fancy_setitem(self) -> bool:
+        """The adapter's flag :attr:`Adapter.fancy_setitem` (in-place integer-index assignment works)."""
+        return self.adapter.fancy_setitem
+
+    @property
+    def is_host(self) -> bool:
+        """The adapter's flag :attr:`Adapter.is_host` (arrays are NumPy arrays in host memory)."""
+        return self.adapter.is_host
+
+    @property
     def sparse_coo(self) -> Callable | None:
         """``sparse_coo(rows, cols, values, shape)`` -> this library's sparse matrix, or ``None``."""
         return self.adapter.sparse_coo()
@@ -288,8 +156,6 @@ class Backend:
             raise ValueError(f"unknown capability {capability!r}; known: {sorted(OPTIONAL_CAPABILITIES)}")
         fn = getattr(self, capability)
         if fn is None:
-            from . import backends
-
             having = backends.providing(capability)
             raise CapabilityError(
                 f"backend {self.name!r} has no {capability!r} ({OPTIONAL_CAPABILITIES[capability]}); "
@@ -405,8 +271,6 @@ def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> B
         adapter = name.adapter
         device = name.device if device is None else device
     else:
-        from . import backends
-
         adapter = backends.load(name or "numpy")
     dev = adapter.resolve_device(device)
     xp = adapter.namespace()
@@ -460,8 +324,6 @@ def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype
     ``device`` or the arrays; the dtype from ``dtype``, else the arrays' common floating dtype, else the
     backend's default.
     """
-    from . import backends
-
     arrs = list(_iter_arrays(arrays))
     owners: dict[str, Adapter] = {}
     for a in arrs:
@@ -503,31 +365,9 @@ def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype
     return get_backend(base, device=device, dtype=dtype)
 
 
-def declared_requirements(obj: Callable) -> tuple[str, ...]:
-    """The capabilities a public algorithm declared with :func:`requires`."""
-    return getattr(obj, "__transportkit_requires__", ())
-
-
-_REQUIREMENTS: dict[str, tuple[str, ...]] = {}
-
-
-def requires(*capabilities: str) -> Callable[[Callable], Callable]:
-    """Declare, in one place, the capabilities an algorithm needs (test skips and docs read it)."""
-    unknown = set(capabilities) - set(OPTIONAL_CAPABILITIES)
-    if unknown:
-        raise ValueError(f"unknown capabilities {sorted(unknown)}")
-
-    def mark(fn: Callable) -> Callable:
-        fn.__transportkit_requires__ = tuple(capabilities)  # type: ignore[attr-defined]
-        _REQUIREMENTS[f"{fn.__module__}.{fn.__qualname__}"] = tuple(capabilities)
-        return fn
-
-    return mark
-
-
-def algorithm_requirements() -> dict[str, tuple[str, ...]]:
-    """All declared algorithm requirements: ``{qualified name: capabilities}``."""
-    return dict(_REQUIREMENTS)
+# Declarations of what each public algorithm needs live in transportkit._capabilities; these names stay importable
+# from here (interpolants/mlp.py and older code use ``from .._backend import requires``).
+from ._capabilities import algorithm_requirements, declared_requirements, requires  # noqa: E402, F401
 
 
 def library_loaded(module: str) -> Any:

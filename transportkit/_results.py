@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ._backend import Backend
+from ._backend import Backend, host_backend
 
 __all__ = ["Estimate", "Result"]
 
@@ -32,14 +32,12 @@ class Result:
         """A copy with every array field (also inside dicts, lists and nested results) as a NumPy array."""
         if self.backend is None:
             return self
-        from ._backend import get_backend
-
         changes = {
             f.name: _convert(getattr(self, f.name), self.backend)
             for f in dataclasses.fields(self)
             if f.name != "backend"
         }
-        return dataclasses.replace(self, **changes, backend=get_backend("numpy"))
+        return dataclasses.replace(self, **changes, backend=host_backend())
 
 
 @dataclasses.dataclass

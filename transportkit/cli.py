@@ -28,13 +28,20 @@ PICTURE_ARGS = ("png", "path", "picture", "plot_path")
 
 
 def backend_table() -> str:
-    """The table of backends and capabilities, as aligned text."""
-    from . import backends
+    """The table of the backends that work on this machine, their capabilities and flags, as aligned text.
 
-    cols = ["backend", "available", "device", "float64", "value_and_grad", "jit", "sparse_solve", "sparse_factor"]
+    The declared tables of every backend and algorithm are in README.md (``python -m transportkit._support_table``).
+    """
+    from . import backends
+    from ._adapter import ADAPTER_FLAGS, OPTIONAL_CAPABILITIES
+
+    flags = list(ADAPTER_FLAGS)
+    cols = ["backend", "available", "device", "float64", *OPTIONAL_CAPABILITIES, *flags]
     rows = []
     for r in backends.table():
         if r["available"]:
+            adapter = backends.load(r["backend"])
+            r = {**r, **{f: getattr(adapter, f) for f in flags}}
             rows.append([r["backend"], "yes", r["device"]] + ["yes" if r[c] else "-" for c in cols[3:]])
         else:
             rows.append([r["backend"], "no"] + [""] * (len(cols) - 2))
@@ -47,8 +54,8 @@ def backend_table() -> str:
 
 def demo_backends() -> None:
     """Print the backend table, then draw 10^5 normals and compute log-mean-exp on every backend."""
-    from . import backends, get_backend, numerics
-    from ._backend import _dtype_name
+    from . import backends, numerics
+    from ._backend import _dtype_name, get_backend
 
     print(backend_table())
     print()

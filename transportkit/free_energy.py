@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._backend import Backend, resolve_backend
+from ._capabilities import declare
 from ._results import Estimate, Result
 from .numerics import logsumexp
 from .random import default_rng
@@ -201,6 +202,7 @@ def _exp_core(w: Any, *, xp: Any) -> tuple[Any, Any, Any]:
     return value, stderr, xp.exp(2 * l1 - l2)
 
 
+@declare()
 def exp(
     w: Any,
     *,
@@ -421,6 +423,7 @@ def _logaddexp(a: Any, b: Any, xp: Any) -> Any:
     return m + xp.log1p(xp.exp(-xp.abs(a - b)))
 
 
+@declare()
 def bar(
     w_forward: Any,
     w_reverse: Any,
@@ -507,6 +510,7 @@ def bar_overlap(w_forward: Any, w_reverse: Any, *, backend: Any = None) -> Any:
     return bar(w_forward, w_reverse, ess_warning=0.0, backend=backend).diagnostics["overlap"]
 
 
+@declare()
 def bounds(w_forward: Any, w_reverse: Any | None = None, *, nan_policy: str = "raise", backend: Any = None):
     r"""Variational (Jensen) bounds :math:`-\mathbb{E}[W_R] \le \Delta F \le \mathbb{E}[W_F]` with the standard
     errors of the means (``std/sqrt(n)``, ``ddof = 1``). Without reverse works the lower bound is ``-inf``."""
@@ -603,6 +607,7 @@ def _mbar_solve(u: Any, NK: Any, f0: Any, be: Backend, *, tol: float, maxiter: i
     return f, ld, it, converged
 
 
+@declare()
 def mbar(
     u_kn: Any,
     N_k: Any,
@@ -815,6 +820,7 @@ def _rk4_with_divergence(velocity, divergence, x, t0: float, t1: float, n_steps:
     return x, ell
 
 
+@declare(uses=("jit",))
 def flow_works(
     velocity: Callable[[float, Any], Any],
     divergence: Callable[[float, Any], Any],
@@ -851,6 +857,7 @@ def flow_works(
     return w, x_end
 
 
+@declare(uses=("jit",))
 def escorted_jarzynski(
     velocity: Callable[[float, Any], Any],
     divergence: Callable[[float, Any], Any],

@@ -26,6 +26,7 @@ from typing import Any
 import array_api_extra as xpx
 
 from ._backend import Backend, resolve_backend
+from ._capabilities import declare
 from ._loops import progress_bar, run_steps, scan_steps
 from .random import default_rng
 from .runge_kutta import error_norm, get_tableau, next_step_factor, rk_step, rk_step_error
@@ -116,6 +117,7 @@ def _key(*parts: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------- ODE
+@declare(uses=("jit",))
 def odeint(
     f: Callable[[Any, Any], Any],
     x0: Any,
@@ -247,6 +249,7 @@ def _sde_step(f: Callable, eps: Callable, solver: str, xp: Any) -> Callable:
     return step
 
 
+@declare(uses=("jit",))
 def sdeint(
     f: Callable[[Any, Any], Any],
     x0: Any,

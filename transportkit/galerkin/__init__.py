@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from .._results import Result
 from ..random import default_rng
 from .params import AutodiffParametrization, GaussianUnits, Parametrization, TanhUnits, gaussian_density
@@ -152,6 +153,7 @@ def _fit_points(pde: PDE, param: Parametrization, theta: Any, sampler: Sampler, 
     return xp.concat(pts, axis=0)
 
 
+@declare(uses=("value_and_grad", "jit"))
 def solve(
     pde: PDE,
     param: Parametrization,

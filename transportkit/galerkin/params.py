@@ -20,6 +20,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .._capabilities import declare
+
 __all__ = ["AutodiffParametrization", "GaussianUnits", "Parametrization", "TanhUnits", "gaussian_density"]
 
 _NEEDS = ("u", "jac", "grad", "lap", "dxxx")
@@ -310,6 +312,7 @@ class TanhUnits(Parametrization):
         return out
 
 
+@declare(needs=("value_and_grad",))
 class AutodiffParametrization(Parametrization):
     r"""A user parametrization differentiated by the backend's autodiff (torch, jax: ``value_and_grad``).
 

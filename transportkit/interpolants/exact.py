@@ -30,6 +30,7 @@ import math
 from typing import Any
 
 from .._backend import Backend, get_backend, host_backend
+from .._capabilities import declare
 from ..targets import Gaussian, GaussianMixture, gaussian_terms
 from .field import BoundField, Field
 from .interpolant import Interpolant
@@ -39,6 +40,7 @@ __all__ = ["ExactField", "exact_field"]
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+@declare()
 def exact_field(
     interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None
 ) -> ExactField:

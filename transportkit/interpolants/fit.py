@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from .._backend import Backend, get_backend, resolve_backend
+from .._capabilities import declare
 from ..random import default_rng
 from .field import BoundField, Field
 from .interpolant import Interpolant
@@ -262,6 +263,7 @@ def _fit(
     return FeatureModel(I, features, theta, kind, be, info)
 
 
+@declare()
 def fit_velocity(
     interpolant: Interpolant | str,
     x1: Any,
@@ -298,6 +300,7 @@ def fit_velocity(
     )
 
 
+@declare()
 def fit_score(
     interpolant: Interpolant | str,
     x1: Any,

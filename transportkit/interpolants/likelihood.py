@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from .._results import Estimate
 from ..integrate import ODE_SOLVERS, grid_times, odeint
 from ..random import default_rng
@@ -44,6 +45,7 @@ class _FlowWithDivergence:
         return hash((id(self.bf), self.d))
 
 
+@declare(uses=("value_and_grad", "jit"))
 def log_likelihood(
     field: Any,
     x: Any,

@@ -34,6 +34,7 @@ import math
 import numbers
 from typing import Any
 
+from .._capabilities import declare
 from .._results import Result
 from ..random import default_rng
 from .network import Particles
@@ -119,6 +120,7 @@ def _check(problem: Any, dt: float, n_steps: int, record_every: int, birth_death
         raise ValueError(f"birth_death (the rate alpha) must be >= 0, got {birth_death}")
 
 
+@declare(uses=("jit",))
 def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_steps: int = 1000,
           birth_death: float = 0.0, batch_size: int | None = None, seed: Any = None, record_every: int = 1,
           record_particles: bool = False, progress: bool = False, jit: bool | None = None) -> Trajectory:
@@ -202,6 +204,7 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     )
 
 
+@declare(uses=("jit",))
 def gradient_flow(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_steps: int = 1000,
                   birth_death: float = 0.0, seed: Any = None, record_every: int = 1,
                   record_particles: bool = False, progress: bool = False, jit: bool | None = None) -> Trajectory:
@@ -211,6 +214,7 @@ def gradient_flow(problem: Problem, particles: Particles | int, *, dt: float = 0
                  record_every=record_every, record_particles=record_particles, progress=progress, jit=jit)
 
 
+@declare(uses=("jit",))
 def sgd(problem: Problem, particles: Particles | int, *, batch_size: int, dt: float = 0.1, n_steps: int = 1000,
         birth_death: float = 0.0, seed: Any = None, record_every: int = 1, record_particles: bool = False,
         progress: bool = False, jit: bool | None = None) -> Trajectory:

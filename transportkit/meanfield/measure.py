@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from .._results import Result
 from .dynamics import train
 from .problems import Problem
@@ -129,6 +130,7 @@ class Fluctuations(Result):
     n: int
 
 
+@declare(uses=("jit",))
 def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8), dt: float = 0.1,
                  n_steps: int = 500, record_every: int = 50, birth_death: float = 0.0,
                  batch_size: int | None = None) -> Fluctuations:

@@ -38,6 +38,7 @@ import math
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp, logsumexp
 from ..random import default_rng
@@ -71,6 +72,7 @@ def _next_t(path: Any, t: float, parts: tuple, A: Any, target_cess: float, xp: A
     return max(lo, t + 1e-10)
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='ais')")
 def ais(
     target: Any,
     n: int,
@@ -238,6 +240,7 @@ def ais(
     )
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='smc')")
 def smc(target: Any, n: int, *, resample: str = "systematic", ess_threshold: float = 0.5, **kwargs: Any) -> Any:
     """Sequential Monte Carlo: :func:`ais` with resampling (systematic by default) whenever ESS/n drops
     below ``ess_threshold``."""

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from ..random import default_rng
 from ._common import as_density, infer_dim, progress_range, samples
 
@@ -215,21 +216,25 @@ def mcmc(
     )
 
 
+@declare(name="tk.sample(method='rwm')")
 def rwm(target: Any, n: int, **kwargs: Any) -> Any:
     """Random-walk Metropolis chains: :func:`mcmc` with ``kernel="rwm"``."""
     return mcmc(target, n, kernel="rwm", **kwargs)
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='ula')")
 def ula(target: Any, n: int, **kwargs: Any) -> Any:
     """Unadjusted Langevin chains (biased, O(h)): :func:`mcmc` with ``kernel="ula"``."""
     return mcmc(target, n, kernel="ula", **kwargs)
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='mala')")
 def mala(target: Any, n: int, **kwargs: Any) -> Any:
     """Metropolis-adjusted Langevin chains: :func:`mcmc` with ``kernel="mala"``."""
     return mcmc(target, n, kernel="mala", **kwargs)
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='hmc')")
 def hmc(target: Any, n: int, **kwargs: Any) -> Any:
     """Hamiltonian Monte Carlo chains (leapfrog, ``n_leapfrog`` steps): :func:`mcmc` with ``kernel="hmc"``."""
     return mcmc(target, n, kernel="hmc", **kwargs)

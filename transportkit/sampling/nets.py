@@ -81,6 +81,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
+from .._capabilities import declare
 from ..numerics import ess as _ess
 from ..random import default_rng
 from ._common import make_path, progress_range, samples
@@ -394,6 +395,7 @@ def _summary(A: Any, log_Z0: float, xp: Any) -> tuple[float, float, float]:
     return lz + log_Z0, math.sqrt(var), float(_ess(A, xp=xp))
 
 
+@declare(uses=("value_and_grad",), name="tk.sample(method='nets')")
 def nets(
     target: Any,
     n: int,

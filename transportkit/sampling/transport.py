@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import get_backend
+from .._capabilities import declare
 from ..integrate import ODE_SOLVERS, SDE_SOLVERS, diffusion_function, grid_times, odeint, sdeint
 from ..random import Generator, default_rng
 from ._core import Samples, register_method
@@ -22,6 +23,7 @@ def _is_field(obj: Any) -> bool:
     return hasattr(obj, "bind") and hasattr(obj, "velocity") and hasattr(obj, "dim")
 
 
+@declare(uses=("jit",), name="tk.sample(method='ode'/'sde')")
 def sample_transport(
     field: Any,
     n: int,

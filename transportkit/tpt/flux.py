@@ -34,6 +34,7 @@ from typing import Any
 import array_api_extra as xpx
 
 from .._backend import Backend
+from .._capabilities import declare
 from .._results import Result
 from ._inputs import (
     DENSE_LIMIT,
@@ -400,6 +401,7 @@ def _output(net: Network, vals: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------- public
+@declare(uses=("sparse_factor", "sparse_solve"))
 def reactive_flux(
     M: Any,
     A: Any,
@@ -508,6 +510,7 @@ def reactive_flux(
     )
 
 
+@declare(uses=("sparse_factor", "sparse_solve"))
 def stationary_distribution(
     M: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12, backend: Any = None
 ) -> Any:
@@ -521,6 +524,7 @@ def stationary_distribution(
     return _stationary(net, tol)
 
 
+@declare(uses=("sparse_factor", "sparse_solve"))
 def committors(
     M: Any, A: Any, B: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12,
     backend: Any = None,
@@ -530,6 +534,7 @@ def committors(
     return rf.q_plus, rf.q_minus
 
 
+@declare(uses=("sparse_factor", "sparse_solve"))
 def mean_first_passage_times(
     M: Any, target: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12,
     rate_attr: str = "rate", backend: Any = None,

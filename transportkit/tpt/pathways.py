@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from .._backend import get_backend
+from .._capabilities import declare
 
 __all__ = ["bottleneck", "coarse_grain", "isocommittor_cut", "pathways", "sample_reactive"]
 
@@ -122,6 +123,7 @@ def _label(rf: Any, states: list) -> list:
     return [rf.labels[i] for i in states] if rf.labels is not None else states
 
 
+@declare()
 def pathways(rf: Any, k: int | None = 3, *, fraction: float = 1.0, refine: bool = True,
              tol: float = 1e-14) -> list:
     """Dominant-pathway decomposition of the net flux of ``rf`` (a :class:`ReactiveFlux`).
@@ -157,6 +159,7 @@ def pathways(rf: Any, k: int | None = 3, *, fraction: float = 1.0, refine: bool 
     return out
 
 
+@declare()
 def bottleneck(rf: Any) -> tuple[Any, Any, float]:
     """``(i, j, f+_ij)``: the weakest real edge of the dominant pathway (its capacity when not limited by the
     total out-flux of an A state or in-flux of a B state)."""
@@ -170,6 +173,7 @@ def bottleneck(rf: Any) -> tuple[Any, Any, float]:
     return i, j, G.cap[e]
 
 
+@declare()
 def isocommittor_cut(rf: Any, level: float = 0.5) -> tuple[list, float]:
     r"""Edges crossing the isocommittor surface :math:`q^+ = \text{level}`: ``([(i, j, f+_ij), ...], flux)``
     with :math:`q^+_i < \text{level} \le q^+_j` and positive net flux. For reversible chains every net-flux edge
@@ -186,6 +190,7 @@ def isocommittor_cut(rf: Any, level: float = 0.5) -> tuple[list, float]:
     return edges, float(sum(ww))
 
 
+@declare()
 def coarse_grain(rf: Any, sets: list) -> Any:
     r"""Net flux between disjoint user sets :math:`S_1..S_K`: :math:`C_{ab} = \max(G_{ab} - G_{ba}, 0)` with
     :math:`G_{ab} = \sum_{i\in S_a, j\in S_b} f_{ij}` (gross flux ``f``); a ``(K, K)`` array on the backend."""
@@ -209,6 +214,7 @@ def coarse_grain(rf: Any, sets: list) -> Any:
     return be.asarray(C, dtype=be.dtype)
 
 
+@declare()
 def sample_reactive(rf: Any, n_paths: int, *, seed: Any = None, max_steps: int = 100_000) -> list:
     r"""Detour-free reactive paths on the net flux (Cameron & Vanden-Eijnden 2014): the start
     :math:`i\in A` is drawn with probability :math:`\propto\sum_j f^+_{ij}`, then each step goes
