@@ -59,7 +59,6 @@ FLOORS: dict[str, int] = {
 ALLOWED_UPWARD: set[tuple[str, str]] = set()
 ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = {
     ("transportkit.free_energy", "get_backend"),  # demo(): `from . import get_backend` -> use _backend.host_backend
-    ("transportkit.interpolants", "sample"),  # demo(): `from .. import sample` -> sampling.sample
 }
 #: Circles through deferred (function-level) imports, each a set of modules.
 ALLOWED_DEFERRED_CYCLES: list[set[str]] = [

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 #: Demo sections, in order: (title, "module:function"). Each function prints its own showcase.
 DEMOS: list[tuple[str, str]] = [
     ("Backends", "transportkit.cli:demo_backends"),
-    ("Stochastic interpolants", "transportkit.interpolants:demo"),
+    ("Stochastic interpolants", "transportkit.sampling.transport_demo:demo"),
     ("Sampling", "transportkit.sampling._target_methods:demo"),
     ("Free energy", "transportkit.free_energy:demo"),
     ("Galerkin", "transportkit.galerkin:demo"),
