@@ -3,6 +3,8 @@ accuracy of the mode weights (track_)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 import transportkit as tk
@@ -28,7 +30,9 @@ class TransportSampling:
     def setup(self, backend, n, d):
         self.be = backend_or_skip(backend)
         self.T, self.f = _field(d)
-        block(tk.sample(self.f, 8, steps=2, backend=self.be, seed=0).x)  # compile / cache parameters
+        # compile (JAX) and cache the bound field for exactly the timed shapes
+        block(tk.sample(self.f, n, steps=100, solver="rk4", backend=self.be, seed=0).x)
+        block(tk.sample(self.f, n, method="sde", steps=100, solver="euler_maruyama", backend=self.be, seed=0).x)
 
     def time_ode_rk4_100(self, backend, n, d):
         block(tk.sample(self.f, n, steps=100, solver="rk4", backend=self.be, seed=0).x)
@@ -41,6 +45,35 @@ class TransportSampling:
 
     def peakmem_sde_em_100(self, backend, n, d):
         block(tk.sample(self.f, n, method="sde", steps=100, solver="euler_maruyama", backend=self.be, seed=0).x)
+
+
+class TransportPerStepAndFirstCall:
+    """Seconds per RK4 step once compiled, and the first call of a fresh field (which compiles the whole run on JAX)."""
+
+    params = (BACKENDS, [10**3, 10**5], [2, 64])
+    param_names = ["backend", "n", "d"]
+    timeout = 300
+    number = 1
+    repeat = 1
+
+    def setup(self, backend, n, d):
+        self.be = backend_or_skip(backend)
+
+    def track_first_call_s(self, backend, n, d):
+        _, f = _field(d)
+        t0 = time.perf_counter()
+        block(tk.sample(f, n, steps=100, solver="rk4", backend=self.be, seed=0).x)
+        return time.perf_counter() - t0
+
+    def track_time_per_step_s(self, backend, n, d):
+        _, f = _field(d)
+        block(tk.sample(f, n, steps=100, solver="rk4", backend=self.be, seed=0).x)
+        t0 = time.perf_counter()
+        block(tk.sample(f, n, steps=100, solver="rk4", backend=self.be, seed=1).x)
+        return (time.perf_counter() - t0) / 100
+
+    track_first_call_s.unit = "s"
+    track_time_per_step_s.unit = "s"
 
 
 class ModeWeightError:
