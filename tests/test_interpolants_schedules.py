@@ -138,3 +138,16 @@ def test_interpolate_and_time_derivative(backend):
         I.time_derivative(backend.asarray(t), backend.asarray(x0), backend.asarray(x1), backend.asarray(z))
     )
     np.testing.assert_allclose(rd, -x0 + x1 + (1 - 2 * t)[:, None] * z, rtol=1e-12)
+
+
+def test_schedule_written_with_another_library_is_still_validated():
+    """A callable that NumPy arrays cannot go through is checked on the backend whose operations it uses."""
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="boundary condition"):
+        tk.Interpolant(alpha=lambda t: torch.cos(np.pi * t / 2), beta=lambda t: torch.sin(np.pi * t / 2) + 0.1)
+    tk.Interpolant(alpha=lambda t: torch.cos(np.pi * t / 2), beta=lambda t: torch.sin(np.pi * t / 2))
+
+
+def test_schedule_that_no_backend_can_evaluate_is_an_error():
+    with pytest.raises(ValueError, match="could not be evaluated"):
+        tk.Interpolant(alpha=lambda t: t.no_such_method(), beta=lambda t: t)

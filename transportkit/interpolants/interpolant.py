@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend, get_backend, resolve_backend
+from .._backend import Backend, get_backend, host_backend, resolve_backend
 from ..errors import CapabilityError
 from .schedules import Schedule, gamma_schedule, make_schedule
 
@@ -177,16 +177,33 @@ class Interpolant:
         return out
 
     # ------------------------------------------------------------------------------------------ validation
+    def _grid_values(self, n: int) -> dict[str, Any]:
+        """alpha, beta, gamma on ``n`` grid times as host arrays, evaluated with the first namespace that the
+        schedule's callables accept (NumPy, then the other installed backends: a user callable may be written with
+        one library's operations); ``ValueError`` when none does, so that validation is never skipped."""
+        from .. import backends
+
+        errors = []
+        for name in ["numpy", *[b for b in backends.available() if b != "numpy"]]:
+            be = get_backend(name)
+            if be.dtype != be.xp.float64 and name != "numpy":
+                be = get_backend(name, dtype="float32")
+            xp = be.xp
+            t = xp.linspace(0.0, 1.0, n, dtype=be.dtype, device=be.device)
+            try:
+                out = {k: getattr(self.schedule, k)(t, xp) for k in ("alpha", "beta", "gamma")}
+                return {k: be.to_numpy(xp.asarray(v, dtype=be.dtype) * xp.ones_like(t)).astype("float64")
+                        for k, v in out.items()}
+            except (CapabilityError, TypeError, AttributeError, RuntimeError) as exc:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        raise ValueError(f"schedule {self.name!r} could not be evaluated on any backend to check it: {errors}")
+
     def validate(self, n: int = 101) -> None:
         """Check the boundary conditions and finiteness on ``n`` grid times; ``ValueError`` names the failure."""
-        be = get_backend("numpy")
+        vals = self._grid_values(n)
+        be = host_backend()
         xp = be.xp
-        try:
-            t = xp.linspace(0.0, 1.0, n, dtype=xp.float64)
-            vals = {k: getattr(self.schedule, k)(t, xp) for k in ("alpha", "beta", "gamma")}
-        except (CapabilityError, TypeError, AttributeError):  # a user callable that needs another library
-            return
-        vals = {k: be.to_numpy(xp.asarray(v, dtype=xp.float64)) * xp.ones_like(t) for k, v in vals.items()}
+        t = xp.linspace(0.0, 1.0, n, dtype=xp.float64)
         tv = be.to_numpy(t)
         for k, v in vals.items():
             bad = ~xp.isfinite(v)
