@@ -40,10 +40,10 @@ def eight_mode_mixture(radius: float = 4.0, seed: int = 0):
     """The 2-D test mixture of the docs and demo: 8 modes on a circle, random weights and small covariances."""
     import math
 
-    from .._backend import get_backend
+    from .._backend import host_backend
     from ..targets import GaussianMixture
 
-    be = get_backend("numpy")
+    be = host_backend()
     xp, gen = be.xp, be.rng(seed)
     ang = xp.arange(8, dtype=xp.float64) * (2 * math.pi / 8)
     m = radius * xp.stack([xp.cos(ang), xp.sin(ang)], axis=1)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._backend import Backend, get_backend, host_backend
+from .._backend import Backend, host_backend
 from .._capabilities import declare
 from ..targets import Gaussian, GaussianMixture, gaussian_terms
 from .field import BoundField, Field
@@ -71,7 +71,7 @@ class ExactField(Field):
         self.dim = target.dim
         self.backend = target.backend
         hb, ht = base._host, target._host
-        xp = get_backend("numpy").xp
+        xp = host_backend().xp
         J, K = base.n_components, target.n_components
 
         def rep(v, n):
@@ -98,7 +98,7 @@ class ExactField(Field):
         t = float(t)
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"t must lie in [0, 1], got {t}")
-        xp = get_backend("numpy").xp
+        xp = host_backend().xp
         c = self.interpolant.coefficients(xp.asarray(t, dtype=xp.float64), xp)
         h = self._host
         eye = xp.eye(self.dim, dtype=xp.float64)

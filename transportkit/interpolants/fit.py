@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._backend import Backend, get_backend, resolve_backend
+from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
 from ..random import default_rng
 from .field import BoundField, Field
@@ -71,7 +71,7 @@ class TensorFeatures:
             raise ValueError(f"bandwidths must be positive numbers, got {bandwidth!r}")
         self.dim, self.time_degree, self.time_basis = int(dim), time_degree, time_basis
         self.n_fourier, self.bandwidth, self.linear = n_fourier, bws, bool(linear)
-        host = get_backend("numpy")
+        host = host_backend()
         gen = host.rng(seed)
         xp = host.xp
         omega = gen.normal((n_fourier, self.dim))
@@ -120,7 +120,7 @@ class FeatureModel(Field):
         self.backend = backend
         self.theta = theta  # (T, S, d) on ``backend``
         self.info = info
-        self._theta_host = get_backend("numpy").asarray(backend.to_numpy(theta))
+        self._theta_host = host_backend().asarray(backend.to_numpy(theta))
 
     def _make_bound(self, be: Backend) -> _BoundFeature:
         return _BoundFeature(be, self)
@@ -285,19 +285,8 @@ def fit_velocity(
     the data with fresh (t, x0, z); ``t_range``: where t is drawn (stay inside (0, 1) when :math:`\gamma'`
     is singular at the ends). Returns a :class:`FeatureModel` with analytic ``velocity`` and ``divergence``.
     """
-    return _fit(
-        interpolant,
-        x1,
-        "velocity",
-        x0=x0,
-        features=features,
-        ridge=ridge,
-        repeats=repeats,
-        t_range=t_range,
-        chunk_size=chunk_size,
-        seed=seed,
-        backend=backend,
-    )
+    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, seed=seed, backend=backend)
+    return _fit(interpolant, x1, "velocity", x0=x0, features=features, **options)
 
 
 @declare()
@@ -316,19 +305,8 @@ def fit_score(
 ) -> FeatureModel:
     r"""Fit the score :math:`\hat s` by ridge least squares on the target :math:`-z/\gamma` (two-sided) or
     :math:`-x_0/\alpha` (one-sided, Gaussian base); ``t_range`` keeps away from where these blow up."""
-    return _fit(
-        interpolant,
-        x1,
-        "score",
-        x0=x0,
-        features=features,
-        ridge=ridge,
-        repeats=repeats,
-        t_range=t_range,
-        chunk_size=chunk_size,
-        seed=seed,
-        backend=backend,
-    )
+    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, seed=seed, backend=backend)
+    return _fit(interpolant, x1, "score", x0=x0, features=features, **options)
 
 
 def sliced_w2(x: Any, y: Any, *, n_projections: int = 256, seed: Any = 0, backend: Any = None) -> float:
@@ -339,7 +317,7 @@ def sliced_w2(x: Any, y: Any, *, n_projections: int = 256, seed: Any = 0, backen
     x, y = be.asarray(x), be.asarray(y)
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"x and y must be (n, d) arrays of the same shape, got {tuple(x.shape)}, {tuple(y.shape)}")
-    th = get_backend("numpy").rng(seed).normal((n_projections, x.shape[1]))
+    th = host_backend().rng(seed).normal((n_projections, x.shape[1]))
     th = be.asarray(th)
     th = th / xp.sqrt(xp.sum(th * th, axis=1, keepdims=True))
     px = xp.sort(x @ xp.linalg.matrix_transpose(th), axis=0)
