@@ -19,6 +19,7 @@ from typing import Any
 from .._backend import Backend, resolve_backend
 from ..errors import CapabilityError
 from ..integrate import diffusion_function
+from .interpolant import _col
 
 __all__ = ["BoundField", "Field", "diffusion_fn"]
 
@@ -120,9 +121,6 @@ class BoundField:
         d = x.shape[-1]
         return -0.5 * xp.sum(x * x, axis=-1) / a2 - 0.5 * d * math.log(2.0 * math.pi * a2)
 
-
-def _col(t: Any) -> Any:
-    return t[:, None] if getattr(t, "ndim", 0) == 1 else t
 
 
 class Field:

@@ -159,7 +159,7 @@ class Interpolant:
         be = resolve_backend(t, x0, x1, z, backend=backend)
         xp = be.xp
         x0, x1 = be.asarray(x0), be.asarray(x1)
-        c = self.coefficients(_col(be.asarray(t), xp), xp)
+        c = self.coefficients(_col(be.asarray(t)), xp)
         out = c.a * x0 + c.b * x1
         if z is not None and not self.one_sided:
             out = out + c.g * be.asarray(z)
@@ -170,10 +170,10 @@ class Interpolant:
         be = resolve_backend(t, x0, x1, z, backend=backend)
         xp = be.xp
         x0, x1 = be.asarray(x0), be.asarray(x1)
-        c = self.coefficients(_col(be.asarray(t), xp), xp)
+        c = self.coefficients(_col(be.asarray(t)), xp)
         out = c.ad * x0 + c.bd * x1
         if z is not None and not self.one_sided:
-            out = out + self.schedule.gamma_dot(_col(be.asarray(t), xp), xp) * be.asarray(z)
+            out = out + self.schedule.gamma_dot(_col(be.asarray(t)), xp) * be.asarray(z)
         return out
 
     # ------------------------------------------------------------------------------------------ validation
@@ -239,7 +239,7 @@ class Interpolant:
                 )
 
 
-def _col(t: Any, xp: Any) -> Any:
+def _col(t: Any) -> Any:
     """``t`` of shape (n,) -> (n, 1), so coefficients broadcast against points (n, d); scalars stay."""
     return t[:, None] if t.ndim == 1 else t
 
