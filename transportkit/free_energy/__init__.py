@@ -11,9 +11,10 @@ and typed ``diagnostics`` (effective sample sizes, overlap, iteration counts, ..
 ``exp`` and ``bar`` also accept batches: works of shape ``(..., n)`` give estimates of shape ``(...)``
 (one independent estimate per leading index), which is how bootstrap resamples are evaluated.
 
-Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds), :mod:`~transportkit.free_energy.mbar`,
-:mod:`~transportkit.free_energy.escorted` (escorted works along a flow), :mod:`~transportkit.free_energy.works`
-(works from sampler results), :mod:`~transportkit.free_energy.diagnostics` (result types, the warning).
+Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds),
+:mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.escorted` (escorted works along a
+flow), :mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
+(result types, the warning).
 
 References
 ----------
@@ -39,7 +40,7 @@ from .diagnostics import (
 )
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
-from .mbar import mbar
+from .multistate import mbar
 from .showcase import demo
 from .works import from_samples, works_from_samples
 

@@ -69,8 +69,9 @@ def _integrate(
         except Exception as exc:  # a field that cannot be traced (numpy calls, float(t), ...)
             if jit:
                 raise
+            why = (str(exc).splitlines() or [""])[0]
             warnings.warn(
-                f"escorted works: the velocity/divergence could not be compiled ({type(exc).__name__}: {exc}); "
+                f"escorted works: the velocity/divergence could not be compiled ({type(exc).__name__}: {why}); "
                 "running the steps as a Python loop (write them with the array namespace on t, or pass jit=False)",
                 UserWarning,
                 stacklevel=4,

@@ -7,7 +7,7 @@ import math
 
 from .._backend import host_backend
 from .exp_bar import bar, bounds, exp
-from .mbar import mbar
+from .multistate import mbar
 
 __all__ = ["demo"]
 
