@@ -33,17 +33,33 @@ __all__ = ["escorted_jarzynski", "flow_works"]
 _RK4 = get_tableau("rk4")
 
 
-def _flow_step(velocity: Callable, divergence: Callable, d: int, xp: Any) -> Callable[[Any, Array, tuple], Array]:
-    """One RK4 step of the augmented state z = (x, ell) of shape (n, d + 1): dx/dt = b(t, x), d(ell)/dt = div b(t, x),
-    at time ``t0 + i h`` with ``(t0, h) = consts``."""
+class _Augmented:
+    """The state (x, ell) of the flow with its integrated divergence: adds and scales like one array, so that the
+    shared Runge-Kutta stack steps both without concatenating them."""
 
-    def field(t: Any, z: Array) -> Array:
-        x = z[:, :d]
-        return xp.concat([velocity(t, x), divergence(t, x)[:, None]], axis=1)
+    __slots__ = ("ell", "x")
 
-    def body(i: Any, z: Array, consts: tuple) -> Array:
+    def __init__(self, x: Array, ell: Array) -> None:
+        self.x, self.ell = x, ell
+
+    def __add__(self, other: _Augmented) -> _Augmented:
+        return _Augmented(self.x + other.x, self.ell + other.ell)
+
+    def __rmul__(self, c: Any) -> _Augmented:
+        return _Augmented(c * self.x, c * self.ell)
+
+
+def _flow_step(velocity: Callable, divergence: Callable) -> Callable[[Any, tuple, tuple], tuple]:
+    """One RK4 step of (x, ell): dx/dt = b(t, x), d(ell)/dt = div b(t, x), at time ``t0 + i h`` with
+    ``(t0, h) = consts``; the carry is the pair of arrays."""
+
+    def field(t: Any, z: _Augmented) -> _Augmented:
+        return _Augmented(velocity(t, z.x), divergence(t, z.x))
+
+    def body(i: Any, carry: tuple, consts: tuple) -> tuple:
         t0, h = consts
-        return rk_step(_RK4, field, t0 + i * h, h, z)
+        z = rk_step(_RK4, field, t0 + i * h, h, _Augmented(*carry))
+        return z.x, z.ell
 
     return body
 
@@ -54,18 +70,15 @@ def _integrate(
 ) -> tuple[Array, Array]:  # fmt: skip
     """(x at t1, integral of div b) by fixed-step RK4: one compiled run on JAX (``jit`` not False), else a Python
     loop; ``jit=None`` falls back to the Python loop, with a warning, when the fields cannot be traced."""
-    xp = be.xp
-    n, d = x.shape
     h = (t1 - t0) / n_steps
-    body = _flow_step(velocity, divergence, d, xp)
-    z = xp.concat([x, xp.zeros((n, 1), dtype=x.dtype, device=be.device)], axis=1)
+    body = _flow_step(velocity, divergence)
+    z = (x, be.xp.zeros(x.shape[:1], dtype=x.dtype, device=be.device))
     desc = "escorted works"
     if be.compiles_loops and jit is not False:
         consts = (be.asarray(t0), be.asarray(h))
-        key = ("free_energy.escorted", velocity, divergence, d)
+        key = ("free_energy.escorted", velocity, divergence)
         try:
-            z = run_steps(be, body, z, n_steps, consts=consts, key=key, progress=progress, desc=desc)
-            return z[:, :d], z[:, d]
+            return run_steps(be, body, z, n_steps, consts=consts, key=key, progress=progress, desc=desc)
         except Exception as exc:  # a field that cannot be traced (numpy calls, float(t), ...)
             if jit:
                 raise
@@ -78,7 +91,7 @@ def _integrate(
             )
     for i in progress_range(n_steps, progress, desc):
         z = body(i, z, (t0, h))
-    return z[:, :d], z[:, d]
+    return z
 
 
 def _check_points(name: str, x: Any, be: Backend, d: int | None = None) -> Array:
