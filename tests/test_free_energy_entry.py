@@ -37,11 +37,11 @@ def estimator_spies(monkeypatch):
     """Count the kernels (EXP), solves (BAR, MBAR) and bootstrap runs of the estimators."""
     spies = {
         "kernel": Spy(exp_bar.kernel),
-        "bar_solve": Spy(exp_bar._bar_solve),
+        "bar_solve": Spy(exp_bar.solve_bar),
         "mbar_solve": Spy(mbar_module._mbar_solve),
     }
     monkeypatch.setattr(exp_bar, "kernel", spies["kernel"])
-    monkeypatch.setattr(exp_bar, "_bar_solve", spies["bar_solve"])
+    monkeypatch.setattr(exp_bar, "solve_bar", spies["bar_solve"])
     monkeypatch.setattr(mbar_module, "_mbar_solve", spies["mbar_solve"])
     return spies
 
