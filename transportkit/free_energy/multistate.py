@@ -26,7 +26,6 @@ from ._checks import (
     check_positive_real,
     check_threshold,
     first_bad_index,
-    kernel,
     std_over_first,
 )
 from .diagnostics import ESS_WARNING, Array, FreeEnergyEstimate, FreeEnergyWarning, MbarDiagnostics, check_ess
@@ -53,61 +52,92 @@ def _mbar_newton_system(u: Array, NK: Array, f: Array, ld: Array, eye: Array, *,
     return log_colsum, xp.max(xp.abs(colsum - 1.0)), NK * (colsum - 1.0), H
 
 
+def _newton_step(g: Array, H: Array, xp: Any, device: Any) -> Array:
+    """The Newton step -H^{-1} g in the gauge f_0 = 0 (first entry 0), by ``eigh`` of the reduced Hessian (symmetric
+    positive semi-definite); NaN where it is singular to 1e-12 relative (disconnected states), so that the caller
+    falls back to a self-consistent iteration as a failed solve would."""
+    w, V = xp.linalg.eigh(H[1:, 1:])
+    regular = xp.all(w > 1e-12 * xp.max(xp.abs(w)))
+    inv = xp.where(regular, 1.0 / xp.where(w > 0, w, xp.ones_like(w)), xp.full_like(w, math.nan))
+    s = V @ (inv * (xp.matrix_transpose(V) @ -g[1:]))
+    return xp.concat([xp.zeros((1,), dtype=g.dtype, device=device), s])
+
+
+class _Problem:
+    """The fixed arrays of one MBAR solve and the backend's ``while_loop``."""
+
+    def __init__(self, u: Array, NK: Array, tol: float, be: Backend) -> None:
+        xp = self.xp = be.xp
+        self.u, self.NK, self.logN, self.tol, self.loop, self.device = u, NK, xp.log(NK), tol, be.while_loop, be.device
+        self.eye = xp.eye(u.shape[0], dtype=u.dtype, device=be.device)
+
+    def evaluate(self, f: Array) -> tuple[Array, Array]:
+        return _mbar_evaluate(self.u, self.logN, self.NK, f, xp=self.xp)
+
+
+def _candidate(p: _Problem, f: Array, L: Array, step: Array, slope: Array, sci: Array, k: Array) -> tuple:
+    """Line-search point k: the Newton point f + 2^-k step (k < 40, finite step) with its Armijo test, else the
+    self-consistent-iteration point ``sci``. Returns (f_c, ld_c, L_c, newton accepted, search over)."""
+    xp = p.xp
+    newton = xp.all(xp.isfinite(step)) & (k < 40)
+    t = xp.pow(xp.asarray(0.5, dtype=f.dtype, device=p.device), xp.astype(k, f.dtype))
+    f_c = xp.where(newton, f + t * xp.where(xp.isfinite(step), step, xp.zeros_like(step)), sci)
+    ld_c, L_c = p.evaluate(f_c)
+    ok = xp.isfinite(L_c) & (L_c <= L + 1e-4 * t * slope + 1e-13 * (xp.abs(L) + 1.0))
+    return f_c, ld_c, L_c, newton & ok, ~newton | ok
+
+
+def _iterate(p: _Problem, c: tuple) -> tuple:
+    """One MBAR iteration on the carry (f, ld, L, it, done): stop if max|colsum - 1| < tol, else a Newton step with
+    backtracking line search (t = 1, 1/2, ..., 2^-39), falling back to the self-consistent iteration; done also when
+    an accepted Newton step changes f by less than round-off."""
+    xp = p.xp
+    f, ld, L, it, _ = c
+    log_colsum, err, g, H = _mbar_newton_system(p.u, p.NK, f, ld, p.eye, xp=xp)
+    small = err < p.tol
+    sci = f - log_colsum  # f_k <- -log sum_n e^{-u_kn} / sum_j N_j e^{f_j - u_jn}
+    step = _newton_step(g, H, xp, p.device) if f.shape[0] > 1 else xp.full_like(f, math.nan)
+    slope = xp.sum(xp.where(xp.isfinite(step), g * step, xp.zeros_like(step)))
+    k0 = xp.where(
+        xp.all(xp.isfinite(step)),
+        xp.asarray(0, dtype=xp.int32, device=p.device),
+        xp.asarray(40, dtype=xp.int32, device=p.device),
+    )
+
+    def halve(s: tuple) -> tuple:
+        return (s[0] + 1, *_candidate(p, f, L, step, slope, sci, s[0] + 1))
+
+    start = (k0, *_candidate(p, f, L, step, slope, sci, k0))
+    _, f_new, ld_new, L_new, accepted, _ = p.loop(lambda s: ~s[5], halve, start)
+    f_next = f_new - f_new[0]
+    small_change = xp.max(xp.abs(f_next - f)) <= 1e-13 * (1.0 + xp.max(xp.abs(f_next)))
+    f = xp.where(small, f, f_next)
+    ld = xp.where(small, ld, ld_new - f_new[0])
+    L = xp.where(small, L, L_new)
+    return f, ld, L, it + 1, small | (accepted & small_change)
+
+
+def _mbar_solver(be: Backend, tol: float, maxiter: int) -> Any:
+    """The whole MBAR solve ``(u, NK, f0) -> (f, ld, iterations, converged)`` as one compiled program on JAX (its
+    loops ``while_loop``s), Python loops elsewhere."""
+    xp = be.xp
+
+    def solve(u: Array, NK: Array, f0: Array) -> tuple[Array, ...]:
+        p = _Problem(u, NK, tol, be)
+        ld0, L0 = p.evaluate(f0)
+        start = (f0, ld0, L0, xp.asarray(0, dtype=xp.int32, device=be.device), xp.asarray(False, device=be.device))
+        f, ld, _, it, done = be.while_loop(lambda c: ~c[4] & (c[3] < maxiter), lambda c: _iterate(p, c), start)
+        return f, ld, it, done
+
+    return be.compiled(("free_energy", "mbar_solve", tol, maxiter), lambda: solve)
+
+
 def _mbar_solve(
     u: Array, NK: Array, f0: Array, be: Backend, *, tol: float, maxiter: int
 ) -> tuple[Array, Array, int, bool]:
-    """Minimize L(f) (gauge f_0 = 0) by Newton's method with backtracking line search, falling back to a
-    self-consistent iteration step when the line search fails. Returns (f, ld, iterations, converged)."""
-    xp = be.xp
-    evaluate = kernel(be, _mbar_evaluate)
-    newton_system = kernel(be, _mbar_newton_system)
-    K = u.shape[0]
-    logN = xp.log(NK)
-    eye = xp.eye(K, dtype=u.dtype, device=be.device)
-    f = f0
-    ld, L = evaluate(u, logN, NK, f)
-    converged = False
-    it = 0
-    for it in range(1, maxiter + 1):  # noqa: B007
-        log_colsum, err, g, H = newton_system(u, NK, f, ld, eye)
-        if float(err) < tol:
-            converged = True
-            break
-        if K == 1:
-            f = f - log_colsum
-            ld, L = evaluate(u, logN, NK, f)
-            continue
-        step = None
-        try:
-            s = xp.linalg.solve(H[1:, 1:], -g[1:, None])[:, 0]
-            if bool(xp.all(xp.isfinite(s))):
-                step = xp.concat([xp.zeros((1,), dtype=u.dtype, device=u.device), s])
-        except Exception:  # singular reduced Hessian (disconnected states): fall back to SCI
-            step = None
-        accepted = False
-        if step is not None:
-            slope = float(xp.sum(g * step))
-            t = 1.0
-            for _ in range(40):
-                f_new = f + t * step
-                ld_new, L_new = evaluate(u, logN, NK, f_new)
-                Ln, Lo = float(L_new), float(L)
-                if math.isfinite(Ln) and Ln <= Lo + 1e-4 * t * slope + 1e-13 * (abs(Lo) + 1.0):
-                    accepted = True
-                    break
-                t /= 2
-        if not accepted:  # self-consistent iteration: f_k <- -log sum_n e^{-u_kn} / sum_j N_j e^{f_j - u_jn}
-            f_new = f - log_colsum
-            ld_new, L_new = evaluate(u, logN, NK, f_new)
-        f_prev = f
-        f = f_new - f_new[0]
-        ld = ld_new - f_new[0]
-        L = L_new
-        # converged to round-off (reduced energies of magnitude |u| limit |colsum - 1| to ~|u| eps)
-        if accepted and float(xp.max(xp.abs(f - f_prev))) <= 1e-13 * (1.0 + float(xp.max(xp.abs(f)))):
-            converged = True
-            break
-    return f, ld, it, converged
+    """Minimize L(f) (gauge f_0 = 0); returns (f, ld, iterations, converged) (one host read after the solve)."""
+    f, ld, it, converged = _mbar_solver(be, tol, maxiter)(u, NK, f0)
+    return f, ld, int(it), bool(converged)
 
 
 # ----------------------------------------------------------------------------------------------- entry
