@@ -321,3 +321,32 @@ def test_submodules_do_not_import_the_package_root():
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "transportkit":
                 raise AssertionError(f"{path.name} imports the package root")
     assert tk.free_energy is fe and escorted.flow_works is fe.flow_works
+
+
+def test_bar_and_mbar_solves_are_one_compiled_program(backend, monkeypatch):
+    """On JAX the BAR and MBAR solves are each traced once (their loops are while_loops inside one program) and a
+    second call reuses the program; elsewhere the kernels run once per iteration."""
+    from transportkit.free_energy import bar_equation
+
+    spy_h, spy_eval = Spy(bar_equation._bar_h), Spy(mbar_module._mbar_evaluate)
+    monkeypatch.setattr(bar_equation, "_bar_h", spy_h)
+    monkeypatch.setattr(mbar_module, "_mbar_evaluate", spy_eval)
+    rng = np.random.default_rng(8)
+    wf, wr = backend.asarray(rng.normal(3.0, 2.0, 300)), backend.asarray(rng.normal(-1.0, 2.0, 200))
+    x = rng.normal(0.0, 1.0, 400)
+    u = backend.asarray(np.stack([0.5 * k * x**2 for k in (1.0, 1.5, 2.0, 2.5)]))
+    rtol, tol = 1.2345e-14, 1.2345e-12  # a fresh compile-cache key: this test's own programs
+    b = fe.bar(wf, wr, rtol=rtol)
+    m = fe.mbar(u, [100, 100, 100, 100], tol=tol, ess_warning=0)
+    first_h, first_eval = spy_h.calls, spy_eval.calls
+    b2 = fe.bar(wf, wr, rtol=rtol)
+    m2 = fe.mbar(u, [100, 100, 100, 100], tol=tol, ess_warning=0)
+    n_bar, n_mbar = b.diagnostics.n_iterations, m.diagnostics.n_iterations
+    if backend.compiles_loops:
+        assert first_h <= 5 and first_eval <= 3, (first_h, first_eval)  # traced, not run per iteration
+        assert (spy_h.calls, spy_eval.calls) == (first_h, first_eval)  # the second calls reuse the programs
+    else:
+        assert first_h >= 2 + n_bar and first_eval >= 1 + n_mbar
+        assert spy_h.calls == 2 * first_h and spy_eval.calls == 2 * first_eval
+    np.testing.assert_array_equal(to_np(backend, b2.value), to_np(backend, b.value))
+    np.testing.assert_array_equal(to_np(backend, m2.value), to_np(backend, m.value))
