@@ -101,3 +101,59 @@ class PymbarMbar:
 
     def time_pymbar_mbar(self, n):
         self.MBAR(self.u, self.N_k).compute_free_energy_differences()
+
+
+def isotropic_transport(be, d: int):
+    """The exact linear-interpolant field between N(0, I) and N(1, 0.36 I) in dimension d (array arithmetic on t only,
+    so that the whole run compiles on JAX), its divergence and the two reduced energies."""
+    xp = be.xp
+    a2, c2 = 1.0, 0.36
+    m1 = be.asarray(np.ones(d))
+
+    def A(t):
+        return (t * c2 - (1 - t) * a2) / ((1 - t) ** 2 * a2 + t * t * c2)
+
+    def velocity(t, x):
+        return m1 + A(t) * (x - t * m1)
+
+    def divergence(t, x):
+        return xp.zeros(x.shape[:1], dtype=x.dtype) + d * A(t)
+
+    def U0(x):
+        return 0.5 * xp.sum(x * x, axis=-1) / a2
+
+    def U1(x):
+        return 0.5 * xp.sum((x - m1) ** 2, axis=-1) / c2
+
+    return velocity, divergence, U0, U1
+
+
+class EscortedWorks:
+    """``flow_works``: n walkers in d = 2 through 100 RK4 steps (one compiled program on JAX, a Python loop elsewhere);
+    ``track_first_call`` is the first call's wall time with fresh fields (compilation included on JAX)."""
+
+    params = (BACKENDS, [10**3, 10**4, 10**5])
+    param_names = ["backend", "n"]
+    n_steps = 100
+
+    def setup(self, backend, n):
+        from transportkit import free_energy as fe
+
+        self.fe = fe
+        self.be = be = backend_or_skip(backend)
+        self.x = be.asarray(np.random.default_rng(0).normal(size=(n, 2)))
+        self.fields = isotropic_transport(be, 2)
+        block(fe.flow_works(*self.fields, self.x, n_steps=self.n_steps)[0])  # warm-up: compile once
+
+    def time_flow_works(self, backend, n):
+        block(self.fe.flow_works(*self.fields, self.x, n_steps=self.n_steps)[0])
+
+    def track_first_call(self, backend, n):
+        import time
+
+        fields = isotropic_transport(self.be, 2)  # new functions: a new compiled program
+        start = time.perf_counter()
+        block(self.fe.flow_works(*fields, self.x, n_steps=self.n_steps)[0])
+        return time.perf_counter() - start
+
+    track_first_call.unit = "seconds"

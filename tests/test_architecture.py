@@ -54,12 +54,9 @@ FLOORS: dict[str, int] = {
     "transportkit": 5,
 }
 
-# Remaining violations in modules other engineers are rewriting; the lead fixes them at merge and empties these sets.
-# Each entry is (importing module, imported module), as the test reports it.
+# Known violations, each with its reason; empty: none. Each entry is (importing module, imported module or name).
 ALLOWED_UPWARD: set[tuple[str, str]] = set()
-ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = {
-    ("transportkit.free_energy", "get_backend"),  # demo(): `from . import get_backend` -> use _backend.host_backend
-}
+ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = set()
 #: Circles through deferred (function-level) imports, each a set of modules.
 ALLOWED_DEFERRED_CYCLES: list[set[str]] = [
     # Backend.rng() is public API (`be.rng(seed)`); random.Generator needs Backend. Same floor, deferred import.

@@ -285,7 +285,8 @@ def test_works_from_samples_duck_typed(backend):
 
 # ---------------------------------------------------------------------------------------------- escorted
 def _gaussian_transport(be, m0, C0, m1, C1, extra: float = 0.0):
-    """Exact linear-interpolant field x_t = (1-t) x0 + t x1 between N(m0, C0) and N(m1, C1) (ALGORITHMS §1.7a):
+    """Exact linear-interpolant field x_t = (1-t) x0 + t x1 between N(m0, C0) and N(m1, C1)
+    (Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797):
     b = m1 - m0 + A_t (x - mu_t), A_t = (-(1-t) C0 + t C1) Sigma_t^{-1}, Sigma_t = (1-t)^2 C0 + t^2 C1;
     ``extra`` adds the non-transporting field extra * sin(pi t) x (escorted Jarzynski stays unbiased)."""
     xp = be.xp
