@@ -13,7 +13,7 @@ Run as a script for the issue's 10^6-state comparison (each measurement in a fre
 from __future__ import annotations
 
 import transportkit as tk
-from transportkit.tpt._inputs import DENSE_LIMIT
+from transportkit.tpt.solvers import DENSE_LIMIT
 
 from ._common import BACKENDS, backend_or_skip
 

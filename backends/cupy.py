@@ -14,6 +14,7 @@ class CupyAdapter(Adapter):
     extra = "cupy"
     notes = "GPU only; sparse_solve: cupyx.scipy.sparse.linalg.spsolve"
     provides = frozenset({"sparse_solve"})
+    fancy_setitem = True
 
     def load(self) -> None:
         import cupy

@@ -13,6 +13,8 @@ class NumpyAdapter(Adapter):
     extra = ""
     notes = "default; sparse_solve, sparse_factor: scipy.sparse direct (SuperLU, one factorization)"
     provides = frozenset({"sparse_solve", "sparse_factor"})
+    fancy_setitem = True
+    is_host = True
 
     def load(self) -> None:
         import numpy  # noqa: F401

@@ -405,12 +405,12 @@ def test_bad_inputs(backend):
 def test_strict_dense_limit():
     """Backends without a sparse solver refuse large systems with a clear error (before solving)."""
     pytest.importorskip("array_api_strict")
-    from transportkit.tpt import _inputs
+    from transportkit.tpt import solvers
 
     Q, _xy, A, B = mueller_brown(n=8, backend="array_api_strict")
-    old = _inputs.DENSE_LIMIT
+    old = solvers.DENSE_LIMIT
     try:
-        import transportkit.tpt.flux as fx
+        import transportkit.tpt.solvers as fx
 
         fx.DENSE_LIMIT = 10
         with pytest.raises(ValueError, match="has no sparse solver"):

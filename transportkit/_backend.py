@@ -58,6 +58,11 @@ class Adapter:
     #: whether :meth:`fori_loop`/:meth:`while_loop`/:meth:`scan` compile their body into one program (JAX); where
     #: False they are plain Python loops and algorithms skip compilation bookkeeping
     compiles_loops: bool = False
+    #: integer-array assignment ``x[idx] = v`` works in place on this library's arrays (numpy, torch, cupy); False
+    #: where it does not (``array_api_strict``: no fancy ``__setitem__``; JAX: immutable arrays)
+    fancy_setitem: bool = False
+    #: arrays live in host memory as NumPy arrays (numpy only): host bookkeeping needs no copy
+    is_host: bool = False
 
     # -- availability -------------------------------------------------------------------------------
     def load(self) -> None:

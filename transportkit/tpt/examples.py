@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._backend import get_backend
+from .._backend import get_backend, host_backend, resolve_backend
+from .graph import compute_backend, scatter_set, segment_sum
 
 __all__ = ["birth_death", "mueller_brown", "mueller_brown_potential", "random_network", "to_dense"]
 
@@ -27,12 +28,8 @@ def to_dense(coo: tuple, *, kind: str = "generator") -> Any:
     """Dense matrix from a COO tuple of off-diagonal entries, with the diagonal completed (rows sum to 0 for a
     generator, 1 for a transition matrix)."""
     rows, cols, vals, n = coo
-    from .._backend import resolve_backend
-
     be = resolve_backend(vals)
     xp = be.xp
-    from ._inputs import scatter_set
-
     flat = scatter_set(be, xp.zeros((n * n,), dtype=vals.dtype, device=be.device), rows * n + cols, vals)
     M = xp.reshape(flat, (n, n))
     d = xp.sum(M, axis=1)
@@ -66,8 +63,6 @@ def mueller_brown_potential(x: Any, y: Any) -> Any:
     :math:`V(x,y) = \sum_{k=1}^4 A_k \exp(a_k(x-x_k)^2 + b_k(x-x_k)(y-y_k) + c_k(y-y_k)^2)` with
     ``A = (-200, -100, -170, 15)``, ``a = (-1, -1, -6.5, 0.7)``, ``b = (0, 0, 11, 0.6)``,
     ``c = (-10, -10, -6.5, 0.7)``, ``x_k = (1, 0, -0.5, -1)``, ``y_k = (0, 0.5, 1.5, 1)``."""
-    from .._backend import resolve_backend
-
     xp = resolve_backend(x, y).xp
     v = 0.0
     for k in range(4):
@@ -102,26 +97,30 @@ def mueller_brown(
     Returns ``(Q, xy, A, B)``: ``Q`` a COO tuple ``(rows, cols, rates, n*n)`` (diagonal implied),
     ``xy`` the ``(n*n, 2)`` coordinates, ``A`` and ``B`` index arrays; all on ``backend`` (default numpy).
     """
-    if n < 3:
-        raise ValueError(f"n must be at least 3, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 3:
+        raise ValueError(f"n must be an integer of at least 3, got {n!r}")
+    if not (beta >= 0 and D > 0 and radius > 0 and xlim[1] > xlim[0] and ylim[1] > ylim[0]):
+        raise ValueError(f"need beta >= 0, D > 0, radius > 0 and increasing limits, got beta={beta}, D={D}, "
+                         f"radius={radius}, xlim={xlim}, ylim={ylim}")
     be = get_backend(backend)
-    xp = be.xp
-    dt = be.dtype
-    gx = xp.linspace(xlim[0], xlim[1], n, dtype=dt, device=be.device)
-    gy = xp.linspace(ylim[0], ylim[1], n, dtype=dt, device=be.device)
+    cb = compute_backend(be)  # JAX: built on the host and moved once (nothing compiled per grid size)
+    xp = cb.xp
+    dt = cb.dtype
+    gx = xp.linspace(xlim[0], xlim[1], n, dtype=dt, device=cb.device)
+    gy = xp.linspace(ylim[0], ylim[1], n, dtype=dt, device=cb.device)
     hx = (xlim[1] - xlim[0]) / (n - 1)
     hy = (ylim[1] - ylim[0]) / (n - 1)
     X, Y = xp.meshgrid(gx, gy, indexing="ij")
     X, Y = xp.reshape(X, (-1,)), xp.reshape(Y, (-1,))
     V = mueller_brown_potential(X, Y)
-    idx = xp.reshape(xp.arange(n * n, dtype=xp.int64, device=be.device), (n, n))
+    idx = xp.reshape(xp.arange(n * n, dtype=xp.int64, device=cb.device), (n, n))
     lo_x, hi_x = xp.reshape(idx[:-1, :], (-1,)), xp.reshape(idx[1:, :], (-1,))
     lo_y, hi_y = xp.reshape(idx[:, :-1], (-1,)), xp.reshape(idx[:, 1:], (-1,))
     rows = xp.concat([lo_x, hi_x, lo_y, hi_y])
     cols = xp.concat([hi_x, lo_x, hi_y, lo_y])
     m = lo_x.shape[0]
-    inv_h2 = xp.concat([xp.full((2 * m,), D / hx**2, dtype=dt, device=be.device),
-                        xp.full((2 * m,), D / hy**2, dtype=dt, device=be.device)])
+    inv_h2 = xp.concat([xp.full((2 * m,), D / hx**2, dtype=dt, device=cb.device),
+                        xp.full((2 * m,), D / hy**2, dtype=dt, device=cb.device)])
     rates = inv_h2 * xp.exp(-0.5 * beta * (xp.take(V, cols) - xp.take(V, rows)))
     order = xp.argsort(rows * (n * n) + cols)
     rows, cols, rates = (xp.take(a, order) for a in (rows, cols, rates))
@@ -135,6 +134,8 @@ def mueller_brown(
         d1 = (X - MB_MINIMA[1][0]) ** 2 + (Y - MB_MINIMA[1][1]) ** 2
         A = xp.reshape(xp.argmin(d0), (1,)) if A.shape[0] == 0 else A
         B = xp.reshape(xp.argmin(d1), (1,)) if B.shape[0] == 0 else B
+    if cb is not be:
+        rows, cols, rates, xy, A, B = (be.asarray(cb.to_numpy(a)) for a in (rows, cols, rates, xy, A, B))
     return (rows, cols, rates, n * n), xy, A, B
 
 
@@ -162,8 +163,10 @@ def random_network(
     """
     if n < 3:
         raise ValueError(f"n must be at least 3, got {n}")
+    if kind not in ("generator", "transition"):
+        raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
     be = get_backend(backend)
-    host = get_backend("numpy")
+    host = host_backend()
     hx = host.xp
     g = host.rng(seed)
     i = hx.arange(n, dtype=hx.int64)
@@ -194,12 +197,8 @@ def random_network(
     order = hx.argsort(rows * n + cols)
     rows, cols, vals = hx.take(rows, order), hx.take(cols, order), hx.take(vals, order)
     if kind == "transition":
-        from ._inputs import segment_sum
-
         lam = segment_sum(host, rows, vals, n)
         vals = vals / (1.05 * float(hx.max(lam)))
-    elif kind != "generator":
-        raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
     coo = (be.asarray(rows), be.asarray(cols), be.asarray(vals, dtype=be.dtype), n)
     return to_dense(coo, kind=kind) if dense else coo
 
