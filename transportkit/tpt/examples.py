@@ -10,6 +10,7 @@ from typing import Any
 
 from .._backend import get_backend, host_backend, resolve_backend
 from .graph import compute_backend, scatter_set, segment_sum
+from .result import Array
 
 __all__ = ["birth_death", "mueller_brown", "mueller_brown_potential", "random_network", "to_dense"]
 
@@ -24,17 +25,23 @@ MB_y0 = (0.0, 0.5, 1.5, 1.0)
 MB_MINIMA = ((-0.5582, 1.4417), (0.6235, 0.0280))
 
 
-def to_dense(coo: tuple, *, kind: str = "generator") -> Any:
+def to_dense(coo: tuple, *, kind: str = "generator") -> Array:
     """Dense matrix from a COO tuple of off-diagonal entries, with the diagonal completed (rows sum to 0 for a
     generator, 1 for a transition matrix)."""
+    if kind not in ("generator", "transition"):
+        raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
     rows, cols, vals, n = coo
-    be = resolve_backend(vals)
-    xp = be.xp
-    flat = scatter_set(be, xp.zeros((n * n,), dtype=vals.dtype, device=be.device), rows * n + cols, vals)
+    be = resolve_backend(rows, cols, vals)
+    cb = compute_backend(be)  # JAX: assembled on the host and moved once
+    if cb is not be:
+        rows, cols, vals = (cb.asarray(be.to_numpy(a)) for a in (rows, cols, vals))
+    xp = cb.xp
+    flat = scatter_set(cb, xp.zeros((n * n,), dtype=vals.dtype, device=cb.device), rows * n + cols, vals)
     M = xp.reshape(flat, (n, n))
     d = xp.sum(M, axis=1)
-    eye = xp.eye(n, dtype=vals.dtype, device=be.device)
-    return M - eye * d[:, None] if kind == "generator" else M + eye * (1.0 - d)[:, None]
+    eye = xp.eye(n, dtype=vals.dtype, device=cb.device)
+    M = M - eye * d[:, None] if kind == "generator" else M + eye * (1.0 - d)[:, None]
+    return M if cb is be else be.asarray(cb.to_numpy(M))
 
 
 def birth_death(lam: Any, mu: Any, *, backend: Any = None) -> tuple:
@@ -58,7 +65,7 @@ def birth_death(lam: Any, mu: Any, *, backend: Any = None) -> tuple:
     return rows, cols, xp.concat([lam, mu]), N + 1
 
 
-def mueller_brown_potential(x: Any, y: Any) -> Any:
+def mueller_brown_potential(x: Array, y: Array) -> Array:
     r"""The Müller–Brown potential
     :math:`V(x,y) = \sum_{k=1}^4 A_k \exp(a_k(x-x_k)^2 + b_k(x-x_k)(y-y_k) + c_k(y-y_k)^2)` with
     ``A = (-200, -100, -170, 15)``, ``a = (-1, -1, -6.5, 0.7)``, ``b = (0, 0, 11, 0.6)``,
@@ -80,7 +87,7 @@ def mueller_brown(
     ylim: tuple[float, float] = (-0.2, 2.0),
     radius: float = 0.1,
     backend: Any = None,
-) -> tuple[tuple, Any, Any, Any]:
+) -> tuple[tuple, Array, Array, Array]:
     r"""The Müller–Brown potential discretized on an ``n x n`` grid as a Markov jump process.
 
     Grid points :math:`x_a` (``n`` points on ``xlim``) times :math:`y_b` (``n`` points on ``ylim``), state index
@@ -148,7 +155,7 @@ def random_network(
     seed: Any = None,
     dense: bool = False,
     backend: Any = None,
-) -> Any:
+) -> tuple | Array:
     r"""A random strongly connected network on ``n`` states.
 
     Edges: a ring ``i <-> i+1 (mod n)`` (irreducibility) plus about ``degree * n / 2`` random pairs ``{i, j}``.

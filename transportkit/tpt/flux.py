@@ -61,8 +61,9 @@ def _network_to(M: Any, move: Any) -> Any:
 
 
 def _check_flags(**flags: Any) -> None:
+    """Boolean options must be ``True`` or ``False`` (``reversible`` may also be ``None``)."""
     for name, v in flags.items():
-        if v is not None and not isinstance(v, bool):
+        if not isinstance(v, bool) and not (name == "reversible" and v is None):
             raise ValueError(f"{name} must be True or False, got {v!r}")
 
 

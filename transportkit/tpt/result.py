@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._results import Result
 
@@ -18,8 +18,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Array", "Path", "ReactiveFlux"]
 
-#: an array of the caller's backend (numpy, torch, jax, array_api_strict, cupy)
-Array = Any
+
+class Array(Protocol):
+    """An array of the caller's backend (numpy, torch, jax, array_api_strict, cupy): anything with a ``shape`` and
+    a ``dtype`` (a structural type, so that every library's arrays match it)."""
+
+    @property
+    def shape(self) -> tuple[int | None, ...]: ...
+
+    @property
+    def dtype(self) -> Any: ...
+
+
 #: one pathway: the states from A to B (indices, or labels for networkx input) and its share of the total flux
 Path = tuple[list, float]
 
