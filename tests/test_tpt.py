@@ -551,3 +551,21 @@ def test_typed_results():
         if inspect.isfunction(obj):
             hints = typing.get_type_hints(obj)
             assert "return" in hints and hints["return"] is not typing.Any, name
+
+
+def test_float32(backend):
+    """float32 on request: the reversible network is recognized (detailed balance checked to what float32 resolves)
+    and the rate agrees with float64 to 1e-4 relative (measured 4e-7 on the 16 x 16 grid: float32 rounding of
+    sums of 10^3 terms)."""
+    b32 = tk.get_backend(backend, dtype="float32")
+    Q, _xy, A, B = mueller_brown(n=16, beta=0.1, backend=b32)
+    rf = reactive_flux(Q, A, B)
+    ref = reactive_flux(*_mb_host(16))
+    assert rf.reversible and rf.pi.dtype == b32.dtype
+    assert rf.rate == pytest.approx(ref.rate, rel=1e-4)
+    numpy.testing.assert_allclose(H(b32, rf.q_plus), ref.q_plus, atol=1e-5)
+
+
+def _mb_host(n):
+    Q, _xy, A, B = mueller_brown(n=n, beta=0.1)
+    return Q, A, B

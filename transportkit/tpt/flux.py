@@ -105,8 +105,9 @@ def _pi_and_reversibility(net: Network, mA: Any, mB: Any, pi: Any, reversible: b
     """The stationary distribution (given, assembled in log space for a reversible network, or solved for) and
     whether detailed balance holds; the reachability checks run before any solve."""
     be, xp = net.be, net.be.xp
+    double = be.dtype == xp.float64  # detailed balance to what the dtype resolves
     if pi is None:
-        logpi = reversible_log_pi(net) if reversible is not False else None
+        logpi = reversible_log_pi(net, 1e-9 if double else 1e-5) if reversible is not False else None
         if logpi is not None:  # reversible and irreducible (symmetric pattern, the search reached every state)
             pi = xp.exp(logpi - xp.max(logpi))
             return pi / xp.sum(pi), True
@@ -116,7 +117,7 @@ def _pi_and_reversibility(net: Network, mA: Any, mB: Any, pi: Any, reversible: b
     elif check:
         check_connected(net, mA, mB, strong=False, reversible=reversible)
     if reversible is None:
-        reversible = _detailed_balance(net, pi, 1e-9 if be.dtype == xp.float64 else 1e-4)
+        reversible = _detailed_balance(net, pi, 1e-9 if double else 1e-4)
     return pi, bool(reversible)
 
 
