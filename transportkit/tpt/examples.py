@@ -26,8 +26,20 @@ MB_MINIMA = ((-0.5582, 1.4417), (0.6235, 0.0280))
 
 
 def to_dense(coo: tuple, *, kind: str = "generator") -> Array:
-    """Dense matrix from a COO tuple of off-diagonal entries, with the diagonal completed (rows sum to 0 for a
-    generator, 1 for a transition matrix)."""
+    """Dense matrix from a COO tuple of off-diagonal entries, with the diagonal completed.
+
+    Parameters
+    ----------
+    coo : tuple
+        ``(rows, cols, vals, n)`` of off-diagonal entries (unique positions), any backend.
+    kind : {"generator", "transition"}
+        Rows completed to sum to 0 (generator) or 1 (transition matrix).
+
+    Returns
+    -------
+    array, shape (n, n)
+        On the backend of ``coo``.
+    """
     if kind not in ("generator", "transition"):
         raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
     rows, cols, vals, n = coo
@@ -51,14 +63,30 @@ def birth_death(lam: Any, mu: Any, *, backend: Any = None) -> tuple:
     Closed forms (A = {0}, B = {N}): with :math:`d_i = \prod_{m=1}^{i} \mu_m/\lambda_m`,
     :math:`q^+_i = \sum_{k<i} d_k / \sum_{k<N} d_k`, :math:`\pi_i\propto\prod_{m<i}\lambda_m/\mu_{m+1}`,
     :math:`q^- = 1 - q^+`, :math:`F = \pi_0\lambda_0 q^+_1`.
+
+    Parameters
+    ----------
+    lam, mu : array, shape (N,)
+        Positive birth and death rates.
+    backend : str or Backend, optional
+        Where the arrays are made (default numpy).
+
+    Returns
+    -------
+    tuple
+        The COO generator ``(rows, cols, rates, N + 1)`` (diagonal implied).
     """
     be = get_backend(backend)
     xp = be.xp
     lam = be.asarray(lam, dtype=be.dtype)
     mu = be.asarray(mu, dtype=be.dtype)
+    if lam.ndim != 1 or mu.ndim != 1 or lam.shape[0] == 0:
+        raise ValueError(f"lam and mu must be non-empty 1-D arrays, got shapes {tuple(lam.shape)}, {tuple(mu.shape)}")
     N = lam.shape[0]
     if mu.shape[0] != N:
         raise ValueError(f"lam and mu must have the same length, got {N} and {mu.shape[0]}")
+    if not bool(xp.all(lam > 0) & xp.all(mu > 0) & xp.all(xp.isfinite(lam)) & xp.all(xp.isfinite(mu))):
+        raise ValueError("the rates lam and mu must be positive and finite")
     i = xp.arange(N, dtype=xp.int64, device=be.device)
     rows = xp.concat([i, i + 1])
     cols = xp.concat([i + 1, i])
@@ -101,8 +129,29 @@ def mueller_brown(
     ``A``/``B``: grid points within ``radius`` of the minima (-0.5582, 1.4417) (V = -146.70) and
     (0.6235, 0.0280) (V = -108.17).
 
-    Returns ``(Q, xy, A, B)``: ``Q`` a COO tuple ``(rows, cols, rates, n*n)`` (diagonal implied),
-    ``xy`` the ``(n*n, 2)`` coordinates, ``A`` and ``B`` index arrays; all on ``backend`` (default numpy).
+    Parameters
+    ----------
+    n : int
+        Grid points per axis (at least 3).
+    beta : float
+        Inverse temperature (non-negative).
+    D : float
+        Diffusion coefficient (positive).
+    xlim, ylim : tuple of float
+        The grid's extent.
+    radius : float
+        Radius of the sets A and B around the minima.
+    backend : str or Backend, optional
+        Where the arrays are made (default numpy; JAX: built on the host and moved once).
+
+    Returns
+    -------
+    Q : tuple
+        COO generator ``(rows, cols, rates, n*n)`` (diagonal implied).
+    xy : array, shape (n*n, 2)
+        Coordinates of the states.
+    A, B : array of int
+        Index arrays of the two sets.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 3:
         raise ValueError(f"n must be an integer of at least 3, got {n!r}")
@@ -165,11 +214,33 @@ def random_network(
     ``i -> i+2`` (breaks detailed balance). ``kind="transition"``: rows scaled by
     :math:`1/(1.05\max_i \lambda_i)` (a uniformized chain with positive self-loops).
 
-    Returns the COO tuple ``(rows, cols, vals, n)`` of the off-diagonal entries (diagonal implied), or the dense
-    matrix with ``dense=True``. The numbers are drawn on the host (identical on every backend for one seed).
+    Parameters
+    ----------
+    n : int
+        Number of states (at least 3).
+    degree : float
+        Mean number of random pairs per state (besides the ring).
+    reversible : bool
+        Detailed balance or not.
+    kind : {"generator", "transition"}
+        Rates or a uniformized transition matrix.
+    seed : int, Generator or None
+        Randomness (SPEC 7); the numbers are drawn on the host, identical on every backend for one seed.
+    dense : bool
+        Return the dense matrix instead of the COO tuple.
+    backend : str or Backend, optional
+        Where the arrays are made (default numpy).
+
+    Returns
+    -------
+    tuple or array
+        The COO tuple ``(rows, cols, vals, n)`` of the off-diagonal entries (diagonal implied), or the dense
+        matrix with ``dense=True``.
     """
-    if n < 3:
-        raise ValueError(f"n must be at least 3, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 3:
+        raise ValueError(f"n must be an integer of at least 3, got {n!r}")
+    if not degree >= 0:
+        raise ValueError(f"degree must be non-negative, got {degree}")
     if kind not in ("generator", "transition"):
         raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
     be = get_backend(backend)

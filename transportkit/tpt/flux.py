@@ -266,7 +266,13 @@ def committors(
     M: Any, A: Any, B: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12,
     backend: Any = None,
 ) -> tuple[Array, Array]:
-    """``(q_plus, q_minus)`` of :func:`reactive_flux` (same parameters) without the fluxes."""
+    """Forward and backward committors of :func:`reactive_flux` (same parameters).
+
+    Returns
+    -------
+    q_plus, q_minus : array, shape (n,)
+        On the caller's backend.
+    """
     rf = reactive_flux(M, A, B, kind=kind, fix_diagonal=fix_diagonal, tol=tol, backend=backend)
     return rf.q_plus, rf.q_minus
 

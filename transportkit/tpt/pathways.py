@@ -204,8 +204,20 @@ def pathways(rf: ReactiveFlux, k: int | None = 3, *, fraction: float = 1.0, refi
 
 
 def bottleneck(rf: ReactiveFlux) -> tuple[Any, Any, float]:
-    """``(i, j, f+_ij)``: the weakest real edge of the dominant pathway (its capacity when not limited by the
-    total out-flux of an A state or in-flux of a B state); ``ValueError`` when the net flux has no A->B path."""
+    """The bottleneck: the weakest real edge of the dominant pathway.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+
+    Returns
+    -------
+    tuple
+        ``(i, j, f+_ij)``: the edge (indices or labels) and its net flux (the path's capacity when not limited by
+        the total out-flux of an A state or in-flux of a B state). ``ValueError`` when the net flux has no A->B
+        path.
+    """
     G = _FluxGraph(NetFluxCSR.of(rf))
     edges = G.dominant({G.s}, {G.t}, 0.0, set(), True)
     if edges is None:
@@ -219,7 +231,22 @@ def bottleneck(rf: ReactiveFlux) -> tuple[Any, Any, float]:
 def isocommittor_cut(rf: ReactiveFlux, level: float = 0.5) -> tuple[list[tuple[Any, Any, float]], float]:
     r"""Edges crossing the isocommittor surface :math:`q^+ = \text{level}`: ``([(i, j, f+_ij), ...], flux)``
     with :math:`q^+_i < \text{level} \le q^+_j` and positive net flux. For reversible chains every net-flux edge
-    increases :math:`q^+`, so this is a minimum cut of the net-flux network and its flux equals :math:`F`."""
+    increases :math:`q^+`, so this is a minimum cut of the net-flux network and its flux equals :math:`F`.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    level : float
+        The committor level, in ``[0, 1]``.
+
+    Returns
+    -------
+    edges : list of (i, j, flux)
+        The crossing edges (indices or labels) with their net flux.
+    flux : float
+        Their total net flux.
+    """
     if not 0 <= level <= 1:
         raise ValueError(f"level must be in [0, 1], got {level}")
     csr = NetFluxCSR.of(rf)
@@ -235,7 +262,20 @@ def isocommittor_cut(rf: ReactiveFlux, level: float = 0.5) -> tuple[list[tuple[A
 def coarse_grain(rf: ReactiveFlux, sets: list) -> Array:
     r"""Net flux between disjoint user sets :math:`S_1..S_K`: :math:`C_{ab} = \max(G_{ab} - G_{ba}, 0)` with
     :math:`G_{ab} = \sum_{i\in S_a, j\in S_b} f_{ij}` (gross flux ``f``); a ``(K, K)`` array on the caller's
-    backend, summed on the host in one pass over the edges."""
+    backend, summed on the host in one pass over the edges.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    sets : list
+        ``K`` disjoint state sets (index arrays or lists, boolean masks, or node labels).
+
+    Returns
+    -------
+    array, shape (K, K)
+        On the caller's backend.
+    """
     be, hb = rf.backend, host_backend()
     hx = hb.xp
     r, c, f = (hb.asarray(be.to_numpy(a)) for a in (*rf.edges, rf.flux_values))
@@ -280,7 +320,19 @@ def sample_reactive(rf: ReactiveFlux, n_paths: int, *, seed: Any = None, max_ste
     :math:`i\to j` with probability :math:`f^+_{ij}/\sum_k f^+_{ik}` until B is hit. For reversible chains
     :math:`f^+` is acyclic (``q^+`` increases along every edge) and the expected number of paths through an edge
     per path is :math:`f^+_{ij}/F`. All paths advance together on the host (vectorized over paths, one loop over
-    steps); paths still outside B after ``max_steps`` steps are returned as they are.
+    steps); paths still outside B after ``max_steps`` steps are returned as they are. ``ValueError`` before any
+    draw when a state reachable from A along :math:`f^+` (not through B) has no outgoing net flux.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    n_paths : int
+        Number of paths (positive).
+    seed : int, Generator or None
+        Randomness (SPEC 7).
+    max_steps : int
+        Most steps per path (positive).
 
     Returns
     -------
