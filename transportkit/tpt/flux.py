@@ -63,7 +63,8 @@ def _network_to(M: Any, move: Any) -> Any:
 def _check_flags(**flags: Any) -> None:
     """Boolean options must be ``True`` or ``False`` (``reversible`` may also be ``None``)."""
     for name, v in flags.items():
-        if not isinstance(v, bool) and not (name == "reversible" and v is None):
+        boolean = isinstance(v, bool) or (getattr(v, "shape", None) == () and str(getattr(v, "dtype", "")) == "bool")
+        if not boolean and not (name == "reversible" and v is None):
             raise ValueError(f"{name} must be True or False, got {v!r}")
 
 
