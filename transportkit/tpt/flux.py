@@ -69,15 +69,22 @@ def _check_flags(**flags: Any) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- steps
-def _prepare(M: Any, A: Any, B: Any, pi: Any, kind: str, fix_diagonal: bool, rate_attr: str, backend: Any
-             ) -> tuple[Backend, Network, Any, Any, Any]:
-    """Every input converted and checked: ``(caller's backend, network, mask A, mask B, pi or None)``."""
+def _network(M: Any, kind: str, fix_diagonal: bool, rate_attr: str, backend: Any) -> tuple[Backend, Network, Any]:
+    """The caller's backend, the checked network on the compute backend, and ``move`` (caller's arrays to it)."""
     if not isinstance(rate_attr, str):
         raise ValueError(f"rate_attr must be a string, got {rate_attr!r}")
     be = network_backend(M, backend)
     cb = compute_backend(be)
     move = _mover(be, cb)
     net = as_network(_network_to(M, move), kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=cb)
+    return be, net, move
+
+
+def _prepare(M: Any, A: Any, B: Any, pi: Any, kind: str, fix_diagonal: bool, rate_attr: str, backend: Any
+             ) -> tuple[Backend, Network, Any, Any, Any]:
+    """Every input converted and checked: ``(caller's backend, network, mask A, mask B, pi or None)``."""
+    be, net, move = _network(M, kind, fix_diagonal, rate_attr, backend)
+    cb = net.be
     mA = as_states(move(A), net, "A")
     mB = as_states(move(B), net, "B")
     xp = cb.xp
@@ -256,11 +263,9 @@ def stationary_distribution(
     """
     check_options(kind, tol)
     _check_flags(fix_diagonal=fix_diagonal)
-    be = network_backend(M, backend)
-    cb = compute_backend(be)
-    net = as_network(_network_to(M, _mover(be, cb)), kind=kind, fix_diagonal=fix_diagonal, backend=cb)
+    be, net, _ = _network(M, kind, fix_diagonal, "rate", backend)
     check_connected(net, None, None, strong=True, reversible=None)
-    return _mover(cb, be)(stationary(net, tol))
+    return _mover(net.be, be)(stationary(net, tol))
 
 
 def committors(
@@ -299,12 +304,8 @@ def mean_first_passage_times(
     """
     check_options(kind, tol)
     _check_flags(fix_diagonal=fix_diagonal)
-    if not isinstance(rate_attr, str):
-        raise ValueError(f"rate_attr must be a string, got {rate_attr!r}")
-    be = network_backend(M, backend)
-    cb = compute_backend(be)
-    move = _mover(be, cb)
-    net = as_network(_network_to(M, move), kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=cb)
+    be, net, move = _network(M, kind, fix_diagonal, rate_attr, backend)
+    cb = net.be
     mT = as_states(move(target), net, "target")
     ok = reach(net, mT, reverse=True)
     if not bool(cb.xp.all(ok)):
