@@ -480,6 +480,8 @@ def _bad_calls(backend):
         (lambda: rf((r, c, v, 2.5), [0], [1]), "must be an integer"),
         (lambda: rf((r, c, v, 3), [0], [1]), r"COO indices must lie in \[0, 3\)"),
         (lambda: rf(backend.asarray(bad_rows), [0], [3]), "do not sum to 0"),
+        (lambda: rf(backend.asarray(bad_rows * numpy.where(numpy.eye(n) > 0, numpy.nan, 1.0)), [0], [3]),
+         r"non-finite diagonal entries at states \[0, 1, 2"),
         (lambda: rf(chain, [0], [3]), "not irreducible"),
         (lambda: rf(chain, [0], [3], pi=backend.asarray([1.0] * 6)), "cannot reach A or B"),
         (lambda: rf(chain, [0], [3], pi=backend.asarray([1.0, 2.0])), r"pi must have shape"),

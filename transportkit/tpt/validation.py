@@ -49,8 +49,8 @@ def network_backend(M: Any, backend: Any = None) -> Backend:
         return resolve_backend(backend=backend)
     if isinstance(M, tuple) and len(M) == 4:
         return resolve_backend(*M[:3], backend=backend)
-    if hasattr(M, "tocoo"):
-        return resolve_backend(M.tocoo().data, backend=backend)
+    if hasattr(M, "tocoo"):  # scipy.sparse / cupyx: every format holds its values in .data
+        return resolve_backend(M.data if hasattr(M, "data") else M.tocoo().data, backend=backend)
     return resolve_backend(M, backend=backend)
 
 
@@ -161,6 +161,9 @@ def _check_rows(net: Network, diag: Any) -> None:
     """Rows of a generator sum to 0 (of a transition matrix to 1, with a non-negative diagonal), relative to the
     row's magnitude: ``1e-10`` in float64, ``1e-5`` in float32."""
     be, xp, lab = net.be, net.be.xp, net.labels
+    if not bool(xp.all(xp.isfinite(diag))):
+        (w,) = xp.nonzero(~xp.isfinite(diag))
+        raise ValueError(f"non-finite diagonal entries at states {fmt_states(w, be, lab)}")
     out = net.exit_rates()
     if net.kind == "generator":
         resid, scale = diag + out, xp.abs(diag) + out
