@@ -15,6 +15,7 @@ class CupyAdapter(Adapter):
     devices_note = "NVIDIA GPUs"
     notes = "GPU only; sparse_solve: cupyx.scipy.sparse.linalg.spsolve"
     provides = frozenset({"sparse_solve"})
+    fancy_setitem = True
 
     def load(self) -> None:
         import cupy

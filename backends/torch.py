@@ -22,6 +22,7 @@ class TorchAdapter(Adapter):
         "BiCGSTAB on torch.sparse CSR (no host round trip)"
     )
     provides = frozenset({"value_and_grad", "sparse_solve", "sparse_factor"})
+    fancy_setitem = True
 
     def load(self) -> None:
         import torch  # noqa: F401

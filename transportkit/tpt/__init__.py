@@ -1,5 +1,15 @@
-"""Transition path theory on networks: committors, reactive flux, rates, pathways (Metzner, Schütte &
-Vanden-Eijnden 2009; Cameron & Vanden-Eijnden 2014).
+"""Transition path theory on networks: committors, reactive flux, rates, pathways.
+
+References: E & Vanden-Eijnden, "Towards a theory of transition paths", J. Stat. Phys. 123, 503 (2006); Metzner,
+Schütte & Vanden-Eijnden, "Transition path theory for Markov jump processes", Multiscale Model. Simul. 7, 1192
+(2009); Cameron & Vanden-Eijnden, "Flows in complex networks: theory, algorithms, and application to
+Lennard-Jones cluster rearrangement", J. Stat. Phys. 156, 427 (2014).
+
+Modules: :mod:`~transportkit.tpt.flux` (the public entry points), :mod:`~transportkit.tpt.result`
+(:class:`ReactiveFlux`), :mod:`~transportkit.tpt.pathways` (decompositions and sampling on the net flux),
+:mod:`~transportkit.tpt.solvers` (the linear systems), :mod:`~transportkit.tpt.graph` (the network structure,
+edge sums and graph searches), :mod:`~transportkit.tpt.validation` (input conversion and checks),
+:mod:`~transportkit.tpt.examples` (birth–death chains, Müller–Brown, random networks).
 
 >>> import transportkit as tk
 >>> Q, xy, A, B = tk.tpt.mueller_brown(n=60, beta=0.1)
@@ -35,7 +45,17 @@ __all__ = [
 
 def demo(n: int = 100, beta: float = 0.1, picture: str | None = "tpt_mueller_brown.png") -> None:
     """Müller–Brown on an ``n x n`` grid: print the rate and the top 3 pathways' shares; write a picture of the
-    committor and the pathways when matplotlib is installed (``picture=None`` skips it)."""
+    committor and the pathways when matplotlib is installed (``picture=None`` skips it).
+
+    Parameters
+    ----------
+    n : int
+        Grid points per axis (``n * n`` states).
+    beta : float
+        Inverse temperature.
+    picture : str or None
+        File name of the picture, or ``None`` for none.
+    """
     import time
 
     t0 = time.perf_counter()

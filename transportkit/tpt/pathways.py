@@ -1,9 +1,11 @@
 r"""Pathways, bottlenecks, coarse graining and sampling on the net-flux network :math:`f^+`.
 
-Graph searches (widest paths, sampling walks) run on the host (``backend.to_numpy``) with Python's ``heapq``:
-they are combinatorial, not numerical, and the number of extracted paths is small.
+Graph searches (widest paths, sampling walks) run on the host with Python's ``heapq`` on one CSR of the positive
+net-flux edges (:class:`NetFluxCSR`): they are combinatorial, not numerical, and the number of extracted paths is
+small.
 
-**Dominant-pathway decomposition** (Metzner, Schütte & Vanden-Eijnden 2009; deeptime's ``pathways``). A super
+**Dominant-pathway decomposition** (Metzner, Schütte & Vanden-Eijnden, "Transition path theory for Markov jump
+processes", Multiscale Model. Simul. 7, 1192 (2009); deeptime's ``pathways``). A super
 source ``s`` is joined to each :math:`i\in A` with capacity :math:`\sum_j f^+_{ij}` and each :math:`j\in B` to a
 super sink ``t`` with capacity :math:`\sum_i f^+_{ij}`. The capacity of a path :math:`w` is
 :math:`c(w) = \min_{e\in w} f^+_e`; the dominant pathway maximizes it (widest path: Dijkstra with max–min
@@ -17,51 +19,78 @@ repeatedly extracts the dominant path, subtracts :math:`c(w)` from its edges, an
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from .._backend import get_backend
+from .._backend import host_backend
 from .._capabilities import declare
+from .graph import Network, reach, segment_sum
+from .result import Array, Path, ReactiveFlux
+from .validation import as_states
 
 __all__ = ["bottleneck", "coarse_grain", "isocommittor_cut", "pathways", "sample_reactive"]
 
 
+@dataclass(frozen=True)
+class NetFluxCSR:
+    """The positive net-flux edges of a :class:`ReactiveFlux` on the host, by source (CSR), built once per use.
+
+    ``rows``/``cols``/``flux`` are the edges with :math:`f^+_{ij} > 0` sorted by source, ``ptr`` the CSR row
+    pointer (the edges of ``i`` are ``ptr[i]:ptr[i+1]``), ``out``/``into`` the total net flux out of / into each
+    state, ``in_a``/``in_b`` the boolean masks of A and B.
+    """
+
+    n: int
+    rows: Any
+    cols: Any
+    flux: Any
+    ptr: Any
+    out: Any
+    into: Any
+    in_a: Any
+    in_b: Any
+
+    @classmethod
+    def of(cls, rf: ReactiveFlux) -> NetFluxCSR:
+        be, hb = rf.backend, host_backend()
+        hx = hb.xp
+        r, c, w = (hb.asarray(be.to_numpy(a)) for a in (*rf.edges, rf.net_flux_values))
+        (pos,) = hx.nonzero(w > 0)
+        r, c, w = hx.take(r, pos), hx.take(c, pos), hx.take(w, pos)  # still sorted by (row, col)
+        ptr = hx.searchsorted(r, hx.arange(rf.n + 1, dtype=r.dtype))
+        in_a = hx.zeros(rf.n, dtype=hx.bool)
+        in_a[be.to_numpy(rf.A)] = True
+        in_b = hx.zeros(rf.n, dtype=hx.bool)
+        in_b[be.to_numpy(rf.B)] = True
+        return cls(n=rf.n, rows=r, cols=c, flux=w, ptr=ptr, out=segment_sum(hb, r, w, rf.n),
+                   into=segment_sum(hb, c, w, rf.n), in_a=in_a, in_b=in_b)
+
+
 class _FluxGraph:
-    """Host adjacency (CSR by source) of the positive net-flux edges plus super source/sink."""
+    """Host adjacency (CSR by source) of the positive net-flux edges plus a super source ``s`` joined to A and a
+    super sink ``t`` joined from B, as Python lists for the heap-based searches."""
 
-    def __init__(self, rf: Any):
-        be = rf.backend
-        hx = get_backend("numpy").xp
-        n = rf.n
-        r = be.to_numpy(rf.edges[0])
-        c = be.to_numpy(rf.edges[1])
-        w = be.to_numpy(rf.net_flux_values)
-        pos = w > 0
-        r, c, w = r[pos], c[pos], w[pos]
-        inA = hx.zeros(n, dtype=hx.bool)
-        inA[be.to_numpy(rf.A)] = True
-        inB = hx.zeros(n, dtype=hx.bool)
-        inB[be.to_numpy(rf.B)] = True
+    def __init__(self, csr: NetFluxCSR):
+        hx = host_backend().xp
+        n = csr.n
         s, t = n, n + 1
-        from ._inputs import segment_sum
-
-        host = get_backend("numpy")
-        out = segment_sum(host, r, w, n)
-        inn = segment_sum(host, c, w, n)
-        a_idx = hx.nonzero(inA & (out > 0))[0]
-        b_idx = hx.nonzero(inB & (inn > 0))[0]
-        src = hx.concat([r, hx.full(a_idx.shape, s, dtype=r.dtype), b_idx.astype(r.dtype)])
-        dst = hx.concat([c, a_idx.astype(c.dtype), hx.full(b_idx.shape, t, dtype=c.dtype)])
-        cap = hx.concat([w, out[a_idx], inn[b_idx]])
+        (a_idx,) = hx.nonzero(csr.in_a & (csr.out > 0))
+        (b_idx,) = hx.nonzero(csr.in_b & (csr.into > 0))
+        r, c = csr.rows, csr.cols
+        src = hx.concat([r, hx.full(a_idx.shape, s, dtype=r.dtype), hx.astype(b_idx, r.dtype)])
+        dst = hx.concat([c, hx.astype(a_idx, c.dtype), hx.full(b_idx.shape, t, dtype=c.dtype)])
+        cap = hx.concat([csr.flux, hx.take(csr.out, a_idx), hx.take(csr.into, b_idx)])
         order = hx.argsort(src, stable=True)
-        src, dst, cap = src[order], dst[order], cap[order]
+        src, dst, cap = hx.take(src, order), hx.take(dst, order), hx.take(cap, order)
         self.ptr = hx.searchsorted(src, hx.arange(n + 3)).tolist()
         self.src = src.tolist()
         self.dst = dst.tolist()
         self.cap = cap.tolist()
         self.n = n
         self.s, self.t = s, t
-        self.total = float(hx.sum(out[a_idx]))
+        self.total = float(hx.sum(hx.take(csr.out, a_idx)))
 
     def widest(self, sources: set, targets: set, thr: float, banned: set) -> tuple[list, float] | None:
         """Widest path (list of edge ids) from any of ``sources`` to any of ``targets`` through edges of
@@ -119,26 +148,43 @@ class _FluxGraph:
         return [*left, e, *right]
 
 
-def _label(rf: Any, states: list) -> list:
+def _label(rf: ReactiveFlux, states: list) -> list:
     return [rf.labels[i] for i in states] if rf.labels is not None else states
 
 
 @declare()
-def pathways(rf: Any, k: int | None = 3, *, fraction: float = 1.0, refine: bool = True,
-             tol: float = 1e-14) -> list:
-    """Dominant-pathway decomposition of the net flux of ``rf`` (a :class:`ReactiveFlux`).
+def pathways(rf: ReactiveFlux, k: int | None = 3, *, fraction: float = 1.0, refine: bool = True,
+             tol: float = 1e-14) -> list[Path]:
+    """Dominant-pathway decomposition of the net flux of ``rf`` (Metzner, Schütte & Vanden-Eijnden 2009).
 
-    Returns ``[(states, share), ...]``: ``states`` the path from A to B (list of state indices, or node labels
-    for networkx input) and ``share = c(w) / F``. Stops after ``k`` paths (``None``: no limit), when the shares
-    add up to ``fraction`` (within ``tol``), or when no A->B path is left. Each widest-path search is a Dijkstra
-    variant on the host (``heapq``), :math:`O(E\\log V)`; ``refine=True`` adds deeptime's recursive tie-breaking.
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    k : int or None
+        Stop after ``k`` paths (``None``: no limit).
+    fraction : float
+        Stop when the shares add up to ``fraction`` (within ``tol``), in ``(0, 1]``.
+    refine : bool
+        deeptime's recursive tie-breaking through the bottleneck edge.
+    tol : float
+        Tolerance on ``fraction``.
+
+    Returns
+    -------
+    list of (states, share)
+        ``states`` the path from A to B (state indices, or node labels for networkx input), ``share = c(w) / F``;
+        ends early when no A->B path is left. Each widest-path search is a Dijkstra variant on the host
+        (``heapq``), :math:`O(E\\log V)`.
     """
-    if k is not None and k < 1:
-        raise ValueError(f"k must be positive, got {k}")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ValueError(f"k must be a positive integer or None, got {k!r}")
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    G = _FluxGraph(rf)
-    out: list = []
+    if not tol >= 0:
+        raise ValueError(f"tol must be non-negative, got {tol}")
+    G = _FluxGraph(NetFluxCSR.of(rf))
+    out: list[Path] = []
     if G.total <= 0:
         return out
     done = 0.0
@@ -160,10 +206,22 @@ def pathways(rf: Any, k: int | None = 3, *, fraction: float = 1.0, refine: bool 
 
 
 @declare()
-def bottleneck(rf: Any) -> tuple[Any, Any, float]:
-    """``(i, j, f+_ij)``: the weakest real edge of the dominant pathway (its capacity when not limited by the
-    total out-flux of an A state or in-flux of a B state)."""
-    G = _FluxGraph(rf)
+def bottleneck(rf: ReactiveFlux) -> tuple[Any, Any, float]:
+    """The bottleneck: the weakest real edge of the dominant pathway.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+
+    Returns
+    -------
+    tuple
+        ``(i, j, f+_ij)``: the edge (indices or labels) and its net flux (the path's capacity when not limited by
+        the total out-flux of an A state or in-flux of a B state). ``ValueError`` when the net flux has no A->B
+        path.
+    """
+    G = _FluxGraph(NetFluxCSR.of(rf))
     edges = G.dominant({G.s}, {G.t}, 0.0, set(), True)
     if edges is None:
         raise ValueError("the net flux has no path from A to B")
@@ -174,97 +232,152 @@ def bottleneck(rf: Any) -> tuple[Any, Any, float]:
 
 
 @declare()
-def isocommittor_cut(rf: Any, level: float = 0.5) -> tuple[list, float]:
+def isocommittor_cut(rf: ReactiveFlux, level: float = 0.5) -> tuple[list[tuple[Any, Any, float]], float]:
     r"""Edges crossing the isocommittor surface :math:`q^+ = \text{level}`: ``([(i, j, f+_ij), ...], flux)``
     with :math:`q^+_i < \text{level} \le q^+_j` and positive net flux. For reversible chains every net-flux edge
-    increases :math:`q^+`, so this is a minimum cut of the net-flux network and its flux equals :math:`F`."""
-    be = rf.backend
-    r = be.to_numpy(rf.edges[0])
-    c = be.to_numpy(rf.edges[1])
-    w = be.to_numpy(rf.net_flux_values)
-    q = be.to_numpy(rf.q_plus)
-    sel = (w > 0) & (q[r] < level) & (q[c] >= level)
-    ii, jj, ww = r[sel].tolist(), c[sel].tolist(), w[sel].tolist()
+    increases :math:`q^+`, so this is a minimum cut of the net-flux network and its flux equals :math:`F`.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    level : float
+        The committor level, in ``[0, 1]``.
+
+    Returns
+    -------
+    edges : list of (i, j, flux)
+        The crossing edges (indices or labels) with their net flux.
+    flux : float
+        Their total net flux.
+    """
+    if not 0 <= level <= 1:
+        raise ValueError(f"level must be in [0, 1], got {level}")
+    csr = NetFluxCSR.of(rf)
+    hx = host_backend().xp
+    q = rf.backend.to_numpy(rf.q_plus)
+    (sel,) = hx.nonzero((hx.take(q, csr.rows) < level) & (hx.take(q, csr.cols) >= level))
+    ii, jj, ww = (hx.take(a, sel).tolist() for a in (csr.rows, csr.cols, csr.flux))
     lab = rf.labels
-    edges = [((lab[i] if lab else i), (lab[j] if lab else j), v) for i, j, v in zip(ii, jj, ww, strict=False)]
+    edges = [((lab[i] if lab else i), (lab[j] if lab else j), v) for i, j, v in zip(ii, jj, ww, strict=True)]
     return edges, float(sum(ww))
 
 
 @declare()
-def coarse_grain(rf: Any, sets: list) -> Any:
+def coarse_grain(rf: ReactiveFlux, sets: list) -> Array:
     r"""Net flux between disjoint user sets :math:`S_1..S_K`: :math:`C_{ab} = \max(G_{ab} - G_{ba}, 0)` with
-    :math:`G_{ab} = \sum_{i\in S_a, j\in S_b} f_{ij}` (gross flux ``f``); a ``(K, K)`` array on the backend."""
-    from ._inputs import Network, as_states
+    :math:`G_{ab} = \sum_{i\in S_a, j\in S_b} f_{ij}` (gross flux ``f``); a ``(K, K)`` array on the caller's
+    backend, summed on the host in one pass over the edges.
 
-    be = rf.backend
-    xp = be.xp
-    shell = Network(be=be, n=rf.n, rows=rf.edges[0], cols=rf.edges[1], vals=rf.flux_values, kind=rf.kind,
-                    fmt="coo", labels=rf.labels)
-    masks = [as_states(S, shell, f"sets[{a}]") for a, S in enumerate(sets)]
-    total = xp.zeros((rf.n,), dtype=xp.int64, device=be.device)
-    for m in masks:
-        total = total + xp.astype(m, xp.int64)
-    if bool(xp.any(total > 1)):
-        raise ValueError("the sets must be disjoint")
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    sets : list
+        ``K`` disjoint state sets (index arrays or lists, boolean masks, or node labels).
+
+    Returns
+    -------
+    array, shape (K, K)
+        On the caller's backend.
+    """
+    be, hb = rf.backend, host_backend()
+    hx = hb.xp
+    r, c, f = (hb.asarray(be.to_numpy(a)) for a in (*rf.edges, rf.flux_values))
+    shell = Network(be=hb, n=rf.n, rows=r, cols=c, vals=f, kind=rf.kind, fmt="coo", labels=rf.labels)
+    masks = [as_states(hb.asarray(be.to_numpy(S)) if hasattr(S, "shape") else S, shell, f"sets[{a}]")
+             for a, S in enumerate(sets)]
     K = len(masks)
-    f = rf.flux_values
-    Gm = [[float(xp.sum(xp.where(xp.take(masks[a], shell.rows) & xp.take(masks[b], shell.cols), f,
-                                 xp.zeros_like(f)))) if a != b else 0.0 for b in range(K)] for a in range(K)]
-    C = [[max(Gm[a][b] - Gm[b][a], 0.0) for b in range(K)] for a in range(K)]
-    return be.asarray(C, dtype=be.dtype)
+    if K == 0:
+        raise ValueError("sets must hold at least one state set")
+    member = hx.stack([hx.astype(m, hx.int64) for m in masks])
+    if bool(hx.any(hx.sum(member, axis=0) > 1)):
+        raise ValueError("the sets must be disjoint")
+    group = hx.sum(member * hx.reshape(hx.arange(1, K + 1), (K, 1)), axis=0) - 1  # -1: in no set
+    ga, gb = hx.take(group, r), hx.take(group, c)
+    (sel,) = hx.nonzero((ga >= 0) & (gb >= 0) & (ga != gb))
+    G = hx.reshape(segment_sum(hb, hx.take(ga * K + gb, sel), hx.take(f, sel), K * K), (K, K))
+    return be.asarray(hx.maximum(G - G.T, 0.0), dtype=be.dtype)
+
+
+def _check_walkable(csr: NetFluxCSR) -> None:
+    """Every state reachable from A along the net flux (not through B) must have outgoing net flux."""
+    hb = host_backend()
+    hx = hb.xp
+    start = csr.in_a & (csr.out > 0)
+    if not bool(hx.any(start)):
+        raise ValueError("no net flux leaves A")
+    (keep,) = hx.nonzero(~hx.take(csr.in_b, csr.rows))  # walks stop in B
+    walk = Network(be=hb, n=csr.n, rows=hx.take(csr.rows, keep), cols=hx.take(csr.cols, keep),
+                   vals=hx.take(csr.flux, keep), kind="generator", fmt="coo")
+    stuck = reach(walk, start) & ~csr.in_b & ~(csr.out > 0)
+    if bool(hx.any(stuck)):
+        (w,) = hx.nonzero(stuck)
+        raise ValueError(f"states {w[:10].tolist()} are reachable from A along the net flux but have no outgoing "
+                         "net flux (a reactive path would stop there)")
 
 
 @declare()
-def sample_reactive(rf: Any, n_paths: int, *, seed: Any = None, max_steps: int = 100_000) -> list:
-    r"""Detour-free reactive paths on the net flux (Cameron & Vanden-Eijnden 2014): the start
-    :math:`i\in A` is drawn with probability :math:`\propto\sum_j f^+_{ij}`, then each step goes
+def sample_reactive(rf: ReactiveFlux, n_paths: int, *, seed: Any = None, max_steps: int = 100_000) -> list[list]:
+    r"""Detour-free reactive paths on the net flux (Cameron & Vanden-Eijnden, "Flows in complex networks: theory,
+    algorithms, and application to Lennard-Jones cluster rearrangement", J. Stat. Phys. 156, 427 (2014)).
+
+    The start :math:`i\in A` is drawn with probability :math:`\propto\sum_j f^+_{ij}`, then each step goes
     :math:`i\to j` with probability :math:`f^+_{ij}/\sum_k f^+_{ik}` until B is hit. For reversible chains
-    :math:`f^+` is acyclic (``q^+`` increases along every edge) and the expected number of paths through an
-    edge per path is :math:`f^+_{ij}/F`. All paths advance together (vectorized over paths, loop over steps,
-    on the host). Returns a list of state lists (labels for networkx input)."""
-    host = get_backend("numpy")
+    :math:`f^+` is acyclic (``q^+`` increases along every edge) and the expected number of paths through an edge
+    per path is :math:`f^+_{ij}/F`. All paths advance together on the host (vectorized over paths, one loop over
+    steps); paths still outside B after ``max_steps`` steps are returned as they are. ``ValueError`` before any
+    draw when a state reachable from A along :math:`f^+` (not through B) has no outgoing net flux.
+
+    Parameters
+    ----------
+    rf : ReactiveFlux
+        The result of :func:`~transportkit.tpt.reactive_flux`.
+    n_paths : int
+        Number of paths (positive).
+    seed : int, Generator or None
+        Randomness (SPEC 7).
+    max_steps : int
+        Most steps per path (positive).
+
+    Returns
+    -------
+    list of lists
+        One list of states per path (labels for networkx input).
+    """
+    if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
+        raise ValueError(f"n_paths must be a positive integer, got {n_paths!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    host = host_backend()
     hx = host.xp
-    be = rf.backend
-    n = rf.n
-    r = be.to_numpy(rf.edges[0])
-    c = be.to_numpy(rf.edges[1])
-    w = be.to_numpy(rf.net_flux_values)
-    pos = w > 0
-    r, c, w = r[pos], c[pos], w[pos]
-    order = hx.argsort(r, stable=True)
-    r, c, w = r[order], c[order], w[order]
-    ptr = hx.searchsorted(r, hx.arange(n + 1))
-    cum = hx.cumulative_sum(w)
-    start_cum = hx.concat([hx.zeros(1), cum])[ptr[:-1]]
-    row_tot = hx.concat([hx.zeros(1), cum])[ptr[1:]] - start_cum
-    inB = hx.zeros(n, dtype=hx.bool)
-    inB[be.to_numpy(rf.B)] = True
-    A = be.to_numpy(rf.A)
+    csr = NetFluxCSR.of(rf)
+    _check_walkable(csr)
     g = host.rng(seed)
-    outA = row_tot[A]
-    if not float(hx.sum(outA)) > 0:
-        raise ValueError("no net flux leaves A")
-    if A.shape[0] > 1:
-        logp = hx.where(outA > 0, hx.log(hx.where(outA > 0, outA, 1.0)), -math.inf)
-        x = A[g.categorical(logp, (n_paths,))]
-    else:
-        x = hx.full((n_paths,), int(A[0]), dtype=hx.int64)
-    paths = [[int(v)] for v in x.tolist()]
+    (A,) = hx.nonzero(csr.in_a)
+    cum = hx.cumulative_sum(csr.flux)
+    start_cum = hx.take(hx.concat([hx.zeros(1), cum]), csr.ptr[:-1])
+    out_a = hx.take(csr.out, A)
+    logp = hx.where(out_a > 0, hx.log(hx.where(out_a > 0, out_a, 1.0)), -math.inf)
+    x = hx.take(A, g.categorical(logp, (n_paths,))) if A.shape[0] > 1 else hx.full((n_paths,), int(A[0]))
+    ids, states = [hx.arange(n_paths)], [hx.asarray(x, copy=True)]  # x is updated in place below
     active = hx.arange(n_paths)
     for _ in range(max_steps):
         if active.shape[0] == 0:
             break
-        u = x[active]
-        tot = row_tot[u]
-        if bool(hx.any(tot <= 0)):
-            raise ValueError("a sampled path reached a state without outgoing net flux")
-        target = start_cum[u] + g.uniform((u.shape[0],)) * tot
-        e = hx.searchsorted(cum, target, side="right")
-        e = hx.clip(e, ptr[u], ptr[u + 1] - 1)
-        v = c[e]
+        u = hx.take(x, active)
+        target = hx.take(start_cum, u) + g.uniform((u.shape[0],)) * hx.take(csr.out, u)
+        e = hx.clip(hx.searchsorted(cum, target, side="right"), hx.take(csr.ptr, u), hx.take(csr.ptr, u + 1) - 1)
+        v = hx.take(csr.cols, e)
         x[active] = v
-        for p, s in zip(active.tolist(), v.tolist(), strict=False):
-            paths[p].append(int(s))
-        active = active[~inB[v]]
+        ids.append(active)
+        states.append(v)
+        active = active[~hx.take(csr.in_b, v)]
+    # each path's states in step order: a stable sort of all (path, state) records by path
+    ids_all, states_all = hx.concat(ids), hx.concat(states)
+    order = hx.argsort(ids_all, stable=True)
+    flat = hx.take(states_all, order).tolist()
+    ptr = hx.searchsorted(hx.take(ids_all, order), hx.arange(n_paths + 1)).tolist()
     lab = rf.labels
+    paths = [flat[a:b] for a, b in itertools.pairwise(ptr)]
     return [[lab[s] for s in p] for p in paths] if lab else paths
