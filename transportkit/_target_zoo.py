@@ -98,6 +98,9 @@ class _Target(Target):
     def _raw_params(self) -> dict[str, Any]:
         return {}
 
+    def _prepare(self, be: Backend) -> None:
+        self._params(be)
+
     def laplacian_log_prob(self, x: Any, *, backend: Any = None) -> Any:
         r"""The Laplacian :math:`\Delta\log\tilde\rho(x) = \sum_i\partial_i^2\log\tilde\rho` at the rows of ``x``
         (analytic; used by the NETS drift features that contain the score)."""

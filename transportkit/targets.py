@@ -21,7 +21,7 @@ from .random import default_rng
 
 #: benchmark targets defined in ``_target_zoo`` and loaded on first use (see ``__getattr__`` below)
 _ZOO = ("GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture")
-__all__ = ["Gaussian", "GaussianMixture", "Target", *_ZOO]
+__all__ = ["BoundTarget", "Gaussian", "GaussianMixture", "Target", *_ZOO]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -70,7 +70,17 @@ class Target:
             raise ValueError(f"the generator's backend {gen.backend!r} differs from backend={be!r}")
         return self._sample(n, gen, be)
 
+    def bind(self, backend: Any) -> BoundTarget:
+        """This target on one backend: a :class:`BoundTarget` whose methods take (n, d) arrays of that backend and
+        do no resolution, validation or host sync (what the samplers call inside their loops)."""
+        be = get_backend(backend)
+        self._prepare(be)
+        return BoundTarget(self, be)
+
     # -- to implement -------------------------------------------------------------------------------
+    def _prepare(self, be: Backend) -> None:
+        """Move the parameters to ``be`` (called by :meth:`bind`, outside any compiled program)."""
+
     def _log_prob(self, x: Any, be: Backend) -> Any:
         raise NotImplementedError
 
@@ -80,6 +90,38 @@ class Target:
 
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no exact sampler")
+
+
+class BoundTarget:
+    """A :class:`Target` bound to a backend by :meth:`Target.bind`: ``log_prob(x)``, ``grad_log_prob(x)``,
+    ``value_and_grad(x)`` and ``laplacian_log_prob(x)`` on arrays ``x`` of shape (n, d) of that backend, with no
+    resolution, validation or host sync per call."""
+
+    def __init__(self, target: Target, be: Backend):
+        self.target, self.backend, self.dim = target, be, target.dim
+        self.log_Z = target.log_Z
+
+    def log_prob(self, x: Any) -> Any:
+        """:math:`\\log\\tilde\\rho` at the rows of ``x`` (n, d) -> (n,)."""
+        return self.target._log_prob(x, self.backend)
+
+    def grad_log_prob(self, x: Any) -> Any:
+        """:math:`\\nabla\\log\\tilde\\rho` at the rows of ``x`` (n, d) -> (n, d)."""
+        return self.target._grad_log_prob(x, self.backend)
+
+    def value_and_grad(self, x: Any) -> tuple[Any, Any]:
+        """``(log_prob(x), grad_log_prob(x))``."""
+        return self.log_prob(x), self.grad_log_prob(x)
+
+    def laplacian_log_prob(self, x: Any) -> Any:
+        """The target's Laplacian of the log-density (``NotImplementedError`` where it has none)."""
+        lap = getattr(self.target, "_laplacian_log_prob", None)
+        if lap is None:
+            raise NotImplementedError(f"{type(self.target).__name__} has no laplacian_log_prob")
+        return lap(x, self.backend)
+
+    def __repr__(self) -> str:
+        return f"BoundTarget({self.target!r}, backend={self.backend.name!r})"
 
 
 # ---------------------------------------------------------------------------------------------- Gaussians
@@ -176,6 +218,9 @@ class GaussianMixture(Target):
         if p is None:
             p = self._cache[key] = {k: be.asarray(v) for k, v in self._host.items()}
         return p
+
+    def _prepare(self, be: Backend) -> None:
+        self.params(be)
 
     @property
     def weights(self) -> Any:

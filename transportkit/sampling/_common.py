@@ -13,27 +13,20 @@ r"""Plumbing shared by the samplers of unnormalized densities (MCMC, AIS/SMC, NE
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend
+from .._loops import progress_range
+from ..targets import Target
+from .results import Samples
 
-__all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "samples"]
+__all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "progress_range", "samples"]
 
 
-def samples(**fields: Any) -> Any:
-    """Build the library's :class:`~transportkit.sampling.Samples` result."""
-    from ._core import Samples
-
+def samples(**fields: Any) -> Samples:
+    """Build a :class:`~transportkit.sampling.results.Samples` (compatibility wrapper: call ``Samples`` directly)."""
     return Samples(**fields)
-
-
-def progress_range(n: int, progress: bool, desc: str) -> Iterable[int]:
-    if not progress:
-        return range(n)
-    from tqdm.auto import tqdm
-
-    return tqdm(range(n), desc=desc)
 
 
 def _first_bad(xp: Any, bad: Any) -> int:
@@ -122,6 +115,9 @@ def as_density(target: Any, be: Backend) -> Density:
         )
     dim = getattr(target, "dim", None)
     name = type(target).__name__
+    if isinstance(target, Target):  # bound once: no resolution or validation per evaluation
+        bound = target.bind(be)
+        return Density(bound.log_prob, bound.grad_log_prob, dim, name, bound.laplacian_log_prob)
     lap = getattr(target, "laplacian_log_prob", None)
     if hasattr(target, "grad_log_prob"):
         return Density(target.log_prob, target.grad_log_prob, dim, name, lap)
@@ -171,6 +167,14 @@ class GaussianBase:
         return z * self.scale + self._m(z, xp)
 
 
+def _IDENTITY(t: Any) -> Any:  # noqa: N802  (the default schedule, λ(t) = t)
+    return t
+
+
+def _ONE(t: Any) -> float:  # noqa: N802
+    return 1.0
+
+
 class GeometricPath:
     r"""Geometric path between a normalized base and the target:
 
@@ -186,8 +190,8 @@ class GeometricPath:
         self.base, self.density, self.xp = base, density, xp
         self.log_Z0 = base.log_Z
         if schedule is None:
-            self.lam: Callable = lambda t: t
-            self.dlam: Callable = lambda t: 1.0
+            self.lam: Callable = _IDENTITY
+            self.dlam: Callable = _ONE
         else:
             self.lam, self.dlam = schedule
             if abs(self.lam(0.0)) > 1e-12 or abs(self.lam(1.0) - 1.0) > 1e-12:
@@ -205,13 +209,24 @@ class GeometricPath:
     def check(self, x: Any, parts: tuple[Any, ...]) -> None:
         self.density.check(self.xp, x, parts[1], parts[3])
 
-    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
+    def _mix(self, t: Any, p0: Any, p1: Any) -> Any:
+        """:math:`(1-\\lambda)p_0 + \\lambda p_1`, exactly :math:`p_1` at λ = 1 (t a float or a 0-d array)."""
         a = self.lam(t)
-        return (1 - a) * parts[0] + a * parts[1] if a != 1 else parts[1]
+        if isinstance(a, (int, float)):
+            return (1 - a) * p0 + a * p1 if a != 1 else p1
+        return self.xp.where(a == 1, p1, (1 - a) * p0 + a * p1)
 
-    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
-        a = self.lam(t)
-        return (1 - a) * parts[2] + a * parts[3] if a != 1 else parts[3]
+    def log_prob(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self._mix(t, parts[0], parts[1])
+
+    def grad(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self._mix(t, parts[2], parts[3])
+
+    def cache_key(self, target: Any) -> tuple:
+        """What a compiled run along this path closes over besides ``target`` (for the backend's compile cache)."""
+        mean = tuple(self.base.mean) if isinstance(self.base.mean, list) else self.base.mean
+        lam = None if self.lam is _IDENTITY else (self.lam, self.dlam)
+        return ("geometric", target, self.base.dim, self.base.scale, mean, lam)
 
     def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
         return self.dlam(t) * (parts[1] - parts[0])
