@@ -240,6 +240,11 @@ class GeometricPath:
         return parts[1]
 
 
+def _host_t(t: Any) -> float:
+    """A user path is called with Python floats (it is stepped in Python, never traced)."""
+    return t if isinstance(t, float) else float(t)
+
+
 class CustomPath:
     """A user path: an object with ``log_prob(t, x)``, ``grad_log_prob(t, x)`` (batched over x of shape
     (n, d)), ``dt_log_prob(t, x)`` (NETS), ``sample0(n, gen)`` (exact draws from the normalized-by-``log_Z0``
@@ -264,11 +269,11 @@ class CustomPath:
         lp, g = self.path.log_prob(0.0, x), self.path.grad_log_prob(0.0, x)
         self.density.check(self.xp, x, lp, g)
 
-    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
-        return self.path.log_prob(t, parts[0])
+    def log_prob(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self.path.log_prob(_host_t(t), parts[0])
 
-    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
-        return self.path.grad_log_prob(t, parts[0])
+    def grad(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self.path.grad_log_prob(_host_t(t), parts[0])
 
     def laplacian(self, t: float, x: Any) -> Any:
         """The path's ``laplacian_log_prob(t, x)`` if it has one, else central differences of its gradient."""
