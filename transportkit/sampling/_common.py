@@ -167,11 +167,11 @@ class GaussianBase:
         return z * self.scale + self._m(z, xp)
 
 
-def _IDENTITY(t: Any) -> Any:  # noqa: N802  (the default schedule, λ(t) = t)
+def _IDENTITY(t: Any) -> Any:
     return t
 
 
-def _ONE(t: Any) -> float:  # noqa: N802
+def _ONE(t: Any) -> float:
     return 1.0
 
 

@@ -105,7 +105,9 @@ def _next_t(path: Any, t: Any, parts: tuple, A: Any, goal: float, be: Any) -> An
     return xp.where(log_cess(one) >= goal, one, xp.maximum(lo, t + 1e-10))
 
 
-def _make_step(pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, compiled: bool) -> Callable:
+def _make_step(
+    pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, compiled: bool
+) -> Callable:
     """``step(carry, t_new, key, index) -> (carry, outputs)``: one annealing step (reweight, resample, move, adapt).
     ``index`` numbers the step's draws (``gen.at(key, index * (n_mcmc + 1) + j)``)."""
     xp, n_mcmc = be.xp, opts.n_mcmc
@@ -130,7 +132,14 @@ def _make_step(pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: 
             parts = tuple(xp.where(go, a, b) for a, b in zip(parts2, parts, strict=True))
             event = xp.astype(ev & go, A.dtype)
         if not n_mcmc:
-            return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), (t_out, ess_rel, event, lme, _empty(xp, A), _empty(xp, A))
+            return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), (
+                t_out,
+                ess_rel,
+                event,
+                lme,
+                _empty(xp, A),
+                _empty(xp, A),
+            )
 
         def fn(y: Any) -> tuple[Any, Any, tuple]:
             p = pth.evaluate(y)

@@ -6,10 +6,11 @@ is an array operation too. With :math:`\xi\sim\mathcal N(0, I)`:
 
 - **RWM** (Metropolis et al. 1953): :math:`y = x + h\xi`, accepted with probability
   :math:`\min(1, \tilde\rho(y)/\tilde\rho(x))`.
-- **ULA** (Roberts & Tweedie 1996): :math:`y = x + h\,s(x) + \sqrt{2h}\,\xi`, always accepted (biased: the invariant
-  law of :math:`\tilde\rho = e^{-x^2/2}` is :math:`\mathcal N(0, 1/(1-h/2))`).
+- **ULA** (Roberts & Tweedie 1996): :math:`y = x + h\,s(x) + \sqrt{2h}\,\xi`, always accepted (biased: the
+  invariant law of :math:`\tilde\rho = e^{-x^2/2}` is :math:`\mathcal N(0, 1/(1-h/2))`).
 - **MALA** (Roberts & Tweedie 1996): the ULA proposal accepted with probability
-  :math:`\min\big(1, \frac{\tilde\rho(y)q(x|y)}{\tilde\rho(x)q(y|x)}\big)`, :math:`\log q(y|x) = -|y - x - h s(x)|^2/4h`.
+  :math:`\min\big(1, \frac{\tilde\rho(y)q(x|y)}{\tilde\rho(x)q(y|x)}\big)`,
+  :math:`\log q(y|x) = -|y - x - h s(x)|^2/4h`.
 - **HMC** (Duane, Kennedy, Pendleton & Roweth 1987; Neal 2011, arXiv:1206.1901): momentum :math:`p\sim\mathcal N(0, I)`,
   L leapfrog steps :math:`p \mathrel{+}= \tfrac h2 s;\ x \mathrel{+}= h p;\ p \mathrel{+}= \tfrac h2 s`, accepted with
   probability :math:`\min(1, e^{-H(x',p') + H(x,p)})`, :math:`H = -\log\tilde\rho(x) + |p|^2/2`.
@@ -85,8 +86,9 @@ class MCMCParams(NamedTuple):
 
 
 def default_step_size(kind: str, scale: float, dim: int) -> float:
-    """The one first guess of each kernel from the target's length scale ``scale`` (adaptation takes it from there):
-    RWM :math:`2.38\\,\\sigma/\\sqrt d`, HMC :math:`0.5\\,\\sigma d^{-1/4}`, MALA/ULA :math:`0.5\\,\\sigma^2 d^{-1/3}`."""
+    """The one first guess of each kernel from the target's length scale ``scale`` (adaptation takes it from
+    there): RWM :math:`2.38\\,\\sigma/\\sqrt d`, HMC :math:`0.5\\,\\sigma d^{-1/4}`, MALA/ULA
+    :math:`0.5\\,\\sigma^2 d^{-1/3}`."""
     if kind == "rwm":
         return 2.38 * scale / math.sqrt(dim)
     if kind == "hmc":
@@ -120,11 +122,12 @@ def _metropolis(
     u = gen.uniform((n,), dtype=state.x.dtype)
     accept = xp.log(u) < log_a
     col = accept[:, None]
-    extra = tuple(
-        xp.where(accept if a.ndim == 1 else col, b, a) for a, b in zip(state.extra, ey, strict=True)
-    )
+    extra = tuple(xp.where(accept if a.ndim == 1 else col, b, a) for a, b in zip(state.extra, ey, strict=True))
     new = MCMCState(
-        xp.where(col, y, state.x), xp.where(accept, lpy, state.log_prob), xp.where(col, gy, state.grad), extra,
+        xp.where(col, y, state.x),
+        xp.where(accept, lpy, state.log_prob),
+        xp.where(col, gy, state.grad),
+        extra,
         state.step_size,
     )
     return new, MCMCInfo(acc_prob, accept, xp.mean(acc_prob))

@@ -83,7 +83,11 @@ class SamplerOptions:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         s = self.seed
-        if not (s is None or isinstance(s, Generator) or (isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0)):
+        if not (
+            s is None
+            or isinstance(s, Generator)
+            or (isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0)
+        ):
             if not hasattr(s, "bit_generator"):  # a numpy.random.Generator (SPEC 7) is accepted too
                 raise ValueError(f"seed must be None, a non-negative int or a Generator, got {s!r}")
 

@@ -148,7 +148,9 @@ def resample_config(method: str, n: int, islands: int | None, threshold: float) 
 def resample_init(cfg: ResampleConfig, xp: Any, dtype: Any, device: Any) -> ResampleState:
     """The bookkeeping at the start of a run."""
     zero = xp.zeros((), dtype=dtype, device=device)
-    return ResampleState(xp.zeros((cfg.K,), dtype=dtype, device=device), zero, xp.zeros((), dtype=xp.int32, device=device))
+    return ResampleState(
+        xp.zeros((cfg.K,), dtype=dtype, device=device), zero, xp.zeros((), dtype=xp.int32, device=device)
+    )
 
 
 def _low_islands(cfg: ResampleConfig, A: Any, xp: Any) -> tuple[Any, Any]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import register_method
 from .ais import ais, smc
 from .mcmc import hmc, mala, rwm, ula
 from .nets import nets
+from .registry import register_method
 
 
 def is_target(obj: Any) -> bool:
