@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..targets import Target
 from .ais import ais, smc
 from .mcmc import hmc, mala, rwm, ula
 from .nets import nets
@@ -15,6 +16,10 @@ from .registry import register_method
 
 
 def is_target(obj: Any) -> bool:
+    """A :class:`~transportkit.targets.Target`, an object with ``log_prob`` that is not a field/model (no ``bind``),
+    or a pair of callables."""
+    if isinstance(obj, Target):
+        return True
     if isinstance(obj, (tuple, list)) and len(obj) == 2 and all(callable(f) for f in obj):
         return True
     return callable(getattr(obj, "log_prob", None)) and not hasattr(obj, "bind")
