@@ -27,7 +27,7 @@ def test_chains_reach_the_gaussian(backend, kernel):
 
 
 def test_ula_bias_matches_closed_form(backend):
-    # U = x^2/2, fixed h: x' = (1-h)x + sqrt(2h) xi has stationary variance 1/(1 - h/2) (ALGORITHMS.md §5.6)
+    # U = x^2/2, fixed h: x' = (1-h)x + sqrt(2h) xi has stationary variance 1/(1 - h/2) (Roberts & Tweedie 1996)
     h, n = 0.4, 20000
     r = mcmc(
         Gaussian(numpy.zeros(1), 1.0),
