@@ -244,3 +244,16 @@ def test_whole_smc_run_compiles_once_on_jax():
     ais(spy, 200, adaptive=True, target_cess=0.9, resample="systematic", backend=be, seed=0)
     ais(spy, 200, adaptive=True, target_cess=0.9, resample="systematic", backend=be, seed=1)
     assert spy.calls - before < 14
+
+
+def test_categorical_unchecked_frequencies(backend):
+    from transportkit.sampling.resampling import categorical_unchecked
+
+    p = numpy.array([0.1, 0.0, 0.6, 0.3])
+    with numpy.errstate(divide="ignore"):
+        log_p = backend.asarray(numpy.log(p) + 5.0)  # unnormalized
+    n = 20000
+    idx = backend.to_numpy(categorical_unchecked(log_p, n, backend.rng(0), backend.xp))
+    counts = numpy.bincount(idx, minlength=4)
+    assert counts[1] == 0
+    assert numpy.all(numpy.abs(counts / n - p) < 4 * numpy.sqrt(p * (1 - p) / n) + 1e-12)
