@@ -33,6 +33,12 @@ def _first_bad(xp: Any, bad: Any) -> int:
     return int(xp.argmax(xp.astype(bad, xp.int32)))
 
 
+def _any_bad(xp: Any, lp: Any, g: Any) -> Any:
+    """0-d bool: some log-density is NaN/+inf, or some gradient of a walker with finite density is not finite."""
+    gbad = xp.any(~xp.isfinite(g), axis=-1) & (lp > -math.inf)
+    return xp.any(xp.isnan(lp) | (lp == math.inf)) | xp.any(gbad)
+
+
 class Density:
     """A target as two batched functions of x of shape (n, d): ``log_prob -> (n,)``, ``grad -> (n, d)``."""
 
@@ -41,6 +47,12 @@ class Density:
     ):
         self.log_prob, self.grad, self.dim, self.name = log_prob, grad, dim, name
         self._laplacian = laplacian
+        #: a bound :class:`~transportkit.targets.Target` (parameters already on the backend: safe to trace on first
+        #: use); other targets are evaluated eagerly once first, so that their own caches never hold tracers
+        self.bound = False
+
+    #: ``any_bad(xp, lp, g)``: whether :meth:`check` would raise for shape-correct values (0-d bool, traceable)
+    any_bad = staticmethod(_any_bad)
 
     def laplacian(self, x: Any, xp: Any) -> Any:
         r""":math:`\Delta\log\tilde\rho(x)`: the target's ``laplacian_log_prob`` if it has one, else central
@@ -67,6 +79,8 @@ class Density:
             raise ValueError(
                 f"{self.name} gradient has shape {tuple(g.shape)} for x of shape {(n, d)}; expected {(n, d)}"
             )
+        if not bool(self.any_bad(xp, lp, g)):
+            return
         bad = xp.isnan(lp) | (lp == math.inf)
         if bool(xp.any(bad)):
             i = _first_bad(xp, bad)
@@ -117,7 +131,9 @@ def as_density(target: Any, be: Backend) -> Density:
     name = type(target).__name__
     if isinstance(target, Target):  # bound once: no resolution or validation per evaluation
         bound = target.bind(be)
-        return Density(bound.log_prob, bound.grad_log_prob, dim, name, bound.laplacian_log_prob)
+        density = Density(bound.log_prob, bound.grad_log_prob, dim, name, bound.laplacian_log_prob)
+        density.bound = True
+        return density
     lap = getattr(target, "laplacian_log_prob", None)
     if hasattr(target, "grad_log_prob"):
         return Density(target.log_prob, target.grad_log_prob, dim, name, lap)
@@ -208,6 +224,10 @@ class GeometricPath:
 
     def check(self, x: Any, parts: tuple[Any, ...]) -> None:
         self.density.check(self.xp, x, parts[1], parts[3])
+
+    def any_bad(self, parts: tuple[Any, ...]) -> Any:
+        """0-d bool array: whether :meth:`check` would raise for shape-correct parts (traceable: no host sync)."""
+        return _any_bad(self.xp, parts[1], parts[3])
 
     def _mix(self, t: Any, p0: Any, p1: Any) -> Any:
         """:math:`(1-\\lambda)p_0 + \\lambda p_1`, exactly :math:`p_1` at λ = 1 (t a float or a 0-d array)."""

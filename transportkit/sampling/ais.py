@@ -56,7 +56,7 @@ from .resampling import (
     ResampleConfig,
     ResampleState,
     finish_arrays,
-    log_mean_var,
+    log_mean_var_array,
     resample_config,
     resample_indices,
     resample_init,
@@ -297,24 +297,54 @@ def ais(
     cfg = _check_run(n, resample, ess_threshold, islands, target_cess, return_works)
     be, gen = opts.resolve()
     pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    compiled = be.compiles_loops and gen.functional and getattr(pth, "geometric", False)
+    path_key = pth.cache_key(target) if compiled else None
     x = pth.sample0(n, gen)
-    parts = pth.evaluate(x)
-    pth.check(x, parts)  # NaN/+inf log_prob or a bad gradient: ValueError naming the walker, before any work
+    parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
     xp = be.xp
     scale = getattr(getattr(pth, "base", None), "scale", 1.0)
-    mc = init_state(x, pth.log_prob(0.0, parts), pth.grad(0.0, parts), parts, opts.initial_step_size(scale, x.shape[1]))
+    mc = init_state(x, lp0, g0, parts, opts.initial_step_size(scale, x.shape[1]))
     A = xp.zeros((n,), dtype=x.dtype, device=be.device)
     rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
-    compiled = be.compiles_loops and gen.functional and getattr(pth, "geometric", False)
     step = _make_step(pth, opts, cfg, gen, be, compiled)
     key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.n_leapfrog, opts.a_star, cfg, target_cess, max_steps,
-           pth.cache_key(target) if compiled else None)  # fmt: skip
+           path_key)  # fmt: skip
     carry = AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
     if adaptive:
         carry, ys, k = _run_adaptive(step, carry, pth, target_cess, max_steps, opts.n_mcmc, be, compiled, key, gen)
     else:
         carry, ys, k = _run_fixed(step, carry, steps, be, compiled, key, opts, gen)
-    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works)
+    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled)
+
+
+def _first_evaluation(pth: Any, x: Any, be: Any, compiled: bool, path_key: Any) -> tuple[tuple, Any, Any]:
+    """The path's parts at the initial walkers, checked (NaN/+inf log_prob or a bad gradient: ``ValueError`` naming
+    the walker, before any work), and the log-density and gradient at t = 0. Compiled as one program on JAX (then
+    only a failing check runs eagerly, to name the walker)."""
+
+    def evaluate(y: Any) -> tuple:
+        p = pth.evaluate(y)
+        return p, pth.log_prob(0.0, p), pth.grad(0.0, p), pth.any_bad(p)
+
+    if not (compiled and pth.density.bound):
+        parts = pth.evaluate(x)
+        pth.check(x, parts)
+        return parts, pth.log_prob(0.0, parts), pth.grad(0.0, parts)
+    parts, lp0, g0, bad = be.compiled(("ais-first", path_key), lambda: evaluate)(x)
+    n, d = x.shape
+    if tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d) or bool(bad):
+        pth.check(x, parts)
+    return parts, lp0, g0
+
+
+def _summary(cfg: ResampleConfig | None, rs: ResampleState | None, A: Any, xp: Any) -> tuple:
+    """``(any NaN weight, log Z - log Z0, its variance, final log-weights, per-island log Z - log Z0, ESS,
+    logmeanexp(A))`` as arrays (one compiled program on JAX)."""
+    if cfg is None:
+        lz, var, log_w, lz_k = logmeanexp(A, xp=xp), log_mean_var_array(A, xp), A, None
+    else:
+        lz, var, log_w, lz_k = finish_arrays(cfg, rs, A, xp)
+    return xp.any(xp.isnan(A)), lz, var, log_w, lz_k, _ess(log_w, xp=xp), logmeanexp(A, xp=xp)
 
 
 def _check_run(
@@ -339,25 +369,26 @@ def _check_run(
 def _result(
     carry: AISCarry, ys: tuple, k: int, cfg: ResampleConfig | None, pth: Any, opts: SamplerOptions, be: Any, n: int,
     return_works: bool,
+    compiled: bool,
 ) -> Samples:  # fmt: skip
     """Host-side summary after the loop: the estimate, its standard error and the typed info."""
     xp, A = be.xp, carry.A
-    if bool(xp.any(xp.isnan(A))):
+
+    def summarize(rs: ResampleState | None, a: Any) -> tuple:
+        return _summary(cfg, rs, a, xp)
+
+    run = be.compiled(("ais-summary", cfg), lambda: summarize) if compiled else summarize
+    nan, lz_a, var_a, log_w, lz_k, ess_a, lme_a = run(carry.rs, A)
+    if bool(nan):
         i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
         raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
     ts, ess_t, events, lmes, accs, hs = (be.to_numpy(y) for y in ys)
-    if cfg is None:
-        lz, var, log_w, lz_k = float(logmeanexp(A, xp=xp)), log_mean_var(A, xp), A, None
-    else:
-        lz_a, var_a, log_w, lz_k = finish_arrays(cfg, carry.rs, A, xp)
-        lz, var = float(lz_a), float(var_a)
+    lz, var = float(lz_a), float(var_a)
     acc_trace = [float(v) for v in accs.reshape(-1).tolist()]
-    ess_final = float(_ess(log_w, xp=xp))
+    ess_final = float(ess_a)
     epochs = islands_lz = None
     if cfg is not None and cfg.K == 1:
-        epochs = [float(v) for v, e in zip(lmes.tolist(), events.tolist(), strict=True) if e] + [
-            float(logmeanexp(A, xp=xp))
-        ]
+        epochs = [float(v) for v, e in zip(lmes.tolist(), events.tolist(), strict=True) if e] + [float(lme_a)]
     elif cfg is not None:
         islands_lz = [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
     info = AISInfo(

@@ -75,7 +75,11 @@ def adapt(h: float, mean_accept: float, target: float | None, rate: float = 0.5)
     return h * math.exp(max(-math.log(2), min(math.log(2), rate * (mean_accept - target))))
 
 
-def _initial_states(target: Any, n: int, x0: Any, density: Any, be: Any, gen: Any) -> tuple[Any, Any, Any, int]:
+def _initial_states(
+    target: Any, n: int, x0: Any, density: Any, be: Any, gen: Any, compiled: bool
+) -> tuple[Any, Any, Any, int]:
+    """The initial states with their log-density and gradient, checked (``ValueError`` naming the walker). On JAX
+    the evaluation and the checks' reductions are one compiled program; only a failing check runs eagerly."""
     xp = be.xp
     dim = infer_dim(density, target, x0)
     if x0 is None:
@@ -84,7 +88,15 @@ def _initial_states(target: Any, n: int, x0: Any, density: Any, be: Any, gen: An
         x = be.asarray(x0)
         if x.ndim != 2 or tuple(x.shape) != (n, dim):
             raise ValueError(f"x0 must have shape (n, d) = {(n, dim)}, got {tuple(x.shape)}")
-    lp, g = density.value_and_grad(x)
+
+    def first(y: Any) -> tuple[Any, Any, Any]:
+        lp, g = density.value_and_grad(y)
+        return lp, g, density.any_bad(xp, lp, g) | xp.any(lp == -math.inf)
+
+    run = be.compiled(("mcmc-first", _target_key(target)), lambda: first) if compiled and density.bound else first
+    lp, g, bad = run(x)
+    if tuple(lp.shape) == (n,) and tuple(g.shape) == (n, dim) and not bool(bad):
+        return x, lp, g, dim
     density.check(xp, x, lp, g, where="the initial states")
     if not bool(xp.all(lp > -math.inf)):
         i = int(xp.argmax(xp.astype(lp == -math.inf, xp.int32)))
@@ -150,9 +162,10 @@ def mcmc(
     be, gen = opts.resolve(x0)
     xp = be.xp
     density = as_density(target, be)
-    x, lp, g, dim = _initial_states(target, n, x0, density, be, gen)
+    compiled = be.compiles_loops and gen.functional
+    x, lp, g, dim = _initial_states(target, n, x0, density, be, gen, compiled)
     state = init_state(x, lp, g, (), opts.initial_step_size(getattr(target, "base_scale", 1.0), dim))
-    state, accs, trace = _run_chains(be, gen, density, opts, state, steps, warmup, thin, target)
+    state, accs, trace = _run_chains(be, gen, density, opts, state, steps, warmup, thin, target, compiled)
     acc_trace = [float(a) for a in be.to_numpy(accs).tolist()]
     post = acc_trace[warmup:] or acc_trace
     info = MCMCRunInfo(
@@ -170,11 +183,10 @@ def mcmc(
 
 def _run_chains(
     be: Any, gen: Any, density: Any, opts: SamplerOptions, state: MCMCState, steps: int, warmup: int, thin: int,
-    target: Any,
+    target: Any, compiled: bool,
 ) -> tuple[MCMCState, Any, Any]:  # fmt: skip
     """Warm-up (adapting), then sampling (with the thinned trace as a scan output): ``(state, accs, trace)``."""
     xp = be.xp
-    compiled = be.compiles_loops and gen.functional
     loop_key = gen.loop_key() if compiled else None
     step_fn, a_star = KERNEL_STEPS[opts.kernel], opts.a_star
 
