@@ -125,12 +125,9 @@ def _make_step(
             ess_rel = _ess(A, xp=xp) / A.shape[0]
         else:
             ess_rel = _ess(_island_log_weights(cfg, rs, A, xp), xp=xp) / cfg.n
-            rs2, A2, x2, parts2, ev, lme = resample_step(cfg, rs, A, x, parts, gen.at(key, index * stride), xp)
-            go = t_out < 1.0
-            rs = ResampleState(*(xp.where(go, a, b) for a, b in zip(rs2, rs, strict=True)))
-            A, x = xp.where(go, A2, A), xp.where(go, x2, x)
-            parts = tuple(xp.where(go, a, b) for a, b in zip(parts2, parts, strict=True))
-            event = xp.astype(ev & go, A.dtype)
+            g = gen.at(key, index * stride)
+            rs, A, x, parts, ev, lme = resample_step(cfg, rs, A, x, parts, g, xp, allow=t_out < 1.0)
+            event = xp.astype(ev, A.dtype)
         if not n_mcmc:
             return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), (
                 t_out,

@@ -161,12 +161,22 @@ def _low_islands(cfg: ResampleConfig, A: Any, xp: Any) -> tuple[Any, Any]:
 
 
 def resample_step(
-    cfg: ResampleConfig, rs: ResampleState, A: Any, x: Any, parts: tuple[Any, ...], gen: Any, xp: Any
+    cfg: ResampleConfig,
+    rs: ResampleState,
+    A: Any,
+    x: Any,
+    parts: tuple[Any, ...],
+    gen: Any,
+    xp: Any,
+    allow: Any = None,
 ) -> tuple[ResampleState, Any, Any, tuple[Any, ...], Any, Any]:
-    """Resample the islands whose ESS/m is below the threshold, as array operations (ancestor indices are drawn
-    every call and applied where needed). Returns ``(state, A, x, parts, event, lme)``: ``event`` (0-d bool)
-    whether any island resampled, ``lme`` (0-d) logmeanexp of the first island's weights before resampling."""
+    """Resample the islands whose ESS/m is below the threshold (and ``allow``, a 0-d bool, is true), as array
+    operations (ancestor indices are drawn every call and applied where needed). Returns ``(state, A, x, parts,
+    event, lme)``: ``event`` (0-d bool) whether any island resampled, ``lme`` (0-d) logmeanexp of the first island's
+    weights before resampling."""
     low, lme = _low_islands(cfg, A, xp)
+    if allow is not None:
+        low = low & allow
     return _apply(cfg, rs, A, x, parts, low, lme, gen, xp)
 
 
