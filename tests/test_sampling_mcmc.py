@@ -121,3 +121,13 @@ def test_state_and_info_are_typed_pure_steps(backend):
         assert tuple(s2.x.shape) == (5, 2) and tuple(info.acceptance_rate.shape) == (5,)
     s3 = adapt_step_size(s, backend.asarray(1.0), 0.5)  # accepted everything: the step doubles at most
     assert abs(float(s3.step_size) - 0.5 * math.exp(0.25)) < 1e-12
+
+
+def test_typed_info_to_numpy(backend):
+    from transportkit.sampling.results import MCMCRunInfo
+
+    r = mcmc(Gaussian(MEAN, COV), 50, kernel="rwm", steps=6, thin=2, backend=backend, seed=0)
+    assert isinstance(r.info, MCMCRunInfo) and r.info["warmup"] == 3 and len(r.info.acceptance_trace) == 6
+    q = r.to_numpy()
+    assert isinstance(q.x, numpy.ndarray) and isinstance(q.info["trace"], numpy.ndarray)
+    assert q.info["trace"].shape == (1, 50, 3)
