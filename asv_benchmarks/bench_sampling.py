@@ -153,3 +153,59 @@ class GMM40:
 
     def track_nets_interp_abs_log_Z_error(self):
         return abs(self._interp().log_Z)
+
+
+class CompiledRuns:
+    """Per-backend time per annealing / MCMC step (steady state: the run's program already compiled on JAX) and the
+    first-call time (a fresh target, so JAX traces and compiles the whole run), SMC and MALA on GMM40."""
+
+    params = (BACKENDS, [10**3, 10**4])
+    param_names = ["backend", "n"]
+    timeout = 600
+    steps = 50
+
+    def setup(self, backend, n):
+        from transportkit._target_zoo import GMM40 as T
+
+        self.be = backend_or_skip(backend)
+        self.t = T()
+        self._smc(self.t, n)  # compile / warm up
+        self._mala(self.t, n)
+
+    def _smc(self, t, n):
+        from transportkit.sampling.ais import smc
+
+        return block(smc(t, n, steps=self.steps, backend=self.be, seed=0).x)
+
+    def _mala(self, t, n):
+        from transportkit.sampling.mcmc import mala
+
+        return block(mala(t, n, steps=self.steps, backend=self.be, seed=0).x)
+
+    def _timed(self, fn):
+        import time
+
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    def track_smc_seconds_per_step(self, backend, n):
+        return self._timed(lambda: self._smc(self.t, n)) / self.steps
+
+    def track_mala_seconds_per_step(self, backend, n):
+        return self._timed(lambda: self._mala(self.t, n)) / self.steps
+
+    def track_smc_first_call_seconds(self, backend, n):
+        from transportkit._target_zoo import GMM40 as T
+
+        return self._timed(lambda: self._smc(T(), n))
+
+    def track_mala_first_call_seconds(self, backend, n):
+        from transportkit._target_zoo import GMM40 as T
+
+        return self._timed(lambda: self._mala(T(), n))
+
+    track_smc_seconds_per_step.unit = "seconds"
+    track_mala_seconds_per_step.unit = "seconds"
+    track_smc_first_call_seconds.unit = "seconds"
+    track_mala_first_call_seconds.unit = "seconds"

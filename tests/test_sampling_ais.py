@@ -154,3 +154,106 @@ def test_sample_dispatch(backend):
     for method in ("ais", "smc", "mala", "hmc", "rwm", "ula"):
         r = tk.sample(t, 200, method=method, steps=10, backend=backend, seed=0)
         assert tuple(r.x.shape) == (200, 2)
+
+
+class Spy:
+    """A standard normal in d = 2 that counts its evaluations (arguments must be checked before any)."""
+
+    dim = 2
+
+    def __init__(self):
+        self.calls = 0
+
+    def log_prob(self, x):
+        self.calls += 1
+        return -0.5 * (x[:, 0] ** 2 + x[:, 1] ** 2)
+
+    def grad_log_prob(self, x):
+        self.calls += 1
+        return -x
+
+
+BAD_AIS = [
+    ({"kernel": "nuts"}, "kernel"),
+    ({"n_mcmc": -1}, "n_mcmc"),
+    ({"n_mcmc": 1.5}, "n_mcmc"),
+    ({"step_size": 0.0}, "step_size"),
+    ({"step_size": float("nan")}, "step_size"),
+    ({"adapt_step_size": "yes"}, "adapt_step_size"),
+    ({"target_accept": 1.5}, "target_accept"),
+    ({"n_leapfrog": 0}, "n_leapfrog"),
+    ({"backend": "nope"}, "backend"),
+    ({"dtype": "int8"}, "dtype"),
+    ({"seed": -1}, "seed"),
+    ({"progress": "x"}, "progress"),
+    ({"steps": 0}, "steps"),
+    ({"max_steps": 0, "adaptive": True}, "max_steps"),
+    ({"resample": "residual"}, "resampling method"),
+    ({"resample": "systematic", "islands": 3}, "islands"),
+    ({"resample": "systematic", "islands": 0}, "islands"),
+    ({"islands": 5}, "needs resampling"),
+    ({"ess_threshold": 0.0, "resample": "systematic"}, "ess_threshold"),
+    ({"target_cess": 1.0, "adaptive": True}, "target_cess"),
+    ({"return_works": True, "resample": "systematic"}, "return_works"),
+]
+
+
+@pytest.mark.parametrize("kwargs, match", BAD_AIS, ids=[m for _, m in BAD_AIS])
+def test_bad_arguments_raise_before_any_evaluation(kwargs, match):
+    spy = Spy()
+    with pytest.raises(ValueError, match=match):
+        ais(spy, 500, **{"steps": 3, **kwargs})
+    assert spy.calls == 0
+    with pytest.raises(ValueError, match="n must be"):
+        ais(spy, 1, steps=3)
+    assert spy.calls == 0
+
+
+def test_methods_registered_at_import():
+    import transportkit.sampling
+
+    assert {"ais", "smc", "nets", "mala", "hmc", "rwm", "ula", "ode", "sde"} <= set(transportkit.sampling.METHODS)
+
+
+def test_info_is_typed_and_reads_as_a_mapping():
+    from transportkit.sampling.results import AISInfo
+
+    r = smc(Shifted(0.0, numpy.zeros(2), numpy.eye(2)), 200, steps=4, seed=0)
+    assert isinstance(r.info, AISInfo)
+    assert r.info["n_resample"] == r.info.n_resample and "islands" in r.info and len(r.info.times) == 5
+    with pytest.raises(KeyError):
+        r.info["nope"]
+
+
+def test_whole_smc_run_compiles_once_on_jax():
+    """The target is called while JAX traces the run (not per step): a compiled SMC of K steps evaluates the spy a
+    K-independent number of times, and a second run with the same shapes only evaluates it at the initial states
+    (the program is reused: no retrace, no host sync in the body, which tracing would reject)."""
+    pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    spy = Spy()
+    for steps in (20, 20):
+        before = spy.calls
+        r = smc(spy, 200, steps=steps, backend=be, seed=steps)
+        assert abs(r.log_Z - math.log(2 * math.pi)) < 1e-9  # the base is the normalized target: zero variance
+        assert r.info["steps"] == steps
+        if before:
+            assert spy.calls - before == 2  # initial value and gradient only
+    assert spy.calls < 12  # first run: initial evaluation + one trace of the body, not 2 per step
+    before = spy.calls
+    ais(spy, 200, adaptive=True, target_cess=0.9, resample="systematic", backend=be, seed=0)
+    ais(spy, 200, adaptive=True, target_cess=0.9, resample="systematic", backend=be, seed=1)
+    assert spy.calls - before < 14
+
+
+def test_categorical_unchecked_frequencies(backend):
+    from transportkit.sampling.resampling import categorical_unchecked
+
+    p = numpy.array([0.1, 0.0, 0.6, 0.3])
+    with numpy.errstate(divide="ignore"):
+        log_p = backend.asarray(numpy.log(p) + 5.0)  # unnormalized
+    n = 20000
+    idx = backend.to_numpy(categorical_unchecked(log_p, n, backend.rng(0), backend.xp))
+    counts = numpy.bincount(idx, minlength=4)
+    assert counts[1] == 0
+    assert numpy.all(numpy.abs(counts / n - p) < 4 * numpy.sqrt(p * (1 - p) / n) + 1e-12)

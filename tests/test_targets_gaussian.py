@@ -106,3 +106,24 @@ def test_log_prob_shape_errors():
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         T.log_prob(np.zeros((3, 3)))
     assert np.ndim(T.log_prob(np.zeros(2))) == 0
+
+
+def test_bind_gives_the_public_values_without_checks(backend):
+    from transportkit._target_zoo import GMM40, Funnel
+
+    x = np.random.default_rng(0).normal(size=(7, 2)) * 3
+    for t in (tk.targets.GaussianMixture(np.ones(2), np.array([[0.0, 1.0], [2.0, -1.0]]), 0.7), GMM40(), Funnel(2)):
+        b = t.bind(backend)
+        xb = backend.asarray(x)
+        assert isinstance(b, tk.targets.BoundTarget) and b.dim == t.dim
+        np.testing.assert_allclose(backend.to_numpy(b.log_prob(xb)), backend.to_numpy(t.log_prob(xb)), rtol=1e-12)
+        g0, g1 = b.value_and_grad(xb)[1], t.grad_log_prob(xb)
+        np.testing.assert_allclose(backend.to_numpy(g0), backend.to_numpy(g1), rtol=1e-12, atol=1e-14)
+
+
+def test_targets_and_zoo_import_alone_without_a_circle():
+    import subprocess
+    import sys
+
+    for mod in ("transportkit._target_zoo", "transportkit.targets", "transportkit.gaussians"):
+        subprocess.run([sys.executable, "-c", f"import {mod}"], check=True)

@@ -1,4 +1,5 @@
-r"""Benchmark targets for the samplers (ALGORITHMS.md §5.5): GMM-40, Neal's funnel, many-well, a Student-t
+r"""Benchmark targets for the samplers: GMM-40 (Midgley et al. 2023, arXiv:2208.01893), Neal's funnel (Neal 2003),
+many-well (Wu, Köhler & Noé 2020, arXiv:2002.06707), a Student-t
 mixture and the lattice :math:`\phi^4` theory.
 
 Every target is a plain object with
@@ -21,9 +22,10 @@ import math
 from typing import Any
 
 from ._backend import Backend, get_backend
+from .gaussians import GaussianMixture
 from .numerics import logsumexp
 from .random import default_rng
-from .targets import GaussianMixture, Target
+from .target_base import Target
 
 __all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
 
@@ -97,6 +99,9 @@ class _Target(Target):
 
     def _raw_params(self) -> dict[str, Any]:
         return {}
+
+    def _prepare(self, be: Backend) -> None:
+        self._params(be)
 
     def laplacian_log_prob(self, x: Any, *, backend: Any = None) -> Any:
         r"""The Laplacian :math:`\Delta\log\tilde\rho(x) = \sum_i\partial_i^2\log\tilde\rho` at the rows of ``x``

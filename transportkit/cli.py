@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 DEMOS: list[tuple[str, str]] = [
     ("Backends", "transportkit.cli:demo_backends"),
     ("Stochastic interpolants", "transportkit.sampling.transport_demo:demo"),
-    ("Sampling", "transportkit.sampling._target_methods:demo"),
+    ("Sampling", "transportkit.sampling.target_samplers:demo"),
     ("Free energy", "transportkit.free_energy:demo"),
     ("Galerkin", "transportkit.galerkin:demo"),
     ("Mean field", "transportkit.meanfield:demo"),

@@ -13,31 +13,30 @@ r"""Plumbing shared by the samplers of unnormalized densities (MCMC, AIS/SMC, NE
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend
+from .._loops import progress_range
+from ..targets import Target
+from .results import Samples
 
-__all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "samples"]
+__all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "progress_range", "samples"]
 
 
-def samples(**fields: Any) -> Any:
-    """Build the library's :class:`~transportkit.sampling.Samples` result."""
-    from ._core import Samples
-
+def samples(**fields: Any) -> Samples:
+    """Build a :class:`~transportkit.sampling.results.Samples` (compatibility wrapper: call ``Samples`` directly)."""
     return Samples(**fields)
-
-
-def progress_range(n: int, progress: bool, desc: str) -> Iterable[int]:
-    if not progress:
-        return range(n)
-    from tqdm.auto import tqdm
-
-    return tqdm(range(n), desc=desc)
 
 
 def _first_bad(xp: Any, bad: Any) -> int:
     return int(xp.argmax(xp.astype(bad, xp.int32)))
+
+
+def _any_bad(xp: Any, lp: Any, g: Any) -> Any:
+    """0-d bool: some log-density is NaN/+inf, or some gradient of a walker with finite density is not finite."""
+    gbad = xp.any(~xp.isfinite(g), axis=-1) & (lp > -math.inf)
+    return xp.any(xp.isnan(lp) | (lp == math.inf)) | xp.any(gbad)
 
 
 class Density:
@@ -48,6 +47,12 @@ class Density:
     ):
         self.log_prob, self.grad, self.dim, self.name = log_prob, grad, dim, name
         self._laplacian = laplacian
+        #: a bound :class:`~transportkit.targets.Target` (parameters already on the backend: safe to trace on first
+        #: use); other targets are evaluated eagerly once first, so that their own caches never hold tracers
+        self.bound = False
+
+    #: ``any_bad(xp, lp, g)``: whether :meth:`check` would raise for shape-correct values (0-d bool, traceable)
+    any_bad = staticmethod(_any_bad)
 
     def laplacian(self, x: Any, xp: Any) -> Any:
         r""":math:`\Delta\log\tilde\rho(x)`: the target's ``laplacian_log_prob`` if it has one, else central
@@ -74,6 +79,8 @@ class Density:
             raise ValueError(
                 f"{self.name} gradient has shape {tuple(g.shape)} for x of shape {(n, d)}; expected {(n, d)}"
             )
+        if not bool(self.any_bad(xp, lp, g)):
+            return
         bad = xp.isnan(lp) | (lp == math.inf)
         if bool(xp.any(bad)):
             i = _first_bad(xp, bad)
@@ -122,6 +129,11 @@ def as_density(target: Any, be: Backend) -> Density:
         )
     dim = getattr(target, "dim", None)
     name = type(target).__name__
+    if isinstance(target, Target):  # bound once: no resolution or validation per evaluation
+        bound = target.bind(be)
+        density = Density(bound.log_prob, bound.grad_log_prob, dim, name, bound.laplacian_log_prob)
+        density.bound = True
+        return density
     lap = getattr(target, "laplacian_log_prob", None)
     if hasattr(target, "grad_log_prob"):
         return Density(target.log_prob, target.grad_log_prob, dim, name, lap)
@@ -171,6 +183,14 @@ class GaussianBase:
         return z * self.scale + self._m(z, xp)
 
 
+def _IDENTITY(t: Any) -> Any:
+    return t
+
+
+def _ONE(t: Any) -> float:
+    return 1.0
+
+
 class GeometricPath:
     r"""Geometric path between a normalized base and the target:
 
@@ -186,8 +206,8 @@ class GeometricPath:
         self.base, self.density, self.xp = base, density, xp
         self.log_Z0 = base.log_Z
         if schedule is None:
-            self.lam: Callable = lambda t: t
-            self.dlam: Callable = lambda t: 1.0
+            self.lam: Callable = _IDENTITY
+            self.dlam: Callable = _ONE
         else:
             self.lam, self.dlam = schedule
             if abs(self.lam(0.0)) > 1e-12 or abs(self.lam(1.0) - 1.0) > 1e-12:
@@ -205,13 +225,28 @@ class GeometricPath:
     def check(self, x: Any, parts: tuple[Any, ...]) -> None:
         self.density.check(self.xp, x, parts[1], parts[3])
 
-    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
-        a = self.lam(t)
-        return (1 - a) * parts[0] + a * parts[1] if a != 1 else parts[1]
+    def any_bad(self, parts: tuple[Any, ...]) -> Any:
+        """0-d bool array: whether :meth:`check` would raise for shape-correct parts (traceable: no host sync)."""
+        return _any_bad(self.xp, parts[1], parts[3])
 
-    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
+    def _mix(self, t: Any, p0: Any, p1: Any) -> Any:
+        """:math:`(1-\\lambda)p_0 + \\lambda p_1`, exactly :math:`p_1` at λ = 1 (t a float or a 0-d array)."""
         a = self.lam(t)
-        return (1 - a) * parts[2] + a * parts[3] if a != 1 else parts[3]
+        if isinstance(a, (int, float)):
+            return (1 - a) * p0 + a * p1 if a != 1 else p1
+        return self.xp.where(a == 1, p1, (1 - a) * p0 + a * p1)
+
+    def log_prob(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self._mix(t, parts[0], parts[1])
+
+    def grad(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self._mix(t, parts[2], parts[3])
+
+    def cache_key(self, target: Any) -> tuple:
+        """What a compiled run along this path closes over besides ``target`` (for the backend's compile cache)."""
+        mean = tuple(self.base.mean) if isinstance(self.base.mean, list) else self.base.mean
+        lam = None if self.lam is _IDENTITY else (self.lam, self.dlam)
+        return ("geometric", target, self.base.dim, self.base.scale, mean, lam)
 
     def dt_log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
         return self.dlam(t) * (parts[1] - parts[0])
@@ -223,6 +258,11 @@ class GeometricPath:
 
     def target_log_prob(self, parts: tuple[Any, ...]) -> Any:
         return parts[1]
+
+
+def _host_t(t: Any) -> float:
+    """A user path is called with Python floats (it is stepped in Python, never traced)."""
+    return t if isinstance(t, float) else float(t)
 
 
 class CustomPath:
@@ -249,11 +289,11 @@ class CustomPath:
         lp, g = self.path.log_prob(0.0, x), self.path.grad_log_prob(0.0, x)
         self.density.check(self.xp, x, lp, g)
 
-    def log_prob(self, t: float, parts: tuple[Any, ...]) -> Any:
-        return self.path.log_prob(t, parts[0])
+    def log_prob(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self.path.log_prob(_host_t(t), parts[0])
 
-    def grad(self, t: float, parts: tuple[Any, ...]) -> Any:
-        return self.path.grad_log_prob(t, parts[0])
+    def grad(self, t: Any, parts: tuple[Any, ...]) -> Any:
+        return self.path.grad_log_prob(_host_t(t), parts[0])
 
     def laplacian(self, t: float, x: Any) -> Any:
         """The path's ``laplacian_log_prob(t, x)`` if it has one, else central differences of its gradient."""

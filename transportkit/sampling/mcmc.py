@@ -1,22 +1,11 @@
-r"""MCMC kernels vectorized over chains: random-walk Metropolis, ULA, MALA and HMC (leapfrog).
+r"""MCMC chains vectorized over walkers: random-walk Metropolis, ULA, MALA and HMC (the pure kernels are in
+:mod:`transportkit.sampling.kernels`; :class:`MCMCState` and :class:`MCMCInfo` are re-exported here).
 
-All kernels act on n chains at once (x of shape (n, d)) for a density :math:`\rho\propto e^{\log\tilde\rho}`
-with score :math:`s = \nabla\log\tilde\rho`. One step of each, with step size h and :math:`\xi\sim\mathcal N(0, I)`:
-
-- **RWM**: :math:`y = x + h\xi`, accept with probability :math:`\min(1, \tilde\rho(y)/\tilde\rho(x))`.
-- **ULA**: :math:`y = x + h\,s(x) + \sqrt{2h}\,\xi`, always accepted (biased: invariant law is
-  :math:`\mathcal N(0, 1/(1-h/2))` for :math:`\tilde\rho = e^{-x^2/2}`).
-- **MALA**: the ULA proposal accepted with probability
-  :math:`\min\big(1, \frac{\tilde\rho(y)q(x|y)}{\tilde\rho(x)q(y|x)}\big)`,
-  :math:`\log q(y|x) = -|y - x - h s(x)|^2/4h` + const.
-- **HMC**: momentum :math:`p\sim\mathcal N(0, I)`, L leapfrog steps
-  :math:`p \mathrel{+}= \tfrac h2 s(x);\ x \mathrel{+}= h p;\ p \mathrel{+}= \tfrac h2 s(x)`, accepted with
-  probability :math:`\min(1, e^{-H(x',p') + H(x,p)})`, :math:`H = -\log\tilde\rho(x) + |p|^2/2`.
-
-**Step-size adaptation** (during warm-up only, so the retained chain is a homogeneous Markov chain):
-:math:`\log h \leftarrow \log h + \gamma(\bar a - a^\star)`, with :math:`\bar a` the mean Metropolis acceptance
-probability over the chains at that step, γ = 0.5 and targets :math:`a^\star` = 0.234 (RWM), 0.574 (MALA),
-0.65 (HMC). ULA is not adapted.
+:func:`mcmc` runs n independent chains; the first ``warmup`` steps adapt the step size (so that the retained chain is
+a homogeneous Markov chain), with :math:`\log h \leftarrow \log h + \gamma(\bar a - a^\star)` and the optimal-scaling
+targets :math:`a^\star` = 0.234 (RWM; Roberts, Gelman & Gilks 1997), 0.574 (MALA; Roberts & Rosenthal 1998), 0.65
+(HMC; Beskos et al. 2013, arXiv:1001.4460). On JAX the whole run (warm-up, sampling, thinning) is compiled: each
+phase is one ``lax.scan`` whose per-step outputs are the acceptance trace and the thinned states.
 """
 
 from __future__ import annotations
@@ -25,25 +14,37 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import resolve_backend
 from .._capabilities import declare
-from ..random import default_rng
-from ._common import as_density, infer_dim, progress_range, samples
+from ._common import as_density, infer_dim
+from .kernels import (
+    KERNEL_STEPS,
+    KERNELS,
+    TARGET_ACCEPT,
+    MCMCInfo,
+    MCMCParams,
+    MCMCState,
+    adapt_step_size,
+    default_step_size,
+    init_state,
+)
+from .options import SamplerOptions, check_count
+from .results import MCMCRunInfo, Samples
+from .stepping import inner_scan, run_scan
 
-__all__ = ["KERNELS", "TARGET_ACCEPT", "hmc", "kernel_step", "mala", "mcmc", "rwm", "ula"]
-
-KERNELS = ("rwm", "ula", "mala", "hmc")
-#: default target acceptance rates of the step-size adaptation
-TARGET_ACCEPT = {"rwm": 0.234, "ula": None, "mala": 0.574, "hmc": 0.65}
-
-
-def _sq(xp: Any, v: Any) -> Any:
-    return xp.sum(v * v, axis=-1)
-
-
-def _clean(xp: Any, lp: Any) -> Any:
-    """NaN log-densities at proposals count as -inf (the proposal is rejected)."""
-    return xp.where(xp.isnan(lp), -math.inf, lp)
+__all__ = [
+    "KERNELS",
+    "TARGET_ACCEPT",
+    "MCMCInfo",
+    "MCMCState",
+    "adapt",
+    "default_step_size",
+    "hmc",
+    "kernel_step",
+    "mala",
+    "mcmc",
+    "rwm",
+    "ula",
+]
 
 
 def kernel_step(
@@ -53,65 +54,55 @@ def kernel_step(
     g: Any,
     extra: tuple,
     fn: Callable[[Any], tuple[Any, Any, tuple]],
-    h: float,
+    h: Any,
     gen: Any,
     xp: Any,
     n_leapfrog: int = 5,
 ) -> tuple[Any, Any, Any, tuple, Any]:
-    """One step of ``kind`` for all chains. ``fn(y) -> (log_prob, grad, extra)`` evaluates the density
-    (``extra`` is a tuple of per-walker arrays carried along, e.g. the parts of an annealing path).
-
-    Returns ``(x, lp, g, extra, accept_prob)``; ``accept_prob`` is the per-chain Metropolis probability
-    (ones for ULA)."""
-    n, d = x.shape
-    if kind == "ula":
-        y = x + h * g + math.sqrt(2 * h) * gen.normal((n, d), dtype=x.dtype)
-        lpy, gy, ey = fn(y)
-        return y, lpy, gy, ey, xp.ones_like(lp)
-    if kind == "rwm":
-        y = x + h * gen.normal((n, d), dtype=x.dtype)
-        lpy, gy, ey = fn(y)
-        log_a = _clean(xp, lpy) - lp
-    elif kind == "mala":
-        y = x + h * g + math.sqrt(2 * h) * gen.normal((n, d), dtype=x.dtype)
-        lpy, gy, ey = fn(y)
-        log_a = _clean(xp, lpy) - lp - (_sq(xp, x - y - h * gy) - _sq(xp, y - x - h * g)) / (4 * h)
-    elif kind == "hmc":
-        p = gen.normal((n, d), dtype=x.dtype)
-        y, q, gy = x, p + 0.5 * h * g, g
-        for i in range(n_leapfrog):
-            y = y + h * q
-            lpy, gy, ey = fn(y)
-            gy = xp.where(xp.isfinite(gy), gy, xp.zeros_like(gy))
-            q = q + (h if i < n_leapfrog - 1 else 0.5 * h) * gy
-        log_a = (_clean(xp, lpy) - 0.5 * _sq(xp, q)) - (lp - 0.5 * _sq(xp, p))
-    else:
+    """One step of ``kind`` for all chains (compatibility form of the pure kernels): ``fn(y) -> (log_prob, grad,
+    extra)``; returns ``(x, lp, g, extra, accept_prob)``."""
+    if kind not in KERNEL_STEPS:
         raise ValueError(f"unknown kernel {kind!r}; choose one of {KERNELS}")
-    log_a = xp.where(xp.isnan(log_a), -math.inf, log_a)
-    acc_prob = xp.exp(xp.minimum(log_a, xp.zeros_like(log_a)))
-    u = gen.uniform((n,), dtype=x.dtype)
-    accept = xp.log(u) < log_a
-    x = xp.where(accept[:, None], y, x)
-    lp = xp.where(accept, lpy, lp)
-    g = xp.where(accept[:, None], gy, g)
-    extra = tuple(xp.where(accept if a.ndim == 1 else accept[:, None], b, a) for a, b in zip(extra, ey, strict=True))
-    return x, lp, g, extra, acc_prob
-
-
-def default_step_size(kind: str, scale: float, dim: int) -> float:
-    """A first guess from the target's length scale; adaptation takes it from there."""
-    if kind == "rwm":
-        return 2.38 * scale / math.sqrt(dim)
-    if kind == "hmc":
-        return 0.5 * scale * dim ** (-0.25)
-    return 0.5 * scale**2 * dim ** (-1 / 3)
+    state = init_state(x, lp, g, extra, h) if isinstance(h, (int, float)) else MCMCState(x, lp, g, tuple(extra), h)
+    state, info = KERNEL_STEPS[kind](state, gen, MCMCParams(fn, n_leapfrog))
+    return state.x, state.log_prob, state.grad, state.extra, info.acceptance_rate
 
 
 def adapt(h: float, mean_accept: float, target: float | None, rate: float = 0.5) -> float:
-    r""":math:`\log h \leftarrow \log h + \gamma(\bar a - a^\star)` (clipped to a factor 2 per step)."""
+    r""":math:`\log h \leftarrow \log h + \gamma(\bar a - a^\star)` on host floats (clipped to a factor 2 per step);
+    inside runs the array form :func:`~transportkit.sampling.kernels.adapt_step_size` is used."""
     if target is None or not math.isfinite(mean_accept):
         return h
     return h * math.exp(max(-math.log(2), min(math.log(2), rate * (mean_accept - target))))
+
+
+def _initial_states(
+    target: Any, n: int, x0: Any, density: Any, be: Any, gen: Any, compiled: bool
+) -> tuple[Any, Any, Any, int]:
+    """The initial states with their log-density and gradient, checked (``ValueError`` naming the walker). On JAX
+    the evaluation and the checks' reductions are one compiled program; only a failing check runs eagerly."""
+    xp = be.xp
+    dim = infer_dim(density, target, x0)
+    if x0 is None:
+        x = getattr(target, "base_scale", 1.0) * gen.normal((n, dim))
+    else:
+        x = be.asarray(x0)
+        if x.ndim != 2 or tuple(x.shape) != (n, dim):
+            raise ValueError(f"x0 must have shape (n, d) = {(n, dim)}, got {tuple(x.shape)}")
+
+    def first(y: Any) -> tuple[Any, Any, Any]:
+        lp, g = density.value_and_grad(y)
+        return lp, g, density.any_bad(xp, lp, g) | xp.any(lp == -math.inf)
+
+    run = be.compiled(("mcmc-first", _target_key(target)), lambda: first) if compiled and density.bound else first
+    lp, g, bad = run(x)
+    if tuple(lp.shape) == (n,) and tuple(g.shape) == (n, dim) and not bool(bad):
+        return x, lp, g, dim
+    density.check(xp, x, lp, g, where="the initial states")
+    if not bool(xp.all(lp > -math.inf)):
+        i = int(xp.argmax(xp.astype(lp == -math.inf, xp.int32)))
+        raise ValueError(f"initial state of walker {i} has zero density (log_prob = -inf)")
+    return x, lp, g, dim
 
 
 def mcmc(
@@ -132,109 +123,142 @@ def mcmc(
     dtype: Any = None,
     seed: Any = None,
     progress: bool = False,
-) -> Any:
+) -> Samples:
     r"""Run ``n`` independent chains of ``kernel`` for ``steps`` steps; return the final states.
 
-    The first ``warmup`` steps (default ``steps // 2``) adapt the step size toward ``target_accept`` (see the
-    module docstring); the remaining steps use the fixed adapted step. Chains start at ``x0`` (shape (n, d))
-    or at :math:`\mathcal N(0, \sigma^2 I)` with σ = ``target.base_scale`` (default 1).
+    Parameters
+    ----------
+    target
+        an object with ``log_prob`` (and ``grad_log_prob``, or autodiff on torch/jax) batched over rows, a
+        :class:`~transportkit.targets.Target`, or a pair ``(log_prob, grad_log_prob)`` of callables.
+    n : int
+        number of chains.
+    kernel, step_size, adapt_step_size, target_accept, n_leapfrog, backend, device, dtype, seed, progress
+        see :class:`~transportkit.sampling.options.SamplerOptions`.
+    steps : int
+        steps per chain.
+    warmup : int, optional
+        the first ``warmup`` steps (default ``steps // 2``) adapt the step size; the rest use the adapted step.
+    x0 : array (n, d), optional
+        initial states (default :math:`\mathcal N(0, \sigma^2 I)`, σ = ``target.base_scale`` or 1).
+    thin : int
+        with ``thin > 0``, keep every ``thin``-th post-warm-up state in ``info["trace"]``.
 
-    Returns a :class:`~transportkit.sampling.Samples` with ``x`` the final states, ``log_weights`` zeros,
-    ``log_Z = None``, ``ess = n`` (independent chains) and ``info`` holding ``acceptance`` (mean acceptance
-    probability after warm-up), ``acceptance_trace`` (per step), ``step_size`` (final) and, with ``thin > 0``,
-    ``trace`` of shape (steps_kept, n, d) with every ``thin``-th post-warm-up state.
+    Returns
+    -------
+    Samples
+        ``x`` the final states, ``log_weights`` zeros, ``log_Z = None``, ``ess = n`` (independent chains) and
+        ``info`` a :class:`~transportkit.sampling.results.MCMCRunInfo`.
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps}")
-    warmup = steps // 2 if warmup is None else int(warmup)
-    if not 0 <= warmup <= steps:
+    opts = SamplerOptions(
+        kernel=kernel, step_size=step_size, adapt_step_size=adapt_step_size, target_accept=target_accept,
+        n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, seed=seed, progress=progress,
+    )  # fmt: skip
+    n = check_count("n", n, 1)
+    steps = check_count("steps", steps, 1)
+    warmup = steps // 2 if warmup is None else check_count("warmup", warmup, 0)
+    if warmup > steps:
         raise ValueError(f"warmup must be in [0, steps], got {warmup}")
-    if step_size is not None and not step_size > 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
-    if n_leapfrog < 1:
-        raise ValueError(f"n_leapfrog must be >= 1, got {n_leapfrog}")
-    be = resolve_backend(x0, backend=backend, device=device, dtype=dtype)
+    thin = check_count("thin", thin, 0)
+    be, gen = opts.resolve(x0)
     xp = be.xp
     density = as_density(target, be)
-    dim = infer_dim(density, target, x0)
-    gen = default_rng(seed, be)
-    if x0 is None:
-        x = getattr(target, "base_scale", 1.0) * gen.normal((n, dim))
-    else:
-        x = be.asarray(x0)
-        if x.ndim != 2 or tuple(x.shape) != (n, dim):
-            raise ValueError(f"x0 must have shape (n, d) = {(n, dim)}, got {tuple(x.shape)}")
-    lp, g = density.value_and_grad(x)
-    density.check(xp, x, lp, g, where="the initial states")
-    if not bool(xp.all(lp > -math.inf)):
-        i = int(xp.argmax(xp.astype(lp == -math.inf, xp.int32)))
-        raise ValueError(f"initial state of walker {i} has zero density (log_prob = -inf)")
-    h = (
-        float(step_size)
-        if step_size is not None
-        else default_step_size(kernel, getattr(target, "base_scale", 1.0), dim)
+    compiled = be.compiles_loops and gen.functional
+    x, lp, g, dim = _initial_states(target, n, x0, density, be, gen, compiled)
+    state = init_state(x, lp, g, (), opts.initial_step_size(getattr(target, "base_scale", 1.0), dim))
+    state, accs, trace = _run_chains(be, gen, density, opts, state, steps, warmup, thin, target, compiled)
+    acc_trace = [float(a) for a in be.to_numpy(accs).tolist()]
+    post = acc_trace[warmup:] or acc_trace
+    info = MCMCRunInfo(
+        kernel=kernel,
+        acceptance=sum(post) / len(post),
+        acceptance_trace=acc_trace,
+        step_size=float(state.step_size),
+        steps=steps,
+        warmup=warmup,
+        trace=trace,
     )
-    a_star = TARGET_ACCEPT[kernel] if target_accept is None else float(target_accept)
+    zeros = xp.zeros((n,), dtype=state.x.dtype, device=be.device)
+    return Samples(x=state.x, log_weights=zeros, log_Z=None, log_Z_stderr=None, ess=float(n), info=info, backend=be)
+
+
+def _run_chains(
+    be: Any, gen: Any, density: Any, opts: SamplerOptions, state: MCMCState, steps: int, warmup: int, thin: int,
+    target: Any, compiled: bool,
+) -> tuple[MCMCState, Any, Any]:  # fmt: skip
+    """Warm-up (adapting), then sampling (with the thinned trace as a scan output): ``(state, accs, trace)``."""
+    xp = be.xp
+    loop_key = gen.loop_key() if compiled else None
+    step_fn, a_star = KERNEL_STEPS[opts.kernel], opts.a_star
 
     def fn(y: Any) -> tuple[Any, Any, tuple]:
         a, b = density.value_and_grad(y)
         return a, b, ()
 
-    acc_trace: list[float] = []
-    trace = []
-    for k in progress_range(steps, progress, kernel):
-        x, lp, g, _, acc = kernel_step(kernel, x, lp, g, (), fn, h, gen, xp, n_leapfrog)
-        a = float(xp.mean(acc))
-        acc_trace.append(a)
-        if k < warmup and adapt_step_size:
-            h = adapt(h, a, a_star)
-        elif thin and (k - warmup) % thin == thin - 1:
-            trace.append(x)
-    post = acc_trace[warmup:] or acc_trace
-    info = {
-        "kernel": kernel,
-        "acceptance": sum(post) / len(post),
-        "acceptance_trace": acc_trace,
-        "step_size": h,
-        "steps": steps,
-        "warmup": warmup,
-    }
-    if thin:
-        info["trace"] = xp.stack(trace, axis=0) if trace else None
-    return samples(
-        x=x,
-        log_weights=xp.zeros((n,), dtype=x.dtype, device=be.device),
-        log_Z=None,
-        log_Z_stderr=None,
-        ess=float(n),
-        info=info,
-        backend=be,
-    )
+    params = MCMCParams(fn, opts.n_leapfrog)
+
+    def one(i: Any, s: MCMCState, key: Any, adapting: bool) -> tuple[MCMCState, Any]:
+        s, info = step_fn(s, gen.at(key, i), params)
+        if adapting:
+            s = adapt_step_size(s, info.mean_acceptance, a_star)
+        return s, info.mean_acceptance
+
+    def warm(i: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
+        return one(i, s, c[0], True)
+
+    def plain(i: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
+        return one(i + c[1], s, c[0], False)
+
+    def thinned(j: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
+        s, accs = inner_scan(be, compiled, lambda i, ss: one(i, ss, c[0], False), s, c[1] + j * thin, thin)
+        return s, (accs, s.x)
+
+    tkey = (opts.kernel, opts.n_leapfrog, a_star, thin, _target_key(target))
+    desc = opts.kernel
+    parts, trace = [], None
+    if warmup:
+        state, accs = run_scan(be, compiled, warm, state, warmup, consts=(loop_key, 0), key=("mcmc-warm", *tkey),
+                               progress=opts.progress, desc=desc)  # fmt: skip
+        parts.append(accs)
+    rest = steps - warmup
+    if thin and rest >= thin:
+        kept = rest // thin
+        state, (accs, trace) = run_scan(be, compiled, thinned, state, kept, consts=(loop_key, warmup),
+                                        key=("mcmc-thin", *tkey), progress=opts.progress, desc=desc)  # fmt: skip
+        parts.append(xp.reshape(accs, (kept * thin,)))
+        rest -= kept * thin
+    if rest:
+        state, accs = run_scan(be, compiled, plain, state, rest, consts=(loop_key, steps - rest),
+                               key=("mcmc-plain", *tkey), progress=opts.progress, desc=desc)  # fmt: skip
+        parts.append(accs)
+    accs = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+    return state, accs, trace
+
+
+def _target_key(target: Any) -> Any:
+    """What identifies the target in the backend's compile cache (the object itself; a pair as its callables)."""
+    return tuple(target) if isinstance(target, list) else target
 
 
 @declare(name="tk.sample(method='rwm')")
-def rwm(target: Any, n: int, **kwargs: Any) -> Any:
+def rwm(target: Any, n: int, **kwargs: Any) -> Samples:
     """Random-walk Metropolis chains: :func:`mcmc` with ``kernel="rwm"``."""
     return mcmc(target, n, kernel="rwm", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='ula')")
-def ula(target: Any, n: int, **kwargs: Any) -> Any:
+def ula(target: Any, n: int, **kwargs: Any) -> Samples:
     """Unadjusted Langevin chains (biased, O(h)): :func:`mcmc` with ``kernel="ula"``."""
     return mcmc(target, n, kernel="ula", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='mala')")
-def mala(target: Any, n: int, **kwargs: Any) -> Any:
+def mala(target: Any, n: int, **kwargs: Any) -> Samples:
     """Metropolis-adjusted Langevin chains: :func:`mcmc` with ``kernel="mala"``."""
     return mcmc(target, n, kernel="mala", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='hmc')")
-def hmc(target: Any, n: int, **kwargs: Any) -> Any:
+def hmc(target: Any, n: int, **kwargs: Any) -> Samples:
     """Hamiltonian Monte Carlo chains (leapfrog, ``n_leapfrog`` steps): :func:`mcmc` with ``kernel="hmc"``."""
     return mcmc(target, n, kernel="hmc", **kwargs)

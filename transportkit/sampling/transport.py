@@ -14,7 +14,8 @@ from .._backend import get_backend
 from .._capabilities import declare
 from ..integrate import ODE_SOLVERS, SDE_SOLVERS, diffusion_function, grid_times, odeint, sdeint
 from ..random import Generator, default_rng
-from ._core import Samples, register_method
+from .registry import register_method
+from .results import Samples
 
 __all__ = ["sample_transport"]
 

@@ -10,7 +10,7 @@ def demo(plot_path: str | None = None) -> None:
     import time
 
     from ..interpolants import Interpolant, eight_mode_mixture, exact_field, log_likelihood
-    from ._core import sample
+    from .registry import sample
 
     T = eight_mode_mixture()
     f = exact_field(Interpolant("linear"), T)
