@@ -363,3 +363,21 @@ def test_compiled_and_python_loops_agree(backend):
     b = _python(backend.xp, path, x, parts, grid, field, gen, False, None, False, "")
     numpy.testing.assert_allclose(backend.to_numpy(a.x), backend.to_numpy(b.x), rtol=1e-12, atol=1e-12)
     numpy.testing.assert_allclose(backend.to_numpy(a.A), backend.to_numpy(b.A), rtol=1e-12, atol=1e-12)
+
+
+def test_learned_drift_traces_with_array_time(backend):
+    # inside a compiled run the drift gets t as a 0-d array: the stacked-parameter evaluation must equal the host one
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    r = nets(g, 200, steps=10, rounds=1, n_fit=4, features="affine+rbf", n_centers=20, backend=backend, seed=1)
+    from transportkit.sampling._common import make_path
+    from transportkit.sampling.nets import interpolated_drift
+
+    path = make_path(g, backend)
+    drift = interpolated_drift(r.info["models"], r.info["fit_times"], path)
+    x = backend.asarray(numpy.random.default_rng(0).normal(size=(30, 2)))
+    s = path.grad(0.5, path.evaluate(x))
+    for t in (0.0, 0.1, 0.25, 0.6, 1.0):
+        b, div = drift(t, x, s, True)
+        bt, divt = drift(backend.asarray(t), x, s, True)
+        numpy.testing.assert_allclose(backend.to_numpy(bt), backend.to_numpy(b), rtol=1e-10, atol=1e-12)
+        numpy.testing.assert_allclose(backend.to_numpy(divt), backend.to_numpy(div), rtol=1e-10, atol=1e-12)

@@ -7,6 +7,7 @@ Riemann weight rule only). Reference: Albergo & Vanden-Eijnden, "NETS: A Non-Equ
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ def combined_drift(
         return None
     lin = None if models is None else interpolated_drift(models, times, path)
     if net is None:
-        return lin  # interpolates between fitted times with a host-side search: not traceable
+        return lin
     params = {k: v for k, v in net.items() if k != "F"}
 
     def drift(t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
@@ -46,7 +47,7 @@ def combined_drift(
             b, div = b + b0, div + d0
         return b, div
 
-    drift.traceable = lin is None  # type: ignore[attr-defined]
+    drift.needs_laplacian = lin is not None and lin.needs_laplacian  # type: ignore[attr-defined]
     return drift
 
 
@@ -86,9 +87,10 @@ class TrainedDrift:
     mlp: dict[str, Any]
     target_evaluations: int
 
-    @property
+    @functools.cached_property
     def field(self) -> Field | None:
-        """``drift(t, x, s, need_div) -> (b, div b)`` for the simulator; None for b = 0."""
+        """``drift(t, x, s, need_div) -> (b, div b)`` for the simulator; None for b = 0 (one object per drift, the key
+        of its compiled runs)."""
         return combined_drift(self.models, self.net, list(self.times), self.path, self.scales)
 
     @property

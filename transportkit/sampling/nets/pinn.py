@@ -16,15 +16,16 @@ drift is interpolated linearly in t, and :math:`-\int_0^1 c\,dt` (trapezoid) is 
 from __future__ import annotations
 
 import bisect
+import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from array_api_compat import array_namespace
 
 from .features import DriftModel
 
-__all__ = ["fit_drift_model", "interpolated_drift", "log_Z_pinn"]
+__all__ = ["InterpolatedDrift", "fit_drift_model", "interpolated_drift", "log_Z_pinn"]
 
 
 def fit_drift_model(path: Any, t: float, xs: Any, fams: list, ridge: float, xp: Any) -> DriftModel:
@@ -53,12 +54,29 @@ def fit_drift_model(path: Any, t: float, xs: Any, fams: list, ridge: float, xp: 
     return DriftModel(fams, theta, c)
 
 
-def interpolated_drift(models: Sequence[DriftModel], times: Sequence[float], path: Any) -> Callable:
+def interpolated_drift(models: Sequence[DriftModel], times: Sequence[float], path: Any) -> InterpolatedDrift:
     r"""``drift(t, x, s, need_div) -> (b, div b)``: linear interpolation in t between the models fitted at the
     neighbouring ``times``; ``s`` is the path's score at (t, x) (for the score feature)."""
-    times = list(times)
+    return InterpolatedDrift(list(models), list(times), path)
 
-    def drift(t: float, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+
+class InterpolatedDrift:
+    r"""The least-squares drift between fitted times, linear in t (see :func:`interpolated_drift`).
+
+    ``t`` a Python number: the interval is found on the host and only the models it needs are evaluated. ``t`` a
+    0-d array (inside a compiled loop): the models' parameters, stacked over the fitted times once, are taken at the
+    traced interval index, so the drift traces into one program (the divergence of a score feature needs the
+    path's Laplacian, which does not trace: the simulator keeps such runs in Python, see ``needs_laplacian``)."""
+
+    def __init__(self, models: list[DriftModel], times: list[float], path: Any):
+        self.models, self.times, self.path = models, times, path
+        self.needs_laplacian = models[0].needs_laplacian
+        self._stacked: tuple | None = None
+
+    def __call__(self, t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+        if not isinstance(t, (int, float)):
+            return self._traced(t, x, s, need_div)
+        models, times = self.models, self.times
         j = max(0, min(bisect.bisect_right(times, t) - 1, len(times) - 2))
         w = (t - times[j]) / (times[j + 1] - times[j])
         xp = array_namespace(x)
@@ -66,7 +84,7 @@ def interpolated_drift(models: Sequence[DriftModel], times: Sequence[float], pat
 
         def lap() -> Any:
             if not cache:
-                cache.append(path.laplacian(t, x))
+                cache.append(self.path.laplacian(t, x))
             return cache[0]
 
         lp = lap if need_div else None
@@ -78,8 +96,49 @@ def interpolated_drift(models: Sequence[DriftModel], times: Sequence[float], pat
         b1, d1 = models[j + 1](x, xp, s, lp)
         return (1 - w) * b0 + w * b1, (1 - w) * d0 + w * d1
 
-    drift.traceable = False  # type: ignore[attr-defined]  # t must be a host number (interval search)
-    return drift
+    def _stack(self, xp: Any) -> tuple:
+        """(times, theta (m, P), per family {attribute: stacked array}) over the m fitted times."""
+        if self._stacked is None:
+            fams = self.models[0].families
+            arrays = [
+                {a: xp.stack([vars(m.families[i])[a] for m in self.models]) for a, v in vars(f).items() if _is_array(v)}
+                for i, f in enumerate(fams)
+            ]
+            theta = xp.stack([m.theta for m in self.models])
+            tt = xp.asarray(self.times, dtype=theta.dtype, device=getattr(theta, "device", None))
+            self._stacked = (tt, theta, arrays)
+        return self._stacked
+
+    def _model_at(self, j: Any, xp: Any) -> DriftModel:
+        _, theta, arrays = self._stack(xp)
+        fams = []
+        for f, arr in zip(self.models[0].families, arrays, strict=True):
+            g = copy.copy(f)
+            for a, v in arr.items():
+                setattr(g, a, _at(v, j, xp))
+            fams.append(g)
+        return DriftModel(fams, _at(theta, j, xp), 0.0)
+
+    def _traced(self, t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+        xp = array_namespace(x)
+        tt = self._stack(xp)[0]
+        last = len(self.times) - 2
+        j = xp.clip(xp.searchsorted(tt, xp.reshape(t, (1,)), side="right")[0] - 1, 0, last)
+        t0 = _at(tt, j, xp)
+        w = (t - t0) / (_at(tt, j + 1, xp) - t0)
+        lap = (lambda: self.path.laplacian(t, x)) if need_div else None
+        b0, d0 = self._model_at(j, xp)(x, xp, s, lap)
+        b1, d1 = self._model_at(j + 1, xp)(x, xp, s, lap)
+        return (1 - w) * b0 + w * b1, (1 - w) * d0 + w * d1
+
+
+def _at(v: Any, j: Any, xp: Any) -> Any:
+    """``v[j]`` for a 0-d integer array ``j`` (traced or not), in the standard's spelling."""
+    return xp.take(v, xp.reshape(j, (1,)), axis=0)[0, ...]
+
+
+def _is_array(v: Any) -> bool:
+    return hasattr(v, "shape") and hasattr(v, "dtype")
 
 
 def log_Z_pinn(models: Sequence[DriftModel], times: Sequence[float], log_Z0: float) -> float:

@@ -9,9 +9,10 @@ On the grid :math:`t_k = k/K`, h = 1/K, Euler–Maruyama moves
 - ``"riemann"``: :math:`A \mathrel{+}= h(\nabla\cdot b + s\cdot b + \partial_t\log\rho)(t_k, x_k)` (O(h) bias).
 
 :func:`simulate` runs it as a Python loop (training rounds keep every step's walkers; resampling is host-side),
-or, on a backend that compiles loops (JAX) with a geometric path, no resampling and a drift whose divergence needs
-no Laplacian, as one compiled program (:func:`transportkit._loops.run_steps`) with per-step keys from
-:meth:`transportkit.random.Generator.at`.
+or, on a backend that compiles loops (JAX) with a geometric path and no resampling, as one compiled program
+(:func:`transportkit._loops.run_steps`) with per-step keys from :meth:`transportkit.random.Generator.at`; the drift
+then receives t as a 0-d array (b = 0, the learned drifts and any traceable user drift; a user drift that JAX
+cannot trace runs in the Python loop instead).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def simulate(
     parts = path.evaluate(x)
     if check:
         path.check(x, parts)
-    if resampler is None and not keep and _compilable(be, path, gen, drift):
+    if resampler is None and not keep and _compilable(be, path, gen, drift, grid.weights == "fb"):
         try:
             return _compiled(be, path, x, parts, grid, drift, gen, progress, desc)
         except TypeError:  # a drift or target that JAX cannot trace: run the same dynamics in Python
@@ -125,13 +126,13 @@ def _kernel_ratio(xp: Any, x: Any, y: Any, mean_f: Any, b1: Any, s1: Any, h: Any
     return (xp.sum(fwd * fwd, axis=1) - xp.sum(back * back, axis=1)) / (4 * h * eps)
 
 
-def _compilable(be: Any, path: Any, gen: Any, drift: Field | None) -> bool:
+def _compilable(be: Any, path: Any, gen: Any, drift: Field | None, fb: bool) -> bool:
     """One compiled program needs: a compiling backend, a functional stream, the geometric path (whose time
-    dependence is the interpolation weight, precomputed on the grid), and a drift (if any) that takes t as an
-    array (not the interpolated least-squares drift, whose interval search runs on the host)."""
+    dependence is the interpolation weight, precomputed on the grid), and a drift that takes t as an array and
+    needs no Laplacian (the divergence of a score feature, asked for by the Riemann weights)."""
     if not (be.compiles_loops and gen.functional and isinstance(path, GeometricPath)):
         return False
-    return getattr(drift, "traceable", True)
+    return fb or not getattr(drift, "needs_laplacian", False)
 
 
 def _compiled(
