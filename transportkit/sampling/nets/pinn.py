@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from array_api_compat import array_namespace
@@ -96,8 +96,19 @@ class InterpolatedDrift:
         b1, d1 = models[j + 1](x, xp, s, lp)
         return (1 - w) * b0 + w * b1, (1 - w) * d0 + w * d1
 
-    def _stack(self, xp: Any) -> tuple:
-        """(times, theta (m, P), per family {attribute: stacked array}) over the m fitted times."""
+    @property
+    def compile_spec(self) -> tuple:
+        """What a compiled program that evaluates this drift from :meth:`compile_params` depends on besides array
+        shapes: the number of fitted times and each family's type and static attributes."""
+        fams = tuple(
+            (type(f).__name__, tuple(sorted((k, v) for k, v in vars(f).items() if not _is_array(v))))
+            for f in self.models[0].families
+        )
+        return ("interpolated", len(self.times), fams)
+
+    def compile_params(self, xp: Any) -> tuple:
+        """(times, theta (m, P), per family {attribute: stacked array}) over the m fitted times: the arguments of a
+        compiled program (so that one compilation serves every drift with the same :attr:`compile_spec`)."""
         if self._stacked is None:
             fams = self.models[0].families
             arrays = [
@@ -109,8 +120,16 @@ class InterpolatedDrift:
             self._stacked = (tt, theta, arrays)
         return self._stacked
 
-    def _model_at(self, j: Any, xp: Any) -> DriftModel:
-        _, theta, arrays = self._stack(xp)
+    def with_params(self, params: tuple) -> Callable:
+        """The drift evaluated from ``params`` (shaped as :meth:`compile_params`) at an array time."""
+
+        def drift(t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+            return self._traced(t, x, s, need_div, params)
+
+        return drift
+
+    def _model_at(self, j: Any, xp: Any, params: tuple) -> DriftModel:
+        _, theta, arrays = params
         fams = []
         for f, arr in zip(self.models[0].families, arrays, strict=True):
             g = copy.copy(f)
@@ -119,16 +138,17 @@ class InterpolatedDrift:
             fams.append(g)
         return DriftModel(fams, _at(theta, j, xp), 0.0)
 
-    def _traced(self, t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
+    def _traced(self, t: Any, x: Any, s: Any, need_div: bool, params: tuple | None = None) -> tuple[Any, Any]:
         xp = array_namespace(x)
-        tt = self._stack(xp)[0]
+        params = self.compile_params(xp) if params is None else params
+        tt = params[0]
         last = len(self.times) - 2
         j = xp.clip(xp.searchsorted(tt, xp.reshape(t, (1,)), side="right")[0] - 1, 0, last)
         t0 = _at(tt, j, xp)
         w = (t - t0) / (_at(tt, j + 1, xp) - t0)
         lap = (lambda: self.path.laplacian(t, x)) if need_div else None
-        b0, d0 = self._model_at(j, xp)(x, xp, s, lap)
-        b1, d1 = self._model_at(j + 1, xp)(x, xp, s, lap)
+        b0, d0 = self._model_at(j, xp, params)(x, xp, s, lap)
+        b1, d1 = self._model_at(j + 1, xp, params)(x, xp, s, lap)
         return (1 - w) * b0 + w * b1, (1 - w) * d0 + w * d1
 
 

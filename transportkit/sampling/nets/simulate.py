@@ -21,7 +21,7 @@ import dataclasses
 import math
 from typing import Any
 
-from ..._loops import progress_range, run_steps
+from ..._loops import progress_range, run_steps, scan_steps
 from .._common import GeometricPath
 from ..resampling import Resampler
 from .drift import Field
@@ -67,9 +67,9 @@ def simulate(
     parts = path.evaluate(x)
     if check:
         path.check(x, parts)
-    if resampler is None and not keep and _compilable(be, path, gen, drift, grid.weights == "fb"):
+    if resampler is None and _compilable(be, path, gen, drift, grid.weights == "fb"):
         try:
-            return _compiled(be, path, x, parts, grid, drift, gen, progress, desc)
+            return _compiled(be, path, x, parts, grid, drift, gen, progress, desc, keep=keep)
         except TypeError:  # a drift or target that JAX cannot trace: run the same dynamics in Python
             pass
     return _python(be.xp, path, x, parts, grid, drift, gen, keep, resampler, progress, desc)
@@ -136,11 +136,22 @@ def _compilable(be: Any, path: Any, gen: Any, drift: Field | None, fb: bool) -> 
 
 
 def _compiled(
-    be: Any, path: Any, x: Any, parts: Any, grid: Grid, drift: Field | None, gen: Any, progress: bool, desc: str
+    be: Any,
+    path: Any,
+    x: Any,
+    parts: Any,
+    grid: Grid,
+    drift: Field | None,
+    gen: Any,
+    progress: bool,
+    desc: str,
+    *,
+    keep: bool = False,
 ) -> Trajectory:
     """The run as one compiled loop: the carry is (x, parts, A); the grid times, path weights lam(t), lam'(t), the
     diffusion and the loop key are arguments of the program, so one compilation serves every call with the same
-    target, base, drift, step count and weight rule."""
+    target, base, drift, step count and weight rule. With ``keep`` (training rounds) the walkers of every step
+    come back stacked (:func:`transportkit._loops.scan_steps`)."""
     xp, K = be.xp, grid.steps
     ts = [k / K for k in range(K)] + [1.0]
     consts = (
@@ -151,25 +162,39 @@ def _compiled(
         gen.loop_key(),
     )
     fb, noisy = grid.weights == "fb", grid.eps > 0
+    spec = getattr(drift, "compile_spec", None)  # a drift whose arrays are arguments: keyed by its structure
+    if spec is not None:
+        consts = (*consts, drift.compile_params(xp))
     base = path.base
     key = (
         "nets.simulate",
         path.density.log_prob,
         path.density.grad,
         (base.dim, repr(base.mean), base.scale),
-        drift,
+        drift if spec is None else spec,
         K,
         fb,
         noisy,
         str(x.dtype),
     )
-    body = _make_body(path, drift, gen, K, fb, noisy)
+    body = _make_body(path, drift, gen, K, fb, noisy, spec is not None)
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
-    x, _, A = run_steps(be, body, (x, tuple(parts), A), K, consts=consts, key=key, progress=progress, desc=desc)
-    return Trajectory(x, A, [])
+    carry = (x, tuple(parts), A)
+    if not keep:
+        x, _, A = run_steps(be, body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
+        return Trajectory(x, A, [])
+
+    def scan_body(k: Any, c: Any, cs: Any) -> tuple[Any, Any]:
+        new = body(k, c, cs)
+        return new, (new[0], *new[1])
+
+    kept = [(x, tuple(parts))]
+    (x, _, A), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
+    kept.extend((ys[0][k, ...], tuple(p[k, ...] for p in ys[1:])) for k in range(K))
+    return Trajectory(x, A, kept)
 
 
-def _make_body(path: Any, drift: Field | None, gen: Any, K: int, fb: bool, noisy: bool) -> Any:
+def _make_body(path: Any, field: Field | None, gen: Any, K: int, fb: bool, noisy: bool, with_params: bool) -> Any:
     """The pure step ``(k, (x, parts, A), consts) -> (x, parts, A)`` of the geometric path
     :math:`\\log\\rho_t = (1-\\lambda_t)\\log\\rho_0 + \\lambda_t\\log\\tilde\\rho_1` (parts ``(lp0, lp1, g0, g1)``)."""
     xp = path.xp
@@ -180,7 +205,8 @@ def _make_body(path: Any, drift: Field | None, gen: Any, K: int, fb: bool, noisy
 
     def body(k: Any, carry: Any, c: Any) -> Any:
         x, parts, A = carry
-        ts, lam, dlam, eps, key = c
+        ts, lam, dlam, eps, key = c[:5]
+        drift = field.with_params(c[5]) if with_params else field  # type: ignore[union-attr]
         t, t1, a, a1 = ts[k], ts[k + 1], lam[k], lam[k + 1]
         lp, s = mix(a, parts)
         b, div = (xp.zeros_like(x), 0.0) if drift is None else drift(t, x, s, not fb)
