@@ -26,9 +26,10 @@ notation). On the grid :math:`t_k = k/K`, h = 1/K, Euler–Maruyama moves
 Estimates: :math:`\log\hat Z_1 = \log Z_0 + \operatorname{logmeanexp}(A)`, ESS as in AIS, standard error
 :math:`\sqrt{(n/\mathrm{ESS} - 1)/(n-1)}`.
 
-**Learning b.** :mod:`.pinn` (least squares on the features of :mod:`.features`, refitted over ``rounds``),
-:mod:`.mlp_drift` (the PINN-trained MLP on torch/jax). :math:`-\sum_k h\,\bar c_k` is a second estimate of
-:math:`\log(Z_1/Z_0)` (``info["log_Z_pinn"]``).
+**Learning b.** :mod:`transportkit.sampling.nets.pinn` (least squares on the features of
+:mod:`transportkit.sampling.nets.features`, refitted over ``rounds``), :mod:`transportkit.sampling.nets.mlp_drift`
+(the PINN-trained MLP on torch/jax). :math:`-\sum_k h\,\bar c_k` is a second estimate of :math:`\log(Z_1/Z_0)`
+(``info["log_Z_pinn"]``).
 
 **Resampling.** ``resample="systematic"`` (or multinomial, stratified) resamples the final run's walkers when
 ESS/n < ``ess_threshold`` as in SMC (Del Moral, Doucet & Jasra, "Sequential Monte Carlo samplers", JRSS B 2006),
@@ -36,10 +37,10 @@ over ``islands`` independent populations (:mod:`transportkit.sampling.resampling
 variance is the sum of the epochs' delta-method variances, which ignores the correlations resampling creates (it
 underestimates the seed-to-seed spread); with several it comes from the spread of the islands' estimates.
 
-**Modules.** :mod:`.features` (drift features), :mod:`.pinn` (least squares), :mod:`.mlp_drift` (MLP),
-:mod:`.drift` (:class:`TrainedDrift`), :mod:`.settings` (:class:`RunSettings`, :class:`TrainSettings`),
-:mod:`.simulate` (the dynamics, compiled on JAX), :mod:`.driver` (:func:`train`, :func:`sample_with_drift`),
-:mod:`.sampler` (:func:`nets`).
+**Modules** of :mod:`transportkit.sampling.nets`: ``features`` (drift features), ``pinn`` (least squares),
+``mlp_drift`` (MLP), ``drift`` (:class:`TrainedDrift`), ``settings`` (:class:`RunSettings`,
+:class:`TrainSettings`), ``simulate`` (the dynamics, compiled on JAX), ``driver`` (:func:`train`,
+:func:`sample_with_drift`), ``sampler`` (:func:`nets`).
 """
 
 from __future__ import annotations
