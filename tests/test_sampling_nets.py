@@ -381,3 +381,26 @@ def test_learned_drift_traces_with_array_time(backend):
         bt, divt = drift(backend.asarray(t), x, s, True)
         numpy.testing.assert_allclose(backend.to_numpy(bt), backend.to_numpy(b), rtol=1e-10, atol=1e-12)
         numpy.testing.assert_allclose(backend.to_numpy(divt), backend.to_numpy(div), rtol=1e-10, atol=1e-12)
+
+
+def test_untraceable_drift_falls_back_to_python(backend):
+    # a drift that needs t as a host number (float(t)) cannot be traced by JAX: the run falls back to the Python loop
+    def host_drift(t, x):
+        return 0.0 * x + 0.0 * float(t), 0.0 * x[:, 0]
+
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    r = nets(g, 300, steps=10, eps=0.5, drift=host_drift, backend=backend, seed=0)
+    assert abs(r.log_Z) < 4 * r.log_Z_stderr
+
+
+def test_trained_drift_reuses_its_compiled_program(backend):
+    from transportkit.sampling.nets import sample_with_drift, train
+
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    kw = {"steps": 10, "eps": 0.5, "backend": backend}
+    drift = train(g, n_train=200, rounds=1, n_fit=5, features="affine", seed=0, **kw)
+    a = sample_with_drift(g, 200, drift, seed=1, **kw)
+    programs = set(backend._programs)
+    b = sample_with_drift(g, 200, drift, seed=2, **kw)
+    assert set(backend._programs) == programs  # no new compilation (nothing is compiled off JAX)
+    assert abs(a.log_Z) < 4 * a.log_Z_stderr and abs(b.log_Z) < 4 * b.log_Z_stderr
