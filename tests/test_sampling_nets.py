@@ -404,3 +404,17 @@ def test_trained_drift_reuses_its_compiled_program(backend):
     b = sample_with_drift(g, 200, drift, seed=2, **kw)
     assert set(backend._programs) == programs  # no new compilation (nothing is compiled off JAX)
     assert abs(a.log_Z) < 4 * a.log_Z_stderr and abs(b.log_Z) < 4 * b.log_Z_stderr
+
+
+def test_old_private_helpers_keep_their_signatures():
+    from transportkit.random import default_rng
+    from transportkit.sampling._common import make_path
+    from transportkit.sampling.nets import _families, _run, _summary
+
+    be = __import__("transportkit").get_backend("numpy")
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    path, gen = make_path(g, be), default_rng(0, be)
+    x, A, kept = _run(path, 50, 5, 0.5, None, "fb", gen, numpy, True, False, "", True)
+    assert x.shape == (50, 2) and A.shape == (50,) and len(kept) == 6
+    assert len(_families("affine+sep", x, 2, gen, numpy, 10, (0.1,), 4)) == 2
+    assert len(_summary(A, 0.0, numpy)) == 3

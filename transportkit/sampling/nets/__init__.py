@@ -45,6 +45,11 @@ underestimates the seed-to-seed spread); with several it comes from the spread o
 
 from __future__ import annotations
 
+from ._compat import _families as _families
+from ._compat import _init_net as _init_net
+from ._compat import _run as _run
+from ._compat import _summary as _summary
+from ._compat import _train_mlp as _train_mlp
 from .drift import TrainedDrift, combined_drift
 from .driver import sample_with_drift, streams, train
 from .features import DriftModel, make_families, quantile_grid
@@ -58,7 +63,7 @@ from .sampler import nets
 from .settings import RunSettings, TrainSettings
 from .simulate import Grid, Trajectory, simulate
 
-# private names of the single-module nets.py whose signatures did not change, kept importable
+# private names of the single-module nets.py, kept importable (those whose signature changed: ._compat)
 _quantile_grid = quantile_grid
 _fit = fit_drift_model
 _model_drift = interpolated_drift
