@@ -19,6 +19,12 @@ Parts:
   needed for |log Z error| < 0.5.
 - ``calibration``: the stderr-vs-spread calibration on a d = 10 Gaussian over 20 seeds (AIS, NETS; SMC and
   NETS with resampling, one population vs the default islands).
+- ``nets-timing``: wall time of NETS on GMM40 (n walkers, K steps, eps = 10) per backend, first call (with JAX's
+  compilation) and the best of ``--seeds`` later calls: b = 0, a fixed user drift, a drift trained by 2 rounds
+  (``select_best=False``) and :func:`~transportkit.sampling.nets.sample_with_drift` with that trained drift. On JAX
+  the runs are compiled programs (:mod:`transportkit.sampling.nets.simulate`), reused across calls.
+
+NETS: Albergo & Vanden-Eijnden, "NETS: A Non-Equilibrium Transport Sampler", 2024, arXiv:2410.02711.
 """
 
 from __future__ import annotations
@@ -130,6 +136,39 @@ def _manywell_sweep(be, seeds, numpy):
             )
 
 
+def _nets_timing(be, n, steps, seeds):
+    """First-call and steady wall time of NETS runs on GMM40 (see the module docstring)."""
+    from transportkit._target_zoo import GMM40
+    from transportkit.sampling.nets import nets, sample_with_drift, train
+
+    t = GMM40()
+    xp = be.xp
+
+    def zero(tt, x):
+        return xp.zeros_like(x), xp.zeros_like(x[:, 0])
+
+    kw = dict(steps=steps, eps=10.0, backend=be)
+    trained = train(t, n_train=min(n, 2000), rounds=2, select_best=False, seed=0, **kw)
+    runs = {
+        "nets(b=0)": lambda s: nets(t, n, rounds=0, seed=s, **kw),
+        "nets(fixed user drift)": lambda s: nets(t, n, drift=zero, seed=s, **kw),
+        "nets(pinn-lin,2r)": lambda s: nets(t, n, rounds=2, select_best=False, seed=s, **kw),
+        "sample_with_drift(trained)": lambda s: sample_with_drift(t, n, trained, seed=s, **kw),
+    }
+    for meth, fn in runs.items():
+        walls = []
+        for s in range(max(seeds, 2)):
+            t0 = time.perf_counter()
+            r = fn(s)
+            float(r.log_Z)  # wait for the result
+            walls.append(time.perf_counter() - t0)
+        print(
+            f"GMM40 {be.name:16s} n={n} K={steps} {meth:28s} first={walls[0]:.2f}s "
+            f"best later={min(walls[1:]):.2f}s log_Z={r.log_Z:+.3f} ESS/n={r.ess / n:.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     import numpy
 
@@ -162,6 +201,8 @@ def main() -> None:
             _gmm40_interp(be, args.n, args.steps, args.seeds, numpy)
         if "manywell-sweep" in parts:
             _manywell_sweep(be, args.seeds, numpy)
+        if "nets-timing" in parts:
+            _nets_timing(be, args.n, args.steps, args.seeds)
         if "calibration" in parts:
             rng = numpy.random.default_rng(0)
             L = rng.normal(size=(10, 10)) * 0.3

@@ -1,5 +1,7 @@
-"""NETS: the zero-variance exact-drift test of ALGORITHMS.md §5.4, exactness of the forward/backward path
-weights for any step, learned (PINN least-squares) drift on a d = 10 Gaussian, overflow, bad input."""
+"""NETS (Albergo & Vanden-Eijnden, "NETS: A Non-Equilibrium Transport Sampler", 2024, arXiv:2410.02711): the
+zero-variance exact-drift test, exactness of the forward/backward path weights for any step, learned (PINN
+least-squares) drift on a d = 10 Gaussian, overflow, bad input checked before any evaluation, one random stream per
+purpose, train + sample_with_drift, the compiled run on JAX."""
 
 from __future__ import annotations
 
@@ -207,3 +209,212 @@ def test_resampling_keeps_log_Z_unbiased(backend):
     assert abs(r.log_Z) < 4 * 0.164
     lw = backend.to_numpy(r.log_weights)
     assert abs(numpy.log(numpy.mean(numpy.exp(lw - lw.max()))) + lw.max() - r.log_Z) < 1e-9
+
+
+# ------------------------------------------------------------------ errors before work, streams, compiled runs
+class _Spy:
+    """A standard normal target in d = 2 that counts its evaluations."""
+
+    dim = 2
+
+    def __init__(self, xp):
+        self.xp, self.calls = xp, 0
+
+    def log_prob(self, x):
+        self.calls += 1
+        return -0.5 * self.xp.sum(x * x, axis=1) - math.log(2 * math.pi)
+
+    def grad_log_prob(self, x):
+        self.calls += 1
+        return -x
+
+
+BAD = [
+    ({"n": 1}, "n must be"),
+    ({"steps": 0}, "steps"),
+    ({"steps": 2.5}, "steps"),
+    ({"eps": -1.0}, "eps"),
+    ({"eps": math.nan}, "eps"),
+    ({"eps_train": -0.5}, "eps_train"),
+    ({"weights": "bogus"}, "weights"),
+    ({"weights": "fb", "eps": 0.0}, "eps > 0"),
+    ({"weights": "fb", "eps_train": 0.0}, "eps > 0"),
+    ({"rounds": -1}, "rounds"),
+    ({"n_train": 1}, "n_train"),
+    ({"n_fit": 0}, "n_fit"),
+    ({"n_fit": 11}, "n_fit"),
+    ({"features": "bogus"}, "feature family"),
+    ({"features": "affine+bogus"}, "feature family"),
+    ({"features": 3}, "features"),
+    ({"n_centers": 0}, "n_centers"),
+    ({"rbf_widths": ()}, "rbf_widths"),
+    ({"rbf_widths": (0.1, -1.0)}, "rbf_widths"),
+    ({"n_sep": 1}, "n_sep"),
+    ({"ridge": -1.0}, "ridge"),
+    ({"learner": "bogus"}, "learner"),
+    ({"hidden": (0,)}, "hidden"),
+    ({"n_time": 0}, "n_time"),
+    ({"train_steps": 0}, "train_steps"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"lr": 0.0}, "lr"),
+    ({"buffer_rounds": 0}, "buffer_rounds"),
+    ({"resample": "bogus"}, "resampling"),
+    ({"ess_threshold": 1.5}, "ess_threshold"),
+    ({"islands": 3, "resample": "systematic"}, "islands"),
+    ({"islands": 2}, "needs resampling"),
+    ({"return_works": True, "resample": "systematic"}, "return_works"),
+]
+
+
+@pytest.mark.parametrize(("kw", "match"), BAD, ids=[f"{k}" for k, _ in BAD])
+def test_bad_arguments_raise_before_any_evaluation(kw, match):
+    # before this check moved to the entry, features/islands were checked after a full training simulation
+    xp = numpy
+    t = _Spy(xp)
+    args = {"n": 100, "steps": 10, "rounds": 1, "seed": 0, **kw}
+    n = args.pop("n")
+    with pytest.raises(ValueError, match=match):
+        nets(t, n, **args)
+    assert t.calls == 0
+
+
+def test_bad_drift_capability_and_helpers_raise_before_any_evaluation():
+    from transportkit.errors import CapabilityError
+    from transportkit.sampling.nets import sample_with_drift, train
+
+    t = _Spy(numpy)
+    with pytest.raises(TypeError, match="drift"):
+        nets(t, 100, steps=5, drift=3.0)
+    with pytest.raises(CapabilityError):
+        nets(t, 100, steps=5, learner="mlp", backend="numpy")
+    with pytest.raises(ValueError, match="feature family"):
+        train(t, n_train=100, steps=5, features="bogus")
+    with pytest.raises(ValueError, match="islands"):
+        sample_with_drift(t, 100, None, steps=5, resample="systematic", islands=7)
+    with pytest.raises(TypeError, match="drift"):
+        sample_with_drift(t, 100, "b", steps=5)
+    assert t.calls == 0
+
+
+@pytest.mark.parametrize("resample", [None, "systematic"])
+def test_final_run_noise_does_not_depend_on_training(backend, resample):
+    # features="none" with the linear learner trains nothing (b = 0 whatever the rounds): the final run must then
+    # be the same draws, walker for walker, whatever rounds and n_train consumed from the training stream
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    kw = {"steps": 8, "eps": 0.5, "features": "none", "resample": resample, "backend": backend, "seed": 5}
+    runs = [nets(g, 200, rounds=r, n_train=m, **kw) for r, m in ((0, None), (1, 50), (3, 120))]
+    x0, w0 = backend.to_numpy(runs[0].x), backend.to_numpy(runs[0].log_weights)
+    for r in runs[1:]:
+        numpy.testing.assert_array_equal(backend.to_numpy(r.x), x0)
+        numpy.testing.assert_array_equal(backend.to_numpy(r.log_weights), w0)
+
+
+def test_nets_is_train_then_sample_with_drift(backend):
+    from transportkit.sampling.nets import TrainedDrift, sample_with_drift, train
+
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    kw = {"steps": 10, "eps": 0.5, "backend": backend, "seed": 7}
+    r = nets(g, 300, rounds=1, n_fit=5, features="affine", **kw)
+    drift = train(g, n_train=300, rounds=1, n_fit=5, features="affine", **kw)
+    assert isinstance(drift, TrainedDrift) and drift.chosen_round == r.info["chosen_round"]
+    q = sample_with_drift(g, 300, drift, **kw)
+    numpy.testing.assert_allclose(backend.to_numpy(q.log_weights), backend.to_numpy(r.log_weights), rtol=0, atol=1e-12)
+    assert q.log_Z == pytest.approx(r.log_Z, abs=1e-12)
+    assert r.info["target_evaluations"] == drift.target_evaluations + q.info["target_evaluations"]
+    # the drift is callable as drift(t, x) -> (b, div b); the affine fit has a constant divergence per time
+    b, div = drift(0.5, backend.asarray(numpy.zeros((3, 2))))
+    assert tuple(b.shape) == (3, 2) and tuple(div.shape) == (3,)
+
+
+def test_fixed_drift_run_is_one_compiled_program_on_jax(backend):
+    # on JAX the final run with a fixed drift is traced once (2 drift calls per traced step: t and t + h), elsewhere
+    # a Python loop calls it twice per step; the forward/backward weights are unbiased either way
+    calls = []
+    exact = _exact_drift(backend.xp)
+
+    def drift(t, x):
+        calls.append(1)
+        return exact(t, x)
+
+    g = Gaussian(numpy.array([M]), numpy.array([[C]]))
+    r = nets(g, 200, steps=50, eps=0.5, drift=drift, backend=backend, seed=0)
+    assert len(calls) == (2 if backend.compiles_loops else 100)
+    assert abs(r.log_Z) < 4 * r.log_Z_stderr  # normalized target: log Z = 0
+
+
+def test_compiled_and_python_loops_agree(backend):
+    # eps = 0 with the Riemann weights is deterministic: the compiled program (JAX) and the Python loop must give
+    # the same walkers and weights from the same start, to rounding
+    from transportkit.random import default_rng
+    from transportkit.sampling._common import make_path
+    from transportkit.sampling.nets.drift import as_field
+    from transportkit.sampling.nets.simulate import Grid, _compiled, _python
+
+    if not backend.compiles_loops:
+        pytest.skip("only JAX compiles loops")
+    g = Gaussian(numpy.array([M]), numpy.array([[C]]))
+    path = make_path(g, backend)
+    gen = default_rng(0, backend)
+    x = path.sample0(50, gen)
+    parts = path.evaluate(x)
+    grid = Grid(20, 0.0, "riemann")
+    field = as_field(_exact_drift(backend.xp))
+    a = _compiled(backend, path, x, parts, grid, field, gen, False, "")
+    b = _python(backend.xp, path, x, parts, grid, field, gen, False, None, False, "")
+    numpy.testing.assert_allclose(backend.to_numpy(a.x), backend.to_numpy(b.x), rtol=1e-12, atol=1e-12)
+    numpy.testing.assert_allclose(backend.to_numpy(a.A), backend.to_numpy(b.A), rtol=1e-12, atol=1e-12)
+
+
+def test_learned_drift_traces_with_array_time(backend):
+    # inside a compiled run the drift gets t as a 0-d array: the stacked-parameter evaluation must equal the host one
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    r = nets(g, 200, steps=10, rounds=1, n_fit=4, features="affine+rbf", n_centers=20, backend=backend, seed=1)
+    from transportkit.sampling._common import make_path
+    from transportkit.sampling.nets import interpolated_drift
+
+    path = make_path(g, backend)
+    drift = interpolated_drift(r.info["models"], r.info["fit_times"], path)
+    x = backend.asarray(numpy.random.default_rng(0).normal(size=(30, 2)))
+    s = path.grad(0.5, path.evaluate(x))
+    for t in (0.0, 0.1, 0.25, 0.6, 1.0):
+        b, div = drift(t, x, s, True)
+        bt, divt = drift(backend.asarray(t), x, s, True)
+        numpy.testing.assert_allclose(backend.to_numpy(bt), backend.to_numpy(b), rtol=1e-10, atol=1e-12)
+        numpy.testing.assert_allclose(backend.to_numpy(divt), backend.to_numpy(div), rtol=1e-10, atol=1e-12)
+
+
+def test_untraceable_drift_falls_back_to_python(backend):
+    # a drift that needs t as a host number (float(t)) cannot be traced by JAX: the run falls back to the Python loop
+    def host_drift(t, x):
+        return 0.0 * x + 0.0 * float(t), 0.0 * x[:, 0]
+
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    r = nets(g, 300, steps=10, eps=0.5, drift=host_drift, backend=backend, seed=0)
+    assert abs(r.log_Z) < 4 * r.log_Z_stderr
+
+
+def test_trained_drift_reuses_its_compiled_program(backend):
+    from transportkit.sampling.nets import sample_with_drift, train
+
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    kw = {"steps": 10, "eps": 0.5, "backend": backend}
+    drift = train(g, n_train=200, rounds=1, n_fit=5, features="affine", seed=0, **kw)
+    a = sample_with_drift(g, 200, drift, seed=1, **kw)
+    programs = set(backend._programs)
+    b = sample_with_drift(g, 200, drift, seed=2, **kw)
+    assert set(backend._programs) == programs  # no new compilation (nothing is compiled off JAX)
+    assert abs(a.log_Z) < 4 * a.log_Z_stderr and abs(b.log_Z) < 4 * b.log_Z_stderr
+
+
+def test_old_private_helpers_keep_their_signatures():
+    from transportkit.random import default_rng
+    from transportkit.sampling._common import make_path
+    from transportkit.sampling.nets import _families, _run, _summary
+
+    be = __import__("transportkit").get_backend("numpy")
+    g = Gaussian(numpy.array([M, -1.0]), numpy.array([C, 2.0]))
+    path, gen = make_path(g, be), default_rng(0, be)
+    x, A, kept = _run(path, 50, 5, 0.5, None, "fb", gen, numpy, True, False, "", True)
+    assert x.shape == (50, 2) and A.shape == (50,) and len(kept) == 6
+    assert len(_families("affine+sep", x, 2, gen, numpy, 10, (0.1,), 4)) == 2
+    assert len(_summary(A, 0.0, numpy)) == 3

@@ -60,8 +60,12 @@ class Target:
         """This target on one backend: a :class:`BoundTarget` whose methods take (n, d) arrays of that backend and
         do no resolution, validation or host sync (what the samplers call inside their loops)."""
         be = get_backend(backend)
-        self._prepare(be)
-        return BoundTarget(self, be)
+        cache = self.__dict__.setdefault("_bound_targets", {})
+        bound = cache.get(be)  # one bound object per backend object: compiled runs keyed by its methods are reused
+        if bound is None:
+            self._prepare(be)
+            bound = cache[be] = BoundTarget(self, be)
+        return bound
 
     # -- to implement -------------------------------------------------------------------------------
     def _prepare(self, be: Backend) -> None:
