@@ -88,14 +88,14 @@ def birth_death_indices(V: Any, alpha: float, dt: float, gen: Generator) -> tupl
     order_t = xp.argsort(xp.where(free, k1, k1 + 2.0))  # free particles first, in random order
     order_s = xp.argsort(xp.where(clone, k2, k2 + 2.0))  # cloning particles first, in random order
     m = xp.minimum(xp.sum(xp.astype(clone, xp.int64)), xp.sum(xp.astype(free, xp.int64)))
-    r = xp.arange(n, dtype=order_t.dtype, device=order_t.device)
+    r = xp.arange(n, dtype=order_t.dtype, device=gen.backend.device)
     assign = xp.where(r < m, order_s, order_t)  # slot order_t[r] receives the particle assign[r]
     src = xp.take(assign, xp.argsort(order_t))
     # deaths copy a survivor drawn uniformly: inverse CDF of the survivor counts (never all killed: V_i > mean)
     cdf = xp.cumulative_sum(xp.astype(~kill, V.dtype))
     u = gen.uniform((n,), dtype=V.dtype) * cdf[-1]
     draw = xp.searchsorted(cdf, u, side="right")
-    draw = xp.minimum(draw, xp.asarray(n - 1, dtype=draw.dtype, device=order_t.device))
+    draw = xp.minimum(draw, xp.asarray(n - 1, dtype=draw.dtype, device=gen.backend.device))
     src = xp.where(kill, xp.astype(draw, src.dtype), src)
     return src, xp.sum(xp.astype(kill, xp.int64)), m
 
