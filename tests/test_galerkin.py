@@ -457,6 +457,16 @@ def test_solve_validates_inputs():
         g.GaussianUnits(0)
 
 
+def test_solve_validates_numbers_before_work():
+    """Regularization, tolerances, iteration counts and the sampler are checked at the entry, before the fit."""
+    pde, P, th0 = _adv1d()
+    for kw, match in (({"rcond": -1.0}, "rcond"), ({"ridge": float("nan")}, "ridge"), ({"rtol": 0.0}, "rtol"),
+                      ({"atol": -1e-9}, "atol"), ({"newton_iters": 0}, "newton_iters"),
+                      ({"fit_iters": -1}, "fit_iters"), ({"sampler": "grid"}, "sampler")):
+        with pytest.raises(ValueError, match=match):
+            g.solve(pde, P, th0, 1.0, 0.1, **kw)
+
+
 def test_result_fields_and_callable(backend):
     pde, P, th0 = _adv1d()
     res = g.solve(pde, P, backend.asarray(th0), 0.04, 0.01, sampler=g.GridSampler(-1, 3, 64, periodic=False),

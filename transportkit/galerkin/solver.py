@@ -250,7 +250,7 @@ def _run_blocks(be: Backend, make_step: Callable[[Loops], Callable], state: tupl
 
 
 def _check_args(pde: Any, param: Any, scheme: str, t_final: float, dt: float, derivatives: str,
-                save_every: int) -> None:
+                save_every: int, sampler: Any, numbers: dict[str, float]) -> None:
     if not isinstance(pde, PDE):
         raise ValueError(f"pde must be a PDE, got {type(pde).__name__}")
     if not isinstance(param, Parametrization):
@@ -269,6 +269,13 @@ def _check_args(pde: Any, param: Any, scheme: str, t_final: float, dt: float, de
         raise ValueError(f"save_every must be >= 1, got {save_every}")
     if "dxxx" in pde.needs and pde.d != 1:
         raise ValueError("a third derivative needs d = 1")
+    if sampler is not None and not isinstance(sampler, Sampler):
+        raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+    for name, value in numbers.items():
+        lowest = 1 if name == "newton_iters" else 0
+        strict = name == "rtol"
+        if not (math.isfinite(value) and (value > lowest if strict else value >= lowest)):
+            raise ValueError(f"{name} must be {'>' if strict else '>='} {lowest} and finite, got {value}")
 
 
 def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
@@ -358,7 +365,9 @@ def solve(
     GalerkinResult
         the saved times, parameters and points, and per-step diagnostics.
     """
-    _check_args(pde, param, scheme, t_final, dt, derivatives, save_every)
+    _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler,
+                {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol, "newton_iters": newton_iters,
+                 "fit_iters": fit_iters})
     be = resolve_backend(theta0, backend=backend)
     xp = be.xp
     theta = be.asarray(theta0)
