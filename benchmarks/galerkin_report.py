@@ -10,10 +10,11 @@ With ``--step-timing`` it instead times one KdV RK4 step (4 Jacobian evaluations
 rounds; the minimum over rounds is printed (robust to other load on the machine).
 
 With ``--timing`` it times, per backend, the whole KdV run to ``--t-final`` twice in one process (fit,
-compilation and error evaluation included; :func:`transportkit.galerkin.run_kdv` builds fresh problem objects, so
-both runs compile on JAX), then its parts: the 500-iteration Levenberg–Marquardt fit and a 1000-step RK4 solve on
-the same objects, first call (compilation included) and second call. It uses only public names that predate the
-compiled runs, so the same command measures an older checkout (``PYTHONPATH=<old tree>``).
+compilation and error evaluation included; :func:`transportkit.galerkin.run_kdv` builds fresh problem objects,
+so both runs compile on JAX), then its parts: the 500-iteration Levenberg–Marquardt fit and an RK4 solve of
+min(1000, t_final/dt) steps on the same objects, first call (compilation included) and second call. It uses only
+public names that predate the compiled runs, so the same command measures an older checkout
+(``PYTHONPATH=<old tree>``).
 
 Usage::
 
@@ -102,9 +103,10 @@ def timing(names: list[str], t_final: float, dt: float) -> None:
             th, _ = _timed(f"fit_initial (500 iterations), call {rep + 1}", g.fit_initial, P, pde.u0(xf, xp), th0,
                            xf, iters=500, jit=be.jit)
         samp = g.GridSampler(-20.0, 40.0, 512)
+        n = min(1000, max(1, round(t_final / dt)))
         for rep in range(2):
-            r = _timed(f"solve (1000 RK4 steps), call {rep + 1}", g.solve, pde, P, th, 1000 * dt, dt, sampler=samp,
-                       fit=False, ridge=1e-8, save_every=1000, jit=True, backend=be)
+            r = _timed(f"solve ({n} RK4 steps), call {rep + 1}", g.solve, pde, P, th, n * dt, dt, sampler=samp,
+                       fit=False, ridge=1e-8, save_every=n, jit=True, backend=be)
             be.to_numpy(r.theta)
 
 
