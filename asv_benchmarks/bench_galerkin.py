@@ -1,6 +1,7 @@
 """Neural Galerkin schemes: time per RK4 step vs number of units and dimension, per backend; time per implicit
-step (finite-difference vs autodiff derivatives); the KdV two-soliton accuracy and wall time at t = 4 per
-backend (track_ benchmarks); d = 8 advection, adaptive vs uniform samples."""
+step (finite-difference vs autodiff derivatives); whole compiled KdV runs (time per step, first-call time); the KdV
+two-soliton accuracy and wall time at t = 4 per backend (track_ benchmarks); d = 8 advection, adaptive vs
+uniform samples."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ class ImplicitStep:
         self.theta = self.param.pack(c, w, b)
         self.X = g.GridSampler(-1, 3, 256, periodic=False).initial(self.param, self.theta, gen, xp)
         self.parts = implicit_parts(self.pde, self.param, value_and_grad=vg if derivatives == "autodiff" else None,
-                                    jit=be.jit)
+                                    jit=be.jit)  # each kernel compiled; the Gauss-Newton loop runs in Python
         self.implicit_step = g.implicit_step
         block(self.run())  # warm-up (compilation)
 
@@ -78,6 +79,57 @@ class ImplicitStep:
 
     def time_backward_euler_step(self, backend, units, derivatives):
         block(self.run())
+
+
+class KdVRun:
+    """Whole KdV two-soliton runs (10 periodic Gaussian units, RK4 dt = 1e-3, 512 grid points, no fit): one
+    compiled program per run on JAX (:func:`transportkit._loops.scan_steps`), Python loops elsewhere.
+    ``time_run_200_steps`` reuses the compiled program (same problem objects); ``track_first_call_seconds`` is a
+    run on fresh objects (compilation included); ``track_ms_per_step`` the warm time per step."""
+
+    params = ([b for b in ("numpy", "jax", "torch", "array_api_strict") if b in BACKENDS],)
+    param_names = ["backend"]
+    timeout = 600
+    n_steps = 200
+
+    def _problem(self, be):
+        from transportkit import galerkin as g
+
+        P, th = g.kdv_guess(be)
+        return g.kdv(), P, th, g.GridSampler(-20.0, 40.0, 512)
+
+    def _run(self, problem):
+        from transportkit import galerkin as g
+
+        pde, P, th, samp = problem
+        return g.solve(pde, P, th, self.n_steps * 1e-3, 1e-3, sampler=samp, fit=False, ridge=1e-8,
+                       save_every=self.n_steps, jit=True).theta
+
+    def setup(self, backend):
+        self.be = backend_or_skip(backend)
+        self.problem = self._problem(self.be)
+        block(self._run(self.problem))  # warm-up (compilation)
+
+    def time_run_200_steps(self, backend):
+        block(self._run(self.problem))
+
+    def track_first_call_seconds(self, backend):
+        import time
+
+        t0 = time.perf_counter()
+        block(self._run(self._problem(self.be)))
+        return time.perf_counter() - t0
+
+    track_first_call_seconds.unit = "seconds"
+
+    def track_ms_per_step(self, backend):
+        import time
+
+        t0 = time.perf_counter()
+        block(self._run(self.problem))
+        return 1e3 * (time.perf_counter() - t0) / self.n_steps
+
+    track_ms_per_step.unit = "ms"
 
 
 class KdVTwoSoliton:

@@ -1,5 +1,6 @@
 """Mean-field particle dynamics (transportkit.meanfield): time per gradient step and per birth–death step
-vs the width n and the dimension d, per backend; track_* record accuracy measurements (issue 8)."""
+vs the width n and the dimension d, per backend; whole compiled runs (time per step, first-call time);
+track_* record accuracy measurements (issue 8)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,55 @@ class GradientStep:
 
     def time_birth_death_steps_x10(self, backend, n, d):
         block(self.mf.train(self.P, self.p, dt=0.1, n_steps=10, jit=True, record_every=10, birth_death=1.0).loss)
+
+
+class TrainRun:
+    """Whole training runs of 200 steps (3-spin, d = 5, n = 256, 1000 data): one compiled program per run on JAX
+    (:func:`transportkit._loops.scan_steps`, birth–death and minibatch draws inside), Python loops elsewhere.
+    ``time_run_200_steps`` reuses the compiled program (same problem); ``track_first_call_seconds`` trains a
+    fresh problem (compilation included); ``track_ms_per_step`` is the warm time per step."""
+
+    params = (BACKENDS, ["gradient-flow", "birth-death", "sgd"])
+    param_names = ["backend", "kind"]
+    timeout = 600
+    n_steps = 200
+
+    def _problem(self, be):
+        import transportkit.meanfield as mf
+
+        return mf.three_spin(d=5, n_data=1000, c_scale=1.0, seed=0, backend=be)
+
+    def _run(self, P, kind):
+        import transportkit.meanfield as mf
+
+        kw = {"birth-death": {"birth_death": 1.0}, "sgd": {"batch_size": 100}}.get(kind, {})
+        return mf.train(P, 256, dt=0.1, n_steps=self.n_steps, seed=1, record_every=10, jit=True, **kw).loss
+
+    def setup(self, backend, kind):
+        self.be = backend_or_skip(backend)
+        self.P = self._problem(self.be)
+        block(self._run(self.P, kind))  # warm-up (compilation)
+
+    def time_run_200_steps(self, backend, kind):
+        block(self._run(self.P, kind))
+
+    def track_first_call_seconds(self, backend, kind):
+        import time
+
+        t0 = time.perf_counter()
+        block(self._run(self._problem(self.be), kind))
+        return time.perf_counter() - t0
+
+    track_first_call_seconds.unit = "seconds"
+
+    def track_ms_per_step(self, backend, kind):
+        import time
+
+        t0 = time.perf_counter()
+        block(self._run(self.P, kind))
+        return 1e3 * (time.perf_counter() - t0) / self.n_steps
+
+    track_ms_per_step.unit = "ms"
 
 
 class ExactGaussianStep:

@@ -4,6 +4,11 @@
     .venv/bin/python benchmarks/meanfield_report.py birth-death      # ratio of steps over 10 seeds (3-spin)
     .venv/bin/python benchmarks/meanfield_report.py scaling          # exponent a of the long-time loss ~ n^-a
     .venv/bin/python benchmarks/meanfield_report.py fluctuations     # n Var f_n across seeds (dynamical CLT)
+    .venv/bin/python benchmarks/meanfield_report.py timing --backend jax   # first call and warm wall/CPU time
+
+``timing`` trains three problems (gradient flow, gradient flow + birth–death, SGD) three times each on the same
+problem objects: the first call includes compilation (on JAX the whole run is one program), the others reuse it.
+It uses only public names that predate the compiled runs, so ``PYTHONPATH=<old tree>`` measures an older checkout.
 
 Each prints its numbers; ``--backend`` picks the backend (default numpy).
 """
@@ -90,9 +95,36 @@ def fluctuations(args) -> None:
         print(f"   n*mean loss {np.array2string(n * fl.loss_mean, precision=5)}")
 
 
+def timing(args) -> None:
+    be = tk.get_backend(args.backend)
+    be.to_numpy(be.xp.zeros(1))  # library start-up outside the timings
+    print(f"transportkit from {tk.__file__}; backend {be.name}; OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'default')}")
+    P1 = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=0, backend=be)
+    P2 = mf.three_spin(d=6, n_data=1000, seed=0, backend=be)
+    P3 = mf.teacher_student(d=3, m_teacher=2, n_data=1000, unit="tanh", seed=0, backend=be)
+    cases = {
+        "GF, ReLU teacher-student, n=32, 600 steps": lambda: mf.gradient_flow(P1, 32, dt=0.2, n_steps=600, seed=1,
+                                                                              record_every=100),
+        "GF + birth-death, 3-spin d=6, n=256, 150 steps": lambda: mf.gradient_flow(P2, 256, dt=0.5, n_steps=150,
+                                                                                   seed=1, birth_death=1.0),
+        "SGD, tanh d=3, n=64, batch 50, 500 steps": lambda: mf.sgd(P3, 64, batch_size=50, dt=0.2, n_steps=500,
+                                                                   seed=3, record_every=50),
+    }
+    for name, run in cases.items():
+        walls, cpus = [], []
+        for _ in range(3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            loss = be.to_numpy(run().loss)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        print(f"{name}: first call wall {walls[0]:.3f} s (cpu {cpus[0]:.3f}); then wall {walls[1]:.3f},"
+              f" {walls[2]:.3f} s (cpu {cpus[1]:.3f}, {cpus[2]:.3f}); loss {loss[0]:.4e} -> {loss[-1]:.4e}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["teacher-student", "birth-death", "scaling", "fluctuations"])
+    ap.add_argument("what", choices=["teacher-student", "birth-death", "scaling", "fluctuations", "timing"])
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--seeds", type=int, default=None)
     ap.add_argument("--d", type=int, default=None)
@@ -105,13 +137,13 @@ def main() -> None:
     ap.add_argument("--ref-step", type=int, nargs="+", default=[30, 60, 100])
     a = ap.parse_args()
     defaults = {"teacher-student": (10, 2, 600, 0.2), "birth-death": (10, 6, 150, 0.5), "scaling": (4, 2, 1000, 0.5),
-                "fluctuations": (16, 2, 200, 0.5)}[a.what]
+                "fluctuations": (16, 2, 200, 0.5), "timing": (1, 2, 1, 0.1)}[a.what]
     a.seeds = defaults[0] if a.seeds is None else a.seeds
     a.d = defaults[1] if a.d is None else a.d
     a.steps = defaults[2] if a.steps is None else a.steps
     a.dt = defaults[3] if a.dt is None else a.dt
     {"teacher-student": teacher_student, "birth-death": birth_death, "scaling": scaling,
-     "fluctuations": fluctuations}[a.what](a)
+     "fluctuations": fluctuations, "timing": timing}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -291,6 +291,20 @@ def test_ou_fokker_planck_backends_smoke(backend):
     np.testing.assert_allclose(backend.to_numpy(cov), np.array(pde.info["cov"](0.1)), atol=1e-6)
 
 
+@pytest.mark.parametrize("scheme", ["rk4", "dopri5"])
+def test_compiled_run_matches_python_loop(backend, scheme):
+    """``jit=True`` runs the whole trajectory as one compiled program where the backend compiles loops (JAX):
+    resampled points (drawn at step k from ``Generator.at(key, k)``) for RK4, coupled adaptive particles and the
+    step-size control for Dormand–Prince. ``jit=False`` runs the same steps in Python: equal to rounding."""
+    pde, P, th0 = _ou(1)
+    sampler = g.UnitSampler(50) if scheme == "rk4" else g.AdaptiveParticles(50)
+    a, b = (g.solve(pde, P, backend.asarray(th0), 0.06, 2e-2, sampler=sampler, scheme=scheme, seed=0, fit=False,
+                    jit=j, rtol=1e-7, atol=1e-9) for j in (True, False))
+    np.testing.assert_allclose(backend.to_numpy(a.theta), backend.to_numpy(b.theta), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(a.particles), backend.to_numpy(b.particles), atol=1e-10)
+    assert a.rank == b.rank and a.n_steps == 3
+
+
 def test_implicit_schemes_converge_at_their_order():
     """DtO backward Euler (order 1) and Crank–Nicolson (order 2): halving dt divides the moment error by ~2
     and ~4 (asserted > 1.6 and > 3, the ideal ratios less 20 %)."""
@@ -441,6 +455,16 @@ def test_solve_validates_inputs():
         g.GaussianUnits(2, 2).evaluate(np.ones(8), np.ones((3, 2)), ("dxxx",))
     with pytest.raises(ValueError, match="m"):
         g.GaussianUnits(0)
+
+
+def test_solve_validates_numbers_before_work():
+    """Regularization, tolerances, iteration counts and the sampler are checked at the entry, before the fit."""
+    pde, P, th0 = _adv1d()
+    for kw, match in (({"rcond": -1.0}, "rcond"), ({"ridge": float("nan")}, "ridge"), ({"rtol": 0.0}, "rtol"),
+                      ({"atol": -1e-9}, "atol"), ({"newton_iters": 0}, "newton_iters"),
+                      ({"fit_iters": -1}, "fit_iters"), ({"sampler": "grid"}, "sampler")):
+        with pytest.raises(ValueError, match=match):
+            g.solve(pde, P, th0, 1.0, 0.1, **kw)
 
 
 def test_result_fields_and_callable(backend):

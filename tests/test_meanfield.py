@@ -1,5 +1,7 @@
-"""Mean-field particle dynamics of shallow networks (ALGORITHMS.md §8): analytic gradients, exact fields,
-gradient flow, SGD, birth–death (n fixed, event statistics), quadratic activations, scaling and fluctuations."""
+"""Mean-field particle dynamics of shallow networks (Rotskoff & Vanden-Eijnden, CPAM 2022, arXiv:1805.00915;
+birth–death: Rotskoff, Jelassi, Bruna & Vanden-Eijnden, ICML 2019, arXiv:1902.01843): analytic gradients, exact
+fields, gradient flow, SGD, birth–death (n fixed, event statistics), quadratic activations, scaling and
+fluctuations, compiled runs."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def test_unit_gradients_match_finite_differences(backend, unit):
 
 
 def _fd_velocity(problem, c, W):
-    """-n * grad of the loss by central differences (the rescaled-time velocity of §8.1)."""
+    """-n * grad of the loss by central differences (the rescaled-time velocity of the mean-field limit)."""
     n = c.shape[0]
     L = lambda c, W: float(problem.loss(c, W))  # noqa: E731
     eps = 1e-6
@@ -90,7 +92,7 @@ def test_data_field_is_minus_n_grad_and_network_view(backend):
     np.testing.assert_allclose(_np(backend, ev.vc), vc, atol=1e-7)
     np.testing.assert_allclose(_np(backend, ev.vw), vw, atol=1e-7)
     net = mf.ShallowNetwork("tanh")
-    # l = C_f - mean F + (1/2n^2) sum K  (§8.1), with C_f = mean y^2 / 2
+    # l = C_f - mean F + (1/2n^2) sum K, with C_f = mean y^2 / 2
     F = _np(backend, net.potential_F(p, P.X, P.y))
     K = _np(backend, net.kernel_K(p, P.X))
     y = _np(backend, P.y)
@@ -129,6 +131,25 @@ def test_gradient_flow_agrees_across_backends(backend):
     np.testing.assert_allclose(_np(backend, tr.particles.w), ref.particles.w, atol=1e-10)
 
 
+@pytest.mark.parametrize("kind", ["birth-death", "sgd"])
+def test_compiled_run_matches_python_loop(backend, kind):
+    """``jit=True`` runs the whole training as one compiled program where the backend compiles loops (JAX),
+    ``jit=False`` as Python loops; both draw step k from ``Generator.at(key, k)``, so they agree to rounding
+    (birth–death events and minibatches identical)."""
+    P = mf.three_spin(d=4, n_data=100, seed=0, backend=backend)
+    kw = {"birth_death": 1.0} if kind == "birth-death" else {"batch_size": 20}
+    a, b = (mf.train(P, 16, dt=0.5, n_steps=12, seed=3, record_every=5, record_particles=True, jit=j, **kw)
+            for j in (True, False))
+    assert _np(backend, a.loss).shape == (4,) and len(a.snapshots) == 4  # steps 0, 5, 10 and the end
+    np.testing.assert_allclose(_np(backend, a.times), [0.0, 2.5, 5.0, 6.0])
+    np.testing.assert_allclose(_np(backend, a.loss), _np(backend, b.loss), rtol=1e-10)
+    np.testing.assert_array_equal(_np(backend, a.n_killed), _np(backend, b.n_killed))
+    np.testing.assert_allclose(_np(backend, a.particles.w), _np(backend, b.particles.w), atol=1e-10)
+    np.testing.assert_allclose(_np(backend, a.snapshots[2].w), _np(backend, b.snapshots[2].w), atol=1e-10)
+    if kind == "birth-death":
+        assert int(np.sum(_np(backend, a.n_killed))) > 0  # the events happen inside the compiled run
+
+
 def test_sphere_constraint_kept(backend):
     P = mf.three_spin(d=4, n_data=100, seed=0, backend=backend)
     tr = mf.gradient_flow(P, 16, dt=0.5, n_steps=10, birth_death=1.0, seed=0)
@@ -138,7 +159,7 @@ def test_sphere_constraint_kept(backend):
 
 def test_birth_death_event_statistics_and_fixed_n(backend):
     # p_i = min(1, alpha dt |V_i - Vbar|): E[#deaths] = sum_{V_i > Vbar} p_i, E[#births] = sum_{V_i < Vbar} p_i
-    # (free slots are never short here), §8.2.
+    # (free slots are never short here).
     V = np.linspace(-1.0, 1.0, 41)
     alpha, dt = 0.5, 0.4
     p = np.minimum(1, alpha * dt * np.abs(V - V.mean()))

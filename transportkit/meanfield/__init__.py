@@ -1,14 +1,21 @@
-"""Shallow networks as interacting particles: gradient flow, SGD, birth–death, fluctuations (ALGORITHMS.md §8).
+"""Shallow networks as interacting particles: gradient flow, SGD, birth–death, fluctuations.
+
+Sources: Rotskoff & Vanden-Eijnden, "Trainability and accuracy of artificial neural networks: an interacting
+particle system approach", Comm. Pure Appl. Math. 2022 (arXiv:1805.00915); Rotskoff, Jelassi, Bruna &
+Vanden-Eijnden, "Global convergence of neuron birth-death dynamics", ICML 2019 (arXiv:1902.01843).
 
 A network :math:`f_n(x) = \\frac1n\\sum_i c_i\\varphi(x; w_i)` is the empirical measure of its ``n`` particles;
 training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of the local potential and, with
-birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`. See ``docs/meanfield.md``.
+birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`.
+Modules: :mod:`.units` (activations), :mod:`.network` (fields), :mod:`.problems` (teachers with known answers),
+:mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations).
+See ``docs/meanfield.md``.
 """
 
 from __future__ import annotations
 
 from .dynamics import Trajectory, birth_death_indices, gradient_flow, sgd, train
-from .measure import (
+from .experiments import (
     Fluctuations,
     PowerLawFit,
     ScalingResult,

@@ -1,6 +1,12 @@
-r"""Particle dynamics of shallow networks: gradient flow, SGD, birth–death (ALGORITHMS.md §8.1–8.2).
+r"""Particle dynamics of shallow networks: gradient flow, SGD, birth–death.
 
-**Gradient flow** (forward Euler in the rescaled time of §8.1, so ``dt`` does not depend on ``n``):
+Sources: Rotskoff & Vanden-Eijnden, "Trainability and accuracy of artificial neural networks: an interacting
+particle system approach", Comm. Pure Appl. Math. 2022 (arXiv:1805.00915) for the particle picture, the
+rescaled time and the dynamical CLT; Rotskoff, Jelassi, Bruna & Vanden-Eijnden, "Global convergence of neuron
+birth-death dynamics", ICML 2019 (arXiv:1902.01843) for birth–death.
+
+**Gradient flow** (forward Euler in the rescaled time of the mean-field limit, where each particle moves with
+:math:`-n` times the gradient of the loss, so ``dt`` does not depend on ``n``):
 
 .. math::
 
@@ -17,7 +23,7 @@ applied after every gradient step with the potentials :math:`V_i` of the particl
 :math:`p_i = \min(1, \alpha|V_i - \bar V|\Delta t)`, :math:`\bar V = \frac1n\sum_j V_j`; then, all at once,
 
 1. *death*: each particle with an event and :math:`V_i > \bar V` is replaced by a copy of a particle drawn
-   uniformly (``Generator.categorical``) among the particles that do not die;
+   uniformly among the particles that do not die (inverse CDF of one uniform draw per slot);
 2. *birth*: each particle with an event and :math:`V_i < \bar V` copies itself onto a distinct particle chosen
    uniformly among the particles without an event (random order by uniform keys; if there are more births
    than such particles, the surplus births, chosen at random, are dropped).
@@ -25,6 +31,10 @@ applied after every gradient step with the potentials :math:`V_i` of the particl
 Every slot receives exactly one particle (copied from the state before the birth–death step), so ``n`` is
 fixed. Since :math:`\sum_i (V_i - \bar V) = 0` the uniform overwrites of births and the uniform sources of
 deaths balance on average and the particle rule matches the PDE to first order in :math:`\Delta t`.
+
+**Compiled runs.** A run is blocks of ``record_every`` steps (one recorded loss, and optionally a snapshot, per
+block) scanned by :func:`transportkit._loops.scan_steps`: one compiled program on JAX (draws from
+``Generator.at(key, step)``; birth–death is array-only, with no host synchronization), Python loops elsewhere.
 """
 
 from __future__ import annotations
@@ -32,11 +42,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from typing import Any
 
+from .._backend import Backend
 from .._capabilities import declare
+from .._loops import progress_bar, scan_steps
 from .._results import Result
-from ..random import default_rng
+from ..random import Generator, default_rng
 from .network import Particles
 from .problems import Problem
 
@@ -58,9 +71,12 @@ class Trajectory(Result):
     snapshots: list | None = None
 
 
-def birth_death_indices(V: Any, alpha: float, dt: float, gen: Any) -> tuple[Any, Any, Any]:
+def birth_death_indices(V: Any, alpha: float, dt: float, gen: Generator) -> tuple[Any, Any, Any]:
     """Source indices ``src`` (``new = take(old, src)``) of one birth–death step, and the numbers of deaths
-    and births, following the rule of the module docstring. ``V`` has shape ``(n,)``."""
+    and births, following the rule of the module docstring. ``V`` has shape ``(n,)``.
+
+    Array operations only (no host synchronization), so the step runs inside a compiled loop with
+    ``gen = Generator.at(key, step)``."""
     xp = gen.backend.xp
     n = V.shape[0]
     Vbar = xp.mean(V)
@@ -73,26 +89,25 @@ def birth_death_indices(V: Any, alpha: float, dt: float, gen: Any) -> tuple[Any,
     order_t = xp.argsort(xp.where(free, k1, k1 + 2.0))  # free particles first, in random order
     order_s = xp.argsort(xp.where(clone, k2, k2 + 2.0))  # cloning particles first, in random order
     m = xp.minimum(xp.sum(xp.astype(clone, xp.int64)), xp.sum(xp.astype(free, xp.int64)))
-    r = xp.arange(n, dtype=order_t.dtype, device=order_t.device)
+    r = xp.arange(n, dtype=order_t.dtype, device=gen.backend.device)
     assign = xp.where(r < m, order_s, order_t)  # slot order_t[r] receives the particle assign[r]
     src = xp.take(assign, xp.argsort(order_t))
-    ninf = xp.full_like(V, -math.inf)
-    draw = gen.categorical(xp.where(kill, ninf, xp.zeros_like(V)), (n,))
+    # deaths copy a survivor drawn uniformly: inverse CDF of the survivor counts (never all killed: V_i > mean)
+    cdf = xp.cumulative_sum(xp.astype(~kill, V.dtype))
+    u = gen.uniform((n,), dtype=V.dtype) * cdf[-1]
+    draw = xp.searchsorted(cdf, u, side="right")
+    draw = xp.minimum(draw, xp.asarray(n - 1, dtype=draw.dtype, device=gen.backend.device))
     src = xp.where(kill, xp.astype(draw, src.dtype), src)
     return src, xp.sum(xp.astype(kill, xp.int64)), m
 
 
-def _step_function(problem: Problem, dt: float, jit: bool):
+def _gradient_step(problem: Problem, dt: float) -> Callable:
     """One explicit Euler step of the particle ODE (projected and retracted on the sphere):
-    ``(c, W, batch) -> (loss, V, c_new, W_new)``; with ``jit``, compiled once per problem and ``dt`` where the
-    backend compiles (JAX)."""
-    cache = problem.__dict__.setdefault("_step_cache", {})
-    if (dt, jit) in cache:
-        return cache[dt, jit]
+    ``(c, W, batch) -> (loss, V, c_new, W_new)``."""
     xp = problem.backend.xp
     R = problem.sphere_radius
 
-    def step(c, W, batch=None):
+    def step(c: Any, W: Any, batch: Any = None) -> tuple[Any, Any, Any, Any]:
         ev = problem.field(c, W, batch)
         vw = ev.vw
         if R is not None:
@@ -103,8 +118,76 @@ def _step_function(problem: Problem, dt: float, jit: bool):
             W = R * W / xp.sqrt(xp.sum(W * W, axis=1, keepdims=True))
         return ev.loss, ev.V, c, W
 
-    cache[dt, jit] = problem.backend.maybe_jit(step) if jit else step
-    return cache[dt, jit]
+    return step
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What one training run closes over (everything but the arrays)."""
+
+    problem: Problem
+    dt: float
+    alpha: float
+    batch_size: int | None
+    gen: Generator
+    grad: Callable  # (c, W, batch) -> (loss, V, c, W), compiled or not
+
+    def step(self, k: Any, state: tuple[Any, Any], key: Any) -> tuple[tuple[Any, Any], tuple[Any, Any, Any]]:
+        """Step ``k``: ``(c, W) -> (c, W), (loss before the step, deaths, births)`` (SGD: minibatch loss)."""
+        c, W = state
+        g = self.gen.at(key, k)
+        xp = self.problem.backend.xp
+        batch = None if self.batch_size is None else g.integers(0, self.problem.n_data, (self.batch_size,))
+        loss, V, c, W = self.grad(c, W, batch)
+        if self.alpha > 0:
+            src, nk, nc = birth_death_indices(V, self.alpha, self.dt, g)
+            c, W = xp.take(c, src, axis=0), xp.take(W, src, axis=0)
+        else:
+            nk = nc = xp.zeros((), dtype=xp.int64, device=self.problem.backend.device)
+        return (c, W), (loss, nk, nc)
+
+    def block(self, length: int, scan: Callable) -> Callable:
+        """``length`` steps from step ``k0 + b * length``: ``(b, (c, W), (key, k0)) -> ((c, W), (recorded loss,
+        deaths (length,), births (length,), c, W at the start))``."""
+
+        def body(b: Any, state: tuple[Any, Any], consts: tuple[Any, Any]) -> tuple:
+            key, k0 = consts
+            c, W = state
+            full = None if self.batch_size is None else self.problem.loss(c, W)
+            state, (loss, nk, nc) = scan(lambda k, s: self.step(k, s, key), state, k0 + b * length, length)
+            return state, (loss[0] if full is None else full, nk, nc, c, W)
+
+        return body
+
+
+def _python_scan(body: Callable, carry: Any, n: int, consts: Any, bar: Any, per: int) -> tuple[Any, list]:
+    """``carry, y_i = body(i, carry, consts)`` for ``i < n`` in Python; the ``y_i`` as a list."""
+    ys = []
+    for i in range(n):
+        carry, y = body(i, carry, consts)
+        ys.append(y)
+        bar.update(per)
+    return carry, ys
+
+
+def _stack_steps(be: Backend, ys: list) -> tuple:
+    """Stack a list of per-step output tuples along a new axis."""
+    return tuple(be.xp.stack([y[j] for y in ys], axis=0) for j in range(len(ys[0])))
+
+
+def _inner_scan(be: Backend, compiled: bool) -> Callable:
+    """``scan(f, carry, lower, length)``: the backend's (compiled) or a Python loop with stacked outputs."""
+    if compiled:
+        return be.scan
+
+    def scan(f: Callable, carry: Any, lower: Any, length: int) -> tuple[Any, tuple]:
+        carry, ys = _python_scan(lambda i, c, _: f(lower + i, c), carry, length, None, _NO_BAR, 0)
+        return carry, _stack_steps(be, ys)
+
+    return scan
+
+
+_NO_BAR = progress_bar(None, False, "")
 
 
 def _check(problem: Any, dt: float, n_steps: int, record_every: int, birth_death: float) -> None:
@@ -139,7 +222,8 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     batch_size
         SGD minibatch size (data problems only).
     seed
-        seeds the initialization (when ``particles`` is an int), the minibatches and birth–death.
+        seeds the initialization (when ``particles`` is an int) and, on a second stream, the minibatches and
+        birth–death.
     record_every
         record the loss every that many steps (and at the end).
     record_particles
@@ -147,10 +231,22 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     progress
         a tqdm bar over the steps.
     jit
-        compile the gradient step where the backend can (JAX); default: when ``n_steps >= 100``
-        (compilation costs more than it saves on short runs).
+        where the backend compiles (JAX), run the whole training as one compiled program
+        (:func:`transportkit._loops.scan_steps`; with a host generator, ``rng_on_host=True``, that draws
+        during the run, only the gradient step is compiled); default: when ``n_steps >= 100`` (compilation
+        costs more than it saves on short runs).
+
+    Returns
+    -------
+    Trajectory
+        recorded times and losses, final particles, per-step birth–death counts, optional snapshots.
     """
     _check(problem, dt, n_steps, record_every, birth_death)
+    if batch_size is not None:
+        if problem.n_data is None:
+            raise ValueError("batch_size (SGD) needs a data problem; this problem is exact")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     be = problem.backend
     xp = be.xp
     init_gen, gen = default_rng(seed, be).spawn(2)
@@ -160,48 +256,53 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     n = c.shape[0]
     if c.ndim != 1 or W.ndim != 2 or W.shape != (n, problem.p):
         raise ValueError(f"particles need c (n,) and w (n, {problem.p}); got {c.shape}, {W.shape}")
-    if batch_size is not None:
-        if problem.n_data is None:
-            raise ValueError("batch_size (SGD) needs a data problem; this problem is exact")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    steps = range(int(n_steps))
-    if progress:
-        from tqdm.auto import tqdm
+    n_steps, every = int(n_steps), int(record_every)
+    dt, alpha = float(dt), float(birth_death)
+    batch = None if batch_size is None else int(batch_size)
+    compile = (n_steps >= 100 if jit is None else bool(jit)) and be.jit is not None
+    whole = compile and be.compiles_loops and (gen.functional or (batch is None and alpha == 0))
+    grad = _gradient_step(problem, dt)
+    if compile and not whole:
+        grad = be.compiled(("meanfield.gradient_step", problem, dt), lambda: _gradient_step(problem, dt))
+    run = _Run(problem, dt, alpha, batch, gen, grad)
+    key = gen.loop_key()
+    state, outs, k0 = (c, W), [], 0
+    bar = progress_bar(n_steps, progress and not whole, "meanfield")
+    try:
+        for count, length in ((k, m) for k, m in ((n_steps // every, every), (1, n_steps % every)) if k and m):
+            if whole:
+                state, ys = scan_steps(be, run.block(length, be.scan), state, count, consts=(key, xp.asarray(k0)),
+                                       key=("meanfield.train", problem, dt, alpha, batch, length),
+                                       progress=progress, desc="meanfield")
+            else:
+                state, ylist = _python_scan(run.block(length, _inner_scan(be, False)), state, count, (key, k0), bar,
+                                            length)
+                ys = _stack_steps(be, ylist)
+            outs.append(ys)
+            k0 += count * length
+    finally:
+        bar.close()
+    return _trajectory(be, problem, state, outs, n_steps, every, dt, record_particles)
 
-        steps = tqdm(steps, desc="meanfield")
-    times, losses, kills, clones, snaps = [], [], [], [], []
-    zero = xp.zeros((), dtype=xp.int64, device=be.device)
 
-    def record(k, loss):
-        times.append(k * dt)
-        losses.append(loss)
-        if record_particles:
-            snaps.append(Particles(c, W, backend=be))
-
-    step = _step_function(problem, float(dt), int(n_steps) >= 100 if jit is None else bool(jit))
-    for k in steps:
-        batch = None if batch_size is None else gen.integers(0, problem.n_data, (int(batch_size),))
-        if k % record_every == 0 and batch is not None:
-            record(k, problem.loss(c, W))
-        loss, V, c_new, W_new = step(c, W, batch)
-        if k % record_every == 0 and batch is None:
-            record(k, loss)
-        c, W = c_new, W_new
-        if birth_death > 0:
-            src, nk, nc = birth_death_indices(V, birth_death, dt, gen)
-            c, W = xp.take(c, src, axis=0), xp.take(W, src, axis=0)
-            kills.append(nk)
-            clones.append(nc)
-        else:
-            kills.append(zero)
-            clones.append(zero)
-    record(int(n_steps), problem.loss(c, W))  # the final state
-    stack = (lambda a: xp.stack(a)) if kills else (lambda a: xp.zeros((0,), dtype=xp.int64, device=be.device))
-    return Trajectory(
-        be.asarray(times), xp.stack(losses), Particles(c, W, backend=be), stack(kills), stack(clones),
-        snaps if record_particles else None, backend=be,
-    )
+def _trajectory(be: Backend, problem: Problem, state: tuple[Any, Any], outs: list[tuple], n_steps: int, every: int,
+                dt: float, record_particles: bool) -> Trajectory:
+    """Assemble the :class:`Trajectory` from the per-block outputs ``(loss, deaths, births, c, W)``."""
+    xp = be.xp
+    c, W = state
+    n_rec = sum(o[0].shape[0] for o in outs)
+    times = [k * every * dt for k in range(n_rec)] + [n_steps * dt]
+    losses = xp.concat([*[o[0] for o in outs], xp.reshape(problem.loss(c, W), (1,))])
+    if outs:
+        kills, clones = (xp.concat([xp.reshape(o[j], (-1,)) for o in outs]) for j in (1, 2))
+    else:
+        kills = clones = xp.zeros((0,), dtype=xp.int64, device=be.device)
+    snaps = None
+    if record_particles:
+        cs = [o[3][i, ...] for o in outs for i in range(o[3].shape[0])]
+        ws = [o[4][i, ...] for o in outs for i in range(o[4].shape[0])]
+        snaps = [Particles(a, b, backend=be) for a, b in zip(cs, ws, strict=True)] + [Particles(c, W, backend=be)]
+    return Trajectory(be.asarray(times), losses, Particles(c, W, backend=be), kills, clones, snaps, backend=be)
 
 
 @declare(uses=("jit",))

@@ -3,7 +3,8 @@ r"""The shallow network :math:`f_n(x) = \frac1n\sum_i c_i\,\varphi(x; w_i)` and 
 A network of width ``n`` *is* the empirical measure :math:`\mu_n = \frac1n\sum_i\delta_{\theta_i}` of its
 particles :math:`\theta_i = (c_i, w_i)` (amplitude and unit parameters), stored as :class:`Particles` with
 ``c`` of shape ``(n,)`` and ``w`` of shape ``(n, p)``. With the data law :math:`\nu`, target ``f`` and residual
-:math:`r = f_n - f`, the loss :math:`\ell = \frac12 E_\nu|f - f_n|^2` reads (ALGORITHMS.md §8.1)
+:math:`r = f_n - f`, the loss :math:`\ell = \frac12 E_\nu|f - f_n|^2` reads
+(Rotskoff & Vanden-Eijnden, CPAM 2022, arXiv:1805.00915)
 
 .. math::
 

@@ -1,4 +1,5 @@
-r"""Problems with known answers for mean-field training (ALGORITHMS.md §8).
+r"""Problems with known answers for mean-field training (Rotskoff & Vanden-Eijnden, "Trainability and accuracy
+of artificial neural networks: an interacting particle system approach", CPAM 2022, arXiv:1805.00915).
 
 - :class:`DataProblem`: a target sampled on a data set ``(X, y)``; loss and field are averages over the data
   (or over a random batch, for SGD). :func:`teacher_student` (teacher of the same form as the student),
@@ -209,7 +210,8 @@ def quadratic_population_error(W: Any, W_teacher: Any) -> Any:
 
 def quadratic_teacher_student(d: int = 8, m_teacher: int = 2, n_data: int = 400, *, seed: Any = 0,
                               backend: Any = None) -> DataProblem:
-    r"""Quadratic activations (§8.3): student :math:`\hat y = \frac1m\sum_k (w_k\cdot x)^2`, teacher with
+    r"""Quadratic activations (Sarao Mannelli, Vanden-Eijnden & Zdeborová, NeurIPS 2020):
+    student :math:`\hat y = \frac1m\sum_k (w_k\cdot x)^2`, teacher with
     ``m_teacher`` units :math:`w^*_k\sim N(0,I/d)` (students start from the same law), inputs
     :math:`x\sim N(0,I_d)`. Amplitudes are fixed to 1.
     ``problem.population_error(W)`` is the exact :math:`E(\hat y - y)^2` (:func:`quadratic_population_error`)."""
@@ -256,7 +258,7 @@ class GaussianTeacherStudent(Problem):
     ``init="teacher"`` draws the initial particles i.i.d. from the teacher's measure (uniform teacher unit
     ``k``, then :math:`c = c^*_k`, :math:`z = z^*_k + \tau\xi`): the mean-field limit then sits at the
     global minimizer (zero loss) and the loss of a width-``n`` network is pure finite-``n`` fluctuation, of
-    order :math:`1/n` (§8.1, dynamical CLT). ``init="normal"``: :math:`c\sim N(0, c_{scale}^2)`,
+    order :math:`1/n` (the dynamical CLT of arXiv:1805.00915). ``init="normal"``: :math:`c\sim N(0, c_{scale}^2)`,
     :math:`z\sim N(0, w_{scale}^2 I)`.
     """
 

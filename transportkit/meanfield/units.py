@@ -130,7 +130,8 @@ class Sigmoid(Ridge):
 
 
 class Quadratic(Ridge):
-    """:math:`\\sigma(z) = z^2`, :math:`\\sigma'(z) = 2z` (the quadratic-activation network of §8.3)."""
+    """:math:`\\sigma(z) = z^2`, :math:`\\sigma'(z) = 2z` (the quadratic-activation network
+    of Sarao Mannelli, Vanden-Eijnden & Zdeborová, NeurIPS 2020)."""
 
     name = "quadratic"
 

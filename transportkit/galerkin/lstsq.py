@@ -1,0 +1,137 @@
+r"""The Dirac–Frenkel least-squares step of Neural Galerkin schemes: :math:`\dot\theta` from sampled Jacobians.
+
+With samples :math:`x_1..x_n` of the measure :math:`\nu` and :math:`J_{jk} = \partial_{\theta_k}u(x_j;\theta)`, the
+parameter velocity is the regularized least-squares solution
+:math:`\dot\theta = \arg\min_v \tfrac1n\|Jv - f\|^2 + \lambda\|v\|^2` (Bruna, Peherstorfer & Vanden-Eijnden,
+"Neural Galerkin schemes with active learning for high-dimensional evolution equations", J. Comput. Phys. 2024,
+arXiv:2203.01360), computed by a truncated, damped SVD (see :func:`lstsq_arrays`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["LstsqInfo", "galerkin_velocity", "lstsq_arrays", "regularized_lstsq", "velocity_arrays"]
+
+
+@dataclasses.dataclass
+class LstsqInfo:
+    """Diagnostics of one least-squares solve: numerical rank, condition number of the kept part, residual
+    :math:`\\|Jv - f\\|/\\|f\\|` (0 when ``f = 0``)."""
+
+    rank: int
+    cond: float
+    residual: float
+
+
+def lstsq_arrays(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0,
+                 scale_columns: bool = False) -> tuple[Any, tuple[Any, Any, Any]]:
+    r""":func:`regularized_lstsq` with the diagnostics as 0-d arrays ``(rank, cond, residual)``.
+
+    Parameters
+    ----------
+    J, f
+        ``(n, p)`` and ``(n,)`` arrays.
+    rcond, ridge, scale_columns
+        as in :func:`regularized_lstsq`.
+
+    Notes
+    -----
+    No value leaves the array library (no ``float()``/``int()``, no data-dependent Python branch), so the
+    function can be traced by a just-in-time compiler (``Backend.maybe_jit``).
+    """
+    xp = array_namespace(J, f)
+    if isinstance(rcond, (int, float)) and isinstance(ridge, (int, float)) and (rcond < 0 or ridge < 0):
+        raise ValueError(f"rcond and ridge must be >= 0, got {rcond}, {ridge}")
+    n = J.shape[0]
+    J = xp.where(xp.isfinite(J), J, xp.zeros_like(J))
+    f = xp.where(xp.isfinite(f), f, xp.zeros_like(f))
+    if scale_columns:
+        D = xp.linalg.vector_norm(J, axis=0)
+        D = xp.where(D > 0, D, xp.ones_like(D))
+        Js = J / D
+    else:
+        D = None
+        Js = J
+    if n >= 2 * Js.shape[1]:
+        # tall J: thin QR first, then the SVD of the small (p, p) factor R = U_R S V^T, so U^T f = U_R^T Q^T f
+        Q, R = xp.linalg.qr(Js)
+        UR, S, Vh = xp.linalg.svd(R, full_matrices=False)
+        Utf = UR.T @ (Q.T @ f)
+    else:
+        U, S, Vh = xp.linalg.svd(Js, full_matrices=False)
+        Utf = U.T @ f
+    if S.shape[0] > 0:
+        smax = xp.max(S)
+    else:  # pragma: no cover - p = 0
+        smax = xp.asarray(0.0, dtype=J.dtype)
+    # all False when J = 0 (smax = 0) or when its SVD failed (smax not finite)
+    keep = (S > rcond * smax) & (S > 1e-150) & xp.isfinite(smax)
+    safe = xp.where(keep, S, xp.ones_like(S))
+    filt = xp.where(keep, safe / (safe**2 + n * ridge), xp.zeros_like(S))
+    v = Vh.T @ (filt * Utf)
+    if D is not None:
+        v = v / D
+    rank = xp.sum(xp.astype(keep, J.dtype))  # counted in the floating dtype (no int64 in JAX's 32-bit mode)
+    smin = xp.min(xp.where(keep, S, xp.full_like(S, xp.inf)))
+    ok = (rank > 0) & (smin > 0) & xp.isfinite(smin)
+    cond = xp.where(ok, smax / xp.where(ok, smin, xp.ones_like(smin)), xp.full_like(smax, xp.inf))
+    fn = xp.linalg.vector_norm(f)
+    rn = xp.linalg.vector_norm(J @ v - f)
+    res = xp.where(fn > 0, rn / xp.where(fn > 0, fn, xp.ones_like(fn)), xp.zeros_like(fn))
+    return v, (rank, cond, res)
+
+
+def _info(diag: tuple[Any, Any, Any]) -> LstsqInfo:
+    rank, cond, res = diag
+    return LstsqInfo(rank=int(rank), cond=float(cond), residual=float(res))
+
+
+def regularized_lstsq(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0,
+                      scale_columns: bool = False) -> tuple[Any, LstsqInfo]:
+    r"""Solve :math:`\min_v \|Jv - f\|^2 + n\lambda\|v\|^2` by truncated, damped SVD (see the module docstring).
+
+    ``J`` ``(n, p)``, ``f`` ``(n,)``; returns ``(v (p,), LstsqInfo)``. With ``scale_columns`` the solve is done
+    in the variables :math:`D v` with :math:`D = \mathrm{diag}(\|J_{:,k}\|)` (zero columns get
+    :math:`D_{kk} = 1`), which makes ``rcond`` independent of the parameter units; ``ridge`` then acts on
+    :math:`Dv`. Non-finite entries of ``J`` and ``f`` are replaced by 0.
+    """
+    v, diag = lstsq_arrays(J, f, rcond=rcond, ridge=ridge, scale_columns=scale_columns)
+    return v, _info(diag)
+
+
+def velocity_arrays(pde: Any, param: Any, theta: Any, X: Any, t: Any, *, rcond: float = 1e-10,
+                    ridge: float = 0.0) -> tuple[Any, tuple[Any, Any, Any]]:
+    r""":func:`galerkin_velocity` with array diagnostics (traceable; see :func:`lstsq_arrays`).
+
+    Parameters
+    ----------
+    pde, param
+        the problem and the parametrization.
+    theta
+        ``(p,)`` parameters.
+    X
+        ``(n, d)`` sample points.
+    t
+        time (a float, or a 0-d array inside a compiled step).
+    rcond, ridge
+        regularization (:func:`regularized_lstsq`).
+
+    Notes
+    -----
+    Returns ``(theta_dot (p,), (rank, cond, residual))``.
+    """
+    xp = array_namespace(theta, X)
+    fields = param.evaluate(theta, X, ("jac", *pde.needs))
+    f = pde.rhs(t, X, fields, xp)
+    return lstsq_arrays(fields["jac"], f, rcond=rcond, ridge=ridge)
+
+
+def galerkin_velocity(pde: Any, param: Any, theta: Any, X: Any, t: float, *, rcond: float = 1e-10,
+                      ridge: float = 0.0) -> tuple[Any, LstsqInfo]:
+    r""":math:`\dot\theta = \arg\min_v\|J(\theta)v - f(t,\cdot,u(\cdot;\theta))\|^2` on the points ``X``."""
+    v, diag = velocity_arrays(pde, param, theta, X, t, rcond=rcond, ridge=ridge)
+    return v, _info(diag)

@@ -1,0 +1,432 @@
+r"""The Neural Galerkin solver: sequential-in-time training of a parametrization for :math:`\partial_t u = f`.
+
+A time-dependent PDE :math:`\partial_t u = f(t, x, u)` is solved by evolving the parameters of an ansatz
+:math:`u(x;\theta(t))` with the Dirac–Frenkel principle: :math:`\dot\theta` minimizes
+:math:`\int|\nabla_\theta u\cdot\dot\theta - f|^2\,d\nu_t`, i.e. :math:`M(\theta)\dot\theta = F(\theta)`
+with :math:`M = E_\nu[\nabla_\theta u\nabla_\theta u^T]`, :math:`F = E_\nu[\nabla_\theta u\,f]`, solved as a
+regularized least-squares problem on samples of :math:`\nu_t` (fixed, resampled, or adaptive particles
+whose dynamics are coupled to :math:`\theta`). See :func:`solve`.
+
+Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with active learning for
+high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &
+Peherstorfer (arXiv:2404.01145); Wen, Vanden-Eijnden & Peherstorfer, Physica D 2024 (arXiv:2306.15630).
+
+The time loop is a pure step ``(k, (theta, X, h, count)) -> (state, (rank, cond, finite))`` run block by block
+(one block per saved snapshot) with :func:`transportkit._loops.scan_steps`: one compiled program per run on JAX,
+Python loops elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .._backend import Backend, resolve_backend
+from .._capabilities import declare
+from .._loops import progress_bar, scan_steps
+from .._results import Result
+from ..random import default_rng
+from ..runge_kutta import error_norm, get_tableau, next_step_factor
+from ._compiling import Identity, Loops
+from .fit import fit_initial
+from .implicit import gauss_newton_solve, implicit_parts
+from .lstsq import velocity_arrays
+from .params import Parametrization
+from .particles import AdaptiveParticles, GridSampler, Sampler, UniformSampler, UnitSampler
+from .pde import PDE
+from .schemes import rk_step
+
+__all__ = ["GalerkinResult", "relative_l2_error", "solve"]
+
+SCHEMES = ("euler", "rk4", "dopri5", "backward_euler", "crank_nicolson")
+#: ``solve(jit=None)`` compiles runs with at least this many time steps
+JIT_MIN_STEPS = 50
+#: Gauss–Newton stopping tolerance of the implicit schemes (relative increment)
+NEWTON_TOL = 1e-10
+
+
+@dataclasses.dataclass
+class GalerkinResult(Result):
+    """Output of :func:`solve`.
+
+    Fields: ``t`` ``(K,)`` saved times; ``theta`` ``(K, p)`` parameters at those times; ``particles``
+    ``(K, n, d)`` the sample points used in the step starting at each saved time (the last entry: the points
+    at the final time); ``rank``, ``cond`` (lists, one per step): numerical rank and condition number of the
+    sampled Jacobian; ``fit_error``: relative residual of the initial fit; ``n_steps``: time steps taken;
+    ``param``, ``pde``: what was solved. ``result(x, t=None)`` evaluates :math:`u(x;\\theta(t))` at a saved
+    time (default: the final one).
+    """
+
+    t: Any
+    theta: Any
+    particles: Any
+    rank: list[int]
+    cond: list[float]
+    fit_error: float
+    n_steps: int
+    param: Any = dataclasses.field(repr=False, default=None)
+    pde: Any = dataclasses.field(repr=False, default=None)
+
+    def _index(self, t: float | None) -> int:
+        K = self.t.shape[0]
+        if t is None:
+            return K - 1
+        ts = [float(v) for v in self.backend.to_numpy(self.t).tolist()] if self.backend else list(self.t)
+        k = min(range(K), key=lambda i: abs(ts[i] - float(t)))
+        if abs(ts[k] - float(t)) > 1e-9 * max(1.0, abs(float(t))):
+            raise ValueError(f"t = {t} is not a saved time; saved times span [{ts[0]}, {ts[-1]}]")
+        return k
+
+    def solution(self, x: Any, t: float | None = None) -> Any:
+        """:math:`u(x;\\theta(t))` for ``x`` ``(n, d)`` at the saved time nearest ``t`` (must match)."""
+        be = self.backend
+        x = be.asarray(x)
+        return self.param.value(self.theta[self._index(t), :], x)
+
+    __call__ = solution
+
+
+def relative_l2_error(result: GalerkinResult, x: Any, t: float | None = None, exact: Any = None) -> float:
+    r"""Relative error :math:`\|u(\cdot;\theta(t)) - u^*(t)\|/\|u^*(t)\|` on the points ``x`` (a quadrature
+    grid or samples of a measure), against ``exact(t, x, xp)`` (default: ``result.pde.exact``)."""
+    be = result.backend
+    xp = be.xp
+    x = be.asarray(x)
+    k = result._index(t)
+    tt = float(be.to_numpy(result.t[k]))
+    ex = exact if exact is not None else result.pde.exact
+    if ex is None:
+        raise ValueError(f"{result.pde.name} has no exact solution: pass exact=")
+    ue = ex(tt, x, xp)
+    u = result.param.value(result.theta[k, :], x)
+    return float(xp.linalg.vector_norm(u - ue)) / float(xp.linalg.vector_norm(ue))
+
+
+def _default_sampler(pde: PDE, param: Parametrization) -> Sampler:
+    if pde.d == 1:
+        return GridSampler(pde.low, pde.high, 512, periodic=pde.periodic)
+    if hasattr(param, "centers_and_scales"):
+        return AdaptiveParticles(64)
+    return UniformSampler(pde.low, pde.high, 2000)
+
+
+def _fit_points(pde: PDE, param: Parametrization, theta: Any, sampler: Sampler, gen: Any, xp: Any) -> Any:
+    if isinstance(sampler, GridSampler):
+        return sampler.initial(param, theta, gen, xp)
+    pts = [UniformSampler(pde.low, pde.high, 256 * pde.d, resample=False).initial(param, theta, gen, xp)]
+    if hasattr(param, "centers_and_scales"):
+        pts.append(UnitSampler(512, kappa=1.5).initial(param, theta, gen, xp))
+    return xp.concat(pts, axis=0)
+
+
+def _draws(sampler: Sampler) -> bool:
+    """Whether the sampler draws random points during the run (then a compiled run needs functional draws)."""
+    return type(sampler).refresh is not Sampler.refresh and bool(getattr(sampler, "resample", True))
+
+
+def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
+               rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
+               gen: Any) -> Callable:
+    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite))`` of ``scheme``, with
+    ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
+
+    def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
+        v, diag = velocity_arrays(pde, param, th, XX, t, rcond=rcond, ridge=ridge)
+        return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
+
+    def out(theta: Any, X: Any, h_ad: Any, count: Any, diag: tuple) -> tuple:
+        xp = loops.be.xp
+        return (theta, X, h_ad, count), (diag[0], diag[1], xp.all(xp.isfinite(theta)))
+
+    if scheme in ("euler", "rk4"):
+
+        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+            theta, X, h_ad, count = state
+            X = sampler.refresh(X, param, theta, gen.at(key, k))
+            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
+            return out(theta, X, h_ad, count, diag)
+
+        return step
+    if scheme in ("backward_euler", "crank_nicolson"):
+        parts = implicit_parts(pde, param, alpha=1.0 if scheme == "backward_euler" else 0.5, rcond=rcond,
+                               ridge=ridge, value_and_grad=value_and_grad)
+
+        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+            theta, X, h_ad, count = state
+            X = sampler.refresh(X, param, theta, gen.at(key, k))
+            theta, diag = gauss_newton_solve(parts, k * h, h, theta, X, iters=newton_iters, tol=NEWTON_TOL,
+                                             loops=loops)
+            return out(theta, X, h_ad, count, diag)
+
+        return step
+    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out)
+
+
+def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
+                 loops: Loops, gen: Any, out: Callable) -> Callable:
+    """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
+    :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt."""
+    xp = loops.be.xp
+    order = get_tableau("dopri5").order
+
+    def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+        theta, X, h_ad, count = state
+        t_end = (k + 1) * h
+        limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
+
+        def cond(c: tuple) -> Any:
+            return c[0] < limit
+
+        def body(c: tuple) -> tuple:
+            tt, th, XX, h_ad, count, _ = c
+            hh = xp.minimum(h_ad, t_end - tt)
+            XX = sampler.refresh(XX, param, th, gen.at(key, count))
+            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5")
+            en = error_norm(err, th, th_new, rtol, atol, xp, norm="rms")
+            acc = (en <= 1.0) | (hh < 1e-12)
+            return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
+                    hh * next_step_factor(en, order, xp), count + 1, diag)
+
+        zero = xp.zeros_like(h_ad)
+        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
+                                                                        (zero, zero, zero)))
+        return out(theta, X, h_ad, count, diag)
+
+    return step
+
+
+def _make_block(step: Callable, length: int, loops: Loops) -> Callable:
+    """``length`` time steps and a snapshot: ``(b, state, (key, h, k0)) -> (state, (theta, X, rank, cond,
+    finite))`` for the steps ``k0 + b*length + j``."""
+
+    def block(b: Any, state: tuple, consts: tuple) -> tuple:
+        key, h, k0 = consts
+        state, ys = loops.scan(lambda k, st: step(k, st, key, h), state, k0 + b * length, length)
+        return state, (state[0], state[1], *ys)
+
+    return block
+
+
+def _run_blocks(be: Backend, make_step: Callable[[Loops], Callable], state: tuple, blocks: list[tuple[int, int]],
+                consts: tuple, *, compile: bool, cache_key: Any, progress: bool, desc: str) -> list[tuple]:
+    """Run ``blocks`` (``(count, length)`` pairs, in order) and return the stacked outputs of each; compiled with
+    :func:`transportkit._loops.scan_steps` when ``compile``, falling back (with a warning) to Python loops when
+    the step cannot be traced."""
+    if compile:
+        try:
+            outs, k0, st = [], 0, state
+            for count, length in blocks:
+                block = _make_block(make_step(Loops(be, True)), length, Loops(be, True))
+                key = None if cache_key is None else (*cache_key, length)
+                st, ys = scan_steps(be, block, st, count, consts=(*consts, be.xp.asarray(k0)), key=key,
+                                    progress=progress, desc=desc)
+                outs.append(ys)
+                k0 += count * length
+            return outs
+        except Exception as exc:  # tracing failed (e.g. a user rhs with math.sin(t)): run in Python
+            import warnings
+
+            warnings.warn(f"the Galerkin time step could not be compiled ({type(exc).__name__}: {exc}); running it "
+                          "uncompiled (pass jit=False to silence this)", RuntimeWarning, stacklevel=3)
+    loops = Loops(be, False)
+    outs, k0 = [], 0
+    bar = progress_bar(sum(c * n for c, n in blocks), progress, desc)
+    try:
+        for count, length in blocks:
+            block = _make_block(make_step(loops), length, loops)
+
+            def outer(b: int, st: tuple, block: Callable = block, k0: int = k0, n: int = length) -> tuple:
+                st, y = block(b, st, (*consts, k0))
+                bar.update(n)
+                return st, y
+
+            state, ys = loops.scan(outer, state, 0, count)
+            outs.append(ys)
+            k0 += count * length
+    finally:
+        bar.close()
+    return outs
+
+
+def _check_args(pde: Any, param: Any, scheme: str, t_final: float, dt: float, derivatives: str,
+                save_every: int, sampler: Any, numbers: dict[str, float]) -> None:
+    if not isinstance(pde, PDE):
+        raise ValueError(f"pde must be a PDE, got {type(pde).__name__}")
+    if not isinstance(param, Parametrization):
+        raise ValueError(f"param must be a Parametrization, got {type(param).__name__}")
+    if param.d != pde.d:
+        raise ValueError(f"parametrization dimension {param.d} != PDE dimension {pde.d}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if not (t_final > 0 and math.isfinite(t_final)):
+        raise ValueError(f"t_final must be positive and finite, got {t_final}")
+    if not (0 < dt <= t_final):
+        raise ValueError(f"dt must be in (0, t_final], got {dt}")
+    if derivatives not in ("auto", "autodiff", "fd"):
+        raise ValueError(f"derivatives must be 'auto', 'autodiff' or 'fd', got {derivatives!r}")
+    if int(save_every) < 1:
+        raise ValueError(f"save_every must be >= 1, got {save_every}")
+    if "dxxx" in pde.needs and pde.d != 1:
+        raise ValueError("a third derivative needs d = 1")
+    if sampler is not None and not isinstance(sampler, Sampler):
+        raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+    for name, value in numbers.items():
+        lowest = 1 if name == "newton_iters" else 0
+        strict = name == "rtol"
+        if not (math.isfinite(value) and (value > lowest if strict else value >= lowest)):
+            raise ValueError(f"{name} must be {'>' if strict else '>='} {lowest} and finite, got {value}")
+
+
+def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
+    """The backend's ``value_and_grad`` for the implicit schemes' :math:`\\partial_\\theta f` (``None``: finite
+    differences); ``CapabilityError`` when ``derivatives="autodiff"`` and the backend has none."""
+    if scheme not in ("backward_euler", "crank_nicolson") or derivatives == "fd":
+        return None
+    if derivatives == "autodiff" and be.value_and_grad is None:
+        be.require("value_and_grad")
+    return be.value_and_grad
+
+
+@declare(uses=("value_and_grad", "jit"))
+def solve(
+    pde: PDE,
+    param: Parametrization,
+    theta0: Any,
+    t_final: float,
+    dt: float,
+    *,
+    sampler: Sampler | None = None,
+    scheme: str = "rk4",
+    fit: bool = True,
+    fit_points: Any = None,
+    fit_iters: int = 200,
+    rcond: float = 1e-10,
+    ridge: float = 0.0,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    newton_iters: int = 5,
+    save_every: int = 1,
+    seed: Any = 0,
+    jit: bool | None = None,
+    derivatives: str = "auto",
+    backend: Any = None,
+    progress: bool = False,
+) -> GalerkinResult:
+    r"""Solve :math:`\partial_t u = f` on :math:`[0, T]` with a Neural Galerkin scheme (Bruna, Peherstorfer &
+    Vanden-Eijnden, J. Comput. Phys. 2024, arXiv:2203.01360).
+
+    Parameters
+    ----------
+    pde
+        a :class:`PDE` (e.g. :func:`advection`, :func:`kdv`, :func:`allen_cahn`, :func:`ou_fokker_planck`).
+    param
+        the parametrization (:class:`GaussianUnits`, :class:`TanhUnits`, or a subclass of
+        :class:`Parametrization` with ``evaluate``).
+    theta0
+        ``(p,)`` initial parameters; with ``fit=True`` the starting guess of the Levenberg–Marquardt fit
+        of :math:`u(\cdot;\theta(0))` to ``pde.u0`` on ``fit_points`` (default: the sampler's grid, or uniform
+        box points plus points around the guess's units).
+    t_final, dt
+        final time and step (``t_final/dt`` is rounded to an integer number of steps; ``dopri5``
+        uses ``dt`` as the output interval and adapts its internal step to ``rtol``/``atol``).
+    sampler
+        the sampling measure (default: a 512-point grid in 1-D, :class:`AdaptiveParticles` for Gaussian
+        units in higher dimension, else 2000 uniform points).
+    scheme
+        ``"euler"``, ``"rk4"``, ``"dopri5"`` (OtD) or ``"backward_euler"``, ``"crank_nicolson"`` (DtO).
+    fit, fit_points, fit_iters
+        whether to fit :math:`\theta(0)` to ``pde.u0``, on which points, with how many iterations.
+    rcond, ridge
+        truncation and Tikhonov regularization of the least-squares step (:func:`regularized_lstsq`).
+    rtol, atol
+        tolerances of ``dopri5``'s error control (RMS norm of the scaled error of :math:`\theta`).
+    newton_iters
+        Gauss–Newton iterations per implicit step.
+    save_every
+        keep :math:`\theta` and the particles every that many steps (and at the end).
+    seed
+        seeds the samplers (one stream for the fit points, one for the run).
+    jit
+        run the whole trajectory (and the initial fit) as one program compiled by the backend where it
+        compiles loops (JAX; :func:`transportkit._loops.scan_steps`); Python loops elsewhere. ``pde.rhs`` then
+        receives ``t`` as a 0-d array and must use ``xp`` functions of it (the built-ins do); if tracing fails
+        the solver warns and runs uncompiled. ``None`` (default): compile when the run has at least 50 time
+        steps (a compilation takes seconds on JAX and pays off after a few tens of steps).
+    derivatives
+        :math:`\partial_\theta f` in the implicit schemes: ``"auto"`` (exact by the backend's
+        ``value_and_grad`` where it has one, else forward differences), ``"autodiff"`` (required) or ``"fd"``.
+    backend
+        as usual (else from ``theta0``; default numpy).
+    progress
+        a tqdm bar over time steps (advancing per compiled chunk on JAX).
+
+    Returns
+    -------
+    GalerkinResult
+        the saved times, parameters and points, and per-step diagnostics.
+    """
+    _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler,
+                {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol, "newton_iters": newton_iters,
+                 "fit_iters": fit_iters})
+    be = resolve_backend(theta0, backend=backend)
+    xp = be.xp
+    theta = be.asarray(theta0)
+    if theta.ndim != 1 or theta.shape[0] != param.n_params:
+        raise ValueError(f"theta0 must have shape ({param.n_params},), got {tuple(theta.shape)}")
+    if not bool(xp.all(xp.isfinite(theta))):
+        raise ValueError("theta0 contains NaN or inf")
+    if pde.u0 is None and fit:
+        raise ValueError(f"{pde.name} has no initial condition u0: pass fit=False with a fitted theta0")
+    vg = _value_and_grad(be, scheme, derivatives)
+    n_steps = max(1, round(t_final / dt))
+    h = t_final / n_steps
+    jit = n_steps >= JIT_MIN_STEPS if jit is None else bool(jit)
+    sampler = _default_sampler(pde, param) if sampler is None else sampler
+    gen_fit, gen = default_rng(seed, be).spawn(2)
+    fit_error = float("nan")
+    if fit:
+        Xf = be.asarray(fit_points) if fit_points is not None else _fit_points(pde, param, theta, sampler, gen_fit, xp)
+        if Xf.ndim != 2 or Xf.shape[1] != pde.d:
+            raise ValueError(f"fit_points must have shape (n, {pde.d}), got {tuple(Xf.shape)}")
+        theta, fit_error = fit_initial(param, pde.u0(Xf, xp), theta, Xf, iters=fit_iters, jit=be.jit if jit else None)
+        if not math.isfinite(fit_error):
+            raise ValueError("the initial fit diverged (non-finite residual); try another theta0")
+    X = sampler.initial(param, theta, gen, xp)
+    se = int(save_every)
+    blocks = [(n, k) for n, k in ((n_steps // se, se), (1, n_steps % se)) if n > 0 and k > 0]
+
+    def make_step(loops: Loops) -> Callable:
+        return _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
+                          newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen)
+
+    # the step uses gen only through gen.at(key, k), which depends on the key argument alone
+    cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
+                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None)
+    h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
+    state = (theta, X, h_arr, xp.asarray(0, device=be.device))
+    outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
+                       compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
+                       cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
+    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde)
+
+
+def _result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_steps: int, h: float, se: int,
+            fit_error: float, param: Parametrization, pde: PDE) -> GalerkinResult:
+    """Assemble the :class:`GalerkinResult` (one host transfer of the per-step diagnostics)."""
+    xp = be.xp
+    thetas = xp.concat([theta0[None, :], *[o[0] for o in outs]], axis=0)
+    Xs = xp.concat([X0[None, ...], *[o[1] for o in outs]], axis=0)
+    ranks, conds, finite = (be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs])) for j in (2, 3, 4))
+    bad = [k for k, ok in enumerate(finite.tolist()) if not ok]
+    if bad:
+        k = bad[0]
+        raise FloatingPointError(f"non-finite parameters at t = {(k + 1) * h:.6g} (step {k + 1}); reduce dt or add "
+                                 "ridge")
+    times = [0.0] + [min(k, n_steps) * h for k in range(se, n_steps + se, se)]
+    return GalerkinResult(
+        t=xp.asarray(times, dtype=be.dtype, device=be.device), theta=thetas, particles=Xs,
+        rank=[int(r) for r in ranks.tolist()], cond=[float(c) for c in conds.tolist()], fit_error=fit_error,
+        n_steps=n_steps, param=param, pde=pde, backend=be,
+    )
