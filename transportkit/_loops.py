@@ -19,7 +19,7 @@ from typing import Any
 
 from ._backend import Backend
 
-__all__ = ["progress_bar", "progress_range", "run_steps", "scan_steps"]
+__all__ = ["Loops", "progress_bar", "progress_range", "run_steps", "run_while", "scan_steps"]
 
 #: chunks per run when a progress bar is shown on a compiling backend
 PROGRESS_CHUNKS = 20
@@ -150,6 +150,59 @@ def scan_steps(
         return carry, be.xp.concat(parts, axis=0)
     finally:
         bar.close()
+
+
+class Loops:
+    """``while_loop``/``scan`` to call inside a run's body: the backend's compiled loops when ``compiled`` (and the
+    backend compiles loops), else Python loops (one host sync per ``while`` test) — for bodies that must run eagerly
+    (draws from a host stream, a user function that cannot be traced)."""
+
+    def __init__(self, be: Backend, compiled: bool) -> None:
+        self.be = be
+        self.compiled = bool(compiled) and be.compiles_loops
+
+    def while_loop(self, cond: Callable[[Any], Any], body: Callable[[Any], Any], carry: Any) -> Any:
+        if self.compiled:
+            return self.be.while_loop(cond, body, carry)
+        while bool(cond(carry)):
+            carry = body(carry)
+        return carry
+
+    def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any, length: int) -> tuple[Any, Any]:
+        """``carry, y_j = body(lower + j, carry)`` for ``j < length``; the ``y_j`` stacked (arrays or tuples)."""
+        if self.compiled:
+            return self.be.scan(body, carry, lower, length)
+        ys = []
+        for j in range(int(length)):
+            carry, y = body(lower + j, carry)
+            ys.append(y)
+        return carry, _stack(self.be, ys)
+
+
+def run_while(
+    be: Backend,
+    compiled: bool,
+    cond: Callable[[Any, Any], Any],
+    body: Callable[[Any, Any], Any],
+    carry: Any,
+    *,
+    key: Any = None,
+    consts: Any = (),
+) -> Any:
+    """``while cond(carry, consts): carry = body(carry, consts)`` as one compiled ``Backend.while_loop`` (cached under
+    ``key``, with ``consts`` as arguments) when ``compiled``, else a Python loop (one host sync per test)."""
+    if not (compiled and be.compiles_loops):
+        while bool(cond(carry, consts)):
+            carry = body(carry, consts)
+        return carry
+
+    def make() -> Callable:
+        def run(c: Any, k: Any) -> Any:
+            return be.while_loop(lambda cc: cond(cc, k), lambda cc: body(cc, k), c)
+
+        return run
+
+    return be.compiled(None if key is None else ("run_while", key), make)(carry, consts)
 
 
 def _stack(be: Backend, ys: list) -> Any:

@@ -14,36 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend
+from .._loops import Loops
 
 __all__ = ["Identity", "Loops", "compiled_or_plain"]
-
-
-class Loops:
-    """``while_loop``/``scan`` compiled by the backend (``compiled=True`` on a backend that compiles loops) or as
-    Python loops (one host synchronization per ``while`` test)."""
-
-    def __init__(self, be: Backend, compiled: bool) -> None:
-        self.be = be
-        self.compiled = bool(compiled) and be.compiles_loops
-
-    def while_loop(self, cond: Callable[[Any], Any], body: Callable[[Any], Any], carry: Any) -> Any:
-        if self.compiled:
-            return self.be.while_loop(cond, body, carry)
-        while bool(cond(carry)):
-            carry = body(carry)
-        return carry
-
-    def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any,
-             length: int) -> tuple[Any, Any]:
-        """``carry, y_j = body(lower + j, carry)`` for ``j < length``; the ``y_j`` (tuples of arrays) stacked."""
-        if self.compiled:
-            return self.be.scan(body, carry, lower, length)
-        ys = []
-        for j in range(int(length)):
-            carry, y = body(lower + j, carry)
-            ys.append(y)
-        xp = self.be.xp
-        return carry, tuple(xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
 
 
 class Identity:

@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import array_api_extra as xpx
 
 from .._capabilities import declare
+from .._loops import Loops, run_while, scan_steps
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp, logsumexp
 from ._common import make_path
@@ -64,7 +65,6 @@ from .resampling import (
     resample_step,
 )
 from .results import AISInfo, Samples
-from .stepping import inner_scan, run_scan, run_while
 
 __all__ = ["RESAMPLERS", "ais", "resample_indices", "smc"]
 
@@ -151,7 +151,7 @@ def _make_step(
             s, info = step_fn(s, gen.at(key, index * stride + 1 + j), params)
             return adapt_step_size(s, info.mean_acceptance, a_star), (info.mean_acceptance, h)
 
-        s, (accs, hs) = inner_scan(be, compiled, move, s, 0, n_mcmc)
+        s, (accs, hs) = Loops(be, compiled).scan(move, s, 0, n_mcmc)
         return AISCarry(s, A, rs, t), (t_out, ess_rel, event, lme, accs, hs)
 
     return step
@@ -175,8 +175,8 @@ def _run_fixed(step: Callable, carry: AISCarry, steps: int, be: Any, compiled: b
         return step(c, consts[1][i + 1], consts[0], i)
 
     desc = "ais" if carry.rs is None else "smc"
-    carry, ys = run_scan(be, compiled, body, carry, steps, consts=(loop_key, grid), key=key, progress=opts.progress,
-                         desc=desc)  # fmt: skip
+    carry, ys = scan_steps(be, body, carry, steps, consts=(loop_key, grid), key=key, progress=opts.progress,
+                         desc=desc, compile=compiled)  # fmt: skip
     return carry, ys, steps
 
 

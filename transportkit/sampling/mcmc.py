@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._capabilities import declare
+from .._loops import Loops, scan_steps
 from ._common import as_density, infer_dim
 from .kernels import (
     KERNEL_STEPS,
@@ -29,7 +30,6 @@ from .kernels import (
 )
 from .options import SamplerOptions, check_count
 from .results import MCMCRunInfo, Samples
-from .stepping import inner_scan, run_scan
 
 __all__ = [
     "KERNELS",
@@ -210,26 +210,26 @@ def _run_chains(
         return one(i + c[1], s, c[0], False)
 
     def thinned(j: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
-        s, accs = inner_scan(be, compiled, lambda i, ss: one(i, ss, c[0], False), s, c[1] + j * thin, thin)
+        s, accs = Loops(be, compiled).scan(lambda i, ss: one(i, ss, c[0], False), s, c[1] + j * thin, thin)
         return s, (accs, s.x)
 
     tkey = (opts.kernel, opts.n_leapfrog, a_star, thin, _target_key(target))
     desc = opts.kernel
     parts, trace = [], None
     if warmup:
-        state, accs = run_scan(be, compiled, warm, state, warmup, consts=(loop_key, 0), key=("mcmc-warm", *tkey),
-                               progress=opts.progress, desc=desc)  # fmt: skip
+        state, accs = scan_steps(be, warm, state, warmup, consts=(loop_key, 0), key=("mcmc-warm", *tkey),
+                               progress=opts.progress, desc=desc, compile=compiled)  # fmt: skip
         parts.append(accs)
     rest = steps - warmup
     if thin and rest >= thin:
         kept = rest // thin
-        state, (accs, trace) = run_scan(be, compiled, thinned, state, kept, consts=(loop_key, warmup),
-                                        key=("mcmc-thin", *tkey), progress=opts.progress, desc=desc)  # fmt: skip
+        state, (accs, trace) = scan_steps(be, thinned, state, kept, consts=(loop_key, warmup), key=("mcmc-thin", *tkey),
+                                          progress=opts.progress, desc=desc, compile=compiled)
         parts.append(xp.reshape(accs, (kept * thin,)))
         rest -= kept * thin
     if rest:
-        state, accs = run_scan(be, compiled, plain, state, rest, consts=(loop_key, steps - rest),
-                               key=("mcmc-plain", *tkey), progress=opts.progress, desc=desc)  # fmt: skip
+        state, accs = scan_steps(be, plain, state, rest, consts=(loop_key, steps - rest), key=("mcmc-plain", *tkey),
+                                 progress=opts.progress, desc=desc, compile=compiled)
         parts.append(accs)
     accs = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
     return state, accs, trace
