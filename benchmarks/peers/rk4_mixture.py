@@ -277,6 +277,7 @@ def main() -> None:
     ap.add_argument("--part", choices=("legacy", "compiled", "all"), default="all")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the number of points")
+    ap.add_argument("--cases", default="iso,full", help="compiled-part cases to run: iso, full or both")
     args = ap.parse_args()
     try:
         import jax
@@ -286,8 +287,10 @@ def main() -> None:
         pass
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'default')}")
     if args.part in ("compiled", "all"):
-        for case, n, goal in (("iso", 100_000, {"numpy": 1.05, "torch": 1.2, "jax": 1.3}),
-                              ("full", 10_000, {"numpy": 1.05, "torch": 1.2, "jax": 1.3})):
+        goal = {"numpy": 1.05, "torch": 1.2, "jax": 1.3}
+        for case, n in (("iso", 100_000), ("full", 10_000)):
+            if case not in args.cases.split(","):
+                continue
             n = max(100, int(n * args.scale))
             d = 2 if case == "iso" else 64
             print(f"\n[{case}] n = {n}, d = {d}, {STEPS} RK4 steps, float64")

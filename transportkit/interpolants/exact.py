@@ -121,14 +121,18 @@ class ExactField(Field):
 
 
 def _covariance_structure(A: Any, C: Any) -> tuple[str, Any, Any]:
-    """``("diagonal", diag A, diag C)`` (each (P, d)) when every base and target covariance is diagonal (isotropic
-    included), else ``("full", None, None)``; host arrays."""
+    """``("isotropic", a, c)`` with (P, 1) variances when every base and target covariance is a multiple of the
+    identity, ``("diagonal", diag A, diag C)`` (each (P, d)) when all are diagonal, else ``("full", None, None)``;
+    host arrays."""
     xp = host_backend().xp
     d = A.shape[-1]
     off = 1.0 - xp.eye(d, dtype=xp.float64)
-    if bool(xp.all(A * off == 0)) and bool(xp.all(C * off == 0)):
-        return "diagonal", xp.asarray(xp.linalg.diagonal(A), copy=True), xp.asarray(xp.linalg.diagonal(C), copy=True)
-    return "full", None, None
+    if not (bool(xp.all(A * off == 0)) and bool(xp.all(C * off == 0))):
+        return "full", None, None
+    dA, dC = xp.linalg.diagonal(A), xp.linalg.diagonal(C)
+    if bool(xp.all(dA == dA[:, :1])) and bool(xp.all(dC == dC[:, :1])):
+        return "isotropic", xp.asarray(dA[:, :1], copy=True), xp.asarray(dC[:, :1], copy=True)
+    return "diagonal", xp.asarray(dA, copy=True), xp.asarray(dC, copy=True)
 
 
 def _stack_columns(M: Any, xp: Any) -> Any:
@@ -153,7 +157,7 @@ class _BoundExact(BoundField):
         self.mean_zero = field._base_mean_zero
         kind, dA, dC = _covariance_structure(field._host["A"], field._host["C"])
         self.structure = kind
-        if kind == "diagonal":
+        if kind != "full":
             self.p["dA"], self.p["dC"] = be.asarray(dA, copy=True), be.asarray(dC, copy=True)
 
     # -- one time for all points: large matrix products -------------------------------------------------------
@@ -163,13 +167,16 @@ class _BoundExact(BoundField):
         c = self.interpolant.coefficients(t, xp)
         n, d = x.shape
         mu = c.b * p["m"] if self.mean_zero else c.a * p["a"] + c.b * p["m"]  # (P, d)
-        if self.structure == "diagonal":
-            var = c.a**2 * p["dA"] + c.b**2 * p["dC"] + c.g**2  # (P, d)
+        if self.structure != "full":
+            var = c.a**2 * p["dA"] + c.b**2 * p["dC"] + c.g**2  # (P, d), or (P, 1) for isotropic ones
             prec = 1.0 / var
             diff = x[:, None, :] - mu[None, ...]  # (n, P, d)
-            pdiff = diff * prec[None, ...]  # Sigma_p^{-1}(x - mu_p)
-            quad = xp.sum(pdiff * diff, axis=-1)
-            logdet = xp.sum(xp.log(var), axis=-1)
+            if self.structure == "isotropic":
+                quad = xp.sum(diff * diff, axis=-1) * prec[:, 0][None, :]
+                logdet = d * xp.log(var[:, 0])
+            else:
+                quad = xp.sum(diff * diff * prec[None, ...], axis=-1)
+                logdet = xp.sum(xp.log(var), axis=-1)
         else:
             sig = c.a**2 * p["A"] + c.b**2 * p["C"] + c.g**2 * self.eye
             chol = xp.linalg.cholesky(sig)
@@ -189,13 +196,13 @@ class _BoundExact(BoundField):
             return out
         r = e / se  # (n, P)
         rr = r[:, :, None]
-        if self.structure == "diagonal":
+        if self.structure != "full":  # Sigma_p^{-1} and N_p diagonal: elementwise on (n, P, d)
             if want in ("score", "both"):
-                out["score"] = -xp.sum(rr * pdiff, axis=1)
+                out["score"] = -xp.sum(rr * (prec[None, ...] * diff), axis=1)
             if want in ("velocity", "both"):
                 mdot = c.bd * p["m"] if self.mean_zero else c.ad * p["a"] + c.bd * p["m"]
-                gain = c.aad * p["dA"] + c.bbd * p["dC"] + c.ggd  # N_p, diagonal
-                out["velocity"] = xp.sum(rr * (mdot[None, ...] + gain[None, ...] * pdiff), axis=1)
+                gain = (c.aad * p["dA"] + c.bbd * p["dC"] + c.ggd) * prec  # N_p Sigma_p^{-1}
+                out["velocity"] = xp.sum(rr * (mdot[None, ...] + gain[None, ...] * diff), axis=1)
             return out
         P = W.shape[0]
         if want in ("score", "both"):
