@@ -172,11 +172,13 @@ class _BoundExact(BoundField):
             prec = 1.0 / var
             diff = x[:, None, :] - mu[None, ...]  # (n, P, d)
             if self.structure == "isotropic":
-                quad = xp.sum(diff * diff, axis=-1) * prec[:, 0][None, :]
                 logdet = d * xp.log(var[:, 0])
+                const = p["log_pi"] - 0.5 * logdet - 0.5 * d * _LOG_2PI  # (P,): folded before broadcasting
+                lc = xp.sum(diff * diff, axis=-1) * (-0.5 * prec[:, 0])[None, :] + const[None, :]
             else:
-                quad = xp.sum(diff * diff * prec[None, ...], axis=-1)
                 logdet = xp.sum(xp.log(var), axis=-1)
+                const = p["log_pi"] - 0.5 * logdet - 0.5 * d * _LOG_2PI
+                lc = xp.sum(diff * diff * (-0.5 * prec)[None, ...], axis=-1) + const[None, :]
         else:
             sig = c.a**2 * p["A"] + c.b**2 * p["C"] + c.g**2 * self.eye
             chol = xp.linalg.cholesky(sig)
@@ -184,9 +186,9 @@ class _BoundExact(BoundField):
             P = W.shape[0]
             wmu = xp.sum(W * mu[:, None, :], axis=-1)  # (P, d): W_p mu_p
             y = xp.reshape(x @ _stack_columns(W, xp), (n, P, d)) - wmu[None, ...]
-            quad = xp.sum(y * y, axis=-1)
             logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(chol)), axis=-1)
-        lc = p["log_pi"][None, :] + (-0.5 * quad - 0.5 * logdet[None, :] - 0.5 * d * _LOG_2PI)
+            const = p["log_pi"] - 0.5 * logdet - 0.5 * d * _LOG_2PI
+            lc = -0.5 * xp.sum(y * y, axis=-1) + const[None, :]
         mx = xp.max(lc, axis=1, keepdims=True)
         e = xp.exp(lc - mx)
         se = xp.sum(e, axis=1, keepdims=True)
