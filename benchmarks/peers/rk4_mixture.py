@@ -272,12 +272,49 @@ def run_compiled(case: str, n: int, repeat: int = 3, seed: int = 0) -> dict[str,
     return res
 
 
+def per_evaluation(case: str, n: int, repeat: int = 5, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Best time of one velocity evaluation at t = 0.4, transportkit's bound field vs the hand field (both jitted on
+    JAX), per backend: the cost that 400 of make up a run, without the loop."""
+    mix = mixture(case, seed)
+    field = tk.interpolants.exact_field(tk.Interpolant("linear"), mix)
+    w, m, C = mix._host["w"], mix._host["means"], mix._host["covs"]
+    z = np.random.default_rng(seed).normal(size=(n, mix.dim))
+    out = {}
+    for name in ("numpy", "torch", "jax"):
+        try:
+            be = tk.get_backend(name)
+        except Exception:
+            continue
+        bf, x, t = field.bind(be), be.asarray(z), be.asarray(0.4)
+        args = [be.asarray(np.array(a)) for a in (w, m, C)]
+        if case == "iso":
+            hf = hand_iso(name, args[0], args[1], be.asarray(np.array(np.diagonal(C, axis1=1, axis2=2)[:, 0])))
+        else:
+            hf = hand_full(name, *args)
+        tkf, hof = bf.velocity, hf
+        if name == "jax":
+            import jax
+
+            tkf, hof = jax.jit(bf.velocity), jax.jit(hf)
+        jobs = {"tk": lambda tkf=tkf, x=x, t=t: tkf(t, x), "hand": lambda hof=hof, x=x: hof(0.4, x)}
+        best = {k: float("inf") for k in jobs}
+        for _ in range(repeat):
+            for k, fn in jobs.items():
+                np.asarray(fn())
+                t0 = time.perf_counter()
+                np.asarray(fn())
+                best[k] = min(best[k], time.perf_counter() - t0)
+        out[name] = (best["tk"], best["hand"])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("legacy", "compiled", "all"), default="all")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the number of points")
     ap.add_argument("--cases", default="iso,full", help="compiled-part cases to run: iso, full or both")
+    ap.add_argument("--per-eval", action="store_true", help="time one field evaluation per backend instead of runs")
     args = ap.parse_args()
     try:
         import jax
@@ -286,6 +323,14 @@ def main() -> None:
     except ImportError:
         pass
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'default')}")
+    if args.per_eval:
+        for case, n in (("iso", 100_000), ("full", 10_000)):
+            if case in args.cases.split(","):
+                n = max(100, int(n * args.scale))
+                for name, (a, b) in per_evaluation(case, n, args.repeat).items():
+                    print(f"[{case}] n = {n}: one evaluation, {name:6s} tk {a * 1e3:8.2f} ms, hand {b * 1e3:8.2f} ms, "
+                          f"ratio {a / b:.2f}")
+        return
     if args.part in ("compiled", "all"):
         goal = {"numpy": 1.05, "torch": 1.2, "jax": 1.3}
         for case, n in (("iso", 100_000), ("full", 10_000)):
