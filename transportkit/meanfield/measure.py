@@ -1,28 +1,14 @@
 """Former name of :mod:`transportkit.meanfield.experiments` ("measure" means the empirical measure in this
-package); kept so that ``transportkit.meanfield.measure`` imports keep working."""
+package); kept so that ``transportkit.meanfield.measure`` imports keep working: every name is looked up there."""
 
 from __future__ import annotations
 
-from .experiments import (
-    Fluctuations,
-    PowerLawFit,
-    ScalingResult,
-    demo,
-    fit_power_law,
-    fluctuations,
-    plot_losses,
-    scaling_exponent,
-    steps_to_reach,
-)
+from typing import Any
 
-__all__ = [
-    "Fluctuations",
-    "PowerLawFit",
-    "ScalingResult",
-    "demo",
-    "fit_power_law",
-    "fluctuations",
-    "plot_losses",
-    "scaling_exponent",
-    "steps_to_reach",
-]
+from . import experiments as _experiments
+
+__all__ = list(_experiments.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(_experiments, name)
