@@ -58,12 +58,12 @@ class Backend:
         their kind. Arrays of another (non-NumPy) library are a ``TypeError``: move them explicitly.
         """
         owner = backends.owner_of(x)
-        if owner is not None and owner.name not in (self.name, "numpy"):
-            raise TypeError(
-                f"cannot mix arrays of {owner.name!r} with backend {self.name!r}; "
-                f"convert first, e.g. get_backend({self.name!r}).asarray(get_backend({owner.name!r}).to_numpy(x))"
-            )
-        if owner is not None and owner.name == "numpy" and self.name != "numpy":
+        if owner is not None and owner is not self.adapter:
+            if not owner.is_host:  # host (NumPy) arrays may accompany any backend; other libraries' may not
+                raise TypeError(
+                    f"cannot mix arrays of {owner.name!r} with backend {self.name!r}; convert first, e.g. "
+                    f"get_backend({self.name!r}).asarray(get_backend({owner.name!r}).to_numpy(x))"
+                )
             x = owner.to_numpy(x)
         dt = self._dtype_for(x, dtype)
         out = self.adapter.asarray(x, dt, self.device)
@@ -188,13 +188,15 @@ class Backend:
         """``carry, y_j = body(lower + j, carry)`` for ``j < length`` (a Python int); returns the final carry and the
         outputs stacked along a new leading axis (``y`` an array or a tuple of arrays). ``jax.lax.scan`` on JAX."""
         carry, ys = self.adapter.scan(body, carry, lower, length)
-        if not isinstance(ys, list):
-            return carry, ys
+        return carry, (self.stack_steps(ys) if isinstance(ys, list) else ys)
+
+    def stack_steps(self, ys: list) -> Any:
+        """Per-step outputs of a Python loop (arrays, or tuples of arrays) stacked along a new leading axis."""
         if not ys:
-            raise ValueError("scan needs length >= 1")
+            raise ValueError("a loop needs at least one step")
         if isinstance(ys[0], tuple):
-            return carry, tuple(self.xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
-        return carry, self.xp.stack(ys, axis=0)
+            return tuple(self.xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
+        return self.xp.stack(ys, axis=0)
 
     def compiled(self, key: Any, make: Callable[[], Callable]) -> Callable:
         """``jit(make())``, compiled once per ``key`` and held by this backend (the one compile cache).
@@ -338,7 +340,7 @@ def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype
         )
     if backend is not None:
         base = get_backend(backend) if not isinstance(backend, Backend) else backend
-        foreign = [n for n in owners if n not in (base.name, "numpy")]
+        foreign = [n for n, ad in owners.items() if ad is not base.adapter and not ad.is_host]
         if foreign:
             raise TypeError(
                 f"arrays of {foreign[0]!r} passed with backend={base.name!r}; "

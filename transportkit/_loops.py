@@ -128,7 +128,7 @@ def scan_steps(
                 carry, y = body(i, carry, consts)
                 ys.append(y)
                 bar.update(1)
-            return carry, _stack(be, ys)
+            return carry, be.stack_steps(ys)
         parts = []
         for lo, hi in _chunks(n, progress, True):
             length = hi - lo
@@ -176,7 +176,7 @@ class Loops:
         for j in range(int(length)):
             carry, y = body(lower + j, carry)
             ys.append(y)
-        return carry, _stack(self.be, ys)
+        return carry, self.be.stack_steps(ys)
 
 
 def run_while(
@@ -203,11 +203,3 @@ def run_while(
         return run
 
     return be.compiled(None if key is None else ("run_while", key), make)(carry, consts)
-
-
-def _stack(be: Backend, ys: list) -> Any:
-    if not ys:
-        raise ValueError("a loop needs at least one step")
-    if isinstance(ys[0], tuple):
-        return tuple(be.xp.stack([y[k] for y in ys], axis=0) for k in range(len(ys[0])))
-    return be.xp.stack(ys, axis=0)

@@ -91,9 +91,6 @@ def grid_times(grid: Any, steps: int | None, t_span: tuple[float, float] | None,
     return ts
 
 
-_grid_list = grid_times  # the name the samplers and likelihoods used
-
-
 def diffusion_function(diffusion: Any) -> Callable[[Any], Any]:
     r"""The one check of a diffusion coefficient: :math:`\varepsilon` given as a non-negative finite number or as a
     callable of the (0-d array) time; returns ``eps(t)`` (a float for constants, whatever the callable returns
