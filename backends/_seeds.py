@@ -12,8 +12,10 @@ def seed_sequence(seed: Any) -> np.random.SeedSequence:
     """``None`` (fresh entropy), a non-negative int, a sequence of ints, or a ``SeedSequence``."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, (bool, float)) or (isinstance(seed, int) and seed < 0):
-        raise ValueError(f"seed must be None, a non-negative int or a SeedSequence, got {seed!r}")
+    if isinstance(seed, (bool, float, str, bytes, complex, np.bool_)):
+        raise TypeError(f"rng must be None, a non-negative int or a numpy.random.Generator, got {seed!r}")
+    if isinstance(seed, (int, np.integer)) and seed < 0:
+        raise ValueError(f"rng must be a non-negative int seed, got {seed!r}")
     return np.random.SeedSequence(seed)
 
 

@@ -28,6 +28,7 @@ FLOORS: dict[str, int] = {
     "transportkit._capabilities": 0,
     "transportkit.numerics": 0,
     "transportkit._linalg": 0,
+    "transportkit._validation": 0,
     "transportkit.backends": 0,
     # 1 backend: resolution, dtype/device policy, random streams, result objects
     "transportkit._backend": 1,

@@ -57,6 +57,11 @@ class Backend:
         Floating input is cast to ``dtype`` (default: the backend's dtype); integer and boolean input keep
         their kind. Arrays of another (non-NumPy) library are a ``TypeError``: move them explicitly.
         """
+        if (type(x).__module__ or "").startswith("dask"):
+            raise TypeError(
+                "dask arrays are not computed lazily by transportkit (they would be materialized on the host "
+                "silently): call .compute() first, or map the computation over the chunks with dask"
+            )
         owner = backends.owner_of(x)
         if owner is not None and owner is not self.adapter:
             if not owner.is_host:  # host (NumPy) arrays may accompany any backend; other libraries' may not

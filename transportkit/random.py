@@ -15,7 +15,7 @@ from typing import Any
 
 from ._backend import Backend, get_backend
 
-__all__ = ["Generator", "default_rng"]
+__all__ = ["SEED_DEPRECATED", "Generator", "default_rng", "resolve_rng"]
 
 Shape = int | Sequence[int]
 
@@ -157,8 +157,56 @@ class Generator:
         return f"Generator(backend={self.backend.name!r}{host})"
 
 
-def default_rng(seed: Any = None, backend: Any = None, *, rng_on_host: bool = False) -> Generator:
-    """``seed`` may already be a :class:`Generator` (returned as is)."""
-    if isinstance(seed, Generator):
-        return seed
-    return Generator(seed, backend, rng_on_host=rng_on_host)
+_MISSING: Any = object()
+
+
+def _entropy(rng: Any, name: str) -> Any:
+    """What seeds a stream: ``None``, a non-negative int or a ``SeedSequence``; a NumPy ``Generator`` gives 128 bits
+    drawn from it (so it seeds any backend deterministically and advances, as SPEC 7 asks)."""
+    import numpy as np
+
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence([int(v) for v in rng.integers(0, 2**32, size=4, dtype=np.uint64)])
+    if isinstance(rng, np.random.RandomState):
+        return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**32, size=4, dtype=np.uint64)])
+    if not isinstance(rng, (bool, np.bool_)) and isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
+        return int(rng)
+    raise TypeError(
+        f"{name} must be None, a non-negative int, a numpy.random.Generator or a transportkit.random.Generator, "
+        f"got {rng!r} ({type(rng).__name__})"
+    )
+
+
+def default_rng(rng: Any = None, backend: Any = None, *, rng_on_host: bool = False) -> Generator:
+    """A :class:`Generator` from anything SPEC 7 accepts: ``None`` (fresh OS entropy), a non-negative int, a
+    ``numpy.random.Generator`` (128 bits are drawn from it to seed the backend's stream, so NumPy code can seed any
+    backend deterministically), a ``SeedSequence``, or a transportkit :class:`Generator` (returned as is)."""
+    if isinstance(rng, Generator):
+        return rng
+    return Generator(_entropy(rng, "rng"), backend, rng_on_host=rng_on_host)
+
+
+def resolve_rng(rng: Any = None, backend: Any = None, *, seed: Any = _MISSING, rng_on_host: bool = False) -> Generator:
+    """The generator of a public call that takes ``rng=`` (SPEC 7) and the deprecated alias ``seed=``.
+
+    Public functions declare ``rng=None, seed=_MISSING`` (see :data:`SEED_DEPRECATED`) and call this once at entry.
+    Passing both is a ``TypeError``; ``seed=`` alone works as ``rng=`` with a ``DeprecationWarning``."""
+    if seed is not _MISSING:
+        if rng is not None:
+            raise TypeError("pass rng= only (seed= is its deprecated alias)")
+        import warnings
+
+        warnings.warn("seed= is deprecated; use rng= (an int, a numpy.random.Generator or None)",
+                      DeprecationWarning, stacklevel=3)
+        rng = seed
+    if isinstance(rng, Generator):
+        return rng
+    return Generator(_entropy(rng, "seed" if seed is not _MISSING else "rng"), backend, rng_on_host=rng_on_host)
+
+
+#: the default of a deprecated ``seed=`` keyword: "not passed"
+SEED_DEPRECATED: Any = _MISSING

@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 from array_api_compat import array_namespace
 
 from .._results import Estimate, Result
+from ..errors import TransportkitWarning
 
 __all__ = [
     "ESS_WARNING",
@@ -38,7 +39,7 @@ Array: TypeAlias = Any
 ESS_WARNING = 10.0
 
 
-class FreeEnergyWarning(UserWarning):
+class FreeEnergyWarning(TransportkitWarning):
     """The estimate is dominated by a few samples (small effective sample size or overlap), or a solver
     stopped before its tolerance: the value and its standard error are not reliable."""
 
