@@ -149,7 +149,7 @@ def _log_rates_to_values(logr: Any, dtype: Any, what: str, fix: str) -> Any:
     hi, lo = float(hx.max(logr)), float(hx.min(logr))
     if hi > math.log(float(fi.max)) or lo < math.log(float(fi.smallest_normal)):
         raise ValueError(
-            f"the {what} rates span exp({lo:.4g}) .. exp({hi:.4g}), outside the range of {dtype} "
+            f"the {what} rates span exp({lo:.4g}) .. exp({hi:.4g}), outside the range of {hx.dtype(dtype).name} "
             f"(exp({math.log(float(fi.smallest_normal)):.4g}) .. exp({math.log(float(fi.max)):.4g})): {fix}"
         )
     return hx.exp(logr)
@@ -241,7 +241,8 @@ def mueller_brown(
     m = lo_x.shape[0]
     log_h2 = xp.concat([xp.full((2 * m,), math.log(D / hx**2)), xp.full((2 * m,), math.log(D / hy**2))])
     logr = log_h2 - 0.5 * beta * (xp.take(V, cols) - xp.take(V, rows))
-    rates = _log_rates_to_values(logr, be.dtype, f"Müller–Brown (beta={beta}, n={n})",
+    host_dtype = xp.float32 if be.dtype == be.xp.float32 else xp.float64
+    rates = _log_rates_to_values(logr, host_dtype, f"Müller–Brown (beta={beta}, n={n})",
                                  "lower beta, refine the grid (larger n), rescale time with D, or use float64")
     order = xp.argsort(rows * (n * n) + cols)
     rows, cols, rates = (xp.take(a, order) for a in (rows, cols, rates))

@@ -96,7 +96,7 @@ def _network(M: Any, kind: str | None, fix_diagonal: bool, rate_attr: str, backe
     move = _mover(be, cb)
     M, build = unwrap_sparse(M, be)  # torch sparse tensors, JAX BCOO/BCSR: a COO tuple and the output's type
     net = as_network(_network_to(M, move), kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=cb,
-                     sparse_build=build)
+                     sparse_build=build, single=be.dtype != be.xp.float64)
     return be, net, move
 
 
@@ -129,16 +129,17 @@ def _detailed_balance(net: Network, pi: Any, rtol: float) -> bool:
 
 
 def _pi_and_reversibility(net: Network, mA: Any, mB: Any, pi: Any, reversible: bool | None, check: bool,
-                          tol: float) -> tuple[Any, bool]:
+                          tol: float, double: bool) -> tuple[Any, bool]:
     """The stationary distribution (given, assembled in log space for a reversible network, or solved for) and
     whether detailed balance holds; the reachability checks run before any solve."""
-    be, xp = net.be, net.be.xp
-    double = be.dtype == xp.float64  # detailed balance to what the dtype resolves
+    xp = net.be.xp
     if pi is None:
-        logpi = reversible_log_pi(net, 1e-9 if double else 1e-5) if reversible is not False else None
+        # detailed balance gives pi in log space without a solve (also with reversible=False, which only asks
+        # for the backward committor to be solved for)
+        logpi = reversible_log_pi(net, 1e-9 if double else 1e-5)
         if logpi is not None:  # reversible and irreducible (symmetric pattern, the search reached every state)
             pi = xp.exp(logpi - xp.max(logpi))
-            return pi / xp.sum(pi), True
+            return pi / xp.sum(pi), reversible is not False
         if reversible:
             raise ValueError(
                 "reversible=True, but the network violates detailed balance pi_i L_ij = pi_j L_ji (or its edge "
@@ -270,7 +271,8 @@ def reactive_flux(
     _check_flags(reversible=reversible, fix_diagonal=fix_diagonal, check=check)
     be, net, mA, mB, pi = _prepare(M, A, B, pi, kind, fix_diagonal, rate_attr, backend)
     xp = net.be.xp
-    pi, reversible = _pi_and_reversibility(net, mA, mB, pi, reversible, check, tol)
+    # detailed balance to what the caller's dtype resolves (float32 input is computed in float64)
+    pi, reversible = _pi_and_reversibility(net, mA, mB, pi, reversible, check, tol, not net.single)
     q_plus, factored = committor(net, mA, mB, tol)
     # reversible: q- = 1 - q+; otherwise one transposed solve with the forward factorization
     q_minus = 1.0 - q_plus if reversible else backward_committor(net, pi, mA, mB, factored)

@@ -110,6 +110,9 @@ class Network:
     build : callable or None
         For sparse input: ``build(rows, cols, vals)`` (arrays of the caller's backend) -> a sparse matrix of the
         input's own type (``scipy.sparse`` format and array/matrix flavour, torch layout, JAX BCOO/BCSR).
+    single : bool
+        The input (or the caller's dtype) is float32: consistency checks (row sums, detailed balance) to what
+        float32 resolves, even though the numbers are computed in float64.
     """
 
     be: Backend
@@ -121,6 +124,7 @@ class Network:
     fmt: str
     labels: list | None = None
     build: Any = field(default=None, repr=False)
+    single: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property

@@ -275,7 +275,7 @@ def _row_misfit(net: Network, diag: Any, kind: str) -> Any:
         resid, scale = diag + out, xp.abs(diag) + out
     else:
         resid, scale = diag + out - 1.0, xp.abs(diag) + out
-    tol = 1e-10 if net.be.dtype == xp.float64 else 1e-5
+    tol = 1e-5 if net.single or net.be.dtype != xp.float64 else 1e-10
     wrong = xp.abs(resid) > tol * xp.maximum(scale, xp.ones_like(scale) * 1e-300)
     return wrong | (diag < 0) if kind == "transition" else wrong
 
@@ -333,7 +333,7 @@ def _infer_kind(net: Network, diag: Any) -> str:
 
 def as_network(
     M: Any, *, kind: str | None = None, fix_diagonal: bool = False, rate_attr: str = "rate", backend: Any = None,
-    sparse_build: Any = None,
+    sparse_build: Any = None, single: bool = False,
 ) -> Network:
     """Convert and validate a generator / transition matrix.
 
@@ -350,14 +350,18 @@ def as_network(
     offending states for: negative off-diagonal entries, NaN/inf, rows of a generator not summing to 0 (of a
     transition matrix not summing to 1) unless ``fix_diagonal=True``, a transition matrix with off-diagonal row
     sums above 1. ``sparse_build``: a COO tuple ``M`` that came from :func:`unwrap_sparse` (a sparse matrix: its
-    diagonal is zero where absent, never implied).
+    diagonal is zero where absent, never implied). ``single``: check to float32's resolution (also when the
+    input's own dtype is float32).
     """
     if kind is not None:
         as_choice("kind", kind, KINDS)
-    be = network_backend(M, backend)
+    # a Backend object is where to compute (float64 for a float32 input); names resolve with the input's arrays
+    be = backend if isinstance(backend, Backend) else network_backend(M, backend)
     if sparse_build is None:
         M, sparse_build = unwrap_sparse(M, be)
     labels, diag, build = None, None, sparse_build
+    raw = M[2] if isinstance(M, tuple) and len(M) == 4 else M
+    raw_single = str(getattr(raw, "dtype", "")).endswith(("float32", "float16"))
     if _is_graph(M):
         fmt = "networkx"
         n, rows, cols, vals, labels = _from_graph(M, be, rate_attr)
@@ -379,7 +383,7 @@ def as_network(
     if n < 2:
         raise ValueError(f"the network needs at least 2 states, got {n}")
     net = Network(be=be, n=n, rows=rows, cols=cols, vals=vals, kind=kind or "generator", fmt=fmt, labels=labels,
-                  build=build)
+                  build=build, single=single or raw_single)
     if kind is None and not (fix_diagonal or implied):
         net.kind = "generator"
         _check_entries(net)  # non-negative, finite off-diagonal entries first
@@ -425,16 +429,19 @@ def as_states(S: Any, net: Network, name: str) -> Any:
     return mask
 
 
-def check_positive_pi(pi: Any, net: Network) -> None:
-    """``ValueError`` naming the states where the stationary distribution is not positive."""
+def check_positive_pi(pi: Any, net: Network, solved: bool = False) -> None:
+    """``ValueError`` naming the states where the stationary distribution is not positive (``solved``: it came
+    from the linear solve, whose error is relative to the largest entry)."""
     xp = net.be.xp
     bad = ~(pi > 0)
     if bool(xp.any(bad)):
         (w,) = xp.nonzero(bad)
-        raise ValueError(
-            f"the stationary distribution is not positive at states {fmt_states(w, net.be, net.labels)} "
-            "(the chain must be irreducible on the states given)"
-        )
+        why = "(the chain must be irreducible on the states given)"
+        if solved:
+            why = (f"{why}; for an irreducible chain this is the solve's precision: entries below ~1e-16 of the "
+                   "largest are not resolved by a linear solve (pass pi= computed in log space if you know it)")
+        raise ValueError(f"the stationary distribution is not positive at states "
+                         f"{fmt_states(w, net.be, net.labels)} {why}")
 
 
 def as_pi(pi: Any, net: Network, rtol: float | None = None) -> Any:
@@ -446,7 +453,7 @@ def as_pi(pi: Any, net: Network, rtol: float | None = None) -> Any:
     _check_real("pi", pi)
     p = be.asarray(pi)
     _check_real("pi", p)
-    single = p.dtype == xp.float32
+    single = net.single or p.dtype == xp.float32
     p = xp.astype(p, be.dtype) if p.dtype != be.dtype else p
     if p.shape != (net.n,):
         raise ValueError(f"pi must have shape ({net.n},), got {tuple(p.shape)}")
