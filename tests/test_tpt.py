@@ -361,7 +361,8 @@ def test_bad_inputs(backend):
     D = to_dense(Q)
     bad = H(backend, D).copy()
     bad[1, 1] += 0.5
-    with pytest.raises(ValueError, match=r"cannot tell whether M is a generator \(rows summing to 0; fails at states \[1\]\)"):
+    with pytest.raises(ValueError, match=r"cannot tell whether M is a generator \(rows summing to 0; fails at "
+                       r"states \[1\]\)"):
         reactive_flux(backend.asarray(bad), [0], [3])
     with pytest.raises(ValueError, match=r"do not sum to 0 \(states \[1\]\)"):
         reactive_flux(backend.asarray(bad), [0], [3], kind="generator")

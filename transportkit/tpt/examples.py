@@ -34,7 +34,7 @@ MB_MINIMA = ((-0.5582, 1.4417), (0.6235, 0.0280))
 FORMATS = ("sparse", "coo", "dense")
 
 
-def _package(be: Backend, rows: Any, cols: Any, vals: Any, n: int, kind: str, fmt: str) -> Any:
+def _package(be: Backend, rows: Any, cols: Any, vals: Any, n: int, kind: str, fmt: str) -> Array | tuple:
     """Host off-diagonal arrays (sorted, unique) as the requested form on ``be``: ``"sparse"`` -> a
     ``scipy.sparse.csr_array`` with its diagonal (rows summing to 0, or 1 for a transition matrix) on numpy and
     the COO tuple elsewhere; ``"coo"`` -> the COO tuple of off-diagonal entries (diagonal implied);
@@ -85,7 +85,7 @@ def to_dense(M: Any, *, kind: str | None = None) -> Array:
     return D if cb is be else be.asarray(cb.to_numpy(D))
 
 
-def birth_death(lam: Any, mu: Any, *, format: str = "sparse", backend: Any = None) -> Any:
+def birth_death(lam: Any, mu: Any, *, format: str = "sparse", backend: Any = None) -> Array | tuple:
     r"""Birth–death chain on states ``0..N`` with rates :math:`i\to i+1 = \lambda_i` (``lam``, length N) and
     :math:`i\to i-1 = \mu_i` (``mu``, length N, ``mu[i-1]`` is the rate from ``i``): its generator.
 
@@ -165,7 +165,7 @@ def mueller_brown(
     radius: float = 0.1,
     format: str = "sparse",
     backend: Any = None,
-) -> tuple[Any, Array, Array, Array]:
+) -> tuple[Array | tuple, Array, Array, Array]:
     r"""The Müller–Brown potential discretized on an ``n x n`` grid as a Markov jump process.
 
     Grid points :math:`x_a` (``n`` points on ``xlim``) times :math:`y_b` (``n`` points on ``ylim``), state index
@@ -271,7 +271,7 @@ def random_network(
     dense: bool = False,
     backend: Any = None,
     seed: Any = SEED_DEPRECATED,
-) -> Any:
+) -> Array | tuple:
     r"""A random strongly connected network on ``n`` states.
 
     Edges: a ring ``i <-> i+1 (mod n)`` (irreducibility) plus about ``degree * n / 2`` random pairs ``{i, j}``.
