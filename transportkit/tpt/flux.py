@@ -234,7 +234,8 @@ def reactive_flux(
         Use :math:`q^- = 1 - q^+` (one committor solve). ``None``: detected from detailed balance
         :math:`\pi_i L_{ij} = \pi_j L_{ji}` on every edge to ``1e-9`` relative to the edge's own probability flow
         plus ``1e-9`` times the largest one. ``True`` is checked the same way (``O(nnz)``): a ``ValueError`` when
-        detailed balance fails.
+        detailed balance fails. ``False`` solves for the backward committor (``pi`` is still assembled in log
+        space when detailed balance holds).
     fix_diagonal : bool
         Set the diagonal from the off-diagonal entries instead of checking that rows sum to 0 / 1.
     rate_attr : str

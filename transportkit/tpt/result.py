@@ -11,7 +11,9 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from .._backend import host_backend
 from .._results import Result
+from ..random import SEED_DEPRECATED, resolve_rng
 
 if TYPE_CHECKING:
     import networkx
@@ -176,12 +178,14 @@ class ReactiveFlux(Result):
         return bottleneck(self)
 
     def sample_reactive(self, n_paths: int, *, method: str = "doob", rng: Any = None, max_steps: int = 100_000,
-                        **kwargs: Any) -> ReactivePaths:
+                        seed: Any = SEED_DEPRECATED) -> ReactivePaths:
         r"""Reactive trajectories (``method="doob"``) or detour-free paths on the net flux (``"net_flux"``); see
         :func:`transportkit.tpt.pathways.sample_reactive`."""
         from .pathways import sample_reactive
 
-        return sample_reactive(self, n_paths, method=method, rng=rng, max_steps=max_steps, **kwargs)
+        if seed is not SEED_DEPRECATED:  # warn here, at the caller's line
+            rng = resolve_rng(rng, host_backend(), seed=seed)
+        return sample_reactive(self, n_paths, method=method, rng=rng, max_steps=max_steps)
 
     def to_networkx(self, *, net: bool = True, threshold: float = 0.0) -> networkx.DiGraph:
         """A networkx ``DiGraph`` with node attributes ``pi, q_plus, q_minus, in_A, in_B`` and an edge for every
