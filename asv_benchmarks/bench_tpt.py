@@ -86,7 +86,7 @@ import resource, sys, time, json
 import numpy as np
 import transportkit as tk
 n = int(sys.argv[1]); what = sys.argv[2]; be = sys.argv[3] if len(sys.argv) > 3 else "numpy"
-Q, xy, A, B = tk.tpt.mueller_brown(n=n, beta=0.1, backend=be)  # only this backend's copy (peak RSS)
+Q, xy, A, B = tk.tpt.mueller_brown(n=n, beta=0.1, format="coo", backend=be)  # this backend's copy only (peak RSS)
 xy = tk.get_backend(be).to_numpy(xy)
 rows, cols, vals, N = Q
 import scipy.sparse as sp

@@ -20,11 +20,18 @@ def H(be, x):
 
 
 def coo_host(be, c):
+    """Off-diagonal COO of a COO tuple or a scipy.sparse matrix, on the host."""
+    if hasattr(c, "tocoo"):
+        m = c.tocoo()
+        off = m.row != m.col
+        return m.row[off].astype(numpy.int64), m.col[off].astype(numpy.int64), m.data[off], m.shape[0]
     r, cc, v, n = c
     return H(be, r), H(be, cc), H(be, v), n
 
 
 def dense_host(be, c, kind="generator"):
+    if hasattr(c, "toarray"):
+        return c.toarray()
     r, cc, v, n = coo_host(be, c)
     M = numpy.zeros((n, n))
     M[r, cc] = v
@@ -101,7 +108,7 @@ def test_birth_death_transition_kind(backend):
 def test_random_network_identities(backend, reversible):
     n = 40
     for seed in range(3):
-        Q = random_network(n, degree=3, reversible=reversible, seed=seed, backend=backend)
+        Q = random_network(n, degree=3, reversible=reversible, rng=seed, backend=backend)
         A, B = [0, 1, 2], [n // 2, n // 2 + 1]
         rf = reactive_flux(Q, A, B, tol=TOL)
         assert rf.reversible == reversible
@@ -145,7 +152,7 @@ def test_backward_committor_wide_pi(backend):
     the forward factorization, then one refinement step) satisfies the time-reversed equations to a componentwise
     backward error of a few n * eps, like a solve of the reversed system itself."""
     n = 60
-    r, c, v, _ = random_network(n, degree=3, reversible=False, seed=5)
+    r, c, v, _ = random_network(n, degree=3, reversible=False, rng=5, format="coo")
     rng = numpy.random.default_rng(0)
     E = 40.0 * rng.uniform(0, 1, n)
     v = v * numpy.exp(-(E[c] - E[r]) / 2) * numpy.exp(rng.normal(size=v.size))
@@ -167,7 +174,7 @@ def test_backward_committor_wide_pi(backend):
 def test_input_forms_agree(backend):
     """Dense, COO and (numpy) scipy.sparse / networkx inputs give the same numbers; sparse in, sparse out."""
     n = 25
-    Q = random_network(n, reversible=False, seed=7, backend=backend)
+    Q = random_network(n, reversible=False, rng=7, format="coo", backend=backend)
     A, B = [0], [12, 13]
     ref = reactive_flux(Q, A, B, tol=TOL)
     assert isinstance(ref.flux, tuple) and len(ref.flux) == 4
@@ -213,7 +220,7 @@ def test_agrees_with_deeptime(backend, reversible):
     # 10 reversible + 10 non-reversible = 20 random networks of 15..24 states
     for seed in range(10):
         n = 15 + seed
-        P = random_network(n, degree=3, reversible=reversible, kind="transition", seed=100 + seed, dense=True,
+        P = random_network(n, degree=3, reversible=reversible, kind="transition", rng=100 + seed, dense=True,
                            backend=backend)
         Ph = H(backend, P)
         A, B = [0, 1], [n - 3, n - 1]
@@ -318,10 +325,10 @@ def test_pathways_parallel_channels(backend):
 
 def test_sample_reactive_edge_frequencies(backend):
     """Detour-free paths on a reversible network visit edge e with probability f+_e / F (acyclic f+)."""
-    Q = random_network(20, degree=3, reversible=True, seed=3, backend=backend)
+    Q = random_network(20, degree=3, reversible=True, rng=3, backend=backend)
     rf = reactive_flux(Q, [0], [10], tol=TOL)
     N = 4000
-    paths = rf.sample_reactive(N, seed=0)
+    paths = rf.sample_reactive(N, method="net_flux", rng=0).states
     assert all(p[0] == 0 and p[-1] == 10 for p in paths)
     r, c = (H(backend, e) for e in rf.edges)
     fp = H(backend, rf.net_flux_values)
@@ -338,7 +345,7 @@ def test_sample_reactive_edge_frequencies(backend):
 # ------------------------------------------------------------------------------------------- bad inputs
 def test_bad_inputs(backend):
     n = 6
-    Q = random_network(n, reversible=True, seed=1, backend=backend)
+    Q = random_network(n, reversible=True, rng=1, format="coo", backend=backend)
     with pytest.raises(ValueError, match="A is empty"):
         reactive_flux(Q, [], [3])
     with pytest.raises(ValueError, match=r"overlap at states \[2\]"):
@@ -354,11 +361,14 @@ def test_bad_inputs(backend):
     D = to_dense(Q)
     bad = H(backend, D).copy()
     bad[1, 1] += 0.5
-    with pytest.raises(ValueError, match=r"do not sum to 0 \(states \[1\]\)"):
+    with pytest.raises(ValueError, match=r"cannot tell whether M is a generator \(rows summing to 0; fails at "
+                       r"states \[1\]\)"):
         reactive_flux(backend.asarray(bad), [0], [3])
+    with pytest.raises(ValueError, match=r"do not sum to 0 \(states \[1\]\)"):
+        reactive_flux(backend.asarray(bad), [0], [3], kind="generator")
     fixed = reactive_flux(backend.asarray(bad), [0], [3], fix_diagonal=True, tol=TOL)
     assert fixed.rate == pytest.approx(reactive_flux(Q, [0], [3], tol=TOL).rate, rel=1e-10)
-    P = H(backend, to_dense(random_network(n, kind="transition", seed=2), kind="transition"))
+    P = H(backend, to_dense(random_network(n, kind="transition", rng=2, format="coo"), kind="transition"))
     P[2, 2] -= 0.1
     with pytest.raises(ValueError, match=r"do not sum to 1 \(states \[2\]\)"):
         reactive_flux(backend.asarray(P), [0], [3], kind="transition")
@@ -368,10 +378,10 @@ def test_bad_inputs(backend):
     dup = (backend.asarray([0, 0, 1]), backend.asarray([1, 1, 0]), backend.asarray([1.0, 1.0, 1.0]), 2)
     with pytest.raises(ValueError, match="duplicate COO entries"):
         reactive_flux(dup, [0], [1])
-    # a chain 0 <-> 1 <-> 2 <-> 3 plus state 4 that only receives (4 cannot reach A or B) and 5 isolated
-    rows = backend.asarray([0, 1, 1, 2, 2, 3, 3])
-    cols = backend.asarray([1, 0, 2, 1, 3, 2, 4])
-    vals = backend.asarray([1.0] * 7)
+    # a chain 0 <-> 1 <-> 2 <-> 3 and a separate pair 4 <-> 5 (which cannot reach A or B; uniform pi is stationary)
+    rows = backend.asarray([0, 1, 1, 2, 2, 3, 4, 5])
+    cols = backend.asarray([1, 0, 2, 1, 3, 2, 5, 4])
+    vals = backend.asarray([1.0] * 8)
     chain = (rows, cols, vals, 6)
     with pytest.raises(ValueError, match=r"not irreducible: states \[4, 5\]"):
         reactive_flux(chain, [0], [3])
@@ -409,7 +419,7 @@ def test_strict_dense_limit():
 def test_results_on_callers_backend(backend):
     """Arrays come back on the caller's backend (JAX computes on the host and moves the results once) and agree
     with numpy's to rounding: the same SuperLU solves the same systems."""
-    Q = random_network(30, reversible=False, seed=11, backend=backend)
+    Q = random_network(30, reversible=False, rng=11, format="coo", backend=backend)
     rf = reactive_flux(Q, [0, 1], [15], tol=TOL)
     ref = reactive_flux(coo_host(backend, Q), [0, 1], [15], tol=TOL)
     for name in ("pi", "q_plus", "q_minus", "A", "B", "flux_values", "net_flux_values"):
@@ -438,7 +448,7 @@ def test_jax_compiles_nothing():
             compiles.append(name)
 
     Qs = [mueller_brown(n=n, beta=0.1, backend=be) for n in (12, 13)]
-    R = random_network(17, reversible=False, seed=2, backend=be)
+    R = random_network(17, reversible=False, rng=2, backend=be)
     mon.register_event_duration_secs_listener(listener)
     try:
         for Q, _xy, A, B in Qs:
@@ -453,10 +463,10 @@ def test_jax_compiles_nothing():
 def _bad_calls(backend):
     """(call, message) pairs: each a bad argument that must be refused before any factorization."""
     n = 6
-    Q = random_network(n, reversible=True, seed=1, backend=backend)
+    Q = random_network(n, reversible=True, rng=1, format="coo", backend=backend)
     r, c, v, _ = Q
-    chain = (backend.asarray([0, 1, 1, 2, 2, 3, 3]), backend.asarray([1, 0, 2, 1, 3, 2, 4]),
-             backend.asarray([1.0] * 7), 6)
+    chain = (backend.asarray([0, 1, 1, 2, 2, 3, 4, 5]), backend.asarray([1, 0, 2, 1, 3, 2, 5, 4]),
+             backend.asarray([1.0] * 8), 6)
     two = (backend.asarray([0, 1, 2, 3]), backend.asarray([1, 0, 3, 2]), backend.asarray([1.0] * 4), 4)
     bad_rows = H(backend, to_dense(Q)).copy()
     bad_rows[1, 1] += 0.5
@@ -479,7 +489,8 @@ def _bad_calls(backend):
         (lambda: rf((r, c, backend.xp.where(r == 4, v * float("nan"), v), n), [0], [3]), "non-finite"),
         (lambda: rf((r, c, v, 2.5), [0], [1]), "must be an integer"),
         (lambda: rf((r, c, v, 3), [0], [1]), r"COO indices must lie in \[0, 3\)"),
-        (lambda: rf(backend.asarray(bad_rows), [0], [3]), "do not sum to 0"),
+        (lambda: rf(backend.asarray(bad_rows), [0], [3]), "cannot tell whether M is a generator"),
+        (lambda: rf(backend.asarray(bad_rows), [0], [3], kind="generator"), "do not sum to 0"),
         (lambda: rf(backend.asarray(bad_rows * numpy.where(numpy.eye(n) > 0, numpy.nan, 1.0)), [0], [3]),
          r"non-finite diagonal entries at states \[0, 1, 2"),
         (lambda: rf(chain, [0], [3]), "not irreducible"),
@@ -496,7 +507,8 @@ def _bad_calls(backend):
 
 
 def test_errors_before_any_solve(backend, monkeypatch):
-    """Every bad argument is a ValueError raised before the first factorization (a spy counts them)."""
+    """Every bad argument is a ValueError (TypeError for a wrong type) raised before the first factorization (a
+    spy counts them)."""
     from transportkit.tpt import solvers
 
     calls = []
@@ -507,18 +519,18 @@ def test_errors_before_any_solve(backend, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(solvers, "factor", spy)
-    Q = random_network(6, reversible=True, seed=1, backend=backend)
+    Q = random_network(6, reversible=True, rng=1, format="coo", backend=backend)
     reactive_flux(Q, [0], [3], tol=TOL)
     assert calls == ["forward-committor"]  # the spy sees the solves
     for call, message in _bad_calls(backend):
         calls.clear()
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises((ValueError, TypeError), match=message):
             call()
         assert calls == [], message
 
 
 def test_pathway_arguments_checked(backend):
-    Q = random_network(12, reversible=True, seed=4, backend=backend)
+    Q = random_network(12, reversible=True, rng=4, backend=backend)
     rf = reactive_flux(Q, [0], [6], tol=TOL)
     with pytest.raises(ValueError, match="k must be"):
         rf.pathways(k=0)

@@ -12,9 +12,10 @@ edge sums and graph searches), :mod:`~transportkit.tpt.validation` (input conver
 :mod:`~transportkit.tpt.examples` (birth–death chains, Müller–Brown, random networks).
 
 >>> import transportkit as tk
->>> Q, xy, A, B = tk.tpt.mueller_brown(n=60, beta=0.1)
->>> rf = tk.tpt.reactive_flux(Q, A, B)
+>>> Q, xy, A, B = tk.tpt.mueller_brown(n=60, beta=0.1)   # Q: a scipy.sparse.csr_array generator
+>>> rf = tk.tpt.reactive_flux(Q, A, B)                    # kind inferred: rows sum to 0 -> "generator"
 >>> rf.rate, rf.pathways(k=3)  # doctest: +SKIP
+>>> paths = tk.tpt.sample_reactive(rf, 100, rng=0)        # reactive trajectories: .states, .times  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from __future__ import annotations
 from .examples import birth_death, mueller_brown, mueller_brown_potential, random_network, to_dense
 from .flux import ReactiveFlux, committors, mean_first_passage_times, reactive_flux, stationary_distribution
 from .pathways import bottleneck, coarse_grain, isocommittor_cut, pathways, sample_reactive
+from .result import ReactivePath, ReactivePaths
 
 __all__ = [
     "ReactiveFlux",
+    "ReactivePath",
+    "ReactivePaths",
     "birth_death",
     "bottleneck",
     "coarse_grain",

@@ -30,24 +30,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import backends
 from .._backend import Backend
 from .._capabilities import declare
+from .._validation import as_bool
 from .graph import Network, compute_backend, reach, reversible_log_pi, scatter_set
 from .result import Array, ReactiveFlux
 from .solvers import backward_committor, committor, mean_first_passage, stationary
-from .validation import as_network, as_pi, as_states, check_connected, check_options, fmt_states, network_backend
+from .validation import (
+    as_network,
+    as_pi,
+    as_states,
+    check_connected,
+    check_options,
+    fmt_states,
+    network_backend,
+    unwrap_sparse,
+)
 
 __all__ = ["ReactiveFlux", "committors", "mean_first_passage_times", "reactive_flux", "stationary_distribution"]
 
 
 # ----------------------------------------------------------------------------------------------- backends
 def _mover(src: Backend, dst: Backend) -> Any:
-    """``move(x)``: an array of ``src`` (or anything else, passed through) as an array of ``dst``."""
+    """``move(x)``: an array of ``src`` (or a host NumPy array; anything else is passed through) as an array of
+    ``dst``; floating arrays take ``dst``'s dtype (float64 computations return in the caller's float32)."""
     if src is dst:
         return lambda x: x
 
     def move(x: Any) -> Any:
-        return dst.asarray(src.to_numpy(src.asarray(x))) if hasattr(x, "shape") else x
+        if not hasattr(x, "shape"):
+            return x
+        owner = backends.owner_of(x)
+        if owner is dst.adapter or (owner is not None and owner.is_host):
+            return dst.asarray(x)
+        return dst.asarray(src.to_numpy(src.asarray(x)))
 
     return move
 
@@ -62,26 +79,28 @@ def _network_to(M: Any, move: Any) -> Any:
 
 
 def _check_flags(**flags: Any) -> None:
-    """Boolean options must be ``True`` or ``False`` (``reversible`` may also be ``None``)."""
+    """Boolean options must be ``True`` or ``False`` (``reversible`` may also be ``None``): a ``TypeError``."""
     for name, v in flags.items():
-        boolean = isinstance(v, bool) or (getattr(v, "shape", None) == () and str(getattr(v, "dtype", "")) == "bool")
-        if not boolean and not (name == "reversible" and v is None):
-            raise ValueError(f"{name} must be True or False, got {v!r}")
+        if not (name == "reversible" and v is None):
+            as_bool(name, v)
 
 
 # ----------------------------------------------------------------------------------------------- steps
-def _network(M: Any, kind: str, fix_diagonal: bool, rate_attr: str, backend: Any) -> tuple[Backend, Network, Any]:
+def _network(M: Any, kind: str | None, fix_diagonal: bool, rate_attr: str, backend: Any
+             ) -> tuple[Backend, Network, Any]:
     """The caller's backend, the checked network on the compute backend, and ``move`` (caller's arrays to it)."""
     if not isinstance(rate_attr, str):
-        raise ValueError(f"rate_attr must be a string, got {rate_attr!r}")
+        raise TypeError(f"rate_attr must be a string, got {rate_attr!r}")
     be = network_backend(M, backend)
     cb = compute_backend(be)
     move = _mover(be, cb)
-    net = as_network(_network_to(M, move), kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=cb)
+    M, build = unwrap_sparse(M, be)  # torch sparse tensors, JAX BCOO/BCSR: a COO tuple and the output's type
+    net = as_network(_network_to(M, move), kind=kind, fix_diagonal=fix_diagonal, rate_attr=rate_attr, backend=cb,
+                     sparse_build=build, single=be.dtype != be.xp.float64)
     return be, net, move
 
 
-def _prepare(M: Any, A: Any, B: Any, pi: Any, kind: str, fix_diagonal: bool, rate_attr: str, backend: Any
+def _prepare(M: Any, A: Any, B: Any, pi: Any, kind: str | None, fix_diagonal: bool, rate_attr: str, backend: Any
              ) -> tuple[Backend, Network, Any, Any, Any]:
     """Every input converted and checked: ``(caller's backend, network, mask A, mask B, pi or None)``."""
     be, net, move = _network(M, kind, fix_diagonal, rate_attr, backend)
@@ -110,16 +129,22 @@ def _detailed_balance(net: Network, pi: Any, rtol: float) -> bool:
 
 
 def _pi_and_reversibility(net: Network, mA: Any, mB: Any, pi: Any, reversible: bool | None, check: bool,
-                          tol: float) -> tuple[Any, bool]:
+                          tol: float, double: bool) -> tuple[Any, bool]:
     """The stationary distribution (given, assembled in log space for a reversible network, or solved for) and
     whether detailed balance holds; the reachability checks run before any solve."""
-    be, xp = net.be, net.be.xp
-    double = be.dtype == xp.float64  # detailed balance to what the dtype resolves
+    xp = net.be.xp
     if pi is None:
-        logpi = reversible_log_pi(net, 1e-9 if double else 1e-5) if reversible is not False else None
+        # detailed balance gives pi in log space without a solve (also with reversible=False, which only asks
+        # for the backward committor to be solved for)
+        logpi = reversible_log_pi(net, 1e-9 if double else 1e-5)
         if logpi is not None:  # reversible and irreducible (symmetric pattern, the search reached every state)
             pi = xp.exp(logpi - xp.max(logpi))
-            return pi / xp.sum(pi), True
+            return pi / xp.sum(pi), reversible is not False
+        if reversible:
+            raise ValueError(
+                "reversible=True, but the network violates detailed balance pi_i L_ij = pi_j L_ji (or its edge "
+                "pattern is not symmetric): leave reversible=None to detect it"
+            )
         if check:
             check_connected(net, mA, mB, strong=True, reversible=reversible)
         pi = stationary(net, tol)
@@ -127,6 +152,11 @@ def _pi_and_reversibility(net: Network, mA: Any, mB: Any, pi: Any, reversible: b
         check_connected(net, mA, mB, strong=False, reversible=reversible)
     if reversible is None:
         reversible = _detailed_balance(net, pi, 1e-9 if double else 1e-4)
+    elif reversible and not _detailed_balance(net, pi, 1e-9 if double else 1e-4):
+        raise ValueError(
+            "reversible=True, but detailed balance pi_i L_ij = pi_j L_ji fails (checked on every edge to 1e-9 "
+            "relative): leave reversible=None to detect it"
+        )
     return pi, bool(reversible)
 
 
@@ -140,8 +170,8 @@ def _output(net: Network, vals: Any, out: Backend) -> Any:
     if net.fmt == "dense":
         flat = scatter_set(be, xp.zeros((n * n,), dtype=vals.dtype, device=be.device), r * n + c, v)
         return move(xp.reshape(flat, (n, n)))
-    if net.fmt == "sparse" and out.sparse_coo is not None:
-        return out.sparse_coo(move(r), move(c), move(v), (n, n))
+    if net.fmt == "sparse" and net.build is not None:
+        return net.build(move(r), move(c), move(v))
     return (move(r), move(c), move(v), n)
 
 
@@ -164,7 +194,7 @@ def reactive_flux(
     A: Any,
     B: Any,
     *,
-    kind: str = "generator",
+    kind: str | None = None,
     pi: Any = None,
     reversible: bool | None = None,
     fix_diagonal: bool = False,
@@ -180,15 +210,22 @@ def reactive_flux(
     ----------
     M : array, sparse matrix, tuple or networkx.DiGraph
         Generator ``L`` (``kind="generator"``, rows sum to 0) or transition matrix ``P`` (``kind="transition"``,
-        rows sum to 1): a dense 2-D array of any backend, a sparse matrix with ``.tocoo()`` (scipy.sparse on
-        numpy, cupyx on cupy), a COO tuple ``(rows, cols, vals, n)`` on any backend (duplicates are an error),
-        or a networkx ``DiGraph`` with edge attribute ``rate_attr`` (diagonal implied).
+        rows sum to 1), real: a dense 2-D array of any backend, a sparse matrix with ``.tocoo()`` (scipy.sparse
+        on numpy, any format, array or matrix; cupyx on cupy), a torch sparse tensor (COO, CSR, CSC), a JAX
+        ``BCOO``/``BCSR``, a COO tuple ``(rows, cols, vals, n)`` on any backend (integer indices; duplicates are
+        an error), or a networkx ``DiGraph`` with edge attribute ``rate_attr`` (diagonal implied).
     A, B : array, list or labels
         Disjoint non-empty state sets: index arrays/lists, boolean masks of length ``n``, or node labels.
-    kind : {"generator", "transition"}
-        Continuous time (rates) or discrete time (per-step probabilities, :math:`L = P - I`).
+    kind : {"generator", "transition"} or None
+        Continuous time (rates) or discrete time (per-step probabilities, :math:`L = P - I`). ``None`` (default)
+        infers it: rows summing to 1 with a non-negative diagonal -> ``"transition"``; rows summing to 0 ->
+        ``"generator"`` (off-diagonal entries non-negative in both, rows to ``1e-10`` relative, ``1e-5`` in
+        float32); neither -> a ``ValueError`` that names both. Without a diagonal to read (COO tuple without
+        diagonal entries, networkx, ``fix_diagonal=True``) ``None`` means ``"generator"``.
     pi : array, optional
-        Stationary distribution if known (normalized here). Otherwise: for a reversible network
+        Stationary distribution if known (normalized here; checked: :math:`\pi^\top L = 0` at every state to
+        ``1e-8`` relative to its in- plus out-flow, ``O(nnz)``, a ``ValueError`` naming the states otherwise).
+        Otherwise: for a reversible network
         :math:`\log\pi` is assembled along a spanning tree from :math:`L_{ij}/L_{ji}` and accepted when
         detailed balance holds on every edge (no solve, accurate for :math:`\pi` over many orders of
         magnitude); else one sparse solve of :math:`\pi^\top L = 0` with one equation replaced by
@@ -196,7 +233,9 @@ def reactive_flux(
     reversible : bool, optional
         Use :math:`q^- = 1 - q^+` (one committor solve). ``None``: detected from detailed balance
         :math:`\pi_i L_{ij} = \pi_j L_{ji}` on every edge to ``1e-9`` relative to the edge's own probability flow
-        plus ``1e-9`` times the largest one.
+        plus ``1e-9`` times the largest one. ``True`` is checked the same way (``O(nnz)``): a ``ValueError`` when
+        detailed balance fails. ``False`` solves for the backward committor (``pi`` is still assembled in log
+        space when detailed balance holds).
     fix_diagonal : bool
         Set the diagonal from the off-diagonal entries instead of checking that rows sum to 0 / 1.
     rate_attr : str
@@ -212,7 +251,11 @@ def reactive_flux(
     Returns
     -------
     ReactiveFlux
-        All fields on the caller's backend (JAX: computed on the host, moved once).
+        All fields on the caller's backend and dtype (JAX: computed on the host, moved once). ``flux`` and
+        ``net_flux`` in the input's form: dense in, dense out; a sparse matrix in, the same type out (scipy
+        format and array/matrix flavour, torch layout, BCOO/BCSR); a COO tuple or networkx graph in, a COO tuple
+        out. A float32 request is computed in float64 where the device has it and cast once at the end (the
+        stationary distribution of a metastable network spans more decades than float32 holds).
 
     Notes
     -----
@@ -225,11 +268,12 @@ def reactive_flux(
     computed), states that cannot reach ``A`` ∪ ``B`` (or, for the backward committor, cannot be reached from
     it), and ``B`` unreachable from ``A``; likewise for a bad ``kind``, ``tol``, flag or ``pi``.
     """
-    check_options(kind, tol)
+    kind, tol = check_options(kind, tol)
     _check_flags(reversible=reversible, fix_diagonal=fix_diagonal, check=check)
     be, net, mA, mB, pi = _prepare(M, A, B, pi, kind, fix_diagonal, rate_attr, backend)
     xp = net.be.xp
-    pi, reversible = _pi_and_reversibility(net, mA, mB, pi, reversible, check, tol)
+    # detailed balance to what the caller's dtype resolves (float32 input is computed in float64)
+    pi, reversible = _pi_and_reversibility(net, mA, mB, pi, reversible, check, tol, not net.single)
     q_plus, factored = committor(net, mA, mB, tol)
     # reversible: q- = 1 - q+; otherwise one transposed solve with the forward factorization
     q_minus = 1.0 - q_plus if reversible else backward_committor(net, pi, mA, mB, factored)
@@ -240,15 +284,15 @@ def reactive_flux(
     (ib,) = xp.nonzero(mB)
     return ReactiveFlux(
         pi=move(pi), q_plus=move(q_plus), q_minus=move(q_minus), flux=_output(net, f, be),
-        net_flux=_output(net, fplus, be), total_flux=total, rate=rate, A=move(ia), B=move(ib), kind=kind,
+        net_flux=_output(net, fplus, be), total_flux=total, rate=rate, A=move(ia), B=move(ib), kind=net.kind,
         reversible=reversible, edges=(move(net.rows), move(net.cols)), flux_values=move(f),
-        net_flux_values=move(fplus), n=net.n, labels=net.labels, backend=be,
+        net_flux_values=move(fplus), n=net.n, labels=net.labels, rate_values=move(net.vals), backend=be,
     )
 
 
 @declare(uses=("sparse_factor", "sparse_solve"))
 def stationary_distribution(
-    M: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12, backend: Any = None
+    M: Any, *, kind: str | None = None, fix_diagonal: bool = False, tol: float = 1e-12, backend: Any = None
 ) -> Array:
     r"""Stationary distribution :math:`\pi^\top L = 0,\ \sum_i \pi_i = 1` (``L = P - I`` for
     ``kind="transition"``) by one sparse solve with one equation replaced by the normalization.
@@ -264,7 +308,7 @@ def stationary_distribution(
         On the caller's backend. ``ValueError`` naming the states outside the communicating class of state 0
         when the network is not irreducible (checked before the solve).
     """
-    check_options(kind, tol)
+    kind, tol = check_options(kind, tol)
     _check_flags(fix_diagonal=fix_diagonal)
     be, net, _ = _network(M, kind, fix_diagonal, "rate", backend)
     check_connected(net, None, None, strong=True, reversible=None)
@@ -273,7 +317,7 @@ def stationary_distribution(
 
 @declare(uses=("sparse_factor", "sparse_solve"))
 def committors(
-    M: Any, A: Any, B: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12,
+    M: Any, A: Any, B: Any, *, kind: str | None = None, fix_diagonal: bool = False, tol: float = 1e-12,
     backend: Any = None,
 ) -> tuple[Array, Array]:
     """Forward and backward committors of :func:`reactive_flux` (same parameters).
@@ -289,7 +333,7 @@ def committors(
 
 @declare(uses=("sparse_factor", "sparse_solve"))
 def mean_first_passage_times(
-    M: Any, target: Any, *, kind: str = "generator", fix_diagonal: bool = False, tol: float = 1e-12,
+    M: Any, target: Any, *, kind: str | None = None, fix_diagonal: bool = False, tol: float = 1e-12,
     rate_attr: str = "rate", backend: Any = None,
 ) -> Array:
     r"""Mean first passage times :math:`\tau_i` to the set ``target``: :math:`\sum_j L_{ij}\tau_j = -1` for
@@ -307,7 +351,7 @@ def mean_first_passage_times(
     array, shape (n,)
         On the caller's backend. ``ValueError`` naming the states that cannot reach the target (before the solve).
     """
-    check_options(kind, tol)
+    kind, tol = check_options(kind, tol)
     _check_flags(fix_diagonal=fix_diagonal)
     be, net, move = _network(M, kind, fix_diagonal, rate_attr, backend)
     cb = net.be

@@ -25,12 +25,21 @@ __all__ = ["Network", "compute_backend", "reach", "reversible_log_pi", "scatter_
 
 
 def compute_backend(be: Backend) -> Backend:
-    """Where the TPT numbers are computed for the caller's backend ``be``: ``be`` itself, or the host (NumPy,
-    same dtype) for backends that prefer host index bookkeeping (JAX)."""
-    if not be.prefers_host_indexing:
+    """Where the TPT numbers are computed for the caller's backend ``be``: the host (NumPy) for backends that
+    prefer host index bookkeeping (JAX), else ``be`` itself -- always in **float64** where the device has it.
+
+    A float32 request is computed in float64 and the results are cast once at the end: the stationary
+    distribution of a metastable network spans hundreds of decades (``1e-12`` to ``1e-154`` on the Müller–Brown
+    grid at ``beta = 0.1``), below float32's range, and the committor and flux formulas divide by it. Devices
+    without float64 (Apple MPS) compute in float32."""
+    if be.prefers_host_indexing:
+        return host_backend()
+    if be.dtype == be.xp.float64:
         return be
-    hb = host_backend()
-    return hb if be.dtype == be.xp.float64 else get_backend(hb, dtype="float32")
+    try:
+        return get_backend(be, dtype="float64")
+    except ValueError:  # no float64 on this device
+        return be
 
 
 def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Any:
@@ -98,6 +107,12 @@ class Network:
         The input form (``"dense"``, ``"sparse"``, ``"coo"``, ``"networkx"``), so results return in it.
     labels : list or None
         networkx node labels (``None`` for other inputs).
+    build : callable or None
+        For sparse input: ``build(rows, cols, vals)`` (arrays of the caller's backend) -> a sparse matrix of the
+        input's own type (``scipy.sparse`` format and array/matrix flavour, torch layout, JAX BCOO/BCSR).
+    single : bool
+        The input (or the caller's dtype) is float32: consistency checks (row sums, detailed balance) to what
+        float32 resolves, even though the numbers are computed in float64.
     """
 
     be: Backend
@@ -108,6 +123,8 @@ class Network:
     kind: str
     fmt: str
     labels: list | None = None
+    build: Any = field(default=None, repr=False)
+    single: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property

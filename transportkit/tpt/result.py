@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from .._backend import host_backend
 from .._results import Result
+from ..random import SEED_DEPRECATED, resolve_rng
 
 if TYPE_CHECKING:
     import networkx
 
-__all__ = ["Array", "Path", "ReactiveFlux"]
+__all__ = ["Array", "Path", "ReactiveFlux", "ReactivePath", "ReactivePaths"]
 
 
 class Array(Protocol):
@@ -68,6 +70,13 @@ class ReactiveFlux(Result):
         Number of states.
     labels : list or None
         networkx node labels (``None`` for other inputs).
+    rate_values : array
+        The off-diagonal entries :math:`L_{ij}` (``P_{ij}`` for ``kind="transition"``) per edge of ``edges``
+        (what :func:`~transportkit.tpt.sample_reactive` draws jumps from).
+
+    deeptime's names are aliases: ``forward_committor`` (``q_plus``), ``backward_committor`` (``q_minus``),
+    ``gross_flux`` (``flux``), ``stationary_distribution`` (``pi``), ``source_states`` (``A``),
+    ``target_states`` (``B``); ``net_flux``, ``total_flux``, ``rate`` and ``mfpt`` have the same names.
     """
 
     pi: Array
@@ -86,6 +95,38 @@ class ReactiveFlux(Result):
     net_flux_values: Array
     n: int
     labels: list | None = dataclasses.field(default=None, repr=False)
+    rate_values: Array | None = dataclasses.field(default=None, repr=False)
+
+    # -- deeptime's names ------------------------------------------------------------------------------
+    @property
+    def forward_committor(self) -> Array:
+        """``q_plus`` (deeptime's name)."""
+        return self.q_plus
+
+    @property
+    def backward_committor(self) -> Array:
+        """``q_minus`` (deeptime's name)."""
+        return self.q_minus
+
+    @property
+    def gross_flux(self) -> Any:
+        """``flux`` (deeptime's name)."""
+        return self.flux
+
+    @property
+    def stationary_distribution(self) -> Array:
+        """``pi`` (deeptime's name)."""
+        return self.pi
+
+    @property
+    def source_states(self) -> Array:
+        """``A`` (deeptime's name)."""
+        return self.A
+
+    @property
+    def target_states(self) -> Array:
+        """``B`` (deeptime's name)."""
+        return self.B
 
     # -- derived scalars -------------------------------------------------------------------------------
     @property
@@ -136,11 +177,15 @@ class ReactiveFlux(Result):
 
         return bottleneck(self)
 
-    def sample_reactive(self, n_paths: int, *, seed: Any = None, max_steps: int = 100_000) -> list[list]:
-        r"""Detour-free reactive paths on the net flux; see :func:`transportkit.tpt.pathways.sample_reactive`."""
+    def sample_reactive(self, n_paths: int, *, method: str = "doob", rng: Any = None, max_steps: int = 100_000,
+                        seed: Any = SEED_DEPRECATED) -> ReactivePaths:
+        r"""Reactive trajectories (``method="doob"``) or detour-free paths on the net flux (``"net_flux"``); see
+        :func:`transportkit.tpt.pathways.sample_reactive`."""
         from .pathways import sample_reactive
 
-        return sample_reactive(self, n_paths, seed=seed, max_steps=max_steps)
+        if seed is not SEED_DEPRECATED:  # warn here, at the caller's line
+            rng = resolve_rng(rng, host_backend(), seed=seed)
+        return sample_reactive(self, n_paths, method=method, rng=rng, max_steps=max_steps)
 
     def to_networkx(self, *, net: bool = True, threshold: float = 0.0) -> networkx.DiGraph:
         """A networkx ``DiGraph`` with node attributes ``pi, q_plus, q_minus, in_A, in_B`` and an edge for every
@@ -159,3 +204,61 @@ class ReactiveFlux(Result):
             G.add_node(lab[i], pi=pi[i], q_plus=qp[i], q_minus=qm[i], in_A=i in in_a, in_B=i in in_b)
         G.add_edges_from((lab[i], lab[j], {"flux": v}) for i, j, v in zip(r, c, vals, strict=True) if v > threshold)
         return G
+
+
+class ReactivePath(NamedTuple):
+    """One sampled path: its states (indices, or labels for networkx input), the times at which each state is
+    entered, and whether it was cut off at ``max_steps`` before reaching B."""
+
+    states: list
+    times: list
+    truncated: bool
+
+
+@dataclasses.dataclass(frozen=_FROZEN, repr=False)
+class ReactivePaths(Result):
+    r"""Paths sampled by :func:`~transportkit.tpt.sample_reactive`; ``paths[i]`` is a :class:`ReactivePath`.
+
+    Attributes
+    ----------
+    states : list of lists
+        Per path: the last state of A, the states visited outside A (in jump order), and the first state of B
+        (indices, or labels for networkx input).
+    times : list of lists
+        Per path, the time each state is entered, counted from the last exit from A: for a generator
+        continuous jump times (``times[0] = times[1] = 0``: the path leaves A at time 0); for a transition
+        matrix step indices (``times[0] = 0`` in A, ``times[1] = 1``; a stay of ``k`` steps moves the next
+        entry ``k`` on). ``method="net_flux"`` paths carry no physical time: ``times`` are jump indices.
+    durations : array, shape (n_paths,)
+        ``times[-1] - times[1]``, the time spent outside :math:`A\cup B` (for ``method="doob"`` its mean is
+        :math:`t_{AB} = Z_{AB}/F`, ``ReactiveFlux.transition_time``); NaN for truncated paths.
+    truncated : array of bool, shape (n_paths,)
+        Paths cut off at ``max_steps`` jumps before reaching B (they are not reactive trajectories; a
+        :class:`~transportkit.errors.ConvergenceWarning` says how many).
+    method : str
+        ``"doob"`` or ``"net_flux"``.
+    kind : str
+        ``"generator"`` or ``"transition"`` (of the network the paths were drawn on).
+    """
+
+    states: list
+    times: list
+    durations: Array
+    truncated: Array
+    method: str
+    kind: str
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __getitem__(self, i: int) -> ReactivePath:
+        return ReactivePath(self.states[i], self.times[i], bool(self.truncated[i]))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        be = self.backend
+        trunc = int(be.to_numpy(self.truncated).sum()) if be is not None else int(sum(self.truncated))
+        return (f"ReactivePaths(n_paths={len(self)}, method={self.method!r}, kind={self.kind!r}, "
+                f"truncated={trunc})")

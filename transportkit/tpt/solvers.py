@@ -172,7 +172,7 @@ def stationary(net: Network, tol: float) -> Any:
     rhs = xpx.at(xp.zeros((n,), dtype=be.dtype, device=be.device), k).set(1.0)
     x = solve(be, r, c, v, n, rhs, tol, "stationary-distribution")
     pi = x / xp.sum(x)
-    check_positive_pi(pi, net)
+    check_positive_pi(pi, net, solved=True)
     return pi
 
 

@@ -8,15 +8,18 @@ library. Every check raises a ``ValueError`` naming the offending states (or gra
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import array_api_extra as xpx
 
-from .._backend import Backend, resolve_backend
-from .graph import Network, reach, scatter_set
+from .._backend import Backend, host_backend, resolve_backend
+from .._validation import as_choice, as_count, as_real, refuse_lazy
+from .graph import Network, reach, scatter_set, segment_sum
 
-__all__ = ["as_network", "as_pi", "as_states", "check_connected", "check_options", "fmt_states", "network_backend"]
+__all__ = [
+    "as_network", "as_pi", "as_states", "check_connected", "check_options", "fmt_states", "network_backend",
+    "unwrap_sparse",
+]
 
 KINDS = ("generator", "transition")
 
@@ -30,28 +33,63 @@ def fmt_states(idx: Any, be: Backend, labels: list | None = None, limit: int = 1
     return f"{host[:limit]}{more}"
 
 
-def check_options(kind: str, tol: float) -> None:
-    """The scalar options shared by the public functions: ``kind`` and the solver tolerance ``tol``."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < 1 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+def check_options(kind: str | None, tol: float) -> tuple[str | None, float]:
+    """The scalar options shared by the public functions: ``kind`` (``None``: inferred from the matrix) and the
+    solver tolerance ``tol`` in ``(0, 1)``."""
+    if kind is not None:
+        as_choice("kind", kind, KINDS)
+    return kind, as_real("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def _is_graph(M: Any) -> bool:
     return hasattr(M, "edges") and hasattr(M, "nodes") and hasattr(M, "is_directed")
 
 
+def _is_torch_sparse(M: Any) -> bool:
+    return str(getattr(M, "layout", "")).startswith("torch.sparse")
+
+
+def _is_jax_sparse(M: Any) -> bool:
+    return type(M).__name__ in ("BCOO", "BCSR") and hasattr(M, "data") and hasattr(M, "indices")
+
+
+def _torch_coo(M: Any) -> Any:
+    return M.coalesce() if getattr(M, "is_sparse", False) else M.to_sparse_coo().coalesce()
+
+
 def network_backend(M: Any, backend: Any = None) -> Backend:
     """The caller's backend for a network input: ``backend=`` if given, else that of its arrays (numpy for a
     networkx graph); mixing two array libraries is a ``TypeError``."""
+    refuse_lazy("M", M)
     if _is_graph(M):
         return resolve_backend(backend=backend)
     if isinstance(M, tuple) and len(M) == 4:
         return resolve_backend(*M[:3], backend=backend)
+    if _is_torch_sparse(M):
+        return resolve_backend(_torch_coo(M).values(), backend=backend)
+    if _is_jax_sparse(M):
+        return resolve_backend(M.data, backend=backend)
     if hasattr(M, "tocoo"):  # scipy.sparse / cupyx: every format holds its values in .data
         return resolve_backend(M.data if hasattr(M, "data") else M.tocoo().data, backend=backend)
     return resolve_backend(M, backend=backend)
+
+
+def _check_real(name: str, a: Any) -> None:
+    """``TypeError`` for complex, boolean, object or string entries (a generator is a real matrix)."""
+    kind = str(getattr(a, "dtype", ""))
+    if "complex" in kind:
+        raise TypeError(f"{name} has complex entries ({kind}); a generator or transition matrix is real")
+    if "bool" in kind or kind in ("object", "O") or kind.startswith(("<U", "<S", "|S")):
+        raise TypeError(f"{name} must hold real numbers, got dtype {kind}")
+
+
+def _indices(name: str, a: Any, be: Backend) -> Any:
+    """Integer index array (``TypeError`` for floating indices: ``0.5`` is never truncated to ``0``)."""
+    xp = be.xp
+    arr = be.asarray(a)
+    if not xp.isdtype(arr.dtype, "integral"):
+        raise TypeError(f"{name} of the COO tuple (rows, cols, vals, n) must be integer state indices, got {arr.dtype}")
+    return xp.astype(arr, xp.int64)
 
 
 # ------------------------------------------------------------------------------------------- input forms
@@ -67,7 +105,10 @@ def _from_graph(M: Any, be: Backend, rate_attr: str) -> tuple:
         if a != b:
             r.append(index[a])
             c.append(index[b])
-            v.append(float(data[rate_attr]))
+            w = data[rate_attr]
+            if isinstance(w, complex):
+                raise TypeError(f"edge ({a!r}, {b!r}) has a complex {rate_attr!r}; rates are real")
+            v.append(as_real(f"the {rate_attr!r} of edge ({a!r}, {b!r})", w, finite=False))
     xp = be.xp
     arrays = be.asarray(r, dtype=xp.int64), be.asarray(c, dtype=xp.int64), be.asarray(v, dtype=be.dtype)
     return (len(labels), *arrays, labels)
@@ -76,29 +117,97 @@ def _from_graph(M: Any, be: Backend, rate_attr: str) -> tuple:
 def _from_coo(M: tuple, be: Backend) -> tuple:
     rows, cols, vals, n = M
     xp = be.xp
-    if isinstance(n, bool) or not hasattr(n, "__index__"):
-        raise ValueError(f"the size n of a COO tuple (rows, cols, vals, n) must be an integer, got {n!r}")
-    rows, cols = xp.astype(be.asarray(rows), xp.int64), xp.astype(be.asarray(cols), xp.int64)
-    vals = be.asarray(vals, dtype=be.dtype)
+    n = as_count("the size n of the COO tuple (rows, cols, vals, n)", n, low=0)
+    rows, cols = _indices("rows", rows, be), _indices("cols", cols, be)
+    _check_real("vals of the COO tuple", vals)
+    v = be.asarray(vals)
+    _check_real("vals of the COO tuple", v)
+    vals = xp.astype(v, be.dtype) if v.dtype != be.dtype else v
     if not (rows.ndim == cols.ndim == vals.ndim == 1 and rows.shape == cols.shape == vals.shape):
         raise ValueError("COO tuple (rows, cols, vals, n) needs three 1-D arrays of equal length")
-    return int(n), rows, cols, vals
+    return n, rows, cols, vals
 
 
 def _from_sparse(M: Any, be: Backend) -> tuple:
+    """scipy.sparse / cupyx (any format, array or matrix flavour): the output keeps the input's type."""
+    _check_real("M", M)
     coo = M.tocoo()
     if coo.shape[0] != coo.shape[1]:
         raise ValueError(f"the matrix must be square, got shape {tuple(coo.shape)}")
     xp = be.xp
     rows, cols = xp.astype(be.asarray(coo.row), xp.int64), xp.astype(be.asarray(coo.col), xp.int64)
-    return int(coo.shape[0]), rows, cols, be.asarray(coo.data, dtype=be.dtype)
+    n, coo_type, fmt = int(coo.shape[0]), type(coo), M.format
+
+    def build(r: Any, c: Any, v: Any) -> Any:
+        return coo_type((v, (r, c)), shape=(n, n)).asformat(fmt)
+
+    return n, rows, cols, be.asarray(coo.data, dtype=be.dtype), build
+
+
+def _from_torch_sparse(M: Any, be: Backend) -> tuple:
+    """torch sparse COO/CSR/CSC/BSR tensors (duplicates summed, as torch does); the output keeps the layout."""
+    _check_real("M", M)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"the matrix must be square, got shape {tuple(M.shape)}")
+    coo = _torch_coo(M)
+    idx, n, layout = coo.indices(), int(M.shape[0]), M.layout
+    xp = be.xp
+    rows, cols = xp.astype(idx[0, :], xp.int64), xp.astype(idx[1, :], xp.int64)
+
+    def build(r: Any, c: Any, v: Any) -> Any:
+        out = be.sparse_coo(r, c, v, (n, n))
+        return out if out.layout == layout else out.to_sparse(layout=layout)
+
+    return n, rows, cols, be.asarray(coo.values(), dtype=be.dtype), build
+
+
+def _from_jax_sparse(M: Any, be: Backend) -> tuple:
+    """JAX BCOO/BCSR, read on the host (duplicates summed, padding entries dropped); the output keeps the type."""
+    _check_real("M", M)
+    if len(M.shape) != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"the matrix must be square, got shape {tuple(M.shape)}")
+    bcoo = M.to_bcoo() if type(M).__name__ == "BCSR" else M
+    hb = host_backend()
+    hx, n = hb.xp, int(M.shape[0])
+    idx = hb.asarray(be.to_numpy(bcoo.indices))
+    vals = hb.asarray(be.to_numpy(bcoo.data), dtype=hx.float64)
+    if idx.ndim != 2 or idx.shape[1] != 2 or vals.ndim != 1:
+        raise ValueError("batched or dense-blocked BCOO matrices are not supported (need n_batch = n_dense = 0)")
+    r, c = hx.astype(idx[:, 0], hx.int64), hx.astype(idx[:, 1], hx.int64)
+    (keep,) = hx.nonzero((r < n) & (c < n))  # BCOO pads with out-of-range indices
+    keys = hx.take(r, keep) * n + hx.take(c, keep)
+    uniq, inv = hx.unique_inverse(keys)
+    summed = segment_sum(hb, inv, hx.take(vals, keep), uniq.shape[0])
+    kind = type(M)
+
+    def build(rr: Any, cc: Any, v: Any) -> Any:
+        out = be.sparse_coo(rr, cc, v, (n, n))
+        return kind.from_bcoo(out) if kind.__name__ == "BCSR" else out
+
+    return n, uniq // n, uniq % n, summed, build  # host arrays: they may accompany any backend
+
+
+def unwrap_sparse(M: Any, be: Backend) -> tuple[Any, Any]:
+    """A torch sparse tensor or JAX BCOO/BCSR as ``((rows, cols, vals, n), build)``: a COO tuple (duplicates
+    summed, diagonal entries kept) and the builder of outputs of the input's type; anything else as ``(M, None)``."""
+    if _is_torch_sparse(M):
+        n, rows, cols, vals, build = _from_torch_sparse(M, be)
+    elif _is_jax_sparse(M):
+        n, rows, cols, vals, build = _from_jax_sparse(M, be)
+    else:
+        return M, None
+    return (rows, cols, vals, n), build
 
 
 def _from_dense(M: Any, be: Backend) -> tuple:
     xp = be.xp
+    _check_real("M", M)
     M = be.asarray(M)
+    _check_real("M", M)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"the matrix must be square, got shape {tuple(M.shape)}")
+    if M.dtype != be.dtype:
+        M = xp.astype(M, be.dtype)
     n = M.shape[0]
     diag = xp.linalg.diagonal(M)
     rows, cols = xp.nonzero((M != 0) & ~xp.eye(n, dtype=xp.bool, device=be.device))
@@ -157,56 +266,111 @@ def _check_entries(net: Network) -> None:
                              f"{fmt_states(w, be, lab)}")
 
 
-def _check_rows(net: Network, diag: Any) -> None:
-    """Rows of a generator sum to 0 (of a transition matrix to 1, with a non-negative diagonal), relative to the
-    row's magnitude: ``1e-10`` in float64, ``1e-5`` in float32."""
-    be, xp, lab = net.be, net.be.xp, net.labels
-    if not bool(xp.all(xp.isfinite(diag))):
-        (w,) = xp.nonzero(~xp.isfinite(diag))
-        raise ValueError(f"non-finite diagonal entries at states {fmt_states(w, be, lab)}")
+def _row_misfit(net: Network, diag: Any, kind: str) -> Any:
+    """Mask of the rows that do not sum to 0 (generator) / 1 (transition matrix, with a non-negative diagonal),
+    relative to the row's magnitude: ``1e-10`` in float64, ``1e-5`` in float32."""
+    xp = net.be.xp
     out = net.exit_rates()
-    if net.kind == "generator":
+    if kind == "generator":
         resid, scale = diag + out, xp.abs(diag) + out
     else:
-        if bool(xp.any(diag < 0)):
-            (w,) = xp.nonzero(diag < 0)
-            raise ValueError(f"negative diagonal entries of the transition matrix: states {fmt_states(w, be, lab)}")
-        resid, scale = diag + out - 1.0, diag + out
-    tol = 1e-10 if be.dtype == xp.float64 else 1e-5
+        resid, scale = diag + out - 1.0, xp.abs(diag) + out
+    tol = 1e-5 if net.single or net.be.dtype != xp.float64 else 1e-10
     wrong = xp.abs(resid) > tol * xp.maximum(scale, xp.ones_like(scale) * 1e-300)
+    return wrong | (diag < 0) if kind == "transition" else wrong
+
+
+def _check_diag_finite(net: Network, diag: Any) -> None:
+    be, xp = net.be, net.be.xp
+    if not bool(xp.all(xp.isfinite(diag))):
+        (w,) = xp.nonzero(~xp.isfinite(diag))
+        raise ValueError(f"non-finite diagonal entries at states {fmt_states(w, be, net.labels)}")
+
+
+def _check_rows(net: Network, diag: Any) -> None:
+    """Rows of a generator sum to 0 (of a transition matrix to 1, with a non-negative diagonal); the message says
+    when the other ``kind`` fits."""
+    be, xp, lab = net.be, net.be.xp, net.labels
+    _check_diag_finite(net, diag)
+    if net.kind == "transition" and bool(xp.any(diag < 0)):
+        (w,) = xp.nonzero(diag < 0)
+        raise ValueError(f"negative diagonal entries of the transition matrix: states {fmt_states(w, be, lab)}")
+    wrong = _row_misfit(net, diag, net.kind)
     if bool(xp.any(wrong)):
         (w,) = xp.nonzero(wrong)
+        other = "transition" if net.kind == "generator" else "generator"
+        hint = ""
+        if not bool(xp.any(_row_misfit(net, diag, other))):
+            what = "a transition matrix" if other == "transition" else "a generator"
+            hint = f"; they sum to {'1' if other == 'transition' else '0'}: it is {what}, pass kind={other!r}"
         raise ValueError(
             f"rows of the {net.kind} matrix do not sum to {'0' if net.kind == 'generator' else '1'} (states "
-            f"{fmt_states(w, be, lab)}); pass fix_diagonal=True to set the diagonal from the off-diagonal entries"
+            f"{fmt_states(w, be, lab)}){hint}; or pass fix_diagonal=True to set the diagonal from the off-diagonal "
+            "entries"
         )
 
 
+def _infer_kind(net: Network, diag: Any) -> str:
+    """``kind=None``: "transition" when the rows sum to 1 with a non-negative diagonal, "generator" when they sum
+    to 0 (the off-diagonal entries are non-negative in both); otherwise a ``ValueError`` naming both options."""
+    be, xp = net.be, net.be.xp
+    _check_diag_finite(net, diag)
+    bad_gen = _row_misfit(net, diag, "generator")
+    if not bool(xp.any(bad_gen)):
+        return "generator"
+    bad_tr = _row_misfit(net, diag, "transition")
+    if not bool(xp.any(bad_tr)) and not bool(xp.any(net.exit_rates() > 1.0 + 1e-12)):
+        return "transition"
+    (wg,) = xp.nonzero(bad_gen)
+    (wt,) = xp.nonzero(bad_tr)
+    raise ValueError(
+        "cannot tell whether M is a generator (rows summing to 0; fails at states "
+        f"{fmt_states(wg, be, net.labels)}) or a transition matrix (rows summing to 1 with a non-negative diagonal; "
+        f"fails at states {fmt_states(wt, be, net.labels)}): pass kind='generator' or kind='transition', with "
+        "fix_diagonal=True to set the diagonal from the off-diagonal entries"
+    )
+
+
 def as_network(
-    M: Any, *, kind: str = "generator", fix_diagonal: bool = False, rate_attr: str = "rate", backend: Any = None
+    M: Any, *, kind: str | None = None, fix_diagonal: bool = False, rate_attr: str = "rate", backend: Any = None,
+    sparse_build: Any = None, single: bool = False,
 ) -> Network:
     """Convert and validate a generator / transition matrix.
 
-    ``M`` may be a dense 2-D array (any backend), a sparse matrix with ``.tocoo()`` (scipy.sparse, cupyx), a COO
-    tuple ``(rows, cols, vals, n)`` (duplicates rejected; without any diagonal entry the diagonal is implied,
-    otherwise the rows are checked), or a networkx ``DiGraph`` whose edges carry ``rate_attr`` (diagonal implied).
-    ``ValueError`` naming the offending states for: negative off-diagonal entries, NaN/inf, rows of a generator
-    not summing to 0 (of a transition matrix not summing to 1) unless ``fix_diagonal=True``, a transition matrix
-    with off-diagonal row sums above 1.
+    ``M`` may be a dense 2-D array (any backend), a sparse matrix with ``.tocoo()`` (scipy.sparse, cupyx), a
+    torch sparse tensor (COO, CSR, CSC), a JAX ``BCOO``/``BCSR``, a COO tuple ``(rows, cols, vals, n)`` (integer
+    indices, duplicates rejected; without any diagonal entry the diagonal is implied, otherwise the rows are
+    checked), or a networkx ``DiGraph`` whose edges carry ``rate_attr`` (diagonal implied).
+
+    ``kind=None`` infers the kind: rows summing to 1 with a non-negative diagonal -> ``"transition"``, rows
+    summing to 0 -> ``"generator"`` (off-diagonal entries non-negative in both); an implied diagonal (COO tuple
+    without diagonal entries, networkx) or ``fix_diagonal=True`` leaves nothing to infer from: ``"generator"``.
+
+    ``TypeError`` for complex, boolean or object entries and non-integer COO indices; ``ValueError`` naming the
+    offending states for: negative off-diagonal entries, NaN/inf, rows of a generator not summing to 0 (of a
+    transition matrix not summing to 1) unless ``fix_diagonal=True``, a transition matrix with off-diagonal row
+    sums above 1. ``sparse_build``: a COO tuple ``M`` that came from :func:`unwrap_sparse` (a sparse matrix: its
+    diagonal is zero where absent, never implied). ``single``: check to float32's resolution (also when the
+    input's own dtype is float32).
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'generator' or 'transition', got {kind!r}")
-    be = network_backend(M, backend)
-    labels, diag = None, None
+    if kind is not None:
+        as_choice("kind", kind, KINDS)
+    # a Backend object is where to compute (float64 for a float32 input); names resolve with the input's arrays
+    be = backend if isinstance(backend, Backend) else network_backend(M, backend)
+    if sparse_build is None:
+        M, sparse_build = unwrap_sparse(M, be)
+    labels, diag, build = None, None, sparse_build
+    raw = M[2] if isinstance(M, tuple) and len(M) == 4 else M
+    raw_single = str(getattr(raw, "dtype", "")).endswith(("float32", "float16"))
     if _is_graph(M):
         fmt = "networkx"
         n, rows, cols, vals, labels = _from_graph(M, be, rate_attr)
     elif isinstance(M, tuple) and len(M) == 4:
-        fmt = "coo"
+        fmt = "coo" if build is None else "sparse"
         n, rows, cols, vals = _from_coo(M, be)
     elif hasattr(M, "tocoo"):
         fmt = "sparse"
-        n, rows, cols, vals = _from_sparse(M, be)
+        n, rows, cols, vals, build = _from_sparse(M, be)
     else:
         fmt = "dense"
         n, rows, cols, vals, diag = _from_dense(M, be)
@@ -218,7 +382,12 @@ def as_network(
             diag = be.xp.zeros((n,), dtype=vals.dtype, device=be.device)
     if n < 2:
         raise ValueError(f"the network needs at least 2 states, got {n}")
-    net = Network(be=be, n=n, rows=rows, cols=cols, vals=vals, kind=kind, fmt=fmt, labels=labels)
+    net = Network(be=be, n=n, rows=rows, cols=cols, vals=vals, kind=kind or "generator", fmt=fmt, labels=labels,
+                  build=build, single=single or raw_single)
+    if kind is None and not (fix_diagonal or implied):
+        net.kind = "generator"
+        _check_entries(net)  # non-negative, finite off-diagonal entries first
+        net.kind = _infer_kind(net, diag)
     _check_entries(net)
     if not fix_diagonal and not implied:
         _check_rows(net, diag)
@@ -260,28 +429,50 @@ def as_states(S: Any, net: Network, name: str) -> Any:
     return mask
 
 
-def check_positive_pi(pi: Any, net: Network) -> None:
-    """``ValueError`` naming the states where the stationary distribution is not positive."""
+def check_positive_pi(pi: Any, net: Network, solved: bool = False) -> None:
+    """``ValueError`` naming the states where the stationary distribution is not positive (``solved``: it came
+    from the linear solve, whose error is relative to the largest entry)."""
     xp = net.be.xp
     bad = ~(pi > 0)
     if bool(xp.any(bad)):
         (w,) = xp.nonzero(bad)
-        raise ValueError(
-            f"the stationary distribution is not positive at states {fmt_states(w, net.be, net.labels)} "
-            "(the chain must be irreducible on the states given)"
-        )
+        why = "(the chain must be irreducible on the states given)"
+        if solved:
+            why = (f"{why}; for an irreducible chain this is the solve's precision: entries below ~1e-16 of the "
+                   "largest are not resolved by a linear solve (pass pi= computed in log space if you know it)")
+        raise ValueError(f"the stationary distribution is not positive at states "
+                         f"{fmt_states(w, net.be, net.labels)} {why}")
 
 
-def as_pi(pi: Any, net: Network) -> Any:
-    """A user's stationary distribution: shape ``(n,)``, finite, positive; returned normalized."""
+def as_pi(pi: Any, net: Network, rtol: float | None = None) -> Any:
+    r"""A user's stationary distribution: shape ``(n,)``, real, finite, positive, and stationary: the balance
+    :math:`(\pi^\top L)_j = \sum_{i\ne j}\pi_i L_{ij} - \pi_j\lambda_j = 0` must hold at every state to
+    ``rtol`` (default ``1e-8``; ``1e-4`` for float32 input) relative to the state's in- plus out-flow
+    :math:`\sum_{i\ne j}\pi_i L_{ij} + \pi_j\lambda_j` -- ``O(nnz)``. Returned normalized."""
     be, xp = net.be, net.be.xp
-    p = be.asarray(pi, dtype=be.dtype)
+    _check_real("pi", pi)
+    p = be.asarray(pi)
+    _check_real("pi", p)
+    single = net.single or p.dtype == xp.float32
+    p = xp.astype(p, be.dtype) if p.dtype != be.dtype else p
     if p.shape != (net.n,):
         raise ValueError(f"pi must have shape ({net.n},), got {tuple(p.shape)}")
     if not bool(xp.all(xp.isfinite(p))):
         raise ValueError("pi has non-finite entries")
     p = p / xp.sum(p)
     check_positive_pi(p, net)
+    if rtol is None:
+        rtol = 1e-4 if single else 1e-8
+    inflow = segment_sum(be, net.cols, xp.take(p, net.rows) * net.vals, net.n)
+    outflow = p * net.exit_rates()
+    bad = xp.abs(inflow - outflow) > rtol * (inflow + outflow)
+    if bool(xp.any(bad)):
+        (w,) = xp.nonzero(bad)
+        worst = float(xp.max(xp.take(xp.abs(inflow - outflow) / (inflow + outflow), w)))
+        raise ValueError(
+            f"pi is not stationary for this {net.kind}: pi^T L = 0 fails at states {fmt_states(w, be, net.labels)} "
+            f"(largest relative imbalance {worst:.2e} > {rtol:g}); leave pi=None to compute it"
+        )
     return p
 
 
