@@ -57,8 +57,8 @@ class SBTMResult(Result):
     log_density: Any
 
     def __repr__(self) -> str:
-        shape = tuple(self.x.shape)
-        return f"SBTMResult(x={shape}, steps={self.times.shape[0] - 1}, entropy={'yes' if self.entropy is not None else 'relative only'})"
+        kind = "absolute" if self.entropy is not None else "relative only"
+        return f"SBTMResult(x={tuple(self.x.shape)}, steps={self.times.shape[0] - 1}, entropy={kind})"
 
 
 @declare(uses=("jit",), name="tk.fokker_planck.sbtm")

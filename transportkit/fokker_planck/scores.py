@@ -79,7 +79,7 @@ class BoundFeatureScore:
         return xp.concat(parts, axis=1)
 
     def fit(self, x: Any) -> Any:
-        """The implicit score-matching minimizer ``W`` on the samples ``x`` (one ``(p, p)`` solve, ``p = m + d + 1``)."""
+        """The implicit score-matching minimizer ``W`` on the samples ``x`` (one ``(p, p)`` solve, p = m + d + 1)."""
         xp = self.xp
         n, d = x.shape
         phi = self.features(x)
