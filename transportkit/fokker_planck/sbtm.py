@@ -43,7 +43,8 @@ class SBTMResult(Result):
         the particles at the final time (the whole path ``(steps + 1, n, d)`` with ``return_path=True``).
     times : array (steps + 1,)
     entropy : array (steps + 1,) or None
-        ``S_t = −mean log ρ_t(X_t)`` (None without ``log_density0``; then see ``entropy_change``).
+        ``S_t = −mean log ρ_t(X_t)``, or ``entropy0 + entropy_change`` when ``entropy0`` is given (None without
+        either; then see ``entropy_change``).
     entropy_change : array (steps + 1,)
         ``S_t − S_0 = ∫₀ᵗ E[∇·v]``.
     log_density : array (n,) or None
@@ -71,6 +72,7 @@ def sbtm(
     score_model: FeatureScore | None = None,
     *,
     log_density0: Callable[[Any], Any] | None = None,
+    entropy0: float | None = None,
     div_drift: Callable[[Any, Any], Any] | None = None,
     fd_step: float = 1e-5,
     solver: str = "heun",
@@ -95,6 +97,9 @@ def sbtm(
         the score model refitted at each step (default: linear features, the Gaussian score).
     log_density0 : callable ``log ρ₀(x) -> (n,)``, optional
         gives absolute log-densities and entropies; without it only ``entropy_change`` is known.
+    entropy0 : float, optional
+        the exact entropy of ρ₀ when known: ``entropy = entropy0 + entropy_change`` (no Monte Carlo error from
+        ``−mean log ρ₀(X₀)``); otherwise ``entropy = −mean log ρ_t(X_t)``.
     div_drift : callable ``div_drift(t, x) -> (n,)``, optional
         ``∇·b``; by default central differences over the coordinates (exact for linear and quadratic drifts up to
         rounding; ``2d`` drift evaluations per step).
@@ -123,6 +128,8 @@ def sbtm(
         raise TypeError(f"score_model must be a FeatureScore, got {type(model).__name__}")
     if n < model.n_features + d + 1:
         raise ValueError(f"the score fit needs n >= features + d + 1 = {model.n_features + d + 1} particles, got {n}")
+    if entropy0 is not None:
+        entropy0 = as_real("entropy0", entropy0)
     fd_step = as_real("fd_step", fd_step, low=0.0, low_open=True)
     return_path = as_bool("return_path", return_path)
     heun = as_choice("solver", solver, ("heun", "euler")) == "heun"
@@ -183,6 +190,9 @@ def sbtm(
         warnings.warn("SBTM met non-finite values (the step may be too large for the drift)", NonFiniteWarning,
                       stacklevel=2)
     times = t0 + dt * xp.astype(xp.arange(steps + 1), x0.dtype)
-    entropy = None if logrho is None else -xp.mean(logrho) + change
+    if entropy0 is not None:
+        entropy = entropy0 + change
+    else:
+        entropy = None if logrho is None else -xp.mean(logrho) + change
     out_x = xp.concat([x0[None, ...], path], axis=0) if return_path else x
     return SBTMResult(out_x, times, entropy, change, None if logrho is None else lr, backend=be)
