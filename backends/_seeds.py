@@ -19,6 +19,25 @@ def seed_sequence(seed: Any) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed)
 
 
+def entropy(rng: Any, name: str = "rng") -> Any:
+    """``None``, a ``SeedSequence`` or a non-negative int as is; a ``numpy.random.Generator`` / ``RandomState`` as a
+    ``SeedSequence`` of 128 bits drawn from it (it advances); anything else a ``TypeError`` naming ``name``."""
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence([int(v) for v in rng.integers(0, 2**32, size=4, dtype=np.uint64)])
+    if isinstance(rng, np.random.RandomState):
+        return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**32, size=4, dtype=np.uint64)])
+    if not isinstance(rng, (bool, np.bool_)) and isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
+        return int(rng)
+    raise TypeError(
+        f"{name} must be None, a non-negative int, a numpy.random.Generator or a transportkit.random.Generator, "
+        f"got {rng!r} ({type(rng).__name__})"
+    )
+
+
 def seed_int(ss: np.random.SeedSequence) -> int:
     """A 63-bit integer seed for libraries that take one (torch, jax, cupy)."""
     hi, lo = (int(v) for v in ss.generate_state(2, dtype=np.uint32))

@@ -161,24 +161,11 @@ _MISSING: Any = object()
 
 
 def _entropy(rng: Any, name: str) -> Any:
-    """What seeds a stream: ``None``, a non-negative int or a ``SeedSequence``; a NumPy ``Generator`` gives 128 bits
-    drawn from it (so it seeds any backend deterministically and advances, as SPEC 7 asks)."""
-    import numpy as np
+    """What seeds a stream (None, a non-negative int, a ``SeedSequence``); NumPy generators are turned into 128
+    drawn bits by the adapters' seeding helper, so that they seed any backend deterministically (SPEC 7)."""
+    from .backends._seeds import entropy
 
-    if rng is None or isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence([int(v) for v in rng.integers(0, 2**32, size=4, dtype=np.uint64)])
-    if isinstance(rng, np.random.RandomState):
-        return np.random.SeedSequence([int(v) for v in rng.randint(0, 2**32, size=4, dtype=np.uint64)])
-    if not isinstance(rng, (bool, np.bool_)) and isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"{name} must be a non-negative integer seed, got {rng}")
-        return int(rng)
-    raise TypeError(
-        f"{name} must be None, a non-negative int, a numpy.random.Generator or a transportkit.random.Generator, "
-        f"got {rng!r} ({type(rng).__name__})"
-    )
+    return entropy(rng, name)
 
 
 def default_rng(rng: Any = None, backend: Any = None, *, rng_on_host: bool = False) -> Generator:

@@ -17,9 +17,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
+from .._backend import host_backend
 from .._validation import as_count, as_real
+from ..random import default_rng
+
+#: host arrays (NumPy through the adapter): the closed forms are computed once, on the host
+_HB = host_backend()
+_xp = _HB.xp
 
 __all__ = ["HarmonicTrap", "OrnsteinUhlenbeck", "harmonic_trap", "ornstein_uhlenbeck"]
 
@@ -28,8 +32,8 @@ __all__ = ["HarmonicTrap", "OrnsteinUhlenbeck", "harmonic_trap", "ornstein_uhlen
 class OrnsteinUhlenbeck:
     """``dX = −B X dt + √2 dW`` (``D = 1``) with its stationary law and entropy production (host NumPy values)."""
 
-    B: np.ndarray
-    Sigma: np.ndarray
+    B: Any
+    Sigma: Any
     entropy_production: float
 
     def drift(self, t: Any, x: Any) -> Any:
@@ -38,15 +42,15 @@ class OrnsteinUhlenbeck:
 
     def score(self, x: Any) -> Any:
         """``∇ log ρ(x) = −Σ⁻¹ x`` of the stationary law."""
-        return -(x @ _like(np.linalg.inv(self.Sigma), x))
+        return -(x @ _like(_xp.linalg.inv(self.Sigma), x))
 
-    def sample(self, n: int, rng: Any = None) -> np.ndarray:
-        """``n`` draws of the stationary law ``N(0, Σ)`` (NumPy)."""
-        g = np.random.default_rng(rng)
-        return g.multivariate_normal(np.zeros(len(self.Sigma)), self.Sigma, size=n)
+    def sample(self, n: int, rng: Any = None) -> Any:
+        """``n`` draws of the stationary law ``N(0, Σ)`` (host NumPy array; ``rng`` as in SPEC 7)."""
+        z = default_rng(rng, _HB).normal((as_count("n", n), self.Sigma.shape[0]))
+        return z @ _xp.linalg.cholesky(self.Sigma).T
 
 
-def _like(a: np.ndarray, x: Any) -> Any:
+def _like(a: Any, x: Any) -> Any:
     """The constant ``a`` as an array of ``x``'s library, dtype and device."""
     from array_api_compat import array_namespace
 
@@ -56,18 +60,20 @@ def _like(a: np.ndarray, x: Any) -> Any:
 
 def ornstein_uhlenbeck(B: Any) -> OrnsteinUhlenbeck:
     """The OU process with drift matrix ``−B`` (``B`` with eigenvalues of positive real part), solved exactly."""
-    b = np.asarray(B, dtype=float)
-    if b.ndim != 2 or b.shape[0] != b.shape[1] or not np.all(np.isfinite(b)):
-        raise ValueError(f"B must be a finite square matrix, got shape {b.shape}")
-    if not np.all(np.linalg.eigvals(b).real > 0):
-        raise ValueError("B must have eigenvalues with positive real part (a stable OU process)")
-    d = len(b)
-    eye = np.eye(d)
-    kron = np.kron(eye, b) + np.kron(b, eye)  # vec(BΣ + ΣBᵀ) for row-major vec
-    sigma = np.linalg.solve(kron, 2 * eye.reshape(-1)).reshape(d, d)
+    b = _HB.asarray(B, "float64")
+    if b.ndim != 2 or b.shape[0] != b.shape[1] or not bool(_xp.all(_xp.isfinite(b))):
+        raise ValueError(f"B must be a finite square matrix, got shape {tuple(b.shape)}")
+    d = b.shape[0]
+    eye = _xp.eye(d, dtype=b.dtype)
+    # vec(BΣ + ΣBᵀ) = (B ⊗ I + I ⊗ B) vec(Σ) for row-major vec
+    kron = _xp.reshape(b[:, None, :, None] * eye[None, :, None, :] + eye[:, None, :, None] * b[None, :, None, :],
+                       (d * d, d * d))
+    sigma = _xp.reshape(_xp.linalg.solve(kron, _xp.reshape(2 * eye, (-1,))), (d, d))
     sigma = (sigma + sigma.T) / 2
-    a = np.linalg.inv(sigma) - b
-    return OrnsteinUhlenbeck(b, sigma, float(np.trace(a @ sigma @ a.T)))
+    if not bool(_xp.all(_xp.linalg.eigvalsh(sigma) > 0)):
+        raise ValueError("B must have eigenvalues with positive real part (a stable OU process)")
+    a = _xp.linalg.inv(sigma) - b
+    return OrnsteinUhlenbeck(b, sigma, float(_xp.linalg.trace(a @ sigma @ a.T)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,39 +116,38 @@ class HarmonicTrap:
         val = -self.dim * 0.5 * (1 + 1 / self.n_particles)
         return xp.full((x.shape[0],), val, dtype=x.dtype)
 
-    def sample0(self, n: int, rng: Any = None) -> np.ndarray:
-        """``n`` draws of ``ρ₀ = N(μ(0), σ₀² I)`` (NumPy)."""
-        g = np.random.default_rng(rng)
-        mu0 = np.zeros(self.d)
-        mu0[0] = 2.0
-        return (np.tile(mu0, self.n_particles) + self.sigma0 * g.standard_normal((n, self.dim)))
+    def _mu0(self) -> list[float]:
+        return ([2.0] + [0.0] * (self.d - 1)) * self.n_particles
+
+    def sample0(self, n: int, rng: Any = None) -> Any:
+        """``n`` draws of ``ρ₀ = N(μ(0), σ₀² I)`` (host NumPy array; ``rng`` as in SPEC 7)."""
+        z = default_rng(rng, _HB).normal((as_count("n", n), self.dim))
+        return _HB.asarray(self._mu0()) + self.sigma0 * z
 
     def log_density0(self, x: Any) -> Any:
         """``log ρ₀(x)``."""
         from array_api_compat import array_namespace
 
         xp = array_namespace(x)
-        mu0 = np.zeros(self.d)
-        mu0[0] = 2.0
-        m = xp.asarray(np.tile(mu0, self.n_particles), dtype=x.dtype)
+        m = xp.asarray(self._mu0(), dtype=x.dtype, device=getattr(x, "device", None))
         r2 = xp.sum((x - m) ** 2, axis=1) / self.sigma0 ** 2
         return -0.5 * r2 - self.dim * math.log(self.sigma0 * math.sqrt(2 * math.pi))
 
-    def mode_variances(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
+    def mode_variances(self, t: Any) -> tuple[Any, Any]:
         """Variances of the relative modes (rate ½) and of the centre-of-mass modes (rate 1) at times ``t``."""
-        t = np.asarray(t, dtype=float)
+        t = _HB.asarray(t, "float64")
 
-        def c(k: float) -> np.ndarray:
-            e = np.exp(-2 * k * t)
+        def c(k: float) -> Any:
+            e = _xp.exp(-2 * k * t)
             return self.sigma0 ** 2 * e + (self.D / k) * (1 - e)
 
         return c(0.5), c(1.0)
 
-    def entropy(self, t: Any) -> np.ndarray:
+    def entropy(self, t: Any) -> Any:
         """The exact entropy ``½ log det(2πe C_t)`` at times ``t``."""
         rel, com = self.mode_variances(t)
         k = 2 * math.pi * math.e
-        return 0.5 * ((self.n_particles - 1) * self.d * np.log(k * rel) + self.d * np.log(k * com))
+        return 0.5 * ((self.n_particles - 1) * self.d * _xp.log(k * rel) + self.d * _xp.log(k * com))
 
 
 def harmonic_trap(n_particles: int = 50, d: int = 2, D: float = 0.25, sigma0: float = 0.25) -> HarmonicTrap:
