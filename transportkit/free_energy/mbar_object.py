@@ -35,7 +35,7 @@ from typing import Any
 
 from .._backend import resolve_backend
 from .._capabilities import declare
-from .._validation import as_bool, as_choice, as_count, as_points, as_real
+from .._validation import as_bool, as_choice, as_count, as_points, as_real, check_options
 from ..numerics import ess, logsumexp
 from ..random import SEED_DEPRECATED, resolve_rng
 from ._checks import check_threshold, refuse_lazy_inputs
@@ -55,6 +55,11 @@ _NOT_ACCEPTED = {
     "x_kindices": "samples are grouped by state in the order of N_k",
     "rseed": "pass rng= (an int, a numpy.random.Generator or None)",
 }
+
+
+#: the keywords of ``MBAR(...)`` (for the "did you mean" of a misspelt one)
+_KEYWORDS = ("f_k_init", "tol", "maxiter", "n_bootstraps", "rng", "ess_warning", "backend", "seed", "initial_f_k",
+             "relative_tolerance", "maximum_iterations", "verbose")  # fmt: skip
 
 
 class MbarResult(dict):
@@ -184,9 +189,7 @@ class MBAR:
             if name in _NOT_ACCEPTED:
                 raise TypeError(f"MBAR: pymbar's keyword {name}= is not accepted: {_NOT_ACCEPTED[name]}")
         if pymbar_only:
-            from .._validation import check_options
-
-            check_options("MBAR", pymbar_only, ())
+            check_options("MBAR", pymbar_only, _KEYWORDS)
         refuse_lazy_inputs(u_kn=u_kn, N_k=N_k, f_k_init=f_k_init, initial_f_k=initial_f_k)
         if initial_f_k is not None:
             if f_k_init is not None:
@@ -370,7 +373,13 @@ class MBAR:
         refuse_lazy_inputs(A_n=A_n)
         u_ln = self.u_kn if u_kn is None else self._states("u_kn", u_kn)
         L = u_ln.shape[0]
-        A = as_points("A_n", A_n, self.backend, ndim=2 if state_dependent else 1)
+        A = as_points("A_n", A_n, self.backend, ndim=(1, 2))
+        if A.ndim != (2 if state_dependent else 1):
+            raise ValueError(
+                f"A_n has shape {tuple(A.shape)}: with state_dependent={state_dependent} it must have shape "
+                + (f"(L, N) = ({L}, {self.N}) (one row per state)" if state_dependent else f"({self.N},)")
+                + ("" if state_dependent else "; pymbar's old (K, N_max) layout is not accepted")
+            )
         if state_dependent:
             if tuple(A.shape) != (L, self.N):
                 raise ValueError(
