@@ -115,6 +115,12 @@ def test_pymbar_keywords_are_accepted_and_others_refused():
     a = fe.MBAR(u_kn, N_k, relative_tolerance=1e-12, maximum_iterations=50, initial_f_k=np.zeros(5), verbose=False)
     b = fe.MBAR(u_kn, N_k, tol=1e-12, maxiter=50, f_k_init=np.zeros(5))
     np.testing.assert_array_equal(a.f_k, b.f_k)
+    c = fe.mbar(u_kn, N_k, relative_tolerance=1e-12, maximum_iterations=50, initial_f_k=np.zeros(5))
+    np.testing.assert_array_equal(c.value, b.f_k)
+    with pytest.raises(ValueError, match="maximum_iterations"):
+        fe.mbar(u_kn, N_k, maximum_iterations=0)
+    e = fe.exp(u_kn[0], compute_uncertainty=False, ess_warning=0)
+    assert math.isnan(float(e.stderr)) and float(e) == float(fe.exp(u_kn[0], ess_warning=0))
     r = a.compute_free_energy_differences(compute_uncertainty=False)
     assert set(r) == {"Delta_f"} and r.Delta_f.shape == (5, 5)
     with pytest.raises(TypeError, match=r"rseed.*rng="):

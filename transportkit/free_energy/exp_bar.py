@@ -97,6 +97,7 @@ def exp(
     ess_warning: float = ESS_WARNING,
     backend: Any = None,
     seed: Any = SEED_DEPRECATED,
+    compute_uncertainty: bool = True,
 ) -> FreeEnergyEstimate:
     r"""Zwanzig / Jarzynski exponential averaging (EXP).
 
@@ -128,6 +129,8 @@ def exp(
         :math:`e^{-W_i}` is below ``min(ess_warning, n/2)``; 0 disables.
     backend : str or Backend, optional
         The backend (default: that of ``w``).
+    compute_uncertainty : bool
+        pymbar's switch: ``False`` reports ``stderr`` as NaN (and skips the bootstrap).
 
     Returns
     -------
@@ -138,6 +141,7 @@ def exp(
     """
     refuse_lazy_inputs(w=w)
     as_choice("direction", direction, _DIRECTIONS)
+    compute_uncertainty = as_bool("compute_uncertainty", compute_uncertainty)
     threshold = check_threshold(ess_warning)
     be = resolve_backend(w, backend=backend)
     gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
@@ -147,9 +151,11 @@ def exp(
     n = w.shape[-1]
     value, stderr, n_eff = kernel(be, _exp_core)(w)
     check_ess(n_eff, n, threshold, "exp")
-    if n == 1:
+    if n == 1 and compute_uncertainty:
         stderr = _one_sample(stderr, "exp", be.xp)
     diagnostics = ExpDiagnostics(ess=n_eff, n=n, stderr_asymptotic=stderr, backend=be)
+    if not compute_uncertainty:
+        stderr, gen = be.xp.full_like(stderr, math.nan), None
     if gen is not None:
         stderr = bootstrap_std(kernel(be, _exp_value), [w], bootstrap, gen, be)
     if direction == "reverse":
@@ -302,7 +308,7 @@ def bar(
     check_ess(ess_f, wf.shape[-1], threshold, "bar (forward works)")
     check_ess(ess_r, wr.shape[-1], threshold, "bar (reverse works)")
     check_overlap(overlap, wf.shape[-1] + wr.shape[-1], threshold, "bar")
-    if min(wf.shape[-1], wr.shape[-1]) == 1:
+    if min(wf.shape[-1], wr.shape[-1]) == 1 and compute_uncertainty:
         stderr = _one_sample(stderr, "bar (one work in a direction)", be.xp)
     diagnostics = BarDiagnostics(
         overlap=overlap,

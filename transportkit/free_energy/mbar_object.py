@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Any
 
 from .._backend import resolve_backend
@@ -40,7 +41,7 @@ from ..numerics import ess, logsumexp
 from ..random import SEED_DEPRECATED, resolve_rng
 from ._checks import check_threshold, refuse_lazy_inputs
 from .diagnostics import ESS_WARNING, Array, FreeEnergyUncertaintyWarning, check_ess, check_overlap
-from .multistate import _mbar_inputs, _mbar_solve, _mbar_theta, mbar_fit
+from .multistate import _mbar_inputs, _mbar_solve, _mbar_theta, mbar_fit, pymbar_aliases
 
 __all__ = ["MBAR", "MbarResult"]
 
@@ -72,11 +73,10 @@ class MbarResult(dict):
             raise AttributeError(name) from None
 
 
-def _error_of_differences(cov: Array, cutoff: float, xp: Any) -> Array:
-    r"""Standard errors of all differences :math:`\sqrt{C_{ii} + C_{jj} - 2C_{ij}}`; round-off negatives above
-    ``-cutoff`` set to 0, larger negatives reported as NaN with a :class:`FreeEnergyUncertaintyWarning`."""
-    d = xp.linalg.diagonal(cov)
-    d2 = d[:, None] + d[None, :] - 2 * cov
+def _error_of_differences(d2: Array, cutoff: float, xp: Any) -> Array:
+    r"""Standard errors :math:`\sqrt{d^2}` of all differences from their squares :math:`C_{ii} + C_{jj} - 2C_{ij}`;
+    round-off negatives above ``-cutoff`` set to 0, larger negatives reported as NaN with a
+    :class:`FreeEnergyUncertaintyWarning`."""
     if bool(xp.any(d2 < -abs(cutoff))):
         warnings.warn(
             f"a squared uncertainty is negative (largest magnitude {-float(xp.min(d2)):.3g}); reported as NaN",
@@ -87,7 +87,7 @@ def _error_of_differences(cov: Array, cutoff: float, xp: Any) -> Array:
     return xp.where(d2 >= 0, xp.sqrt(xp.where(d2 >= 0, d2, xp.zeros_like(d2))), xp.full_like(d2, math.nan))
 
 
-def _theta(W: Array, N: Array, method: str, xp: Any) -> Array:
+def _theta(W: Array, N: Array, method: str, xp: Any, device: Any) -> Array:
     """Asymptotic covariance of the log normalizing constants from weights ``W`` (M, N_samples) and counts ``N``
     (M,): pymbar's ``"svd-ew"`` (eigen-decomposition of W W^T; also used for ``"bootstrap"``), ``"svd"`` (SVD of
     W) or ``"approximate"`` (W W^T, Kong et al. 2003)."""
@@ -96,10 +96,72 @@ def _theta(W: Array, N: Array, method: str, xp: Any) -> Array:
     if method == "svd":
         _, S, Vt = xp.linalg.svd(xp.matrix_transpose(W), full_matrices=False)
         VS = xp.matrix_transpose(Vt) * S[None, :]
-        eye = xp.eye(W.shape[0], dtype=W.dtype, device=W.device)
+        eye = xp.eye(W.shape[0], dtype=W.dtype, device=device)
         A = eye - xp.matrix_transpose(VS) @ (N[:, None] * VS)
         return VS @ xp.linalg.pinv(A, rtol=1e-10) @ xp.matrix_transpose(VS)
-    return _mbar_theta(W, N, xp)
+    return _mbar_theta(W, N, xp, device)
+
+
+def _squared_differences(cov: Array, xp: Any) -> Array:
+    """:math:`C_{ii} + C_{jj} - 2C_{ij}` for all i, j."""
+    d = xp.linalg.diagonal(cov)
+    return d[:, None] + d[None, :] - 2 * cov
+
+
+def _new_states(u_ln: Array, ld: Array, xp: Any) -> tuple[Array, Array]:
+    """(f_l (L,), log W_l (L, N)) of new states given the log-denominators ``ld``."""
+    f = -logsumexp(-u_ln - ld[None, :], axis=1, xp=xp)
+    return f, f[:, None] - u_ln - ld[None, :]
+
+
+def _observables(A: Array, u_ln: Array, ld: Array, xp: Any) -> tuple[Array, ...]:
+    """Expectations of the rows of ``A`` (S, N) in the states of ``u_ln`` (S, N), row by row, as ratios of
+    normalizing constants: (mu (S,), log W_A (S, N), log W_l (S, N), shift (S,))."""
+    _, logW_l = _new_states(u_ln, ld, xp)
+    Amin = xp.min(A, axis=1)
+    shift = Amin - xp.abs(4.0 * 2.220446049250313e-16 * Amin)
+    logW_A = _positive_log(A - shift[:, None], xp) + logW_l
+    f_A = -logsumexp(logW_A, axis=1, xp=xp)
+    return xp.exp(-f_A) + shift, logW_A + f_A[:, None], logW_l, shift
+
+
+def _augmented_theta(log_W: Array, Nf: Array, extra: Array, *, method: str, xp: Any, device: Any) -> Array:
+    """Θ over the K states of ``log_W`` followed by the rows of ``extra`` (log weights, zero counts)."""
+    W = xp.exp(xp.concat([log_W, extra], axis=0))
+    N = xp.concat([Nf, xp.zeros_like(extra[:, 0])])
+    return _theta(W, N, method, xp, device)
+
+
+def _fe_kernel(log_W: Array, Nf: Array, *, method: str, xp: Any, device: Any) -> tuple[Array, Array]:
+    """(Θ (K, K), squared stderr of all differences)."""
+    T = _theta(xp.exp(log_W), Nf, method, xp, device)
+    return T, _squared_differences(T, xp)
+
+
+def _expectations_kernel(
+    log_W: Array, Nf: Array, ld: Array, A: Array, u_ln: Array, *, method: str, xp: Any, device: Any
+) -> tuple[Array, Array, Array]:
+    """(mu (L,), pymbar's Θ block (2L, 2L) scaled by the shifted averages, cov of the averages (L, L))."""
+    K, L = log_W.shape[0], u_ln.shape[0]
+    mu, logW_A, logW_l, shift = _observables(A, u_ln, ld, xp)
+    T = _augmented_theta(log_W, Nf, xp.concat([logW_l, logW_A], axis=0), method=method, xp=xp, device=device)
+    T = xp.concat([xp.concat([T[K + L :, K + L :], T[K + L :, K : K + L]], axis=1),
+                   xp.concat([T[K : K + L, K + L :], T[K : K + L, K : K + L]], axis=1)], axis=0)  # fmt: skip
+    a = mu - shift
+    d = xp.concat([a, a])
+    theta = d[:, None] * T * d[None, :]
+    covA = theta[:L, :L] + theta[L:, L:] - theta[:L, L:] - theta[L:, :L]
+    return mu, theta, covA
+
+
+def _perturbed_kernel(
+    log_W: Array, Nf: Array, ld: Array, u_ln: Array, *, method: str, xp: Any, device: Any
+) -> tuple[Array, Array]:
+    """(f_l (L,), squared stderr of all differences (L, L))."""
+    K = log_W.shape[0]
+    f, logW = _new_states(u_ln, ld, xp)
+    T = _augmented_theta(log_W, Nf, logW, method=method, xp=xp, device=device)[K:, K:]
+    return f, _squared_differences(T, xp)
 
 
 def _positive_log(x: Array, xp: Any) -> Array:
@@ -191,16 +253,8 @@ class MBAR:
         if pymbar_only:
             check_options("MBAR", pymbar_only, _KEYWORDS)
         refuse_lazy_inputs(u_kn=u_kn, N_k=N_k, f_k_init=f_k_init, initial_f_k=initial_f_k)
-        if initial_f_k is not None:
-            if f_k_init is not None:
-                raise TypeError("pass f_k_init= or its pymbar name initial_f_k=, not both")
-            f_k_init = initial_f_k
-        if relative_tolerance is not None:
-            tol = relative_tolerance
-        if maximum_iterations is not None:
-            maxiter = maximum_iterations
-        tol = as_real("relative_tolerance" if relative_tolerance is not None else "tol", tol, low=0.0, low_open=True)
-        maxiter = as_count("maximum_iterations" if maximum_iterations is not None else "maxiter", maxiter)
+        f_k_init, tol, maxiter = pymbar_aliases(f_k_init, initial_f_k, tol, relative_tolerance, maxiter,
+                                                maximum_iterations)  # fmt: skip
         n_boot = as_count("n_bootstraps", n_bootstraps, low=0)
         as_bool("verbose", verbose)
         threshold = check_threshold(ess_warning)
@@ -258,31 +312,11 @@ class MBAR:
             raise ValueError('uncertainty_method="bootstrap" needs MBAR(..., n_bootstraps=B) with B >= 2')
         return method
 
-    def _new_states(self, u_ln: Array, ld: Array) -> tuple[Array, Array]:
-        """(f_l (L,), log W_l (L, N)) of new states given the log-denominators ``ld``."""
-        xp = self.backend.xp
-        f = -logsumexp(-u_ln - ld[None, :], axis=1, xp=xp)
-        return f, f[:, None] - u_ln - ld[None, :]
-
-    def _observables(self, A: Array, u_ln: Array, ld: Array) -> tuple[Array, ...]:
-        """Expectations of the rows of ``A`` (S, N) in the states of ``u_ln`` (S, N), row by row, as ratios of
-        normalizing constants: (mu (S,), f_A (S,), log W_A (S, N), f_l (S,), log W_l (S, N), shift (S,))."""
-        xp = self.backend.xp
-        f_l, logW_l = self._new_states(u_ln, ld)
-        Amin = xp.min(A, axis=1)
-        shift = Amin - xp.abs(4.0 * 2.220446049250313e-16 * Amin)
-        logW_A = _positive_log(A - shift[:, None], xp) + logW_l
-        f_A = -logsumexp(logW_A, axis=1, xp=xp)
-        logW_A = logW_A + f_A[:, None]
-        return xp.exp(-f_A) + shift, f_A, logW_A, f_l, logW_l, shift
-
-    def _augmented_theta(self, extra_log_W: list[Array], method: str) -> Array:
-        """Θ over the K states followed by the rows of ``extra_log_W`` (zero counts); returns its (M, M) array."""
-        xp = self.backend.xp
-        W = xp.exp(xp.concat([self._log_W, *extra_log_W], axis=0))
-        M = W.shape[0]
-        N = xp.concat([self._Nf, xp.zeros((M - self.K,), dtype=W.dtype, device=W.device)])
-        return _theta(W, N, method, xp)
+    def _kernel(self, fn: Any, method: str) -> Any:
+        """``fn`` with ``method`` and ``xp`` bound, from the backend's compile cache (one program on JAX)."""
+        be = self.backend
+        key = ("free_energy", "MBAR", fn.__name__, method)
+        return be.compiled(key, lambda: partial(fn, method=method, xp=be.xp, device=be.device))
 
     def _boot_std(self, values: list[Array]) -> Array:
         xp = self.backend.xp
@@ -332,14 +366,14 @@ class MBAR:
         cutoff = as_real("warning_cutoff", warning_cutoff, low=0.0)
         f = self.f_k
         out = MbarResult(Delta_f=f[None, :] - f[:, None])
-        theta = None
+        theta = d2 = None
         if (compute_uncertainty and method != "bootstrap") or return_theta:
-            theta = _theta(xp.exp(self._log_W), self._Nf, method, xp)
+            theta, d2 = self._kernel(_fe_kernel, "svd-ew" if method == "bootstrap" else method)(self._log_W, self._Nf)
         if compute_uncertainty:
             if method == "bootstrap":
                 out["dDelta_f"] = self._boot_std([fb[None, :] - fb[:, None] for _, fb, _ in self._boots])
             else:
-                out["dDelta_f"] = _error_of_differences(theta, cutoff, xp)
+                out["dDelta_f"] = _error_of_differences(d2, cutoff, xp)
         if return_theta:
             out["Theta"] = theta
         return out
@@ -390,24 +424,18 @@ class MBAR:
             if A.shape[0] != self.N:
                 raise ValueError(f"A_n must hold one value per sample, shape ({self.N},), got {tuple(A.shape)}")
             A = xp.broadcast_to(A[None, :], (L, self.N))
-        mu, _, logW_A, _, logW_l, shift = self._observables(A, u_ln, self._ld)
         out = MbarResult()
-        theta = None
+        theta = covA = None
         if (compute_uncertainty and method != "bootstrap") or return_theta:
-            T = self._augmented_theta([logW_l, logW_A], method)
-            K = self.K
-            idx = xp.asarray(list(range(K + L, K + 2 * L)) + list(range(K, K + L)), dtype=xp.int64,
-                             device=self.backend.device)  # fmt: skip
-            T = xp.take(xp.take(T, idx, axis=0), idx, axis=1)
-            a = mu - shift
-            d = xp.concat([a, a])
-            theta = d[:, None] * T * d[None, :]
-            covA = theta[:L, :L] + theta[L:, L:] - theta[:L, L:] - theta[L:, :L]
+            kern = self._kernel(_expectations_kernel, "svd-ew" if method == "bootstrap" else method)
+            mu, theta, covA = kern(self._log_W, self._Nf, self._ld, A, u_ln)
+        else:
+            mu = _observables(A, u_ln, self._ld, xp)[0]
         boots = []
         if compute_uncertainty and method == "bootstrap":
             for idx_b, _, ld_b in self._boots:
                 ub, Ab = xp.take(u_ln, idx_b, axis=1), xp.take(A, idx_b, axis=1)
-                boots.append(self._observables(Ab, ub, ld_b)[0])
+                boots.append(_observables(Ab, ub, ld_b, xp)[0])
         if output == "averages":
             out["mu"] = mu
             if compute_uncertainty:
@@ -422,7 +450,7 @@ class MBAR:
                 if method == "bootstrap":
                     out["sigma"] = self._boot_std([b[None, :] - b[:, None] for b in boots])
                 else:
-                    out["sigma"] = _error_of_differences(covA, cutoff, xp)
+                    out["sigma"] = _error_of_differences(_squared_differences(covA, xp), cutoff, xp)
         if return_theta:
             out["Theta"] = theta
         return out
@@ -441,16 +469,17 @@ class MBAR:
         method = self._method(uncertainty_method)
         cutoff = as_real("warning_cutoff", warning_cutoff, low=0.0)
         u = self._states("u_ln", u_ln)
-        L = u.shape[0]
-        f, logW = self._new_states(u, self._ld)
+        if compute_uncertainty and method != "bootstrap":
+            f, d2 = self._kernel(_perturbed_kernel, method)(self._log_W, self._Nf, self._ld, u)
+        else:
+            f = _new_states(u, self._ld, xp)[0]
         out = MbarResult(Delta_f=f[None, :] - f[:, None])
         if compute_uncertainty:
             if method == "bootstrap":
-                fs = [self._new_states(xp.take(u, i, axis=1), ld)[0] for i, _, ld in self._boots]
+                fs = [_new_states(xp.take(u, i, axis=1), ld, xp)[0] for i, _, ld in self._boots]
                 out["dDelta_f"] = self._boot_std([fb[None, :] - fb[:, None] for fb in fs])
             else:
-                T = self._augmented_theta([logW], method)[self.K : self.K + L, self.K : self.K + L]
-                out["dDelta_f"] = _error_of_differences(T, cutoff, xp)
+                out["dDelta_f"] = _error_of_differences(d2, cutoff, xp)
         return out
 
     def compute_pmf(
@@ -506,7 +535,8 @@ class MBAR:
         f = -logsumexp(masked, axis=1, xp=xp)  # +inf for empty bins
         full = xp.asarray([not e for e in empty], device=be.device)
         f_safe = xp.where(full, f, xp.zeros_like(f))
-        T = self._augmented_theta([masked + f_safe[:, None]], "svd-ew")[self.K :, self.K :]
+        T = self._kernel(_augmented_theta, "svd-ew")(self._log_W, self._Nf, masked + f_safe[:, None])
+        T = T[self.K :, self.K :]
         if uncertainties == "from-normalization":
             lp = -f_safe - logsumexp(xp.where(full, -f, xp.full_like(f, -math.inf)), xp=xp)
             p = xp.where(full, xp.exp(lp), xp.zeros_like(f))

@@ -176,6 +176,23 @@ def _mbar_inputs(u_kn: Any, N_k: Any, f_k_init: Any, be: Backend) -> tuple[Array
     return u, Nk_host, f_init
 
 
+def pymbar_aliases(
+    f_k_init: Any, initial_f_k: Any, tol: Any, relative_tolerance: Any, maxiter: Any, maximum_iterations: Any
+) -> tuple[Any, float, int]:
+    """Resolve pymbar's keyword names (``initial_f_k``, ``relative_tolerance``, ``maximum_iterations``) against
+    ours and validate tol/maxiter under the name the caller used."""
+    if initial_f_k is not None:
+        if f_k_init is not None:
+            raise TypeError("pass f_k_init= or its pymbar name initial_f_k=, not both")
+        f_k_init = initial_f_k
+    tol_name, it_name = "tol", "maxiter"
+    if relative_tolerance is not None:
+        tol, tol_name = relative_tolerance, "relative_tolerance"
+    if maximum_iterations is not None:
+        maxiter, it_name = maximum_iterations, "maximum_iterations"
+    return f_k_init, as_real(tol_name, tol, low=0.0, low_open=True), as_count(it_name, maxiter)
+
+
 class MbarFit(NamedTuple):
     r"""One MBAR solve on validated input: reduced energies ``u`` (K, N), host counts, ``f`` (K,) with f_0 = 0,
     log-denominators ``ld`` (N,) in the same gauge (:math:`\log\sum_k N_k e^{f_k - u_{kn}}`), normalized log
@@ -254,6 +271,9 @@ def mbar(
     ess_warning: float = ESS_WARNING,
     backend: Any = None,
     seed: Any = SEED_DEPRECATED,
+    initial_f_k: Any = None,
+    relative_tolerance: float | None = None,
+    maximum_iterations: int | None = None,
 ) -> FreeEnergyEstimate:
     r"""Multistate Bennett acceptance ratio (MBAR; Shirts & Chodera 2008, arXiv:0801.1426): free energies
     :math:`f_k` relative to state 0.
@@ -285,11 +305,12 @@ def mbar(
     N_k : sequence or array of K non-negative integers
         Samples drawn from each state, summing to N.
     f_k_init : array, shape (K,), optional
-        Starting free energies (finite).
+        Starting free energies (finite; pymbar's name ``initial_f_k`` is accepted).
     tol : float > 0
-        Tolerance on :math:`\max_k|\sum_n W_{nk} - 1|`.
+        Tolerance on :math:`\max_k|\sum_n W_{nk} - 1|` (pymbar's ``relative_tolerance`` is accepted in its place).
     maxiter : int >= 1
-        Most solver iterations (a :class:`FreeEnergyConvergenceWarning` when reached).
+        Most solver iterations (a :class:`FreeEnergyConvergenceWarning` when reached; pymbar's
+        ``maximum_iterations`` is accepted in its place).
     bootstrap : int >= 2, optional
         Number of bootstrap resamples (samples grouped by state in the order of ``N_k``); ``stderr`` is then
         their standard deviation.
@@ -310,8 +331,9 @@ def mbar(
         (pymbar's ``compute_effective_sample_number``), ``overlap`` (1 - second-largest eigenvalue of the overlap
         matrix :math:`O = W^\top W \operatorname{diag}(N)`), ``n_iterations``, ``converged``).
     """
-    refuse_lazy_inputs(u_kn=u_kn, N_k=N_k, f_k_init=f_k_init)
-    tol, maxiter = as_real("tol", tol, low=0.0, low_open=True), as_count("maxiter", maxiter)
+    refuse_lazy_inputs(u_kn=u_kn, N_k=N_k, f_k_init=f_k_init, initial_f_k=initial_f_k)
+    f_k_init, tol, maxiter = pymbar_aliases(f_k_init, initial_f_k, tol, relative_tolerance, maxiter,
+                                            maximum_iterations)  # fmt: skip
     threshold = check_threshold(ess_warning)
     be = resolve_backend(u_kn, backend=backend)
     gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
@@ -391,13 +413,15 @@ def _scatter(values: Array, idx: list[int], K: int, xp: Any) -> Array:
     return xp.concat([values[pos[k] : pos[k] + 1] if k in pos else zero for k in range(K)])
 
 
-def _mbar_theta(W: Array, NK: Array, xp: Any) -> Array:
-    """pymbar's 'svd-ew' asymptotic covariance from W (K, N) and N_k."""
+def _mbar_theta(W: Array, NK: Array, xp: Any, device: Any = None) -> Array:
+    """pymbar's 'svd-ew' asymptotic covariance from W (K, N) and N_k (``device``: where the arrays live; given
+    explicitly inside compiled programs, whose traced arrays do not carry one)."""
     K = W.shape[0]
+    device = W.device if device is None else device
     S2, V = xp.linalg.eigh(W @ xp.matrix_transpose(W))
     S = xp.sqrt(xp.where(S2 > 0, S2, xp.zeros_like(S2)))
     VS = V * S[None, :]
-    eye = xp.eye(K, dtype=W.dtype, device=W.device)
+    eye = xp.eye(K, dtype=W.dtype, device=device)
     A = eye - xp.matrix_transpose(VS) @ (NK[:, None] * VS)
     return VS @ xp.linalg.pinv(A, rtol=1e-10) @ xp.matrix_transpose(VS)
 
