@@ -163,6 +163,9 @@ def test_bad_arguments_of_the_methods():
         fe.MBAR(np.zeros((5, 5, 48)), N_k)
     with pytest.raises(ValueError, match="f_k_init must hold one free energy per state"):
         fe.MBAR(u_kn, N_k, f_k_init=[0.0, 1.0])
+    with pytest.raises(ValueError, match="n_bootstraps"):
+        fe.MBAR(u_kn, N_k, n_bootstraps=1)
+    assert repr(m) == "MBAR(K=5, N=240, N_k=[30, 60, 90, 0, 60], converged=True, n_bootstraps=0, backend='numpy')"
 
 
 def test_pmf_options_and_empty_bins():

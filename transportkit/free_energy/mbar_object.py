@@ -256,6 +256,8 @@ class MBAR:
         f_k_init, tol, maxiter = pymbar_aliases(f_k_init, initial_f_k, tol, relative_tolerance, maxiter,
                                                 maximum_iterations)  # fmt: skip
         n_boot = as_count("n_bootstraps", n_bootstraps, low=0)
+        if n_boot == 1:
+            raise ValueError("n_bootstraps must be 0 (no bootstrap) or >= 2 (a standard deviation needs two)")
         as_bool("verbose", verbose)
         threshold = check_threshold(ess_warning)
         be = self.backend = resolve_backend(u_kn, backend=backend)
@@ -278,6 +280,12 @@ class MBAR:
         self.n_bootstraps = n_boot
         self._boots: list[tuple[Array, Array, Array]] = [self._bootstrap_once(gen) for _ in range(n_boot)]
         self.f_k_boots = xp.stack([b[1] for b in self._boots], axis=0) if n_boot else None
+
+    def __repr__(self) -> str:
+        return (
+            f"MBAR(K={self.K}, N={self.N}, N_k={self._Nk_host}, converged={self.converged}, "
+            f"n_bootstraps={self.n_bootstraps}, backend={self.backend.name!r})"
+        )
 
     # ------------------------------------------------------------------------------------------- internals
     def _bootstrap_once(self, gen: Any) -> tuple[Array, Array, Array]:
