@@ -51,6 +51,7 @@ def run(name: str, ts: Any, n: int, repeat: int) -> None:
     import pymbar
 
     N_k = [n, 2 * n, 3 * n, 0, 2 * n]
+    N = sum(N_k)
     x_n, u_kn, N_k, _ = ts.sample(N_k=N_k, mode="u_kn", seed=0)
     u_ln = np.stack([1.1 * u_kn[0], u_kn[2] + 0.3 * x_n, u_kn[4]])
     edges = np.quantile(x_n, np.linspace(0.0, 1.0, 11))  # no empty bin (pymbar's FES refuses them)
@@ -81,7 +82,9 @@ def run(name: str, ts: Any, n: int, repeat: int) -> None:
             "perturbed_free_energies": (
                 lambda o: o.compute_perturbed_free_energies(u_ln), None, ["Delta_f", "dDelta_f"]),
             "overlap": (lambda o: o.compute_overlap(), None, ["scalar", "eigenvalues", "matrix"]),
-            "effective_sample_number": (lambda o: {"ess": o.compute_effective_sample_number()}, None, ["ess"]),
+            # relative: effective sample numbers are of order N
+            "effective_sample_number / N": (
+                lambda o: {"ess": o.compute_effective_sample_number() / N}, None, ["ess"]),
             "weights": (lambda o: {"W_nk": o.W_nk}, None, ["W_nk"]),
         }  # fmt: skip
         devs, times = {}, {}
@@ -104,7 +107,6 @@ def run(name: str, ts: Any, n: int, repeat: int) -> None:
             _best(pymbar_pmf, repeat),
             _best(lambda: m.compute_pmf(u_kn[0], bin_n, 10), repeat),
         )
-    N = int(np.sum(N_k))
     print(f"\n## {name}: K = 5 (one unsampled), N = {N}")
     print(f"{'result':40s} {'max |dev|':>10s} {'pymbar s':>10s} {'tk s':>10s} {'ratio':>8s}")
     for label, (tp, tt) in times.items():
