@@ -143,17 +143,17 @@ class EscortedWorks:
         self.be = be = backend_or_skip(backend)
         self.x = be.asarray(np.random.default_rng(0).normal(size=(n, 2)))
         self.fields = isotropic_transport(be, 2)
-        block(fe.flow_works(*self.fields, self.x, n_steps=self.n_steps)[0])  # warm-up: compile once
+        block(fe.flow_works(*self.fields, self.x, steps=self.n_steps)[0])  # warm-up: compile once
 
     def time_flow_works(self, backend, n):
-        block(self.fe.flow_works(*self.fields, self.x, n_steps=self.n_steps)[0])
+        block(self.fe.flow_works(*self.fields, self.x, steps=self.n_steps)[0])
 
     def track_first_call(self, backend, n):
         import time
 
         fields = isotropic_transport(self.be, 2)  # new functions: a new compiled program
         start = time.perf_counter()
-        block(self.fe.flow_works(*fields, self.x, n_steps=self.n_steps)[0])
+        block(self.fe.flow_works(*fields, self.x, steps=self.n_steps)[0])
         return time.perf_counter() - start
 
     track_first_call.unit = "seconds"

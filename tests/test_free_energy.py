@@ -254,15 +254,15 @@ def test_bootstrap_stderr_agrees_with_asymptotic(backend):
     # the bootstrap SD over B resamples has relative sampling error ~ 1/sqrt(2B) = 3.5%; allow 4 of those
     # plus the O(1/sqrt(n)) difference between bootstrap and delta method (~6%)
     tol = 4 / math.sqrt(2 * B) + 1 / math.sqrt(n)
-    for est in (fe.exp(wf_b, bootstrap=B, seed=1), fe.bar(wf_b, wr_b, bootstrap=B, seed=1)):
+    for est in (fe.exp(wf_b, bootstrap=B, rng=1), fe.bar(wf_b, wr_b, bootstrap=B, rng=1)):
         ratio = float(to_np(backend, est.stderr)) / float(to_np(backend, est.diagnostics["stderr_asymptotic"]))
         assert abs(ratio - 1) < tol, ratio
-    again = fe.bar(wf_b, wr_b, bootstrap=B, seed=1)
-    assert float(to_np(backend, again.stderr)) == float(to_np(backend, fe.bar(wf_b, wr_b, bootstrap=B, seed=1).stderr))
+    again = fe.bar(wf_b, wr_b, bootstrap=B, rng=1)
+    assert float(to_np(backend, again.stderr)) == float(to_np(backend, fe.bar(wf_b, wr_b, bootstrap=B, rng=1).stderr))
     # MBAR: each resample is a full solve (sequential), so fewer resamples and a correspondingly wider tolerance
     x = np.concatenate([rng.normal(0.0, 1.0, 200), rng.normal(0.0, 1 / math.sqrt(2.0), 200)])
     u = np.stack([0.5 * k * x**2 for k in (1.0, 2.0)])
-    m = fe.mbar(backend.asarray(u), [200, 200], bootstrap=30, seed=2)
+    m = fe.mbar(backend.asarray(u), [200, 200], bootstrap=30, rng=2)
     ratio = float(to_np(backend, m.stderr)[1] / to_np(backend, m.diagnostics["stderr_asymptotic"])[1])
     assert abs(ratio - 1) < 4 / math.sqrt(2 * 30) + 1 / math.sqrt(200), ratio
 
@@ -326,7 +326,7 @@ def test_escorted_jarzynski_exact_gaussian_transport(backend):
     x0 = rng.multivariate_normal(m0, C0, n)
     x1 = rng.multivariate_normal(m1, C1, n)
     b, div, U0, U1 = _gaussian_transport(backend, m0, C0, m1, C1)
-    est = fe.escorted_jarzynski(b, div, U0, U1, backend.asarray(x0), backend.asarray(x1), n_steps=40)
+    est = fe.escorted_jarzynski(b, div, U0, U1, backend.asarray(x0), backend.asarray(x1), steps=40)
     w_esc = to_np(backend, est.diagnostics["w_forward"])
     w_plain = to_np(backend, U1(backend.asarray(x0)) - U0(backend.asarray(x0)))  # plain Jarzynski (FEP)
     ratio = np.var(w_plain) / np.var(w_esc)
@@ -339,7 +339,7 @@ def test_escorted_jarzynski_exact_gaussian_transport(backend):
     assert lo - 1e-6 <= dF <= up + 1e-6
     # a transport that is not exact: still unbiased (controlled Crooks + BAR), within 4 SE
     b2, div2, _, _ = _gaussian_transport(backend, m0, C0, m1, C1, extra=0.8)
-    est2 = fe.escorted_jarzynski(b2, div2, U0, U1, backend.asarray(x0), backend.asarray(x1), n_steps=40)
+    est2 = fe.escorted_jarzynski(b2, div2, U0, U1, backend.asarray(x0), backend.asarray(x1), steps=40)
     v, se = float(to_np(backend, est2.value)), float(to_np(backend, est2.stderr))
     assert se > 1e-3 and abs(v - dF) < 4 * se, (v, se, dF)
     plain = fe.exp(backend.asarray(w_plain), ess_warning=0)

@@ -12,9 +12,10 @@ and typed ``diagnostics`` (effective sample sizes, overlap, iteration counts, ..
 (one independent estimate per leading index), which is how bootstrap resamples are evaluated.
 
 Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds),
-:mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.escorted` (escorted works along a
-flow), :mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
-(result types, the warning).
+:mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.mbar_object` (the
+pymbar-shaped :class:`MBAR` object), :mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
+:mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
+(result types, the warnings).
 
 References
 ----------
@@ -32,7 +33,11 @@ from .diagnostics import (
     Diagnostics,
     EscortedDiagnostics,
     ExpDiagnostics,
+    FreeEnergyConvergenceWarning,
+    FreeEnergyDegenerateWeightsWarning,
     FreeEnergyEstimate,
+    FreeEnergyOverlapWarning,
+    FreeEnergyUncertaintyWarning,
     FreeEnergyWarning,
     GaussDiagnostics,
     MbarDiagnostics,
@@ -40,17 +45,23 @@ from .diagnostics import (
 )
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
+from .mbar_object import MBAR
 from .multistate import mbar
 from .showcase import demo
 from .works import from_samples, works_from_samples
 
 __all__ = [
     "ESS_WARNING",
+    "MBAR",
     "BarDiagnostics",
     "Diagnostics",
     "EscortedDiagnostics",
     "ExpDiagnostics",
+    "FreeEnergyConvergenceWarning",
+    "FreeEnergyDegenerateWeightsWarning",
     "FreeEnergyEstimate",
+    "FreeEnergyOverlapWarning",
+    "FreeEnergyUncertaintyWarning",
     "FreeEnergyWarning",
     "GaussDiagnostics",
     "MbarDiagnostics",

@@ -4,64 +4,32 @@ works validation, log-space kernels, compiled kernels from the backend's one com
 from __future__ import annotations
 
 import functools
-import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend
-from ..random import Generator, default_rng
+from .._validation import as_choice, as_count, as_points, as_real, refuse_lazy
+from ..random import Generator
 from .diagnostics import Array
 
 
 # ----------------------------------------------------------------------------------------------- argument checks
-def check_choice(name: str, value: Any, options: Sequence[str]) -> None:
-    """``ValueError`` unless ``value`` is one of ``options``."""
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1 (bools and floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_positive_real(name: str, value: Any) -> float:
-    """``value`` as a finite float > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def check_real(name: str, value: Any) -> float:
-    """``value`` as a finite float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
+# The scalar checkers are the shared ones of transportkit._validation; these few compose them for this family.
 def check_threshold(value: Any) -> float:
-    """``ess_warning``: a real number (not NaN); ``<= 0`` disables the warning."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ValueError(f"ess_warning must be a number (0 disables the warning), got {value!r}")
-    return float(value)
+    """``ess_warning``: a real number (not NaN; ``inf`` allowed); ``<= 0`` disables the warnings."""
+    return as_real("ess_warning", value, finite=False)
 
 
-def check_bootstrap(bootstrap: Any, seed: Any, be: Backend) -> Generator | None:
-    """``None`` without a bootstrap, else the generator of its resamples (``bootstrap`` an int >= 2)."""
-    if bootstrap is None:
-        return None
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, numbers.Integral) or bootstrap < 2:
-        raise ValueError(f"bootstrap must be an integer >= 2 (number of resamples), got {bootstrap!r}")
-    return default_rng(seed, be)
+def check_bootstrap(bootstrap: Any) -> int | None:
+    """``None`` or the number of bootstrap resamples (an int >= 2). The public entry then calls
+    :func:`transportkit.random.resolve_rng` itself (so that ``seed=``'s DeprecationWarning points at the caller)."""
+    return None if bootstrap is None else as_count("bootstrap", bootstrap, low=2)
 
 
-def check_callable(name: str, f: Any) -> None:
-    """``TypeError`` unless ``f`` is callable."""
-    if not callable(f):
-        raise TypeError(f"{name} must be a callable, got {type(f).__name__}")
+def refuse_lazy_inputs(**arrays: Any) -> None:
+    """``TypeError`` for any dask (lazy) array among the inputs, before anything is converted or computed."""
+    for name, a in arrays.items():
+        refuse_lazy(name, a)
 
 
 # ----------------------------------------------------------------------------------------------- works
@@ -77,14 +45,13 @@ def first_bad_index(bad: Array, xp: Any) -> tuple[int, ...]:
 
 
 def prepare_works(w: Any, be: Backend, name: str, nan_policy: str) -> Array:
-    """Validate works: floating array of shape (..., n), n >= 1, finite (or non-finite omitted for 1-D)."""
-    check_choice("nan_policy", nan_policy, ("raise", "omit"))
+    """Validate works: a real floating array of shape (..., n), n >= 1 (complex, bool, object input a
+    ``TypeError``), finite (or non-finite omitted for 1-D)."""
+    as_choice("nan_policy", nan_policy, ("raise", "omit"))
     xp = be.xp
-    w = be.asarray(w, be.dtype)
-    if w.ndim == 0:
+    if getattr(w, "ndim", None) == 0 or isinstance(w, (int, float)):
         raise ValueError(f"{name} must be an array of works, got a scalar")
-    if w.shape[-1] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(w.shape)}): need at least one work value")
+    w = as_points(name, w, be, ndim=tuple(range(1, 33)), finite=False)
     bad = ~xp.isfinite(w)
     if bool(xp.any(bad)):
         idx = first_bad_index(bad, xp)

@@ -12,7 +12,7 @@ from typing import Any
 from .._backend import Backend
 from ..numerics import ess, logsumexp
 from ._checks import logaddexp, lse12, softplus
-from .diagnostics import Array, FreeEnergyWarning
+from .diagnostics import Array, FreeEnergyConvergenceWarning
 
 __all__ = ["bar_stats", "solve_bar"]
 
@@ -127,7 +127,7 @@ def solve_bar(wf: Array, wr: Array, be: Backend, rtol: float, maxiter: int) -> t
     if not bool(bracketed):
         raise RuntimeError("bar: could not bracket the root")  # pragma: no cover
     if not bool(done):
-        warnings.warn(f"bar: not converged after {maxiter} iterations", FreeEnergyWarning, stacklevel=3)
+        warnings.warn(f"bar: not converged after {maxiter} iterations", FreeEnergyConvergenceWarning, stacklevel=3)
     return D, M, int(it)
 
 

@@ -16,7 +16,13 @@ from typing import Any, TypeAlias
 from array_api_compat import array_namespace
 
 from .._results import Estimate, Result
-from ..errors import TransportkitWarning
+from ..errors import (
+    ConvergenceWarning,
+    DegenerateWeightsWarning,
+    OverlapWarning,
+    TransportkitWarning,
+    UncertaintyWarning,
+)
 
 __all__ = [
     "ESS_WARNING",
@@ -25,7 +31,11 @@ __all__ = [
     "Diagnostics",
     "EscortedDiagnostics",
     "ExpDiagnostics",
+    "FreeEnergyConvergenceWarning",
+    "FreeEnergyDegenerateWeightsWarning",
     "FreeEnergyEstimate",
+    "FreeEnergyOverlapWarning",
+    "FreeEnergyUncertaintyWarning",
     "FreeEnergyWarning",
     "GaussDiagnostics",
     "MbarDiagnostics",
@@ -41,7 +51,25 @@ ESS_WARNING = 10.0
 
 class FreeEnergyWarning(TransportkitWarning):
     """The estimate is dominated by a few samples (small effective sample size or overlap), or a solver
-    stopped before its tolerance: the value and its standard error are not reliable."""
+    stopped before its tolerance: the value and its standard error are not reliable. The estimators warn with
+    one of its subclasses, each also a member of the shared family of :mod:`transportkit.errors`."""
+
+
+class FreeEnergyDegenerateWeightsWarning(FreeEnergyWarning, DegenerateWeightsWarning):
+    """The estimate rests on a few samples (Kish effective sample size below the threshold)."""
+
+
+class FreeEnergyOverlapWarning(FreeEnergyWarning, OverlapWarning):
+    """The two (or K) ensembles barely overlap: fewer samples than the threshold lie in the overlap region
+    (overlap scalar x N), so the free-energy difference is not determined by the data."""
+
+
+class FreeEnergyUncertaintyWarning(FreeEnergyWarning, UncertaintyWarning):
+    """The standard error cannot be computed or trusted (one sample; a negative squared uncertainty)."""
+
+
+class FreeEnergyConvergenceWarning(FreeEnergyWarning, ConvergenceWarning):
+    """An iterative solver (BAR, MBAR) stopped before its tolerance."""
 
 
 @dataclasses.dataclass
@@ -143,11 +171,56 @@ class EscortedDiagnostics(Diagnostics):
         return getattr(self, key)
 
 
+def host_scalar(x: Any, backend: Any) -> Any:
+    """A 0-d array of a host (NumPy) backend as a NumPy scalar (``numpy.float64``, as NumPy's own reductions
+    return); anything else unchanged (0-d tensors/arrays of other libraries stay what their reductions give)."""
+    if backend is not None and getattr(backend, "is_host", False) and getattr(x, "ndim", None) == 0:
+        return x[()]
+    return x
+
+
 @dataclasses.dataclass
 class FreeEnergyEstimate(Estimate):
-    """:class:`transportkit.Estimate` (``value``, ``stderr``) plus typed ``diagnostics``."""
+    """:class:`transportkit.Estimate` (``value``, ``stderr``) plus typed ``diagnostics``.
+
+    A scalar estimate converts with ``float(est)`` (the value); on NumPy its ``value``/``stderr`` are NumPy
+    scalars (``numpy.float64``), on other backends 0-d arrays of that library. pymbar's result keys read too:
+    ``est["Delta_f"]`` / ``est["dDelta_f"]`` (for :func:`mbar` the (K, K) matrices of all differences
+    :math:`f_j - f_i` and their standard errors, as pymbar's ``compute_free_energy_differences``; for the
+    two-state estimators the value and its stderr, as pymbar's ``bar``/``exp``); other keys read the
+    diagnostics (``est["overlap"]``)."""
 
     diagnostics: Diagnostics | dict[str, Any] = dataclasses.field(default_factory=Diagnostics, repr=False)
+
+    def __post_init__(self) -> None:
+        self.value = host_scalar(self.value, self.backend)
+        self.stderr = host_scalar(self.stderr, self.backend)
+
+    def __float__(self) -> float:
+        if getattr(self.value, "ndim", 0) != 0:
+            raise TypeError(
+                f"float() needs a scalar estimate; this one has shape {tuple(self.value.shape)} "
+                "(index est.value instead)"
+            )
+        return float(self.value)
+
+    def keys(self) -> tuple[str, ...]:
+        """pymbar's result keys ``("Delta_f", "dDelta_f")``."""
+        return ("Delta_f", "dDelta_f")
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "Delta_f":
+            if isinstance(self.diagnostics, MbarDiagnostics):
+                f = self.diagnostics.f_k
+                return f[None, :] - f[:, None]
+            return self.value
+        if key == "dDelta_f":
+            if isinstance(self.diagnostics, MbarDiagnostics):
+                return self.diagnostics.dDelta_f
+            return self.stderr
+        if isinstance(key, str) and key in self.diagnostics:
+            return self.diagnostics[key]
+        raise KeyError(key)
 
 
 @dataclasses.dataclass
@@ -161,8 +234,8 @@ class WorkBounds(Result):
 
 
 def check_ess(ess: Array, n: int, threshold: float, what: str) -> None:
-    """Warn (:class:`FreeEnergyWarning`) when the smallest effective sample size is below ``min(threshold, n/2)``
-    (one host read, after the estimate)."""
+    """Warn (:class:`FreeEnergyDegenerateWeightsWarning`) when the smallest effective sample size is below
+    ``min(threshold, n/2)`` (one host read, after the estimate)."""
     if threshold <= 0:
         return
     xp = array_namespace(ess)
@@ -171,6 +244,23 @@ def check_ess(ess: Array, n: int, threshold: float, what: str) -> None:
         warnings.warn(
             f"{what}: the estimate is dominated by a few samples (effective sample size {smallest:.3g} of "
             f"{n}); the value and its standard error are unreliable",
-            FreeEnergyWarning,
+            FreeEnergyDegenerateWeightsWarning,
+            stacklevel=3,
+        )
+
+
+def check_overlap(overlap: Array, n: int, threshold: float, what: str) -> None:
+    """Warn (:class:`FreeEnergyOverlapWarning`) when the overlap scalar times the number of samples ``n`` (about
+    the number of samples in the overlap region) is below ``min(threshold, n/2)``."""
+    if threshold <= 0:
+        return
+    xp = array_namespace(overlap)
+    smallest = float(xp.min(overlap)) if getattr(overlap, "ndim", 0) else float(overlap)
+    if not smallest * n >= min(threshold, n / 2):
+        warnings.warn(
+            f"{what}: the states barely overlap (overlap {smallest:.3g}, about {smallest * n:.3g} of {n} samples "
+            "in the overlap region); the free-energy difference and its standard error are not determined by "
+            "the data",
+            FreeEnergyOverlapWarning,
             stacklevel=3,
         )

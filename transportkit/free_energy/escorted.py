@@ -24,8 +24,9 @@ from typing import Any
 from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import progress_range, run_steps
+from .._validation import as_count, as_points, as_real, check_callable, refuse_lazy
 from ..runge_kutta import get_tableau, rk_step
-from ._checks import check_callable, check_positive_int, check_real, check_threshold
+from ._checks import check_threshold
 from .diagnostics import ESS_WARNING, Array, EscortedDiagnostics, FreeEnergyEstimate
 from .exp_bar import bar, bounds, exp
 
@@ -95,23 +96,29 @@ def _integrate(
     return z
 
 
+_UNSET: Any = object()
+
+
 def _check_points(name: str, x: Any, be: Backend, d: int | None = None) -> Array:
-    x = be.asarray(x, be.dtype)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n, d) with n >= 1, got {tuple(x.shape)}")
+    x = as_points(name, x, be, ndim=2)
     if d is not None and x.shape[1] != d:
         raise ValueError(f"{name} has dimension {x.shape[1]}, but x0 has {d}")
     return x
 
 
-def _check_flow_args(velocity: Any, divergence: Any, energies: dict[str, Any], n_steps: Any, jit: Any) -> int:
+def _check_flow_args(
+    velocity: Any, divergence: Any, energies: dict[str, Any], steps: Any, n_steps: Any, jit: Any
+) -> int:
     check_callable("velocity", velocity)
     check_callable("divergence", divergence)
     for name, U in energies.items():
         check_callable(name, U)
     if jit not in (None, True, False):
         raise ValueError(f"jit must be None, True or False, got {jit!r}")
-    return check_positive_int("n_steps", n_steps)
+    if n_steps is not _UNSET:
+        warnings.warn("n_steps= is deprecated; use steps=", DeprecationWarning, stacklevel=3)
+        steps = n_steps
+    return as_count("steps", steps)
 
 
 @declare(uses=("jit",))
@@ -124,10 +131,11 @@ def flow_works(
     *,
     t_start: float = 0.0,
     t_end: float = 1.0,
-    n_steps: int = 100,
+    steps: int = 100,
     jit: bool | None = None,
     progress: bool = False,
     backend: Any = None,
+    n_steps: Any = _UNSET,
 ) -> tuple[Array, Array]:
     r"""Generalized (escorted) works along the deterministic flow :math:`\dot X_t = b(t, X_t)` (ε = 0):
 
@@ -153,8 +161,8 @@ def flow_works(
         Samples of the start state.
     t_start, t_end : float
         Time interval (``t_end < t_start`` runs backward, giving reverse works).
-    n_steps : int >= 1
-        RK4 steps.
+    steps : int >= 1
+        RK4 steps (``n_steps=``: its deprecated alias).
     jit : bool or None
         ``None``: compile on backends that compile loops, falling back to a Python loop (with a warning) when the
         fields cannot be traced; ``True``: compile (errors propagate); ``False``: Python loop.
@@ -168,11 +176,12 @@ def flow_works(
     works : array, shape (n,)
     x_end : array, shape (n, d)
     """
-    n_steps = _check_flow_args(velocity, divergence, {"U_start": U_start, "U_end": U_end}, n_steps, jit)
-    t0, t1 = check_real("t_start", t_start), check_real("t_end", t_end)
+    steps = _check_flow_args(velocity, divergence, {"U_start": U_start, "U_end": U_end}, steps, n_steps, jit)
+    t0, t1 = as_real("t_start", t_start), as_real("t_end", t_end)
+    refuse_lazy("x", x)
     be = resolve_backend(x, backend=backend)
     x = _check_points("x", x, be)
-    x_end, ell = _integrate(be, velocity, divergence, x, t0, t1, n_steps, jit, bool(progress))
+    x_end, ell = _integrate(be, velocity, divergence, x, t0, t1, steps, jit, bool(progress))
     return U_end(x_end) - U_start(x) - ell, x_end
 
 
@@ -185,11 +194,12 @@ def escorted_jarzynski(
     x0: Any,
     x1: Any = None,
     *,
-    n_steps: int = 100,
+    steps: int = 100,
     ess_warning: float = ESS_WARNING,
     jit: bool | None = None,
     progress: bool = False,
     backend: Any = None,
+    n_steps: Any = _UNSET,
 ) -> FreeEnergyEstimate:
     r"""Escorted Jarzynski (``x1`` omitted: EXP of the forward works) or controlled Crooks (``x1`` given: BAR of
     forward works from ``x0 ~ ρ0`` and reverse works from ``x1 ~ ρ1`` along the time-reversed flow).
@@ -211,8 +221,8 @@ def escorted_jarzynski(
         Samples of :math:`\rho_0`.
     x1 : array, shape (m, d), optional
         Samples of :math:`\rho_1` (for reverse works and BAR).
-    n_steps : int >= 1
-        RK4 steps per direction.
+    steps : int >= 1
+        RK4 steps per direction (``n_steps=``: its deprecated alias).
     ess_warning : float
         As in :func:`~transportkit.free_energy.exp`; 0 disables.
     jit : bool or None
@@ -229,12 +239,14 @@ def escorted_jarzynski(
         :math:`-E[W_R]`, ``upper_bound`` :math:`E[W_F]`, ``exp_forward`` (the EXP estimate), ``method``, and the
         estimator's own diagnostics).
     """
-    n_steps = _check_flow_args(velocity, divergence, {"U0": U0, "U1": U1}, n_steps, jit)
+    steps = _check_flow_args(velocity, divergence, {"U0": U0, "U1": U1}, steps, n_steps, jit)
     threshold = check_threshold(ess_warning)
+    refuse_lazy("x0", x0)
+    refuse_lazy("x1", x1)
     be = resolve_backend(x0, x1, backend=backend)
     x0 = _check_points("x0", x0, be)
     x1 = None if x1 is None else _check_points("x1", x1, be, x0.shape[1])
-    kw = {"n_steps": n_steps, "jit": jit, "progress": progress, "backend": be}
+    kw = {"steps": steps, "jit": jit, "progress": progress, "backend": be}
     wf, _ = flow_works(velocity, divergence, U0, U1, x0, t_start=0.0, t_end=1.0, **kw)
     ef = exp(wf, ess_warning=threshold, backend=be)
     if x1 is None:

@@ -20,22 +20,23 @@ References
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from .._backend import resolve_backend
 from .._capabilities import declare
+from .._validation import as_bool, as_choice, as_count, as_real
 from ..numerics import ess, logsumexp
+from ..random import SEED_DEPRECATED, resolve_rng
 from ._checks import (
     bootstrap_std,
     check_bootstrap,
     check_bootstrap_shape,
-    check_choice,
-    check_positive_int,
-    check_positive_real,
     check_threshold,
     kernel,
     lse12,
     prepare_works,
+    refuse_lazy_inputs,
 )
 from .bar_equation import bar_stats, solve_bar
 from .diagnostics import (
@@ -44,9 +45,11 @@ from .diagnostics import (
     BarDiagnostics,
     ExpDiagnostics,
     FreeEnergyEstimate,
+    FreeEnergyUncertaintyWarning,
     GaussDiagnostics,
     WorkBounds,
     check_ess,
+    check_overlap,
 )
 
 __all__ = ["bar", "bar_overlap", "bounds", "exp", "exp_gauss"]
@@ -68,6 +71,16 @@ def _exp_core(w: Array, *, xp: Any) -> tuple[Array, Array, Array]:
     return value, stderr, ess(-w, xp=xp)
 
 
+def _one_sample(stderr: Array, what: str, xp: Any) -> Array:
+    """NaN standard errors and a :class:`FreeEnergyUncertaintyWarning`: one sample has no spread to measure."""
+    warnings.warn(
+        f"{what}: one sample gives no standard error (reported as NaN); the value rests on that sample alone",
+        FreeEnergyUncertaintyWarning,
+        stacklevel=3,
+    )
+    return xp.full_like(stderr, math.nan)
+
+
 def _exp_value(w: Array, *, xp: Any) -> Array:
     """Batched EXP value over the last axis (the bootstrap statistic)."""
     return -(logsumexp(-w, axis=-1, xp=xp) - math.log(w.shape[-1]))
@@ -80,9 +93,11 @@ def exp(
     direction: str = "forward",
     nan_policy: str = "raise",
     bootstrap: int | None = None,
-    seed: Any = None,
+    rng: Any = None,
     ess_warning: float = ESS_WARNING,
     backend: Any = None,
+    seed: Any = SEED_DEPRECATED,
+    compute_uncertainty: bool = True,
 ) -> FreeEnergyEstimate:
     r"""Zwanzig / Jarzynski exponential averaging (EXP).
 
@@ -107,29 +122,40 @@ def exp(
     bootstrap : int >= 2, optional
         Number of bootstrap resamples; the ``stderr`` is then their standard deviation (the asymptotic one stays
         in ``diagnostics.stderr_asymptotic``). Needs 1-D works.
-    seed : int, Generator or None
-        Seed or :class:`transportkit.random.Generator` of the bootstrap.
+    rng : None, int, numpy.random.Generator or transportkit Generator
+        Randomness of the bootstrap (SPEC 7; ``seed=`` is its deprecated alias).
     ess_warning : float
-        Warn (:class:`FreeEnergyWarning`) when the Kish effective sample size of the weights :math:`e^{-W_i}` is
-        below ``min(ess_warning, n/2)``; 0 disables.
+        Warn (:class:`FreeEnergyDegenerateWeightsWarning`) when the Kish effective sample size of the weights
+        :math:`e^{-W_i}` is below ``min(ess_warning, n/2)``; 0 disables.
     backend : str or Backend, optional
         The backend (default: that of ``w``).
+    compute_uncertainty : bool
+        pymbar's switch: ``False`` reports ``stderr`` as NaN (and skips the bootstrap).
 
     Returns
     -------
     FreeEnergyEstimate
-        ``value``, ``stderr`` of shape ``w.shape[:-1]``; ``diagnostics``: :class:`ExpDiagnostics`.
+        ``value``, ``stderr`` of shape ``w.shape[:-1]`` (NumPy scalars for 1-D NumPy works); ``diagnostics``:
+        :class:`ExpDiagnostics`. From a single work the ``stderr`` is NaN, with a
+        :class:`FreeEnergyUncertaintyWarning`.
     """
-    check_choice("direction", direction, _DIRECTIONS)
+    refuse_lazy_inputs(w=w)
+    as_choice("direction", direction, _DIRECTIONS)
+    compute_uncertainty = as_bool("compute_uncertainty", compute_uncertainty)
     threshold = check_threshold(ess_warning)
     be = resolve_backend(w, backend=backend)
-    gen = check_bootstrap(bootstrap, seed, be)
+    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
+    gen = None if bootstrap is None else gen
     w = prepare_works(w, be, "w", nan_policy)
     check_bootstrap_shape(gen, w)
     n = w.shape[-1]
     value, stderr, n_eff = kernel(be, _exp_core)(w)
     check_ess(n_eff, n, threshold, "exp")
+    if n == 1 and compute_uncertainty:
+        stderr = _one_sample(stderr, "exp", be.xp)
     diagnostics = ExpDiagnostics(ess=n_eff, n=n, stderr_asymptotic=stderr, backend=be)
+    if not compute_uncertainty:
+        stderr, gen = be.xp.full_like(stderr, math.nan), None
     if gen is not None:
         stderr = bootstrap_std(kernel(be, _exp_value), [w], bootstrap, gen, be)
     if direction == "reverse":
@@ -162,7 +188,8 @@ def exp_gauss(
     FreeEnergyEstimate
         ``diagnostics``: :class:`GaussDiagnostics`.
     """
-    check_choice("direction", direction, _DIRECTIONS)
+    refuse_lazy_inputs(w=w)
+    as_choice("direction", direction, _DIRECTIONS)
     be = resolve_backend(w, backend=backend)
     xp = be.xp
     w = prepare_works(w, be, "w", nan_policy)
@@ -179,8 +206,9 @@ def exp_gauss(
 
 # ----------------------------------------------------------------------------------------------- BAR
 def _check_bar_args(uncertainty_method: str, rtol: float, maxiter: int, ess_warning: float) -> tuple[float, int, float]:
-    check_choice("uncertainty_method", uncertainty_method, ("BAR", "MBAR"))
-    return check_positive_real("rtol", rtol), check_positive_int("maxiter", maxiter), check_threshold(ess_warning)
+    as_choice("uncertainty_method", uncertainty_method, ("BAR", "MBAR"))
+    rtol = as_real("rtol", rtol, low=0.0, low_open=True)
+    return rtol, as_count("maxiter", maxiter), check_threshold(ess_warning)
 
 
 @declare()
@@ -191,11 +219,15 @@ def bar(
     uncertainty_method: str = "BAR",
     nan_policy: str = "raise",
     bootstrap: int | None = None,
-    seed: Any = None,
+    rng: Any = None,
     rtol: float = 1e-14,
     maxiter: int = 200,
     ess_warning: float = ESS_WARNING,
     backend: Any = None,
+    seed: Any = SEED_DEPRECATED,
+    compute_uncertainty: bool = True,
+    relative_tolerance: float | None = None,
+    maximum_iterations: int | None = None,
 ) -> FreeEnergyEstimate:
     r"""Bennett acceptance ratio: the minimum-variance estimate of :math:`\Delta F` from works in both directions.
 
@@ -232,14 +264,19 @@ def bar(
         As in :func:`exp`.
     bootstrap : int >= 2, optional
         Number of bootstrap resamples (1-D works); ``stderr`` is then their standard deviation.
-    seed : int, Generator or None
-        Seed or :class:`transportkit.random.Generator` of the bootstrap.
+    rng : None, int, numpy.random.Generator or transportkit Generator
+        Randomness of the bootstrap (SPEC 7; ``seed=`` is its deprecated alias).
     rtol : float > 0
-        Relative tolerance of the root.
+        Relative tolerance of the root (pymbar's name ``relative_tolerance`` is accepted).
     maxiter : int >= 1
-        Most Newton iterations (a :class:`FreeEnergyWarning` when reached).
+        Most Newton iterations (a :class:`FreeEnergyConvergenceWarning` when reached; pymbar's name
+        ``maximum_iterations`` is accepted).
     ess_warning : float
-        Warn when the Kish ESS of either sum's Fermi weights is below ``min(ess_warning, n/2)``; 0 disables.
+        Warn (:class:`FreeEnergyDegenerateWeightsWarning`) when the Kish ESS of either sum's Fermi weights is below
+        ``min(ess_warning, n/2)``, and (:class:`FreeEnergyOverlapWarning`) when the overlap scalar times
+        :math:`n_F + n_R` is; 0 disables both.
+    compute_uncertainty : bool
+        pymbar's switch: ``False`` reports ``stderr`` as NaN (and skips the bootstrap).
     backend : str or Backend, optional
         The backend (default: that of the works).
 
@@ -251,9 +288,14 @@ def bar(
         ``ess_bar_reverse``: Kish ESS of the Fermi weights of the two sums; ``n_iterations``;
         ``stderr_asymptotic``).
     """
+    refuse_lazy_inputs(w_forward=w_forward, w_reverse=w_reverse)
+    rtol = rtol if relative_tolerance is None else relative_tolerance
+    maxiter = maxiter if maximum_iterations is None else maximum_iterations
     rtol, maxiter, threshold = _check_bar_args(uncertainty_method, rtol, maxiter, ess_warning)
+    compute_uncertainty = as_bool("compute_uncertainty", compute_uncertainty)
     be = resolve_backend(w_forward, w_reverse, backend=backend)
-    gen = check_bootstrap(bootstrap, seed, be)
+    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
+    gen = None if bootstrap is None else gen
     wf = prepare_works(w_forward, be, "w_forward", nan_policy)
     wr = prepare_works(w_reverse, be, "w_reverse", nan_policy)
     if wf.shape[:-1] != wr.shape[:-1]:
@@ -265,6 +307,9 @@ def bar(
     stderr, ess_f, ess_r, overlap, ess_fw, ess_rv = kernel(be, bar_stats, method=uncertainty_method)(wf, wr, M, D)
     check_ess(ess_f, wf.shape[-1], threshold, "bar (forward works)")
     check_ess(ess_r, wr.shape[-1], threshold, "bar (reverse works)")
+    check_overlap(overlap, wf.shape[-1] + wr.shape[-1], threshold, "bar")
+    if min(wf.shape[-1], wr.shape[-1]) == 1 and compute_uncertainty:
+        stderr = _one_sample(stderr, "bar (one work in a direction)", be.xp)
     diagnostics = BarDiagnostics(
         overlap=overlap,
         ess_forward=ess_fw,
@@ -275,6 +320,8 @@ def bar(
         stderr_asymptotic=stderr,
         backend=be,
     )
+    if not compute_uncertainty:
+        stderr, gen = be.xp.full_like(stderr, math.nan), None
     if gen is not None:
 
         def stat(a: Array, b: Array) -> Array:
@@ -324,9 +371,10 @@ def bounds(
     -------
     WorkBounds
     """
+    refuse_lazy_inputs(w_forward=w_forward, w_reverse=w_reverse)
+    as_choice("nan_policy", nan_policy, ("raise", "omit"))
     be = resolve_backend(w_forward, w_reverse, backend=backend)
     xp = be.xp
-    check_choice("nan_policy", nan_policy, ("raise", "omit"))
     wf = prepare_works(w_forward, be, "w_forward", nan_policy)
     wr = None if w_reverse is None else prepare_works(w_reverse, be, "w_reverse", nan_policy)
 

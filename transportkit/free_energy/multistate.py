@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._backend import Backend, resolve_backend
 from .._capabilities import declare
+from .._validation import as_count, as_points, as_real
 from ..backends import owner_of
 from ..numerics import ess, logsumexp
-from ..random import Generator
-from ._checks import (
-    check_bootstrap,
-    check_positive_int,
-    check_positive_real,
-    check_threshold,
-    first_bad_index,
-    std_over_first,
+from ..random import SEED_DEPRECATED, Generator, resolve_rng
+from ._checks import check_bootstrap, check_threshold, first_bad_index, refuse_lazy_inputs, std_over_first
+from .diagnostics import (
+    ESS_WARNING,
+    Array,
+    FreeEnergyConvergenceWarning,
+    FreeEnergyEstimate,
+    MbarDiagnostics,
+    check_ess,
+    check_overlap,
 )
-from .diagnostics import ESS_WARNING, Array, FreeEnergyEstimate, FreeEnergyWarning, MbarDiagnostics, check_ess
 
 __all__ = ["mbar"]
 
@@ -145,9 +147,12 @@ def _mbar_solve(
 def _mbar_inputs(u_kn: Any, N_k: Any, f_k_init: Any, be: Backend) -> tuple[Array, list[int], Array | None]:
     """Validated reduced energies (K, N), host counts and initial f (K,) or None."""
     xp = be.xp
-    u = be.asarray(u_kn, be.dtype)
-    if u.ndim != 2:
-        raise ValueError(f"u_kn must have shape (K, N), got {tuple(u.shape)}")
+    if getattr(u_kn, "ndim", None) == 3 or (isinstance(u_kn, (list, tuple)) and _depth(u_kn) == 3):
+        raise ValueError(
+            "u_kn must have shape (K, N); pymbar's (K, L, N_max) u_kln layout is not accepted: convert it with "
+            "pymbar.utils.kln_to_kn(u_kln, N_k) first"
+        )
+    u = as_points("u_kn", u_kn, be, ndim=2, finite=False)
     K, N = u.shape
     Nk_host = _host_counts(N_k)
     if len(Nk_host) != K:
@@ -163,12 +168,74 @@ def _mbar_inputs(u_kn: Any, N_k: Any, f_k_init: Any, be: Backend) -> tuple[Array
         raise ValueError(f"u_kn has a non-finite reduced energy at index ({k}, {n}) (value {value})")
     f_init = None
     if f_k_init is not None:
-        f_init = be.asarray(f_k_init, be.dtype)
+        f_init = as_points("f_k_init", f_k_init, be, ndim=1)
         if tuple(f_init.shape) != (K,):
-            raise ValueError(f"f_k_init must have shape ({K},), got {tuple(f_init.shape)}")
-        if not bool(xp.all(xp.isfinite(f_init))):
-            raise ValueError("f_k_init has non-finite entries")
+            raise ValueError(
+                f"f_k_init must hold one free energy per state, shape ({K},); got shape {tuple(f_init.shape)}"
+            )
     return u, Nk_host, f_init
+
+
+def pymbar_aliases(
+    f_k_init: Any, initial_f_k: Any, tol: Any, relative_tolerance: Any, maxiter: Any, maximum_iterations: Any
+) -> tuple[Any, float, int]:
+    """Resolve pymbar's keyword names (``initial_f_k``, ``relative_tolerance``, ``maximum_iterations``) against
+    ours and validate tol/maxiter under the name the caller used."""
+    if initial_f_k is not None:
+        if f_k_init is not None:
+            raise TypeError("pass f_k_init= or its pymbar name initial_f_k=, not both")
+        f_k_init = initial_f_k
+    tol_name, it_name = "tol", "maxiter"
+    if relative_tolerance is not None:
+        tol, tol_name = relative_tolerance, "relative_tolerance"
+    if maximum_iterations is not None:
+        maxiter, it_name = maximum_iterations, "maximum_iterations"
+    return f_k_init, as_real(tol_name, tol, low=0.0, low_open=True), as_count(it_name, maxiter)
+
+
+class MbarFit(NamedTuple):
+    r"""One MBAR solve on validated input: reduced energies ``u`` (K, N), host counts, ``f`` (K,) with f_0 = 0,
+    log-denominators ``ld`` (N,) in the same gauge (:math:`\log\sum_k N_k e^{f_k - u_{kn}}`), normalized log
+    weights ``log_W`` (K, N), the sampled states' pieces for warm restarts, and the solver's report."""
+
+    u: Array
+    Nk_host: list[int]
+    f: Array
+    ld: Array
+    log_W: Array
+    us: Array
+    NK: Array
+    f_s: Array
+    n_iterations: int
+    converged: bool
+
+
+def mbar_fit(u: Array, Nk_host: list[int], f_init: Array | None, be: Backend, tol: float, maxiter: int) -> MbarFit:
+    """Solve MBAR on validated input (:func:`_mbar_inputs`); warns when the solver stops short."""
+    xp = be.xp
+    K = u.shape[0]
+    sampled = [k for k in range(K) if Nk_host[k] > 0]
+    s_idx = xp.asarray(sampled, dtype=xp.int64, device=be.device)
+    us = xp.take(u, s_idx, axis=0)
+    NK = xp.asarray([float(Nk_host[k]) for k in sampled], dtype=u.dtype, device=be.device)
+    if f_init is None:
+        f0 = xp.zeros((len(sampled),), dtype=u.dtype, device=be.device)
+    else:
+        f0 = xp.take(f_init, s_idx, axis=0)
+        f0 = f0 - f0[0]
+    f_s, ld, n_iter, converged = _mbar_solve(us, NK, f0, be, tol=tol, maxiter=maxiter)
+    if not converged:
+        warnings.warn(
+            f"mbar: not converged to tol={tol} in {maxiter} iterations", FreeEnergyConvergenceWarning, stacklevel=3
+        )
+    # all states: f_k = -logsumexp_n(-u_kn - ld_n) (equals f_s on sampled states at convergence)
+    f_all = -logsumexp(-u - ld[None, :], axis=1, xp=xp)
+    f_all = xp.where(xp.asarray([v > 0 for v in Nk_host], device=be.device), _scatter(f_s, sampled, K, xp), f_all)
+    shift = f_all[0]
+    f_all = f_all - shift
+    ld = ld - shift
+    log_W = f_all[:, None] - u - ld[None, :]  # (K, N)
+    return MbarFit(u, Nk_host, f_all, ld, log_W, us, NK, f_s, n_iter, converged)
 
 
 def _mbar_bootstrap(
@@ -200,9 +267,13 @@ def mbar(
     tol: float = 1e-12,
     maxiter: int = 200,
     bootstrap: int | None = None,
-    seed: Any = None,
+    rng: Any = None,
     ess_warning: float = ESS_WARNING,
     backend: Any = None,
+    seed: Any = SEED_DEPRECATED,
+    initial_f_k: Any = None,
+    relative_tolerance: float | None = None,
+    maximum_iterations: int | None = None,
 ) -> FreeEnergyEstimate:
     r"""Multistate Bennett acceptance ratio (MBAR; Shirts & Chodera 2008, arXiv:0801.1426): free energies
     :math:`f_k` relative to state 0.
@@ -234,18 +305,21 @@ def mbar(
     N_k : sequence or array of K non-negative integers
         Samples drawn from each state, summing to N.
     f_k_init : array, shape (K,), optional
-        Starting free energies (finite).
+        Starting free energies (finite; pymbar's name ``initial_f_k`` is accepted).
     tol : float > 0
-        Tolerance on :math:`\max_k|\sum_n W_{nk} - 1|`.
+        Tolerance on :math:`\max_k|\sum_n W_{nk} - 1|` (pymbar's ``relative_tolerance`` is accepted in its place).
     maxiter : int >= 1
-        Most solver iterations (a :class:`FreeEnergyWarning` when reached).
+        Most solver iterations (a :class:`FreeEnergyConvergenceWarning` when reached; pymbar's
+        ``maximum_iterations`` is accepted in its place).
     bootstrap : int >= 2, optional
         Number of bootstrap resamples (samples grouped by state in the order of ``N_k``); ``stderr`` is then
         their standard deviation.
-    seed : int, Generator or None
-        Seed or :class:`transportkit.random.Generator` of the bootstrap.
+    rng : None, int, numpy.random.Generator or transportkit Generator
+        Randomness of the bootstrap (SPEC 7; ``seed=`` is its deprecated alias).
     ess_warning : float
-        Warn when the Kish ESS of a sampled state's weights is below ``min(ess_warning, min N_k / 2)``; 0 disables.
+        Warn (:class:`FreeEnergyDegenerateWeightsWarning`) when the Kish ESS of a sampled state's weights is below
+        ``min(ess_warning, min N_k / 2)``, and (:class:`FreeEnergyOverlapWarning`) when the overlap scalar times N
+        is below ``min(ess_warning, N/2)``; 0 disables both.
     backend : str or Backend, optional
         The backend (default: that of ``u_kn``).
 
@@ -257,32 +331,21 @@ def mbar(
         (pymbar's ``compute_effective_sample_number``), ``overlap`` (1 - second-largest eigenvalue of the overlap
         matrix :math:`O = W^\top W \operatorname{diag}(N)`), ``n_iterations``, ``converged``).
     """
-    tol, maxiter = check_positive_real("tol", tol), check_positive_int("maxiter", maxiter)
+    refuse_lazy_inputs(u_kn=u_kn, N_k=N_k, f_k_init=f_k_init, initial_f_k=initial_f_k)
+    f_k_init, tol, maxiter = pymbar_aliases(f_k_init, initial_f_k, tol, relative_tolerance, maxiter,
+                                            maximum_iterations)  # fmt: skip
     threshold = check_threshold(ess_warning)
     be = resolve_backend(u_kn, backend=backend)
-    gen = check_bootstrap(bootstrap, seed, be)
+    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
+    gen = None if bootstrap is None else gen
     xp = be.xp
     u, Nk_host, f_init = _mbar_inputs(u_kn, N_k, f_k_init, be)
     K = u.shape[0]
     sampled = [k for k in range(K) if Nk_host[k] > 0]
     s_idx = xp.asarray(sampled, dtype=xp.int64, device=be.device)
-    us = xp.take(u, s_idx, axis=0)
-    NK = xp.asarray([float(Nk_host[k]) for k in sampled], dtype=u.dtype, device=be.device)
-    if f_init is None:
-        f0 = xp.zeros((len(sampled),), dtype=u.dtype, device=be.device)
-    else:
-        f0 = xp.take(f_init, s_idx, axis=0)
-        f0 = f0 - f0[0]
-    f_s, ld, n_iter, converged = _mbar_solve(us, NK, f0, be, tol=tol, maxiter=maxiter)
-    if not converged:
-        warnings.warn(f"mbar: not converged to tol={tol} in {maxiter} iterations", FreeEnergyWarning, stacklevel=2)
-    # all states: f_k = -logsumexp_n(-u_kn - ld_n) (equals f_s on sampled states at convergence)
-    f_all = -logsumexp(-u - ld[None, :], axis=1, xp=xp)
-    f_all = xp.where(xp.asarray([v > 0 for v in Nk_host], device=be.device), _scatter(f_s, sampled, K, xp), f_all)
-    shift = f_all[0]
-    f_all = f_all - shift
-    ld = ld - shift
-    log_W = f_all[:, None] - u - ld[None, :]  # (K, N)
+    fit = mbar_fit(u, Nk_host, f_init, be, tol, maxiter)
+    f_all, log_W, us, NK, f_s = fit.f, fit.log_W, fit.us, fit.NK, fit.f_s
+    n_iter, converged = fit.n_iterations, fit.converged
     W = xp.exp(log_W)
     Nfull = xp.asarray([float(v) for v in Nk_host], dtype=u.dtype, device=be.device)
     theta = _mbar_theta(W, Nfull, xp)
@@ -292,13 +355,15 @@ def mbar(
     dDelta = xp.sqrt(d2)
     n_eff = ess(log_W, axis=1, xp=xp)
     check_ess(xp.take(n_eff, s_idx, axis=0), min(Nk_host[k] for k in sampled), threshold, "mbar")
+    overlap = _mbar_overlap(W, Nfull, xp)
+    check_overlap(overlap, sum(Nk_host), threshold, "mbar")
     stderr = dDelta[0, :]
     diagnostics = MbarDiagnostics(
         theta=theta,
         dDelta_f=dDelta,
         f_k=f_all,
         ess=n_eff,
-        overlap=_mbar_overlap(W, Nfull, xp),
+        overlap=overlap,
         n_iterations=n_iter,
         converged=converged,
         stderr_asymptotic=stderr,
@@ -310,17 +375,32 @@ def mbar(
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+def _depth(x: Any) -> int:
+    """Nesting depth of a list/tuple (0 for a scalar)."""
+    d = 0
+    while isinstance(x, (list, tuple)) and len(x) > 0:
+        x, d = x[0], d + 1
+    return d
+
+
 def _host_counts(N_k: Any) -> list[int]:
-    """Sample counts as Python ints, from a list or an array of any library (counts are metadata)."""
+    """Sample counts as Python ints, from a list or an array of any library (counts are metadata). Integral
+    floats (``100.0``, as in pymbar's float ``N_k`` arrays) are accepted; bools, complex and non-integral values
+    are not."""
     owner = owner_of(N_k)
     host = owner.to_numpy(N_k) if owner is not None else N_k
+    kind = str(getattr(host, "dtype", ""))
+    if "bool" in kind or "complex" in kind:
+        raise TypeError(f"N_k must hold integer counts, got an array of {kind}")
     if hasattr(host, "tolist"):
         host = host.tolist()
     if not isinstance(host, (list, tuple)):
         host = [host]
     out = []
     for v in host:
-        if float(v) != int(v):
+        if isinstance(v, (bool, complex, str, bytes)) or not isinstance(v, (int, float)):
+            raise TypeError(f"N_k must hold integer counts, got {v!r}")
+        if not math.isfinite(v) or float(v) != int(v):
             raise ValueError(f"N_k must hold integer counts, got {v!r}")
         out.append(int(v))
     return out
@@ -333,13 +413,15 @@ def _scatter(values: Array, idx: list[int], K: int, xp: Any) -> Array:
     return xp.concat([values[pos[k] : pos[k] + 1] if k in pos else zero for k in range(K)])
 
 
-def _mbar_theta(W: Array, NK: Array, xp: Any) -> Array:
-    """pymbar's 'svd-ew' asymptotic covariance from W (K, N) and N_k."""
+def _mbar_theta(W: Array, NK: Array, xp: Any, device: Any = None) -> Array:
+    """pymbar's 'svd-ew' asymptotic covariance from W (K, N) and N_k (``device``: where the arrays live; given
+    explicitly inside compiled programs, whose traced arrays do not carry one)."""
     K = W.shape[0]
+    device = W.device if device is None else device
     S2, V = xp.linalg.eigh(W @ xp.matrix_transpose(W))
     S = xp.sqrt(xp.where(S2 > 0, S2, xp.zeros_like(S2)))
     VS = V * S[None, :]
-    eye = xp.eye(K, dtype=W.dtype, device=W.device)
+    eye = xp.eye(K, dtype=W.dtype, device=device)
     A = eye - xp.matrix_transpose(VS) @ (NK[:, None] * VS)
     return VS @ xp.linalg.pinv(A, rtol=1e-10) @ xp.matrix_transpose(VS)
 
