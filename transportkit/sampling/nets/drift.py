@@ -130,9 +130,9 @@ def check_drift_output(out: Any, x: Any) -> tuple[Any, Any]:
         raise TypeError(f"drift(t, x) must return a pair (b, div_b); got {what}")
     b, div = out
     n, d = x.shape
-    check_returned_shape("drift", b, (n, d), "(t, x) as b")
+    check_returned_shape("drift(t, x)", b, (n, d), "as b")
     if isinstance(div, bool) or not (isinstance(div, (int, float)) or getattr(div, "ndim", None) == 0):
-        check_returned_shape("drift", div, (n,), "(t, x) as div_b")
+        check_returned_shape("drift(t, x)", div, (n,), "as div_b")
     return b, div
 
 

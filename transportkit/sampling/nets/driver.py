@@ -164,9 +164,9 @@ def run_training(s: Setup, tr: TrainSettings, run: RunSettings, n_train: int, pr
     Round r simulates ``n_train`` fresh walkers with the drift of round r - 1 (round 0: b = 0) and refits; the
     drift of the last round is then simulated once more on fresh walkers without a refit, so that every learned
     drift has an ESS measured on walkers it was not fitted on, comparable with that of b = 0 (round 0). The drift
-    used is the last one unless it scored an ESS below :data:`LOSS_MARGIN` times that of an earlier one: then (``select_best``) the best drift is
-    used, and a :class:`~transportkit.errors.ConvergenceWarning` says so (also when ``select_best=False`` keeps the
-    losing drift)."""
+    used is the last one unless it scored an ESS below :data:`LOSS_MARGIN` times that of an earlier one: then
+    (``select_best``) the best drift is used, and a :class:`~transportkit.errors.ConvergenceWarning` says so (also
+    when ``select_best=False`` keeps the losing drift)."""
     K = run.steps
     eps = run.eps if tr.eps_train is None else tr.eps_train
     grid = Grid(K, eps, run.rule(eps))

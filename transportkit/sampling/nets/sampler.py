@@ -141,7 +141,8 @@ def nets(
         the last learned drift scored a lower ESS on fresh walkers than an earlier drift (b = 0 included): the
         best one is used (``select_best=True``) or the losing one is used as asked.
     DegenerateWeightsWarning
-        the final population collapsed (ESS below 10 walkers, or below n/2 for n < 20): log Z and its stderr rest on a few walkers.
+        the final population collapsed (ESS below 10 walkers, or below n/2 for n < 20): log Z and its stderr
+        rest on a few walkers.
     TransportkitWarning
         the target's log-density is constant (zero gradient) on every initial walker: an improper target?
     """
