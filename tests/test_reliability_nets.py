@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transportkit.errors import ConvergenceWarning, DegenerateWeightsWarning, TransportkitWarning
+from transportkit.errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning, TransportkitWarning
 from transportkit.sampling.nets import nets, sample_with_drift, train
 from transportkit.targets import Gaussian
 
@@ -114,6 +114,27 @@ def test_proper_target_does_not_warn_flat(backend):
         warnings.simplefilter("error", TransportkitWarning)
         r = nets(g, 200, steps=10, eps=0.5, rounds=0, backend=backend, rng=0)
     assert abs(r.log_Z) < 4 * r.log_Z_stderr
+
+
+def test_nonfinite_target_values_mid_run_are_counted_and_warn(backend):
+    # the first batch (walkers near 0, base scale 0.5) is fine; NaN beyond x_0 = 2 is met only once the walkers
+    # travel to the target at 4: those walkers get weight 0, are counted, and the run says so (before: silently)
+    xp = backend.xp
+
+    class NanTail:
+        dim = 1
+
+        def log_prob(self, x):
+            lp = -0.5 * (x[:, 0] - 4.0) ** 2
+            return xp.where(x[:, 0] > 2.0, math.nan, lp)
+
+        def grad_log_prob(self, x):
+            return -(x - 4.0)
+
+    with pytest.warns(NonFiniteWarning, match="NaN or \\+inf"):
+        r = nets(NanTail(), 200, steps=10, eps=0.5, rounds=0, base_scale=0.5, backend=backend, rng=0)
+    assert r.info["nonfinite_walkers"] > 0
+    assert numpy.sum(backend.to_numpy(r.log_weights) == -numpy.inf) >= 1
 
 
 # ------------------------------------------------------------------ user drifts: probed, shapes checked

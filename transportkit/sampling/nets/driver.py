@@ -24,7 +24,7 @@ from typing import Any
 
 from ..._backend import Backend, resolve_backend
 from ..._validation import check_options
-from ...errors import ConvergenceWarning, DegenerateWeightsWarning
+from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
 from ...random import SEED_DEPRECATED, Generator, default_rng, resolve_rng
 from .._common import GaussianBase, make_path
@@ -287,6 +287,15 @@ def run_sampler(
             "every NETS walker was lost (non-finite position or log-weight): the drift or the step diverged; "
             "use more steps, a smaller eps, or select_best=True so that a harmful learned drift is not used"
         )
+    lost = int(traj.lost)
+    if lost:
+        warnings.warn(
+            f"NETS: {lost} walker(s) met a NaN or +inf log-weight during the run (a non-finite position or target "
+            "value) and were given weight 0 (info['nonfinite_walkers']); if the target is finite where it is "
+            "defined, the step diverged: use more steps or a smaller eps",
+            NonFiniteWarning,
+            stacklevel=3,
+        )
     degenerate = is_degenerate(e, n)
     if degenerate:
         warnings.warn(
@@ -304,6 +313,7 @@ def run_sampler(
         "steps": K,
         "ess_relative": e / n,
         "degenerate": degenerate,
+        "nonfinite_walkers": lost,
         "target_evaluations": train_evals + n * (K + 1),
         "models": models,
         "chosen_round": None if trained is None else trained.chosen_round,

@@ -50,11 +50,25 @@ class Grid:
 
 @dataclasses.dataclass
 class Trajectory:
-    """The final walkers ``x`` (n, d), their log-weights ``A`` (n,) and, when kept, ``[(x_k, parts_k)]``."""
+    """The final walkers ``x`` (n, d), their log-weights ``A`` (n,), when kept ``[(x_k, parts_k)]``, and ``lost``
+    (0-d integer array): how many times a live walker's log-weight became NaN or +inf (a non-finite position or
+    target value met mid-run); such a walker gets weight 0 (A = -inf)."""
 
     x: Any
     A: Any
     kept: list[tuple[Any, Any]]
+    lost: Any = 0
+
+
+def _drop_nonfinite(xp: Any, A: Any, A_start: Any, lost: Any) -> tuple[Any, Any]:
+    """Set NaN/+inf log-weights to -inf and count those of walkers alive at the start of the step."""
+    bad = xp.isnan(A) | (A == math.inf)
+    new = xp.sum(xp.astype(bad & (A_start > -math.inf), lost.dtype))
+    return xp.where(bad, -math.inf, A), lost + xp.astype(new, lost.dtype)
+
+
+def _zero_count(xp: Any, A: Any) -> Any:
+    return xp.zeros((), dtype=xp.int32, device=getattr(A, "device", None))
 
 
 def simulate(
@@ -127,7 +141,9 @@ def _python(
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
     kept = [(x, parts)] if keep else []
     zero = xp.zeros_like(x)
+    lost = _zero_count(xp, A)
     for k in progress_range(K, progress, desc):
+        A_start = A
         t, t1 = k * h, (k + 1) * h if k < K - 1 else 1.0
         s = path.grad(t, parts)
         b, div = (zero, 0.0) if drift is None else drift(t, x, s, not fb)
@@ -144,13 +160,13 @@ def _python(
                 + (path.log_prob(t1, parts_y) - path.log_prob(t, parts))
                 + _kernel_ratio(xp, x, y, mean_f, b1, s1, h, eps)
             )
-        A = xp.where(xp.isnan(A), -math.inf, A)
+        A, lost = _drop_nonfinite(xp, A, A_start, lost)
         x, parts = y, parts_y
         if rs is not None and k < K - 1:
             A, x, parts = rs.step(A, x, parts)
         if keep:
             kept.append((x, parts))
-    return Trajectory(x, A, kept)
+    return Trajectory(x, A, kept, lost)
 
 
 def _kernel_ratio(xp: Any, x: Any, y: Any, mean_f: Any, b1: Any, s1: Any, h: Any, eps: Any) -> Any:
@@ -183,7 +199,7 @@ def _compiled(
     keep: bool = False,
     resampler: Resampler | None = None,
 ) -> Trajectory:
-    """The run as one compiled loop: the carry is (x, parts, A) and, with a ``resampler``, its
+    """The run as one compiled loop: the carry is (x, parts, A, lost) and, with a ``resampler``, its
     :class:`~transportkit.sampling.resampling.ResampleState`; the grid times, path weights lam(t), lam'(t), the
     diffusion and the loop keys are arguments of the program, so one compilation serves every call with the same
     target, base, drift, step count, weight rule and resampling configuration. With ``keep`` (training rounds) the
@@ -219,21 +235,23 @@ def _compiled(
     rgen = None if resampler is None else resampler.gen
     body = _make_body(path, drift, gen, K, fb, noisy, spec is not None, cfg, rgen)
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
-    carry = (x, tuple(parts), A) if resampler is None else (x, tuple(parts), A, resampler.state)
+    carry = (x, tuple(parts), A, _zero_count(xp, A))
+    if resampler is not None:
+        carry = (*carry, resampler.state)
     if not keep:
         out = run_steps(be, body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
         if resampler is not None:
-            resampler.state = out[3]
-        return Trajectory(out[0], out[2], [])
+            resampler.state = out[4]
+        return Trajectory(out[0], out[2], [], out[3])
 
     def scan_body(k: Any, c: Any, cs: Any) -> tuple[Any, Any]:
         new = body(k, c, cs)
         return new, (new[0], *new[1])
 
     kept = [(x, tuple(parts))]
-    (x, _, A), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
+    (x, _, A, lost), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
     kept.extend((ys[0][k, ...], tuple(p[k, ...] for p in ys[1:])) for k in range(K))
-    return Trajectory(x, A, kept)
+    return Trajectory(x, A, kept, lost)
 
 
 def _make_body(
@@ -247,7 +265,7 @@ def _make_body(
     cfg: Any = None,
     rgen: Any = None,
 ) -> Any:
-    """The pure step ``(k, (x, parts, A[, rs]), consts) -> (x, parts, A[, rs])`` of the geometric path
+    """The pure step ``(k, (x, parts, A, lost[, rs]), consts) -> (x, parts, A, lost[, rs])`` of the geometric path
     :math:`\\log\\rho_t = (1-\\lambda_t)\\log\\rho_0 + \\lambda_t\\log\\tilde\\rho_1` (parts ``(lp0, lp1, g0, g1)``);
     with a resampling configuration ``cfg``, the islands below the ESS threshold are resampled after every step but
     the last, with draws from ``rgen.at(key, k)``."""
@@ -258,7 +276,8 @@ def _make_body(
         return (1 - a) * p[0] + a * p[1], (1 - a) * p[2] + a * p[3]
 
     def body(k: Any, carry: Any, c: Any) -> Any:
-        x, parts, A = carry[:3]
+        x, parts, A, lost = carry[:4]
+        A_start = A
         ts, lam, dlam, eps, key, params, rkey = c
         drift = field.with_params(params) if with_params else field  # type: ignore[union-attr]
         t, t1, a, a1 = ts[k], ts[k + 1], lam[k], lam[k + 1]
@@ -275,10 +294,10 @@ def _make_body(
             lp1, s1 = mix(a1, parts_y)
             b1 = xp.zeros_like(x) if drift is None else drift(t1, y, s1, False)[0]
             A = A + (lp1 - lp) + _kernel_ratio(xp, x, y, mean_f, b1, s1, h, eps)
-        A = xp.where(xp.isnan(A), -math.inf, A)
+        A, lost = _drop_nonfinite(xp, A, A_start, lost)
         if cfg is None:
-            return y, parts_y, A
-        rs, A, y, parts_y, _, _ = resample_step(cfg, carry[3], A, y, parts_y, rgen.at(rkey, k), xp, allow=k < K - 1)
-        return y, parts_y, A, rs
+            return y, parts_y, A, lost
+        rs, A, y, parts_y, _, _ = resample_step(cfg, carry[4], A, y, parts_y, rgen.at(rkey, k), xp, allow=k < K - 1)
+        return y, parts_y, A, lost, rs
 
     return body
