@@ -137,6 +137,39 @@ def test_nonfinite_target_values_mid_run_are_counted_and_warn(backend):
     assert numpy.sum(backend.to_numpy(r.log_weights) == -numpy.inf) >= 1
 
 
+BAD_PATHS = [
+    ({"base_scale": -1.0}, ValueError, "base_scale must be > 0"),
+    ({"base_scale": math.inf}, ValueError, "base_scale must be a finite"),
+    ({"base_scale": True}, TypeError, "base_scale"),
+    ({"base_mean": "a"}, TypeError, "base_mean"),
+    ({"base_mean": [0.0, math.nan]}, ValueError, "base_mean must be a finite"),
+    ({"base_mean": [[0.0, 0.0]]}, ValueError, "base_mean must be a real number or a non-empty 1-D"),
+    ({"base_mean": [0.0, 0.0, 0.0]}, ValueError, "base mean has length 3"),
+    ({"schedule": 3}, TypeError, "schedule must be a pair of callables"),
+]
+
+
+@pytest.mark.parametrize(("kw", "err", "match"), BAD_PATHS, ids=[str(k) for k, _, _ in BAD_PATHS])
+def test_bad_path_arguments_raise_before_any_evaluation(kw, err, match):
+    t = _Spy(numpy)
+    with pytest.raises(err, match=match):
+        nets(t, 50, steps=3, rounds=0, rng=0, **kw)
+    assert t.calls == 0
+
+
+def test_numpy_scalar_and_array_base_means_are_accepted():
+    t = _Spy(numpy)
+    a = nets(t, 50, steps=3, rounds=0, rng=0, base_mean=numpy.float32(0.5))
+    b = nets(t, 50, steps=3, rounds=0, rng=0, base_mean=numpy.array([0.5, 0.5]))
+    numpy.testing.assert_allclose(a.log_weights, b.log_weights, rtol=1e-12)
+
+
+def test_trained_drift_of_another_dimension_is_refused():
+    d = train(Gaussian(numpy.zeros(2), numpy.ones(2)), n_train=50, steps=3, rounds=1, features="affine", n_fit=1, rng=0)
+    with pytest.raises(ValueError, match="learned in dimension 2; this target has dimension 3"):
+        nets(Gaussian(numpy.zeros(3), numpy.ones(3)), 50, steps=3, drift=d, rng=0)
+
+
 # ------------------------------------------------------------------ user drifts: probed, shapes checked
 BAD_DRIFTS = [
     (lambda t, x: (x, x[:, 0], x), TypeError, r"must return a pair \(b, div_b\); got a tuple of length 3"),

@@ -23,7 +23,7 @@ import warnings
 from typing import Any
 
 from ..._backend import Backend, resolve_backend
-from ..._validation import check_options
+from ..._validation import as_real, check_options
 from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
 from ...random import SEED_DEPRECATED, Generator, default_rng, resolve_rng
@@ -114,6 +114,7 @@ def setup(
         check_stable_step(pth, name, eps, steps)
     if drift is not None and not isinstance(drift, TrainedDrift):
         probe_drift(drift, pth, be)
+    check_trained_drift(drift, pth)
     st = streams(gen, be)
     rs = None
     if run is not None and n is not None:
@@ -342,6 +343,40 @@ def _check_drift(drift: Any) -> None:
         )
 
 
+def path_options(path: Any, base: Any, base_mean: Any, base_scale: Any, schedule: Any) -> dict[str, Any]:
+    """The path arguments, checked: ``base_scale`` a positive finite real, ``base_mean`` a finite real or a 1-D
+    sequence of them, ``schedule`` a pair of callables ``(lam, dlam)``; ``path`` and ``base`` exclude the others."""
+    if base_scale is not None:
+        base_scale = as_real("base_scale", base_scale, low=0.0, low_open=True)
+    if isinstance(base_mean, (str, bytes, bool)) or base_mean is None:
+        raise TypeError(f"base_mean must be a real number or a sequence of d real numbers, got {base_mean!r}")
+    if (hasattr(base_mean, "shape") and getattr(base_mean, "ndim", None) != 0) or isinstance(base_mean, (list, tuple)):
+        vals = base_mean.tolist() if hasattr(base_mean, "tolist") else list(base_mean)
+        if not isinstance(vals, list) or not vals or any(isinstance(v, list) for v in vals):
+            raise ValueError(f"base_mean must be a real number or a non-empty 1-D sequence, got {base_mean!r}")
+        for v in vals:
+            as_real("base_mean", v)
+    else:
+        base_mean = as_real("base_mean", base_mean)
+    if schedule is not None and not (
+        isinstance(schedule, (tuple, list)) and len(schedule) == 2 and all(callable(f) for f in schedule)
+    ):
+        raise TypeError("schedule must be a pair of callables (lam, dlam) with lam(0) = 0 and lam(1) = 1")
+    if path is not None and (base is not None or base_scale is not None or schedule is not None):
+        raise ValueError("give either path= or the geometric path's base/base_scale/schedule, not both")
+    return dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+
+
+def check_trained_drift(drift: Any, path: Any) -> None:
+    """``ValueError`` when a :class:`TrainedDrift` was learned in another dimension than the path's."""
+    if not isinstance(drift, TrainedDrift):
+        return
+    d_new = getattr(getattr(path, "base", None), "dim", None)
+    d_old = getattr(getattr(drift.path, "base", None), "dim", None)
+    if d_new is not None and d_old is not None and d_new != d_old:
+        raise ValueError(f"drift is a TrainedDrift learned in dimension {d_old}; this target has dimension {d_new}")
+
+
 def resolve(backend: Any, device: Any, dtype: Any, rng: Any, seed: Any) -> tuple[Backend, Generator]:
     """The backend and the stream of a public call (``seed=`` warns as the deprecated alias of ``rng=``)."""
     be = resolve_backend(backend=backend, device=device, dtype=dtype)
@@ -404,7 +439,7 @@ def train(
     tr = TrainSettings(n_train=n_train, **options)
     run = RunSettings(steps=steps, eps=eps, weights=weights, progress=progress)
     tr.check_run(run)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
     be, gen = resolve(backend, device, dtype, rng, seed)
     s = setup(target, path_kw, be, gen, run=run, learner=_learner(tr), eps_checked=(("eps", run.eps),))
     return run_training(s, tr, run, tr.n_train, run.progress)
@@ -465,7 +500,7 @@ def sample_with_drift(
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
     n = run.check_n(n)
     _check_drift(drift)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
     be, gen = resolve(backend, device, dtype, rng, seed)
     s = setup(target, path_kw, be, gen, run=run, n=n, eps_checked=(("eps", run.eps),), drift=drift)
     trained = drift if isinstance(drift, TrainedDrift) else None

@@ -11,7 +11,7 @@ from ..._capabilities import declare
 from ...random import SEED_DEPRECATED
 from ..results import Samples
 from .drift import TrainedDrift, as_field
-from .driver import _check_drift, _learner, resolve, run_sampler, run_training, setup
+from .driver import _check_drift, _learner, path_options, resolve, run_sampler, run_training, setup
 from .settings import RunSettings, TrainSettings
 
 __all__ = ["nets"]
@@ -154,7 +154,7 @@ def nets(
     )  # fmt: skip
     tr.check_run(run)
     _check_drift(drift)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
     be, gen = resolve(backend, device, dtype, rng, seed)
     checked = [("eps", run.eps)]
     if drift is None and tr.rounds and tr.eps_train is not None:
