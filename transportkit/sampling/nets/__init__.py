@@ -37,6 +37,15 @@ over ``islands`` independent populations (:mod:`transportkit.sampling.resampling
 variance is the sum of the epochs' delta-method variances, which ignores the correlations resampling creates (it
 underestimates the seed-to-seed spread); with several it comes from the spread of the islands' estimates.
 
+**Honest results** (docs/reliability.md). Arguments are checked at entry by :mod:`transportkit._validation`
+before any target evaluation, including a step that is unstable on the Gaussian base (h·ε ≥ 2σ₀²) and a user drift
+probed once for its shapes. Every learned drift is scored on fresh walkers against the drifts tried before it
+(b = 0 first); one that loses is replaced by the best (``select_best``) with a
+:class:`~transportkit.errors.ConvergenceWarning`. A collapsed final population (ESS below 10 walkers) warns with
+:class:`~transportkit.errors.DegenerateWeightsWarning`, walkers whose log-weight became NaN/+inf are counted
+(``info["nonfinite_walkers"]``, :class:`~transportkit.errors.NonFiniteWarning`), and a target whose log-density is
+constant on every initial walker (improper) warns. Randomness: ``rng=`` (SciPy SPEC 7; ``seed=`` deprecated).
+
 **Modules** of :mod:`transportkit.sampling.nets`: ``features`` (drift features), ``pinn`` (least squares),
 ``mlp_drift`` (MLP), ``drift`` (:class:`TrainedDrift`), ``settings`` (:class:`RunSettings`,
 :class:`TrainSettings`), ``simulate`` (the dynamics, compiled on JAX), ``driver`` (:func:`train`,

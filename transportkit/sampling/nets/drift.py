@@ -13,11 +13,12 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from ..._validation import check_returned_shape
 from .features import DriftModel
 from .mlp_drift import mlp_drift_div
 from .pinn import interpolated_drift, log_Z_pinn
 
-__all__ = ["TrainedDrift", "as_field", "combined_drift"]
+__all__ = ["TrainedDrift", "as_field", "check_drift_output", "combined_drift", "probe_drift"]
 
 #: the simulator's drift: ``(t, x, s, need_div) -> (b, div b)``
 Field = Callable[[Any, Any, Any, bool], tuple[Any, Any]]
@@ -118,12 +119,44 @@ def as_field(drift: Any) -> Field | None:
     return _UserField(drift)
 
 
+def check_drift_output(out: Any, x: Any) -> tuple[Any, Any]:
+    """``(b, div_b)`` from what a user drift returned for walkers ``x`` (n, d): a pair whose ``b`` has shape (n, d)
+    and ``div_b`` shape (n,) or is a scalar (a constant divergence); anything else is an error naming the drift
+    and the shapes (static: the check costs no host sync, also under a JAX trace)."""
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        what = f"a {type(out).__name__} of length {len(out)}" if isinstance(out, (tuple, list)) else (
+            f"a {type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}"
+        )
+        raise TypeError(f"drift(t, x) must return a pair (b, div_b); got {what}")
+    b, div = out
+    n, d = x.shape
+    check_returned_shape("drift(t, x)", b, (n, d), "as b")
+    if isinstance(div, bool) or not (isinstance(div, (int, float)) or getattr(div, "ndim", None) == 0):
+        check_returned_shape("drift(t, x)", div, (n,), "as div_b")
+    return b, div
+
+
+def probe_drift(drift: Any, path: Any, be: Any) -> None:
+    """Call a user drift once, at t = 0 on two walkers at the base mean, and check what it returns
+    (:func:`check_drift_output`). Paths without a Gaussian base (dimension unknown before sampling) are checked at
+    the drift's first call instead."""
+    base = getattr(path, "base", None)
+    dim = getattr(base, "dim", None)
+    if dim is None:
+        return
+    xp = be.xp
+    mean = getattr(base, "mean", 0.0)
+    m = xp.asarray(mean, dtype=be.dtype, device=be.device)
+    x = xp.zeros((2, dim), dtype=be.dtype, device=be.device) + m
+    check_drift_output(drift(0.0, x), x)
+
+
 @dataclasses.dataclass(frozen=True)
 class _UserField:
     """A user drift ``fn(t, x) -> (b, div b)`` in the simulator's signature (equal when ``fn`` is: the key of its
-    compiled runs)."""
+    compiled runs); the shapes it returns are checked on every call."""
 
     fn: Callable[[Any, Any], tuple[Any, Any]]
 
     def __call__(self, t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
-        return self.fn(t, x)
+        return check_drift_output(self.fn(t, x), x)

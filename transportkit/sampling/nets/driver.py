@@ -2,33 +2,62 @@
 arXiv:2410.02711): :func:`train` learns a drift by PINN rounds, :func:`sample_with_drift` runs the sampler with a
 given drift, :func:`nets` does both.
 
-Randomness: one stream per purpose. The seed's own stream drives the final run (initial walkers and noise); two
-children spawned from it drive the training rounds (their walkers, RBF centers, the MLP) and the resampling, so
-that the final run's noise does not depend on ``rounds``, ``n_train`` or the other training settings, and
-``nets(..., seed=s)`` equals ``sample_with_drift(..., train(..., seed=s), seed=s)``.
+Randomness (``rng=``, SciPy SPEC 7; ``seed=`` is its deprecated alias): one stream per purpose. The stream of
+``rng`` drives the final run (initial walkers and noise); two children spawned from it drive the training rounds
+(their walkers, RBF centers, the MLP, the scoring run) and the resampling, so that the final run's noise does not
+depend on ``rounds``, ``n_train`` or the other training settings, and ``nets(..., rng=s)`` equals
+``sample_with_drift(..., train(..., rng=s), rng=s)`` for an int ``s``.
+
+Honest results (docs/reliability.md): every learned drift is scored on fresh walkers against the drifts tried
+before it (b = 0 first) and a drift that loses is not used silently (:class:`~transportkit.errors.ConvergenceWarning`);
+a final population whose ESS collapsed warns (:class:`~transportkit.errors.DegenerateWeightsWarning`); a step
+``eps / steps`` that is unstable on the Gaussian base is refused at entry; a user drift is probed once and the
+shapes it returns are checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
+import warnings
 from typing import Any
 
 from ..._backend import Backend, resolve_backend
+from ..._validation import as_real, check_options
+from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
-from ...random import Generator, default_rng
-from .._common import make_path
+from ...random import SEED_DEPRECATED, Generator, default_rng, resolve_rng
+from .._common import GaussianBase, make_path
 from ..resampling import Resampler, final_estimate, make_resampler
 from ..results import Samples
-from .drift import Field, TrainedDrift, as_field, combined_drift
+from .drift import Field, TrainedDrift, as_field, combined_drift, probe_drift
 from .features import make_families
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
 from .settings import RunSettings, TrainSettings
 from .simulate import Grid, simulate
 
-__all__ = ["Setup", "Streams", "run_sampler", "run_training", "sample_with_drift", "setup", "streams", "train"]
+__all__ = [
+    "DEGENERATE_ESS_MIN",
+    "LOSS_MARGIN",
+    "Setup",
+    "Streams",
+    "run_sampler",
+    "run_training",
+    "sample_with_drift",
+    "setup",
+    "streams",
+    "train",
+]
+
+#: a final population whose ESS is below this many walkers (or below n/2 when n < 20) has collapsed onto a few
+#: walkers: its log Z and the delta-method stderr rest on them alone and the stderr is itself unreliable
+#: (:class:`~transportkit.errors.DegenerateWeightsWarning`). An absolute count, not a fraction of n: the delta-method
+#: stderr is about 1/sqrt(ESS), trustworthy or not according to ESS itself.
+DEGENERATE_ESS_MIN = 10.0
+#: a learned drift "loses" when its ESS on fresh walkers is below this fraction of the best ESS of the drifts tried
+#: before it (b = 0 included): closer scores are within the sampling noise of the ESS, and the last drift is kept
+LOSS_MARGIN = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +69,15 @@ class Streams:
     resample: Generator
 
 
-def streams(seed: Any, be: Backend) -> Streams:
-    """The seed's stream for the final run and two spawned children for training and resampling."""
-    gen = default_rng(seed, be)
+def streams(rng: Any, be: Backend) -> Streams:
+    """The stream of ``rng`` (anything :func:`transportkit.random.default_rng` takes) for the final run and two
+    spawned children for training and resampling."""
+    gen = default_rng(rng, be)
+    if gen.backend.name != be.name:
+        raise ValueError(
+            f"rng is a transportkit Generator of backend {gen.backend.name!r}, the run is on {be.name!r}: pass an int "
+            "or a numpy.random.Generator (it seeds any backend)"
+        )
     train_gen, resample_gen = gen.spawn(2)
     return Streams(gen, train_gen, resample_gen)
 
@@ -60,25 +95,48 @@ class Setup:
 def setup(
     target: Any,
     path_kw: dict[str, Any],
-    backend: Any,
-    device: Any,
-    dtype: Any,
-    seed: Any,
+    be: Backend,
+    gen: Generator,
     *,
     run: RunSettings | None = None,
     n: int | None = None,
     learner: str | None = None,
+    eps_checked: tuple[tuple[str, float], ...] = (),
+    drift: Any = None,
 ) -> Setup:
-    """Resolve the backend, bind the path, spawn the streams and build the resampler, evaluating nothing."""
-    be = resolve_backend(backend=backend, device=device, dtype=dtype)
+    """Bind the path, check what needs it (stable step on the base, the user drift's shapes), spawn the streams and
+    build the resampler, evaluating no target."""
     if learner == "mlp":
         be.require("value_and_grad")
     pth = make_path(target, be, **path_kw)
-    st = streams(seed, be)
+    steps = run.steps if run is not None else None
+    for name, eps in eps_checked:
+        check_stable_step(pth, name, eps, steps)
+    if drift is not None and not isinstance(drift, TrainedDrift):
+        probe_drift(drift, pth, be)
+    check_trained_drift(drift, pth)
+    st = streams(gen, be)
     rs = None
     if run is not None and n is not None:
         rs = make_resampler(run.resample, n, run.islands, run.ess_threshold, st.resample, be.xp, be.dtype, be.device)
     return Setup(be, pth, st, rs)
+
+
+def check_stable_step(path: Any, name: str, eps: float, steps: int | None) -> None:
+    r"""``ValueError`` when the Euler–Maruyama step is unstable on the Gaussian base already: at t = 0 the move is
+    :math:`x \mapsto x + h\varepsilon\nabla\log\rho_0(x) = m + (1 - h\varepsilon/\sigma^2)(x - m)`, which
+    diverges when :math:`h\varepsilon \ge 2\sigma^2` (h = 1/steps, σ the base scale)."""
+    base = getattr(path, "base", None)
+    if steps is None or not isinstance(base, GaussianBase):
+        return
+    h = 1.0 / steps
+    if h * eps >= 2 * base.scale**2:
+        bound = 2 * base.scale**2 * steps
+        raise ValueError(
+            f"{name} = {eps:g} with steps = {steps} is unstable: the Euler–Maruyama step h*{name} = {h * eps:g} is "
+            f">= 2 * base_scale**2 = {2 * base.scale**2:g}, so the walkers diverge on the base already; use "
+            f"{name} < {bound:g} (or more steps, or a wider base_scale)"
+        )
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -102,7 +160,14 @@ def _summary(A: Any, log_Z0: float, xp: Any) -> tuple[float, float, float]:
 
 
 def run_training(s: Setup, tr: TrainSettings, run: RunSettings, n_train: int, progress: bool) -> TrainedDrift:
-    """``tr.rounds`` PINN rounds (see :func:`train`) on the setup's training stream."""
+    """``tr.rounds`` PINN rounds (see :func:`train`) on the setup's training stream, then a scoring run.
+
+    Round r simulates ``n_train`` fresh walkers with the drift of round r - 1 (round 0: b = 0) and refits; the
+    drift of the last round is then simulated once more on fresh walkers without a refit, so that every learned
+    drift has an ESS measured on walkers it was not fitted on, comparable with that of b = 0 (round 0). The drift
+    used is the last one unless it scored an ESS below :data:`LOSS_MARGIN` times that of an earlier one: then
+    (``select_best``) the best drift is used, and a :class:`~transportkit.errors.ConvergenceWarning` says so (also
+    when ``select_best=False`` keeps the losing drift)."""
     K = run.steps
     eps = run.eps if tr.eps_train is None else tr.eps_train
     grid = Grid(K, eps, run.rule(eps))
@@ -114,13 +179,51 @@ def run_training(s: Setup, tr: TrainSettings, run: RunSettings, n_train: int, pr
         _round(s, tr, grid, r, st, knots, times, use_mlp, n_train, progress)
     chosen = None
     if tr.rounds:
-        ess_seq = [e for e, _ in st.tried]
-        improving = all(b >= a for a, b in itertools.pairwise(ess_seq))
         chosen = tr.rounds
-        if tr.select_best and not improving:  # a refit made things worse: keep the best drift tried
-            chosen = max(range(len(st.tried)), key=lambda i: ess_seq[i])
-            st.models, st.net = st.tried[chosen][1]
+        if st.models is not None or st.net is not None:  # a drift was learned: score it on fresh walkers
+            _score(s, grid, st, times, n_train, progress, tr.rounds)
+        else:  # nothing learned (features="none", linear learner): b = 0, as in round 0
+            st.tried.append(st.tried[0])
+            st.rounds.append({**st.rounds[0], "fitted": False})
+        chosen = _choose(st, tr.select_best, n_train)
+        st.models, st.net = st.tried[chosen][1]
     return TrainedDrift(st.models, st.net, tuple(times), st.scales, s.path, st.rounds, chosen, st.mlp, st.evals)
+
+
+def _score(s: Setup, grid: Grid, st: _Training, times: list[float], n_train: int, progress: bool, r: int) -> None:
+    """Simulate ``n_train`` fresh walkers with the last learned drift (no refit) and record its ESS."""
+    cur = combined_drift(st.models, st.net, times, s.path, st.scales)
+    traj = simulate(s.be, s.path, n_train, grid, cur, s.streams.train, check=False, progress=progress,
+                    desc=f"nets score {r}")
+    st.evals += n_train * (grid.steps + 1)
+    lz, se, e = _summary(traj.A, s.path.log_Z0, s.be.xp)
+    st.rounds.append({"log_Z": lz, "log_Z_stderr": se, "ess": e, "n": n_train, "fitted": False})
+    st.tried.append((e, (st.models, st.net)))
+
+
+def _describe(r: int) -> str:
+    return "b = 0 (round 0)" if r == 0 else f"the drift of round {r}"
+
+
+def _choose(st: _Training, select_best: bool, n_train: int) -> int:
+    """The index of the drift to use: the last unless an earlier one scored an ESS higher by more than the noise
+    margin (the last's ESS below :data:`LOSS_MARGIN` times the best's); then warn."""
+    ess_seq = [e if math.isfinite(e) else -math.inf for e, _ in st.tried]
+    last = len(ess_seq) - 1
+    best = max(range(len(ess_seq)), key=lambda i: ess_seq[i])  # the first of ties
+    same = all(a is b for a, b in zip(st.tried[best][1], st.tried[last][1], strict=True))
+    if ess_seq[last] >= LOSS_MARGIN * ess_seq[best] or same:
+        return last
+    msg = (
+        f"NETS: the learned drift (round {last}) scored ESS {ess_seq[last]:.4g} of {n_train} fresh walkers, below "
+        f"{_describe(best)} (ESS {ess_seq[best]:.4g})"
+    )
+    if select_best:
+        warnings.warn(f"{msg}; using {_describe(best)} instead (info['chosen_round'] = {best}). More training walkers "
+                      "(n_train), other features or more rounds may help.", ConvergenceWarning, stacklevel=4)
+        return best
+    warnings.warn(f"{msg}; using it anyway because select_best=False", ConvergenceWarning, stacklevel=4)
+    return last
 
 
 def _round(
@@ -142,7 +245,7 @@ def _round(
     traj = simulate(be, pth, n_train, grid, cur, gen, check=r == 0, keep=True, progress=progress, desc=desc)
     st.evals += n_train * (K + 1)
     lz, se, e = _summary(traj.A, pth.log_Z0, xp)
-    st.rounds.append({"log_Z": lz, "log_Z_stderr": se, "ess": e, "n": n_train})
+    st.rounds.append({"log_Z": lz, "log_Z_stderr": se, "ess": e, "n": n_train, "fitted": True})
     st.tried.append((e, (st.models, st.net)))
     st.models = None
     if tr.features != "none":
@@ -172,7 +275,10 @@ def run_sampler(
     """The final run with drift ``field`` on the setup's run stream, and its estimates."""
     be, pth, xp, K = s.be, s.path, s.be.xp, run.steps
     rs = s.resampler
-    traj = simulate(be, pth, n, Grid(K, run.eps, run.rule()), field, s.streams.run, resampler=rs, progress=run.progress)
+    traj = simulate(
+        be, pth, n, Grid(K, run.eps, run.rule()), field, s.streams.run, resampler=rs, progress=run.progress,
+        flat=train_evals == 0,
+    )  # fmt: skip
     lz, var, log_w, _ = final_estimate(rs, traj.A, xp)
     lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
     if math.isnan(lz):
@@ -182,6 +288,24 @@ def run_sampler(
             "every NETS walker was lost (non-finite position or log-weight): the drift or the step diverged; "
             "use more steps, a smaller eps, or select_best=True so that a harmful learned drift is not used"
         )
+    lost = int(traj.lost)
+    if lost:
+        warnings.warn(
+            f"NETS: {lost} walker(s) met a NaN or +inf log-weight during the run (a non-finite position or target "
+            "value) and were given weight 0 (info['nonfinite_walkers']); if the target is finite where it is "
+            "defined, the step diverged: use more steps or a smaller eps",
+            NonFiniteWarning,
+            stacklevel=3,
+        )
+    degenerate = is_degenerate(e, n)
+    if degenerate:
+        warnings.warn(
+            f"NETS weights collapsed: ESS {e:.3g} of n = {n} walkers (ESS/n = {e / n:.2g}); log Z = {lz:.6g} and its "
+            "stderr rest on a few walkers and cannot be trusted. Use more steps, a smaller eps, a better drift "
+            "(more rounds or n_train), resampling, or a base closer to the target.",
+            DegenerateWeightsWarning,
+            stacklevel=3,
+        )
     models = None if trained is None else trained.models
     info: dict[str, Any] = {
         "rounds": [] if trained is None else trained.rounds,
@@ -189,6 +313,8 @@ def run_sampler(
         "weights": run.rule(),
         "steps": K,
         "ess_relative": e / n,
+        "degenerate": degenerate,
+        "nonfinite_walkers": lost,
         "target_evaluations": train_evals + n * (K + 1),
         "models": models,
         "chosen_round": None if trained is None else trained.chosen_round,
@@ -204,9 +330,57 @@ def run_sampler(
     return Samples(x=traj.x, log_weights=log_w + pth.log_Z0, log_Z=lz, log_Z_stderr=se, ess=e, info=info)
 
 
+def is_degenerate(ess: float, n: int) -> bool:
+    """Whether a population of n walkers with effective size ``ess`` has collapsed (see :data:`DEGENERATE_ESS_MIN`);
+    a NaN ESS (no weight left) counts as collapsed."""
+    return not ess >= min(DEGENERATE_ESS_MIN, n / 2)
+
+
 def _check_drift(drift: Any) -> None:
     if drift is not None and not callable(drift):
-        raise TypeError("drift must be a callable drift(t, x) -> (b, div_b) or a TrainedDrift")
+        raise TypeError(
+            f"drift must be None, a callable drift(t, x) -> (b, div_b) or a TrainedDrift, got {type(drift).__name__}"
+        )
+
+
+def path_options(path: Any, base: Any, base_mean: Any, base_scale: Any, schedule: Any) -> dict[str, Any]:
+    """The path arguments, checked: ``base_scale`` a positive finite real, ``base_mean`` a finite real or a 1-D
+    sequence of them, ``schedule`` a pair of callables ``(lam, dlam)``; ``path`` and ``base`` exclude the others."""
+    if base_scale is not None:
+        base_scale = as_real("base_scale", base_scale, low=0.0, low_open=True)
+    if isinstance(base_mean, (str, bytes, bool)) or base_mean is None:
+        raise TypeError(f"base_mean must be a real number or a sequence of d real numbers, got {base_mean!r}")
+    if (hasattr(base_mean, "shape") and getattr(base_mean, "ndim", None) != 0) or isinstance(base_mean, (list, tuple)):
+        vals = base_mean.tolist() if hasattr(base_mean, "tolist") else list(base_mean)
+        if not isinstance(vals, list) or not vals or any(isinstance(v, list) for v in vals):
+            raise ValueError(f"base_mean must be a real number or a non-empty 1-D sequence, got {base_mean!r}")
+        for v in vals:
+            as_real("base_mean", v)
+    else:
+        base_mean = as_real("base_mean", base_mean)
+    if schedule is not None and not (
+        isinstance(schedule, (tuple, list)) and len(schedule) == 2 and all(callable(f) for f in schedule)
+    ):
+        raise TypeError("schedule must be a pair of callables (lam, dlam) with lam(0) = 0 and lam(1) = 1")
+    if path is not None and (base is not None or base_scale is not None or schedule is not None):
+        raise ValueError("give either path= or the geometric path's base/base_scale/schedule, not both")
+    return dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+
+
+def check_trained_drift(drift: Any, path: Any) -> None:
+    """``ValueError`` when a :class:`TrainedDrift` was learned in another dimension than the path's."""
+    if not isinstance(drift, TrainedDrift):
+        return
+    d_new = getattr(getattr(path, "base", None), "dim", None)
+    d_old = getattr(getattr(drift.path, "base", None), "dim", None)
+    if d_new is not None and d_old is not None and d_new != d_old:
+        raise ValueError(f"drift is a TrainedDrift learned in dimension {d_old}; this target has dimension {d_new}")
+
+
+def resolve(backend: Any, device: Any, dtype: Any, rng: Any, seed: Any) -> tuple[Backend, Generator]:
+    """The backend and the stream of a public call (``seed=`` warns as the deprecated alias of ``rng=``)."""
+    be = resolve_backend(backend=backend, device=device, dtype=dtype)
+    return be, resolve_rng(rng, be, seed=seed)
 
 
 def train(
@@ -224,8 +398,9 @@ def train(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
     progress: bool = False,
+    seed: Any = SEED_DEPRECATED,
     **options: Any,
 ) -> TrainedDrift:
     """Learn the NETS drift along the path to ``target`` by PINN rounds (no final run).
@@ -240,8 +415,9 @@ def train(
         the grid, diffusion and weight rule of the training runs (see :func:`nets`).
     path, base, base_mean, base_scale, schedule
         the path from the base to the target (see :func:`nets`).
-    backend, device, dtype, seed, progress
-        as in :func:`nets`; the rounds draw from the stream spawned for training from ``seed``.
+    backend, device, dtype, rng, progress
+        as in :func:`nets`; the rounds draw from the stream spawned for training from ``rng`` (``seed=``: deprecated
+        alias of ``rng=``).
     **options
         the fields of :class:`~transportkit.sampling.nets.settings.TrainSettings` (``rounds``, ``n_fit``,
         ``features``, ``learner``, ...; ``eps_train`` is ``eps`` here).
@@ -249,16 +425,24 @@ def train(
     Returns
     -------
     TrainedDrift
-        the drift (``drift(t, x) -> (b, div b)``), for :func:`sample_with_drift` or ``nets(drift=...)``.
+        the drift (``drift(t, x) -> (b, div b)``), for :func:`sample_with_drift` or ``nets(drift=...)``;
+        ``chosen_round`` is the drift used after scoring (see :func:`run_training`).
+
+    Warns
+    -----
+    ConvergenceWarning
+        the last learned drift scored a lower ESS on fresh walkers than an earlier drift (b = 0 included).
     """
     if "eps_train" in options:
         raise TypeError("train() takes the training diffusion as eps=")
+    check_options("train()", options, [f.name for f in dataclasses.fields(TrainSettings) if f.name != "n_train"])
     tr = TrainSettings(n_train=n_train, **options)
     run = RunSettings(steps=steps, eps=eps, weights=weights, progress=progress)
     tr.check_run(run)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
-    s = setup(target, path_kw, backend, device, dtype, seed, learner=_learner(tr))
-    return run_training(s, tr, run, int(n_train), progress)
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
+    be, gen = resolve(backend, device, dtype, rng, seed)
+    s = setup(target, path_kw, be, gen, run=run, learner=_learner(tr), eps_checked=(("eps", run.eps),))
+    return run_training(s, tr, run, tr.n_train, run.progress)
 
 
 def sample_with_drift(
@@ -281,38 +465,46 @@ def sample_with_drift(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
     progress: bool = False,
+    seed: Any = SEED_DEPRECATED,
 ) -> Samples:
     """Run the NETS sampler with a given drift: ``None`` (b = 0, annealed Langevin with exact path weights), a
     :class:`TrainedDrift` from :func:`train` (on the same path), or ``drift(t, x) -> (b, div b)``.
 
-    On JAX, with the default geometric path, no resampling, and b = 0 or a drift that accepts t as a 0-d array,
-    the whole run is one compiled program; a drift that cannot be traced runs in a Python loop instead.
+    On JAX, with the default geometric path and b = 0 or a drift that accepts t as a 0-d array, the whole run
+    (resampling included) is one compiled program; a drift that cannot be traced runs in a Python loop instead.
 
     Parameters
     ----------
     target, n
         the target and the number of walkers.
     drift : None, TrainedDrift or callable
-        the drift.
+        the drift; a callable is probed once at entry (t = 0, two walkers at the base mean) and must return a pair
+        ``(b, div_b)`` of shapes (n, d) and (n,) (or a scalar divergence).
     steps, eps, weights, resample, ess_threshold, islands, return_works
         see :class:`~transportkit.sampling.nets.settings.RunSettings`.
-    path, base, base_mean, base_scale, schedule, backend, device, dtype, seed, progress
-        as in :func:`nets`.
+    path, base, base_mean, base_scale, schedule, backend, device, dtype, rng, progress
+        as in :func:`nets` (``seed=``: deprecated alias of ``rng=``).
 
     Returns
     -------
     Samples
         as :func:`nets` (``info["target_evaluations"]`` counts this run only).
+
+    Warns
+    -----
+    DegenerateWeightsWarning
+        the final weights collapsed (ESS below 10 walkers, or below n/2 for n < 20).
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
-    run.check_n(n)
+    n = run.check_n(n)
     _check_drift(drift)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
-    s = setup(target, path_kw, backend, device, dtype, seed, run=run, n=int(n))
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
+    be, gen = resolve(backend, device, dtype, rng, seed)
+    s = setup(target, path_kw, be, gen, run=run, n=n, eps_checked=(("eps", run.eps),), drift=drift)
     trained = drift if isinstance(drift, TrainedDrift) else None
-    return run_sampler(s, int(n), run, as_field(drift), trained, 0)
+    return run_sampler(s, n, run, as_field(drift), trained, 0)
 
 
 def _learner(tr: TrainSettings) -> str | None:

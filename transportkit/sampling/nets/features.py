@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..._validation import close_matches
+
 __all__ = ["FAMILIES", "DriftModel", "check_features", "make_families"]
 
 #: the feature families that ``features="a+b+..."`` may combine
@@ -151,14 +153,14 @@ class DriftModel:
 def check_features(kind: Any) -> None:
     """``ValueError`` unless ``kind`` is ``"auto"``, ``"none"`` or ``+``-joined names from :data:`FAMILIES`."""
     if not isinstance(kind, str):
-        raise ValueError(f"features must be a string such as 'auto' or 'affine+rbf', got {kind!r}")
+        raise TypeError(f"features must be a string such as 'auto' or 'affine+rbf', got {kind!r}")
     if kind in ("auto", "none"):
         return
     for part in kind.split("+"):
         if part not in FAMILIES:
             raise ValueError(
-                f"unknown feature family {part!r} in features={kind!r}; use affine, diag, score, rbf, sep "
-                "(joined with '+'), auto or none"
+                f"unknown feature family {part!r} in features={kind!r}{close_matches(part, FAMILIES)}; use affine, "
+                "diag, score, rbf, sep (joined with '+'), auto or none"
             )
 
 

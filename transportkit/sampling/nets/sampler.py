@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..._capabilities import declare
+from ...random import SEED_DEPRECATED
 from ..results import Samples
 from .drift import TrainedDrift, as_field
-from .driver import _check_drift, _learner, run_sampler, run_training, setup
+from .driver import _check_drift, _learner, path_options, resolve, run_sampler, run_training, setup
 from .settings import RunSettings, TrainSettings
 
 __all__ = ["nets"]
@@ -54,8 +55,9 @@ def nets(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
     progress: bool = False,
+    seed: Any = SEED_DEPRECATED,
 ) -> Samples:
     r"""Sample ``target`` and estimate its log Z with NETS (see :mod:`transportkit.sampling.nets` for the
     equations): :func:`~transportkit.sampling.nets.train` then
@@ -111,32 +113,59 @@ def nets(
         the schedule ``(lam, dlam)``.
     return_works : bool
         put the per-walker works :math:`W^i = -A^i` in ``info["works"]``.
-    backend, device, dtype, seed, progress
-        backend resolution, the seed (SPEC 7), and a progress bar.
+    backend, device, dtype, rng, progress
+        backend resolution, the random stream (SciPy SPEC 7: None for fresh entropy, an int, a
+        ``numpy.random.Generator`` or a :class:`transportkit.random.Generator`; ``seed=`` is its deprecated
+        alias), and a progress bar.
 
     Returns
     -------
     Samples
         ``log_weights`` = A + log Z0 (so that ``logmeanexp(log_weights) == log_Z``), ``info`` holding
         ``log_Z_pinn``, ``rounds`` (per-round log Z, stderr, ESS of the training walkers), ``models`` (the fitted
-        drift per grid time), ``chosen_round``, ``n_resample``, ``islands`` and ``target_evaluations``.
+        drift per grid time), ``chosen_round``, ``n_resample``, ``islands``, ``target_evaluations`` and
+        ``degenerate`` (the final ESS collapsed). ``info["rounds"]`` has ``rounds + 1`` entries: entry r is the run
+        of ``n_train`` fresh walkers with the drift of round r (0: b = 0; the last one, ``fitted=False``, scores the
+        last fit without refitting).
+
+    Raises
+    ------
+    TypeError, ValueError
+        for a bad argument, before any target evaluation (each message names the argument); ``ValueError`` also
+        when ``eps / steps`` is unstable on the Gaussian base (h·ε ≥ 2σ²) and when a user drift returns the wrong
+        shapes on its probe call.
+
+    Warns
+    -----
+    ConvergenceWarning
+        the last learned drift scored a lower ESS on fresh walkers than an earlier drift (b = 0 included): the
+        best one is used (``select_best=True``) or the losing one is used as asked.
+    DegenerateWeightsWarning
+        the final population collapsed (ESS below 10 walkers, or below n/2 for n < 20): log Z and its stderr
+        rest on a few walkers.
+    TransportkitWarning
+        the target's log-density is constant (zero gradient) on every initial walker: an improper target?
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
-    run.check_n(n)
-    n = int(n)
+    n = run.check_n(n)
     tr = TrainSettings(
         rounds, n_train, n_fit, eps_train, features, n_centers, rbf_widths, n_sep, ridge, learner, hidden, n_time,
         train_steps, batch_size, lr, buffer_rounds, select_best,
     )  # fmt: skip
     tr.check_run(run)
     _check_drift(drift)
-    path_kw = dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    path_kw = path_options(path, base, base_mean, base_scale, schedule)
+    be, gen = resolve(backend, device, dtype, rng, seed)
+    checked = [("eps", run.eps)]
+    if drift is None and tr.rounds and tr.eps_train is not None:
+        checked.append(("eps_train", tr.eps_train))
     s = setup(
-        target, path_kw, backend, device, dtype, seed, run=run, n=n, learner=None if drift is not None else _learner(tr)
-    )
+        target, path_kw, be, gen, run=run, n=n, learner=None if drift is not None else _learner(tr),
+        eps_checked=tuple(checked), drift=drift,
+    )  # fmt: skip
     if drift is not None:
         trained = drift if isinstance(drift, TrainedDrift) else None
         return run_sampler(s, n, run, as_field(drift), trained, 0)
-    n_tr = min(n, 2000) if n_train is None else int(n_train)
-    trained = run_training(s, tr, run, n_tr, progress)
+    n_tr = min(n, 2000) if tr.n_train is None else tr.n_train
+    trained = run_training(s, tr, run, n_tr, run.progress)
     return run_sampler(s, n, run, trained.field, trained, trained.target_evaluations)

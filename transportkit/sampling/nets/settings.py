@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
+from ..._validation import as_bool, as_choice, as_count, as_real
 from ..resampling import RESAMPLERS
 from .features import check_features
 
@@ -19,37 +19,18 @@ WEIGHT_RULES = ("auto", "fb", "riemann")
 LEARNERS = ("linear", "mlp", "auto")
 
 
-def _is_int(v: Any) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _as_tuple(v: Any) -> tuple | None:
-    """``tuple(v)`` for a sequence of scalars (list, tuple, 1-D array), else None."""
+def _as_tuple(name: str, v: Any) -> tuple:
+    """``tuple(v)`` for a non-empty sequence of scalars (list, tuple, 1-D array), else a ``TypeError``/``ValueError``
+    naming ``name``."""
     if isinstance(v, (str, bytes)):
-        return None
+        raise TypeError(f"{name} must be a sequence of numbers, got {v!r}")
     try:
-        return tuple(v.tolist() if hasattr(v, "tolist") else v)
+        out = tuple(v.tolist() if hasattr(v, "tolist") else v)
     except TypeError:
-        return None
-
-
-def check_int(name: str, v: Any, low: int) -> None:
-    """``ValueError`` unless ``v`` is an integer >= ``low``."""
-    if not (_is_int(v) and v >= low):
-        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-
-
-def check_number(name: str, v: Any, low: float, *, strict: bool = False, high: float = math.inf) -> None:
-    """``ValueError`` unless ``v`` is a finite real number in [low, high] (``(low, high]`` with ``strict``)."""
-    ok = _is_real(v) and math.isfinite(v)
-    if not (ok and (v > low if strict else v >= low) and v <= high):
-        side = ">" if strict else ">="
-        bound = "" if high == math.inf else f" and <= {high}"
-        raise ValueError(f"{name} must be a finite number {side} {low}{bound}, got {v!r}")
+        raise TypeError(f"{name} must be a sequence of numbers, got {v!r}") from None
+    if not out:
+        raise ValueError(f"{name} must be a non-empty sequence, got {v!r}")
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,20 +68,20 @@ class RunSettings:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        check_int("steps", self.steps, 1)
-        object.__setattr__(self, "steps", int(self.steps))
-        check_number("eps", self.eps, 0.0)
-        if self.weights not in WEIGHT_RULES:
-            raise ValueError(f"weights must be 'auto', 'fb' or 'riemann', got {self.weights!r}")
+        object.__setattr__(self, "steps", as_count("steps", self.steps, 1))
+        object.__setattr__(self, "eps", as_real("eps", self.eps, low=0.0))
+        as_choice("weights", self.weights, WEIGHT_RULES)
         if self.weights == "fb" and self.eps == 0:
             raise ValueError("weights='fb' needs eps > 0; use weights='riemann' for eps = 0")
-        if self.resample is not None and self.resample not in RESAMPLERS:
-            raise ValueError(f"unknown resampling method {self.resample!r}; choose one of {RESAMPLERS} or None")
-        check_number("ess_threshold", self.ess_threshold, 0.0, high=1.0)
-        if self.islands is not None and self.resample is None and self.islands != 1:
-            raise ValueError(f"islands = {self.islands!r} needs resampling (give resample=...)")
+        if self.resample is not None:
+            as_choice("resample", self.resample, RESAMPLERS)
+        object.__setattr__(self, "ess_threshold", as_real("ess_threshold", self.ess_threshold, low=0.0, high=1.0))
         if self.islands is not None:
-            check_int("islands", self.islands, 1)
+            object.__setattr__(self, "islands", as_count("islands", self.islands, 1))
+            if self.resample is None and self.islands != 1:
+                raise ValueError(f"islands = {self.islands!r} needs resampling (give resample=...)")
+        object.__setattr__(self, "return_works", as_bool("return_works", self.return_works))
+        object.__setattr__(self, "progress", as_bool("progress", self.progress))
         if self.return_works and self.resample is not None:
             raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
 
@@ -109,11 +90,12 @@ class RunSettings:
         e = self.eps if eps is None else eps
         return ("fb" if e > 0 else "riemann") if self.weights == "auto" else self.weights
 
-    def check_n(self, n: Any) -> None:
-        """Checks that need the number of walkers."""
-        check_int("n", n, 2)
+    def check_n(self, n: Any) -> int:
+        """Checks that need the number of walkers; returns n as an int."""
+        n = as_count("n", n, 2)
         if self.islands is not None and self.resample is not None and (n % self.islands or n // self.islands < 2):
             raise ValueError(f"islands must be a positive divisor of n = {n} with n/islands >= 2, got {self.islands!r}")
+        return n
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,33 +143,30 @@ class TrainSettings:
     select_best: bool = True
 
     def __post_init__(self) -> None:
-        check_int("rounds", self.rounds, 0)
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("rounds", as_count("rounds", self.rounds, 0))
         if self.n_train is not None:
-            check_int("n_train", self.n_train, 2)
+            put("n_train", as_count("n_train", self.n_train, 2))
         if self.n_fit is not None:
-            check_int("n_fit", self.n_fit, 1)
+            put("n_fit", as_count("n_fit", self.n_fit, 1))
         if self.eps_train is not None:
-            check_number("eps_train", self.eps_train, 0.0)
+            put("eps_train", as_real("eps_train", self.eps_train, low=0.0))
         check_features(self.features)
-        check_int("n_centers", self.n_centers, 1)
-        widths = _as_tuple(self.rbf_widths)
-        if not widths or not all(_is_real(w) and math.isfinite(w) and w > 0 for w in widths):
-            raise ValueError(f"rbf_widths must be a non-empty sequence of positive numbers, got {self.rbf_widths!r}")
-        object.__setattr__(self, "rbf_widths", tuple(float(w) for w in widths))
-        check_int("n_sep", self.n_sep, 2)
-        if not (_is_real(self.ridge) and self.ridge >= 0 and math.isfinite(self.ridge)):
-            raise ValueError(f"ridge must be >= 0, got {self.ridge}")
-        if self.learner not in LEARNERS:
-            raise ValueError(f"learner must be 'linear', 'mlp' or 'auto', got {self.learner!r}")
-        hidden = _as_tuple(self.hidden)
-        if not hidden or not all(_is_int(h) and h >= 1 for h in hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {self.hidden!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
-        check_int("n_time", self.n_time, 1)
-        check_int("train_steps", self.train_steps, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_number("lr", self.lr, 0.0, strict=True)
-        check_int("buffer_rounds", self.buffer_rounds, 1)
+        put("n_centers", as_count("n_centers", self.n_centers, 1))
+        widths = _as_tuple("rbf_widths", self.rbf_widths)
+        put("rbf_widths", tuple(as_real("rbf_widths", w, low=0.0, low_open=True) for w in widths))
+        put("n_sep", as_count("n_sep", self.n_sep, 2))
+        put("ridge", as_real("ridge", self.ridge, low=0.0))
+        as_choice("learner", self.learner, LEARNERS)
+        put("hidden", tuple(as_count("hidden", h, 1) for h in _as_tuple("hidden", self.hidden)))
+        put("n_time", as_count("n_time", self.n_time, 1))
+        put("train_steps", as_count("train_steps", self.train_steps, 1))
+        put("batch_size", as_count("batch_size", self.batch_size, 1))
+        put("lr", as_real("lr", self.lr, low=0.0, low_open=True))
+        put("buffer_rounds", as_count("buffer_rounds", self.buffer_rounds, 1))
+        put("select_best", as_bool("select_best", self.select_best))
 
     def check_run(self, run: RunSettings) -> None:
         """Checks that need the run's settings."""

@@ -8,22 +8,32 @@ On the grid :math:`t_k = k/K`, h = 1/K, Euler–Maruyama moves
   - \log q_F(x_{k+1}|x_k)` (forward/backward Gaussian kernels; exact for any h);
 - ``"riemann"``: :math:`A \mathrel{+}= h(\nabla\cdot b + s\cdot b + \partial_t\log\rho)(t_k, x_k)` (O(h) bias).
 
-:func:`simulate` runs it as a Python loop (training rounds keep every step's walkers; resampling is host-side),
-or, on a backend that compiles loops (JAX) with a geometric path and no resampling, as one compiled program
-(:func:`transportkit._loops.run_steps`) with per-step keys from :meth:`transportkit.random.Generator.at`; the drift
-then receives t as a 0-d array (b = 0, the learned drifts and any traceable user drift; a user drift that JAX
-cannot trace runs in the Python loop instead).
+:func:`simulate` runs it as a Python loop (training rounds keep every step's walkers), or, on a backend that
+compiles loops (JAX) with a geometric path, as one compiled program (:func:`transportkit._loops.run_steps`) with
+per-step keys from :meth:`transportkit.random.Generator.at`; the drift then receives t as a 0-d array (b = 0, the
+learned drifts and any traceable user drift; a user drift that JAX cannot trace runs in the Python loop instead).
+Resampling runs inside the compiled program too (:func:`transportkit.sampling.resampling.resample_step`: the
+decision per island as array operations, ancestor indices drawn from the resampling stream at every step and
+applied where an island's ESS fell below the threshold); in the Python loop the
+:class:`~transportkit.sampling.resampling.Resampler` draws only when some island resamples, so NumPy results are
+unchanged by the compiled path.
+
+With ``check`` the first batch of target values is validated (NaN/+inf log-density, bad gradient) and a target whose
+log-density is constant with zero gradient on every initial walker (an improper target such as ``log_prob ≡ 0``)
+warns.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 from ..._loops import progress_range, run_steps, scan_steps
+from ...errors import TransportkitWarning
 from .._common import GeometricPath
-from ..resampling import Resampler
+from ..resampling import Resampler, resample_step
 from .drift import Field
 
 __all__ = ["Grid", "Trajectory", "simulate"]
@@ -40,11 +50,25 @@ class Grid:
 
 @dataclasses.dataclass
 class Trajectory:
-    """The final walkers ``x`` (n, d), their log-weights ``A`` (n,) and, when kept, ``[(x_k, parts_k)]``."""
+    """The final walkers ``x`` (n, d), their log-weights ``A`` (n,), when kept ``[(x_k, parts_k)]``, and ``lost``
+    (0-d integer array): how many times a live walker's log-weight became NaN or +inf (a non-finite position or
+    target value met mid-run); such a walker gets weight 0 (A = -inf)."""
 
     x: Any
     A: Any
     kept: list[tuple[Any, Any]]
+    lost: Any = 0
+
+
+def _drop_nonfinite(xp: Any, A: Any, A_start: Any, lost: Any) -> tuple[Any, Any]:
+    """Set NaN/+inf log-weights to -inf and count those of walkers alive at the start of the step."""
+    bad = xp.isnan(A) | (A == math.inf)
+    new = xp.sum(xp.astype(bad & (A_start > -math.inf), lost.dtype))
+    return xp.where(bad, -math.inf, A), lost + xp.astype(new, lost.dtype)
+
+
+def _zero_count(xp: Any, A: Any) -> Any:
+    return xp.zeros((), dtype=xp.int32, device=getattr(A, "device", None))
 
 
 def simulate(
@@ -60,19 +84,43 @@ def simulate(
     resampler: Resampler | None = None,
     progress: bool = False,
     desc: str = "nets",
+    flat: bool | None = None,
 ) -> Trajectory:
     """Simulate n walkers over the grid; with ``check`` the first batch of target values is validated (NaN/+inf
-    log-density, bad gradient); with a ``resampler``, SMC-style resampling after every step but the last."""
+    log-density, bad gradient) and, with ``flat`` (default: ``check``), a constant target warns
+    (:func:`warn_if_flat`); with a ``resampler``, SMC-style resampling after every step but the last."""
     x = path.sample0(n, gen)
     parts = path.evaluate(x)
     if check:
         path.check(x, parts)
-    if resampler is None and _compilable(be, path, gen, drift, grid.weights == "fb"):
+    if check if flat is None else flat:
+        warn_if_flat(path, parts)
+    rs_ok = resampler is None or (not keep and resampler.gen.functional)
+    if rs_ok and _compilable(be, path, gen, drift, grid.weights == "fb"):
         try:
-            return _compiled(be, path, x, parts, grid, drift, gen, progress, desc, keep=keep)
+            return _compiled(be, path, x, parts, grid, drift, gen, progress, desc, keep=keep, resampler=resampler)
         except TypeError:  # a drift or target that JAX cannot trace: run the same dynamics in Python
             pass
     return _python(be.xp, path, x, parts, grid, drift, gen, keep, resampler, progress, desc)
+
+
+def warn_if_flat(path: Any, parts: tuple[Any, ...]) -> None:
+    """Warn when the target's log-density is finite and constant, with zero gradient, on every walker of the first
+    batch (geometric path): a proper density can be so only on a region holding all of them (a uniform density on a
+    box); ``log_prob ≡ 0`` and other improper targets have an infinite normalizer, and no finite log Z is right."""
+    if not isinstance(path, GeometricPath) or parts[1].shape[0] < 2:
+        return
+    xp = path.xp
+    lp, g = parts[1], parts[3]
+    flat = xp.all(lp == lp[0]) & xp.all(g == 0) & xp.isfinite(lp[0])
+    if bool(flat):
+        warnings.warn(
+            f"the target's log_prob is constant ({float(lp[0]):.6g}) with zero gradient on all {lp.shape[0]} initial "
+            "walkers: if the target is improper (not integrable, e.g. log_prob = 0 everywhere) its log Z is infinite "
+            "and the estimate is meaningless; a uniform density must be -inf outside a bounded region",
+            TransportkitWarning,
+            stacklevel=5,
+        )
 
 
 def _python(
@@ -93,7 +141,9 @@ def _python(
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
     kept = [(x, parts)] if keep else []
     zero = xp.zeros_like(x)
+    lost = _zero_count(xp, A)
     for k in progress_range(K, progress, desc):
+        A_start = A
         t, t1 = k * h, (k + 1) * h if k < K - 1 else 1.0
         s = path.grad(t, parts)
         b, div = (zero, 0.0) if drift is None else drift(t, x, s, not fb)
@@ -110,13 +160,13 @@ def _python(
                 + (path.log_prob(t1, parts_y) - path.log_prob(t, parts))
                 + _kernel_ratio(xp, x, y, mean_f, b1, s1, h, eps)
             )
-        A = xp.where(xp.isnan(A), -math.inf, A)
+        A, lost = _drop_nonfinite(xp, A, A_start, lost)
         x, parts = y, parts_y
         if rs is not None and k < K - 1:
             A, x, parts = rs.step(A, x, parts)
         if keep:
             kept.append((x, parts))
-    return Trajectory(x, A, kept)
+    return Trajectory(x, A, kept, lost)
 
 
 def _kernel_ratio(xp: Any, x: Any, y: Any, mean_f: Any, b1: Any, s1: Any, h: Any, eps: Any) -> Any:
@@ -147,24 +197,28 @@ def _compiled(
     desc: str,
     *,
     keep: bool = False,
+    resampler: Resampler | None = None,
 ) -> Trajectory:
-    """The run as one compiled loop: the carry is (x, parts, A); the grid times, path weights lam(t), lam'(t), the
-    diffusion and the loop key are arguments of the program, so one compilation serves every call with the same
-    target, base, drift, step count and weight rule. With ``keep`` (training rounds) the walkers of every step
-    come back stacked (:func:`transportkit._loops.scan_steps`)."""
+    """The run as one compiled loop: the carry is (x, parts, A, lost) and, with a ``resampler``, its
+    :class:`~transportkit.sampling.resampling.ResampleState`; the grid times, path weights lam(t), lam'(t), the
+    diffusion and the loop keys are arguments of the program, so one compilation serves every call with the same
+    target, base, drift, step count, weight rule and resampling configuration. With ``keep`` (training rounds) the
+    walkers of every step come back stacked (:func:`transportkit._loops.scan_steps`). The resampler's state is
+    updated in place at the end (its ``finish`` gives the estimate as for the Python loop)."""
     xp, K = be.xp, grid.steps
     ts = [k / K for k in range(K)] + [1.0]
+    spec = getattr(drift, "compile_spec", None)  # a drift whose arrays are arguments: keyed by its structure
+    cfg = None if resampler is None else resampler.cfg
     consts = (
         be.asarray(ts),
         be.asarray([float(path.lam(t)) for t in ts]),
         be.asarray([float(path.dlam(t)) for t in ts]),
         be.asarray(float(grid.eps)),
         gen.loop_key(),
+        None if spec is None else drift.compile_params(xp),
+        None if resampler is None else resampler.gen.loop_key(),
     )
     fb, noisy = grid.weights == "fb", grid.eps > 0
-    spec = getattr(drift, "compile_spec", None)  # a drift whose arrays are arguments: keyed by its structure
-    if spec is not None:
-        consts = (*consts, drift.compile_params(xp))
     base = path.base
     key = (
         "nets.simulate",
@@ -176,27 +230,45 @@ def _compiled(
         fb,
         noisy,
         str(x.dtype),
+        cfg,
     )
-    body = _make_body(path, drift, gen, K, fb, noisy, spec is not None)
+    rgen = None if resampler is None else resampler.gen
+    body = _make_body(path, drift, gen, K, fb, noisy, spec is not None, cfg, rgen)
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
-    carry = (x, tuple(parts), A)
+    carry = (x, tuple(parts), A, _zero_count(xp, A))
+    if resampler is not None:
+        carry = (*carry, resampler.state)
     if not keep:
-        x, _, A = run_steps(be, body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
-        return Trajectory(x, A, [])
+        out = run_steps(be, body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
+        if resampler is not None:
+            resampler.state = out[4]
+        return Trajectory(out[0], out[2], [], out[3])
 
     def scan_body(k: Any, c: Any, cs: Any) -> tuple[Any, Any]:
         new = body(k, c, cs)
         return new, (new[0], *new[1])
 
     kept = [(x, tuple(parts))]
-    (x, _, A), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
+    (x, _, A, lost), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
     kept.extend((ys[0][k, ...], tuple(p[k, ...] for p in ys[1:])) for k in range(K))
-    return Trajectory(x, A, kept)
+    return Trajectory(x, A, kept, lost)
 
 
-def _make_body(path: Any, field: Field | None, gen: Any, K: int, fb: bool, noisy: bool, with_params: bool) -> Any:
-    """The pure step ``(k, (x, parts, A), consts) -> (x, parts, A)`` of the geometric path
-    :math:`\\log\\rho_t = (1-\\lambda_t)\\log\\rho_0 + \\lambda_t\\log\\tilde\\rho_1` (parts ``(lp0, lp1, g0, g1)``)."""
+def _make_body(
+    path: Any,
+    field: Field | None,
+    gen: Any,
+    K: int,
+    fb: bool,
+    noisy: bool,
+    with_params: bool,
+    cfg: Any = None,
+    rgen: Any = None,
+) -> Any:
+    """The pure step ``(k, (x, parts, A, lost[, rs]), consts) -> (x, parts, A, lost[, rs])`` of the geometric path
+    :math:`\\log\\rho_t = (1-\\lambda_t)\\log\\rho_0 + \\lambda_t\\log\\tilde\\rho_1` (parts ``(lp0, lp1, g0, g1)``);
+    with a resampling configuration ``cfg``, the islands below the ESS threshold are resampled after every step but
+    the last, with draws from ``rgen.at(key, k)``."""
     xp = path.xp
     h = 1.0 / K
 
@@ -204,9 +276,10 @@ def _make_body(path: Any, field: Field | None, gen: Any, K: int, fb: bool, noisy
         return (1 - a) * p[0] + a * p[1], (1 - a) * p[2] + a * p[3]
 
     def body(k: Any, carry: Any, c: Any) -> Any:
-        x, parts, A = carry
-        ts, lam, dlam, eps, key = c[:5]
-        drift = field.with_params(c[5]) if with_params else field  # type: ignore[union-attr]
+        x, parts, A, lost = carry[:4]
+        A_start = A
+        ts, lam, dlam, eps, key, params, rkey = c
+        drift = field.with_params(params) if with_params else field  # type: ignore[union-attr]
         t, t1, a, a1 = ts[k], ts[k + 1], lam[k], lam[k + 1]
         lp, s = mix(a, parts)
         b, div = (xp.zeros_like(x), 0.0) if drift is None else drift(t, x, s, not fb)
@@ -221,6 +294,10 @@ def _make_body(path: Any, field: Field | None, gen: Any, K: int, fb: bool, noisy
             lp1, s1 = mix(a1, parts_y)
             b1 = xp.zeros_like(x) if drift is None else drift(t1, y, s1, False)[0]
             A = A + (lp1 - lp) + _kernel_ratio(xp, x, y, mean_f, b1, s1, h, eps)
-        return y, parts_y, xp.where(xp.isnan(A), -math.inf, A)
+        A, lost = _drop_nonfinite(xp, A, A_start, lost)
+        if cfg is None:
+            return y, parts_y, A, lost
+        rs, A, y, parts_y, _, _ = resample_step(cfg, carry[4], A, y, parts_y, rgen.at(rkey, k), xp, allow=k < K - 1)
+        return y, parts_y, A, lost, rs
 
     return body
