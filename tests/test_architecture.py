@@ -50,6 +50,7 @@ FLOORS: dict[str, int] = {
     "transportkit.tpt": 4,
     "transportkit.galerkin": 4,
     "transportkit.meanfield": 4,
+    "transportkit.flowmaps": 4,
     # 5 faces: pictures, the command line, the docs generator, the package root (lazy public names)
     "transportkit.plot": 5,
     "transportkit.cli": 5,

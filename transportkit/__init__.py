@@ -31,6 +31,7 @@ __all__ = [
 
 _SUBMODULES = {
     "backends",
+    "flowmaps",
     "free_energy",
     "galerkin",
     "integrate",
