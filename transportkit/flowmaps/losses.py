@@ -144,7 +144,7 @@ def esd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool 
 def psd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Any:
     r"""Progressive self-distillation: mean of :math:`|\varphi_{s,t}(I_s) - \mathrm{sg}[\tfrac{u-s}{t-s}
     \varphi_{s,u}(I_s) + \tfrac{t-u}{t-s}\varphi_{u,t}(X_{s,u}(I_s))]|^2` with ``batch["u"]`` (default
-    :math:`u = (s+t)/2`, weights ½, ½). Needs :math:`s \ne t`."""
+    :math:`u = (s+t)/2`, weights ½, ½; where :math:`s = t` the weights are ½, ½ as well)."""
     m = _bound(model, batch, "s", "t", "xs")
     T = _teacher(m, teacher)
     s, t, x = batch["s"], batch["t"], batch["xs"]
@@ -153,7 +153,11 @@ def psd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool 
         u = 0.5 * (s + t)
         w1 = w2 = 0.5
     else:
-        w1, w2 = _col((u - s) / (t - s)), _col((t - u) / (t - s))
+        xp = m.xp
+        dt = t - s
+        safe = xp.where(dt == 0, xp.ones_like(dt), dt)
+        w1 = _col(xp.where(dt == 0, 0.5 * xp.ones_like(dt), (u - s) / safe))
+        w2 = 1.0 - w1
     target = w1 * T.phi(s, u, x) + w2 * T.phi(u, t, T.map(s, u, x))
     return _out(m.xp, m.phi(s, t, x) - target, reduce)
 
