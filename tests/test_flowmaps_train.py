@@ -7,8 +7,8 @@ import pytest
 
 import transportkit as tk
 from transportkit._capabilities import algorithm_test
-from transportkit.flowmaps import train
 from transportkit.flowmaps import losses as L
+from transportkit.flowmaps import train
 
 
 def _target():

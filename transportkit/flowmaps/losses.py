@@ -11,10 +11,12 @@ mean of a per-sample squared residual (``reduce=False`` returns the per-sample v
 
 - ``diagonal`` (flow matching on the diagonal): :math:`|\varphi_{t,t}(I_t) - \dot I_t|^2`; its minimum over maps
   is :math:`E|\dot I_t|^2 - E|b_t(I_t)|^2`, not zero;
-- ``lsd`` (Lagrangian self-distillation): :math:`|\partial_t X_{s,t}(I_s) - \mathrm{sg}[\varphi_{t,t}(X_{s,t}(I_s))]|^2`;
+- ``lsd`` (Lagrangian self-distillation):
+  :math:`|\partial_t X_{s,t}(I_s) - \mathrm{sg}[\varphi_{t,t}(X_{s,t}(I_s))]|^2`;
 - ``esd`` (Eulerian): :math:`|\partial_s X_{s,t}(I_s) + \nabla X_{s,t}(I_s)\,\mathrm{sg}[\varphi_{s,s}(I_s)]|^2`;
 - ``psd`` (progressive), :math:`u \in (s, t)` (default the midpoint):
-  :math:`|\varphi_{s,t}(I_s) - \mathrm{sg}[\tfrac{u-s}{t-s}\varphi_{s,u}(I_s) + \tfrac{t-u}{t-s}\varphi_{u,t}(X_{s,u}(I_s))]|^2`;
+  :math:`|\varphi_{s,t}(I_s) - \mathrm{sg}[\tfrac{u-s}{t-s}\varphi_{s,u}(I_s)
+  + \tfrac{t-u}{t-s}\varphi_{u,t}(X_{s,u}(I_s))]|^2`;
 - ``lmd`` / ``emd`` (distillation of a given field :math:`b`): :math:`|\partial_t X_{s,t}(I_s) - b_t(X_{s,t}(I_s))|^2`,
   :math:`|\partial_s X_{s,t}(I_s) + \nabla X_{s,t}(I_s)\, b_s(I_s)|^2`;
 - ``fmm`` (direct flow-map matching): with :math:`y = X_{t,s}(I_t)`,

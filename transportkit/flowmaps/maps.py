@@ -25,6 +25,7 @@ consistency model: Learning flow maps via self-distillation" (2025, arXiv:2505.1
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -71,8 +72,9 @@ class BoundFlowMap(BoundField):
         """Compose the maps along the grid ``ts`` (any direction): :math:`X_{t_{K-1},t_K}\\circ\\cdots\\circ
         X_{t_0,t_1}(x)`."""
         xp, be = self.xp, self.be
-        for a, b in zip(ts[:-1], ts[1:], strict=True):
-            x = self.map(xp.asarray(a, dtype=x.dtype, device=be.device), xp.asarray(b, dtype=x.dtype, device=be.device), x)
+        for a, b in itertools.pairwise(ts):
+            x = self.map(xp.asarray(a, dtype=x.dtype, device=be.device), xp.asarray(b, dtype=x.dtype, device=be.device),
+                         x)
         return x
 
 
@@ -268,7 +270,8 @@ def time_features(s: Any, t: Any, n: int, n_time: int, xp: Any, like: Any) -> An
     k = xp.asarray([float(j) for j in range(1, n_time + 1)], dtype=like.dtype, device=getattr(like, "device", None))
     parts = [sc, tc, tc - sc]
     if n_time:
-        parts += [xp.cos(math.pi * sc * k), xp.sin(math.pi * sc * k), xp.cos(math.pi * tc * k), xp.sin(math.pi * tc * k)]
+        ps, pt = math.pi * sc * k, math.pi * tc * k
+        parts += [xp.cos(ps), xp.sin(ps), xp.cos(pt), xp.sin(pt)]
     return xp.concat(parts, axis=1)
 
 
@@ -302,7 +305,8 @@ class MLPFlowMap(FlowMap):
         return f"MLPFlowMap({self.interpolant!r}, dim={self.dim}, hidden={tuple(widths)})"
 
     def _make_bound(self, be: Backend) -> BoundFlowMap:
-        same = be.name == self.backend.name and str(be.device) == str(self.backend.device) and be.dtype == self.backend.dtype
+        mine = self.backend
+        same = be.name == mine.name and str(be.device) == str(mine.device) and be.dtype == mine.dtype
         params = self.params if same else {k: be.asarray(v) for k, v in self._host.items()}
         return ParamFlowMap(be, self.interpolant, self.dim, params)
 

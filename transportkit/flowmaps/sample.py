@@ -7,6 +7,7 @@ On a grid :math:`0 = t_0 < \cdots < t_K = 1`, :math:`x_{k+1} = X_{t_k, t_{k+1}}(
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from .._backend import get_backend
@@ -59,7 +60,7 @@ def sample_flow_map(
     bf = flow_map.bind(be)
     x = bf.initial_samples(n, ts[0], gen)
     path = [x]
-    for a, b in zip(ts[:-1], ts[1:], strict=True):
+    for a, b in itertools.pairwise(ts):
         x = bf.transport(x, [a, b])
         path.append(x)
     info: dict[str, Any] = {"method": "flow_map", "steps": len(ts) - 1, "grid": ts}

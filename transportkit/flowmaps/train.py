@@ -251,7 +251,8 @@ def train(
     if loss in ("lmd", "emd"):
         if teacher is None:
             if not isinstance(data_or_target, GaussianMixture):
-                raise ValueError(f"loss={loss!r} distills a field: pass teacher= (a Field), or a GaussianMixture target")
+                raise ValueError(f"loss={loss!r} distills a field: pass teacher= (a Field) or a GaussianMixture "
+                                 "target")
             teacher = exact_field(I, data_or_target)
         field = teacher.bind(be).velocity if hasattr(teacher, "bind") else teacher
         if not callable(field):
@@ -260,7 +261,7 @@ def train(
     params: dict[str, Any] = {"phi": {k: be.asarray(v) for k, v in model._host.items()}}
     if weighting == "learned":
         params["w"] = _weight_net(gen, be)
-    n_diag = int(round(diag_fraction * batch_size)) if loss in ("lsd", "esd", "psd") else 0
+    n_diag = round(diag_fraction * batch_size) if loss in ("lsd", "esd", "psd") else 0
     n_off = batch_size - n_diag
     self_distill = loss in ("lsd", "esd", "psd")
     if self_distill and n_off < 1:
