@@ -277,14 +277,14 @@ def time_features(s: Any, t: Any, n: int, n_time: int, xp: Any, like: Any) -> An
 
 def phi_mlp_apply(params: dict[str, Any], s: Any, t: Any, x: Any, xp: Any) -> Any:
     r""":math:`\varphi_{s,t}(x) = W_L\,\sigma(\cdots\sigma(W_1[x, \tau(s,t)] + c_1)\cdots) + c_L` with the SiLU
-    :math:`\sigma(h) = h/(1 + e^{-h})` and the time features :func:`time_features`."""
+    :math:`\sigma(h) = h/(1 + e^{-h}) = h(1 + \tanh(h/2))/2` and the time features :func:`time_features`."""
     n_layers = len(params) // 2
     n_time = (params["W0"].shape[0] - x.shape[1] - 3) // 4
     h = xp.concat([x, time_features(s, t, x.shape[0], n_time, xp, x)], axis=1)
     for i in range(n_layers):
         h = h @ params[f"W{i}"] + params[f"c{i}"]
         if i < n_layers - 1:
-            h = h / (1.0 + xp.exp(-h))
+            h = h * (0.5 + 0.5 * xp.tanh(0.5 * h))  # SiLU; the sigmoid as tanh: no exp overflow, no NaN gradient
     return h
 
 

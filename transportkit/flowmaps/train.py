@@ -205,7 +205,8 @@ def train(
     ``lr`` decaying by a cosine to ``lr_final`` (default ``lr/10``); ``anneal``: fraction of the steps over which the
     admissible :math:`|t-s|` grows from 0 to 1; ``psd_u``: ``"midpoint"`` or ``"random"`` (:math:`u\sim U(s, t)`);
     ``teacher``: the field distilled by ``"lmd"``/``"emd"``; ``max_seconds``: stop after this wall time (the
-    history and ``info["steps"]`` say where); ``rng``: SPEC-7 seed (``seed=`` deprecated alias).
+    history and ``info["steps"]`` say where), with the step-size decay and the gap annealing then following the
+    elapsed fraction of that time (so ``steps`` can be set large); ``rng``: SPEC-7 seed (``seed=`` deprecated alias).
     Returns a :class:`TrainResult` (``.model``, ``.history``). A non-finite loss stops training with a
     :class:`~transportkit.errors.NonFiniteWarning`.
     """
@@ -307,8 +308,7 @@ def train(
     # first, so that JAX compiles the step once rather than twice
     params, state = be.maybe_jit(lambda p, st: (_tree_map(lambda v: v * 1, p), st))(params, state)
 
-    def draw(k: int) -> dict[str, Any]:
-        gap_max = 1.0 if anneal == 0 else min(1.0, k / (anneal * steps))
+    def draw(gap_max: float) -> dict[str, Any]:
         B = batch_size
         if data is None:
             x1 = data_or_target.sample(B, gen, backend=be)
@@ -331,9 +331,12 @@ def train(
     stopped = None
     last_good = params
     for k in progress_range(steps, progress, f"flow map ({loss})"):
-        frac = k / max(steps - 1, 1)
+        frac = k / max(steps - 1, 1)  # training progress: by steps, or by wall time under max_seconds
+        if max_seconds is not None:
+            frac = min(1.0, max(frac, (time.perf_counter() - start) / max_seconds))
         lr_k = lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * frac))
-        new_params, new_state, val = step_fn(params, state, draw(k), be.asarray(lr_k))
+        gap_max = 1.0 if anneal == 0 else min(1.0, frac / anneal)
+        new_params, new_state, val = step_fn(params, state, draw(gap_max), be.asarray(lr_k))
         if k % log_every == 0 or k == steps - 1:
             v = float(val)
             if not math.isfinite(v):
@@ -346,7 +349,7 @@ def train(
             last_good = params
             history["step"].append(float(k))
             history["loss"].append(v)
-            history["max_gap"].append(1.0 if anneal == 0 else min(1.0, k / (anneal * steps)))
+            history["max_gap"].append(gap_max)
             history["seconds"].append(time.perf_counter() - start)
         params, state = new_params, new_state
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
