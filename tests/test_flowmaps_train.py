@@ -63,5 +63,6 @@ def test_training_needs_autodiff_and_valid_options(backend):
         train(None, "linear", data, loss="lsdd", steps=1)
     with pytest.raises(ValueError, match="teacher"):
         train(None, "linear", data, loss="lmd", steps=1)
-    with pytest.warns(DeprecationWarning, match="seed"):
-        train(None, "linear", data, loss="diagonal", steps=1, seed=0)
+    if not backend.compiles_loops:  # the alias is resolved before any backend work (spares a JAX compilation)
+        with pytest.warns(DeprecationWarning, match="seed"):
+            train(None, "linear", data, loss="diagonal", steps=1, seed=0)
