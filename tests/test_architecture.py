@@ -51,6 +51,7 @@ FLOORS: dict[str, int] = {
     "transportkit.galerkin": 4,
     "transportkit.meanfield": 4,
     "transportkit.fokker_planck": 4,
+    "transportkit.flowmaps": 4,
     # 5 faces: pictures, the command line, the docs generator, the package root (lazy public names)
     "transportkit.plot": 5,
     "transportkit.cli": 5,

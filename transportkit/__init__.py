@@ -32,6 +32,7 @@ __all__ = [
 _SUBMODULES = {
     "backends",
     "fokker_planck",
+    "flowmaps",
     "free_energy",
     "galerkin",
     "integrate",
