@@ -216,14 +216,17 @@ def plot_log_Z(
 ) -> Axes:
     r"""Estimates :math:`\log \hat Z` with :math:`\pm z` standard errors against the number of steps.
 
-    ``runs``: ``{label: [Samples, ...]}`` with one result (``.log_Z``, ``.log_Z_stderr``) per entry of ``steps``;
+    ``runs``: ``{label: [Samples, ...]}`` with one result (``.log_Z``, ``.log_Z_stderr``) per entry of ``steps``
+    (several runs are drawn side by side, a few percent apart on the log axis);
     ``truth``: the exact :math:`\log Z` (a horizontal line)."""
     ax = axes(ax)
     steps = [as_count("steps", s) for s in steps]
-    for lab, rs in _runs(runs, steps):
+    rows = _runs(runs, steps)
+    for j, (lab, rs) in enumerate(rows):
         lz = [float(r.log_Z) for r in rs]
         se = [z * float(r.log_Z_stderr) if r.log_Z_stderr is not None else 0.0 for r in rs]
-        ax.errorbar(steps, lz, yerr=se, marker="o", capsize=3, label=lab or "estimate")
+        shift = 1.04 ** (j - (len(rows) - 1) / 2)  # side by side on the log axis
+        ax.errorbar([s * shift for s in steps], lz, yerr=se, marker="o", capsize=3, label=lab or "estimate")
     if truth is not None:
         ax.axhline(float(truth), color="k", ls="--", lw=1, label=f"exact log Z = {float(truth):g}")
     ax.set_xscale("log")
