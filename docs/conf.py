@@ -8,8 +8,9 @@ from pathlib import Path
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 # The gallery runs its examples in this process: one BLAS thread each, since OpenBLAS's threads oversubscribe a small
 # shared machine (a 2-core box under load ran the KdV example 40x slower with the default thread count).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import transportkit as tk
 from transportkit.cli import backend_table
@@ -17,7 +18,13 @@ from transportkit.cli import backend_table
 project = "transportkit"
 author = "the transportkit developers"
 release = tk.__version__
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "sphinx_gallery.gen_gallery"]
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx_gallery.gen_gallery",
+]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "_generated/*.txt", "auto_examples/*.ipynb", "auto_examples/*.py",

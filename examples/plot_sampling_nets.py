@@ -20,7 +20,7 @@ runs = {
     "NETS (eps=1, no drift)": [tk.sample(target, n, method="nets", steps=k, rounds=0, seed=0) for k in steps],
 }
 for label, rs in runs.items():
-    for k, r in zip(steps, rs):
+    for k, r in zip(steps, rs, strict=True):
         print(f"{label:24s} steps {k:4d}: log Z = {r.log_Z:+.3f} +- {r.log_Z_stderr:.3f}, ESS = {r.ess:6.1f} / {n}, "
               f"modes visited {target.modes_visited(r.x)}/40")
 

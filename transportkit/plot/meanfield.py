@@ -59,6 +59,11 @@ def plot_scaling(results: Any, *, ax: Any = None) -> Axes:
         fit = r.fit
         ax.loglog(ns, xp.exp(fit.log_C - fit.a * xp.log(ns)), "-", color=pts.get_color(), lw=1,
                   label=rf"fit $C n^{{-a}}$, a = {fit.a:.2f} ± {fit.a_stderr:.2f}")
+    from matplotlib.ticker import NullFormatter
+
+    ticks = sorted({float(v) for _, r in labelled(results, "results") for v in host(r.ns).tolist()})
+    ax.set_xticks(ticks, labels=[f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("particles $n$")
     ax.set_ylabel("final loss")
     ax.legend(fontsize="small")
