@@ -18,7 +18,7 @@ $(VENV)/.stamp-%: pyproject.toml $(CONSTRAINTS) | $(PY)
 	touch $@
 
 demo: $(VENV)/.stamp-test
-	$(VENV)/bin/transportkit demo --png-dir demo-output
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/transportkit demo --png-dir demo-output
 
 test: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check transportkit backends tests asv_benchmarks
@@ -32,4 +32,4 @@ docs: $(VENV)/.stamp-docs
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf docs/_build docs/_generated .asv
+	rm -rf docs/_build docs/_generated docs/auto_examples docs/sg_execution_times.rst .asv

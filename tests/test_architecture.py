@@ -54,13 +54,18 @@ FLOORS: dict[str, int] = {
     "transportkit.flowmaps": 4,
     # 5 faces: pictures, the command line, the docs generator, the package root (lazy public names)
     "transportkit.plot": 5,
+    # the picture of tpt.demo, kept in tpt/ for its old name: a thin call into transportkit.plot
+    "transportkit.tpt.plot": 5,
     "transportkit.cli": 5,
     "transportkit._support_table": 5,
     "transportkit": 5,
 }
 
 # Known violations, each with its reason; empty: none. Each entry is (importing module, imported module or name).
-ALLOWED_UPWARD: set[tuple[str, str]] = set()
+ALLOWED_UPWARD: set[tuple[str, str]] = {
+    # tk.tpt.demo(picture="file.png") (public API since the first release) draws through tpt.plot, floor 5
+    ("transportkit.tpt", "transportkit.tpt.plot"),
+}
 ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = set()
 #: Circles through deferred (function-level) imports, each a set of modules.
 ALLOWED_DEFERRED_CYCLES: list[set[str]] = [

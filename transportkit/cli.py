@@ -1,32 +1,51 @@
-"""The ``transportkit`` command: ``transportkit demo`` and ``transportkit backends``."""
+"""The ``transportkit`` command: ``transportkit demo [section ...]`` and ``transportkit backends``.
+
+``transportkit demo`` runs one short showcase per family and prints, for each, a progress line
+``[i/N] Title`` followed by indented results and the time taken; with ``--png-dir DIR`` each section also writes
+its picture ``DIR/<section>.png`` (drawn by :mod:`transportkit.plot` on a bare Agg figure: matplotlib's backend
+is left alone). Section names are matched case-insensitively, ignoring spaces, hyphens and underscores
+(``meanfield``, ``Mean field`` and ``mean-field`` are one section).
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import inspect
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-#: Demo sections, in order: (title, "module:function"). Each function prints its own showcase.
-DEMOS: list[tuple[str, str]] = [
-    ("Backends", "transportkit.cli:demo_backends"),
-    ("Stochastic interpolants", "transportkit.sampling.transport_demo:demo"),
-    ("Sampling", "transportkit.sampling.target_samplers:demo"),
-    ("Free energy", "transportkit.free_energy:demo"),
-    ("Galerkin", "transportkit.galerkin:demo"),
-    ("Mean field", "transportkit.meanfield:demo"),
-    ("TPT", "transportkit.tpt:demo"),
-]
+from ._validation import close_matches
+
+Say = Callable[[str], None]
 
 
-#: Names under which a demo function accepts the path of the picture it may write.
-PICTURE_ARGS = ("png", "path", "picture", "plot_path")
+@dataclass(frozen=True)
+class Section:
+    """One demo section: its command-line ``name``, its ``title``, other accepted names, and the function
+    ``run(say, fig)`` that prints through ``say`` and, when ``fig`` is a matplotlib Figure, draws on it."""
+
+    name: str
+    title: str
+    run: Callable[[Say, Any], None]
+    aliases: tuple[str, ...] = field(default=())
 
 
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _param(func: Callable, value: Any, new: str, old: str) -> dict[str, Any]:
+    """``{new: value}`` when ``func`` takes ``new`` (e.g. ``rng``, ``steps``), else ``{old: value}``."""
+    return {new if new in inspect.signature(func).parameters else old: value}
+
+
+# --------------------------------------------------------------------------------------------- the tables
 def backend_table() -> str:
     """The table of the backends that work on this machine, their capabilities and flags, as aligned text.
 
@@ -52,40 +71,297 @@ def backend_table() -> str:
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows), *notes])
 
 
-def demo_backends() -> None:
-    """Print the backend table, then draw 10^5 normals and compute log-mean-exp on every backend."""
+# --------------------------------------------------------------------------------------------- the sections
+def demo_backends(say: Say = print, fig: Any = None) -> None:
+    """The backend table, then log E[exp(Z)] (exact 0.5) from 10^5 normals on every backend; picture: time per
+    backend."""
     from . import backends, numerics
     from ._backend import _dtype_name, get_backend
 
-    print(backend_table())
-    print()
-    print("one small computation per backend: log E[exp(Z)] for Z ~ N(0,1), exact value 0.5, n = 100000")
+    for row in backend_table().splitlines():
+        say(row)
+    say("log E[exp(Z)] for Z ~ N(0,1) (exact 0.5) from n = 100000 normals on each backend:")
+    names, times = [], []
     for name in backends.available():
         be = get_backend(name)
         t0 = time.perf_counter()
         z = be.rng(0).normal((100_000,))
         est = float(numerics.logmeanexp(z))
         dt = time.perf_counter() - t0
-        print(f"  {name:18s} {_dtype_name(be.dtype):8s} estimate {est:.4f}   ({1e3 * dt:.1f} ms)")
+        names.append(name)
+        times.append(1e3 * dt)
+        say(f"  {name:18s} {_dtype_name(be.dtype):8s} estimate {est:.4f}   ({1e3 * dt:.1f} ms)")
+    if fig is not None:
+        ax = fig.subplots()
+        ax.barh(names, times)
+        ax.set_xscale("log")
+        ax.set_xlabel("time for 10^5 normals and a log-mean-exp (ms, first call, log scale)")
+        ax.set_title("backends available here")
 
 
-def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None) -> int:
-    """Run the demo sections; those whose function takes ``png`` write a picture into ``png_dir``."""
-    for title, target in DEMOS:
-        if only and title.lower() not in {o.lower() for o in only}:
-            continue
-        print(f"\n=== {title} ===", flush=True)
-        mod, _, fn = target.partition(":")
-        func: Callable[..., None] = getattr(importlib.import_module(mod), fn)
-        kwargs = {}
-        params = inspect.signature(func).parameters
-        arg = next((a for a in PICTURE_ARGS if a in params), None)
-        if arg is not None:
-            kwargs[arg] = None
-            if png_dir is not None and _has_matplotlib():
-                os.makedirs(png_dir, exist_ok=True)
-                kwargs[arg] = os.path.join(png_dir, title.lower().replace(" ", "_") + ".png")
-        func(**kwargs)
+def demo_interpolants(say: Say = print, fig: Any = None) -> None:
+    """Samples of a 2-D 8-mode mixture through the exact velocity of the linear interpolant (ODE and SDE), mode
+    weights against the truth, and the probability-flow likelihood; picture: samples over the target's contours and
+    the mode weights with binomial error bars."""
+    import array_api_compat
+
+    from . import plot
+    from .interpolants import Interpolant, eight_mode_mixture, exact_field, log_likelihood
+    from .sampling.registry import sample
+    from .sampling.transport import sample_transport
+
+    T = eight_mode_mixture()
+    f = exact_field(Interpolant("linear"), T)
+    n = 2000
+    w = T._host["w"]
+    say(f"2-D mixture of 8 Gaussians, n = {n}, exact velocity of the linear interpolant from N(0, I)")
+    runs: dict[str, Any] = {}
+    fracs: dict[str, Any] = {}
+    for method, kw in (("ode", dict(steps=100, solver="rk4")), ("sde", dict(steps=200, diffusion=1.0))):
+        t0 = time.perf_counter()
+        s = sample(f, n, method=method, **_param(sample_transport, 0, "rng", "seed"), **kw)
+        lab = T.responsibilities(s.x)
+        xp = array_api_compat.array_namespace(lab)
+        frac = xp.mean(xp.astype(xp.argmax(lab, axis=0)[None, :] == xp.arange(8)[:, None], xp.float64), axis=1)
+        z = float(xp.max(xp.abs(frac - w) / xp.sqrt(w * (1 - w) / n)))
+        runs[method.upper()], fracs[method.upper()] = s, frac
+        say(f"  {method.upper()}: max |mode weight error| = {z:.2f} binomial SE   ({time.perf_counter() - t0:.2f} s)")
+    x = T.sample(8, **_param(T.sample, 1, "rng", "seed"))
+    err = float(xp.max(xp.abs(log_likelihood(f, x, steps=100) - T.log_prob(x))))
+    say(f"  log-likelihood by the probability flow (RK4, 100 steps) vs exact: max error {err:.1e}")
+    if fig is not None:
+        axs = fig.subplots(1, 3)
+        box = ((-6.5, 6.5), (-6.5, 6.5))
+        for ax, (name, s) in zip(axs[:2], runs.items(), strict=True):
+            plot.plot_samples(s.x, T, ax=ax, bounds=box, grid=100, label=f"{name} samples")
+        plot.plot_mode_weights(fracs, w, n=n, ax=axs[2])
+        axs[2].set_title("mode weights")
+
+
+def demo_sampling(say: Say = print, fig: Any = None) -> None:
+    """log Z of GMM40 (exact 0) by AIS and NETS at three step counts; picture: the AIS samples over the target's
+    contours and log Z with ±2 SE against the number of steps."""
+    from . import plot
+    from ._target_zoo import GMM40
+    from .sampling.ais import ais
+    from .sampling.nets import nets
+
+    t = GMM40()
+    n, steps = 500, (10, 30, 100)
+    say(f"GMM40 (2-D, 40 modes, log Z = 0): n = {n} walkers, steps {steps}, numpy")
+    runs: dict[str, list[Any]] = {"AIS (MALA)": [], "NETS (eps=1, b=0)": []}
+    for k in steps:
+        for label, fn in (("AIS (MALA)", lambda k=k: ais(t, n, steps=k, **_param(ais, 0, "rng", "seed"))),
+                          ("NETS (eps=1, b=0)",
+                           lambda k=k: nets(t, n, steps=k, rounds=0, **_param(nets, 0, "rng", "seed")))):
+            t0 = time.perf_counter()
+            r = fn()
+            runs[label].append(r)
+            say(f"  {label:18s} steps {k:4d}: log Z = {r.log_Z:+.3f} +- {r.log_Z_stderr:.3f}   ESS = {r.ess:6.1f}"
+                f" / {n}   modes visited = {t.modes_visited(r.x)}/40   ({time.perf_counter() - t0:.1f} s)")
+    if fig is not None:
+        a1, a2 = fig.subplots(1, 2)
+        plot.plot_samples(runs["AIS (MALA)"][-1].x, t, ax=a1, bounds=((-55, 55), (-55, 55)), grid=200,
+                          label=f"AIS, {steps[-1]} steps")
+        plot.plot_log_Z(steps, runs, truth=0.0, ax=a2)
+
+
+def demo_free_energy(say: Say = print, fig: Any = None) -> None:
+    """EXP and BAR on Gaussian works satisfying Crooks exactly, works of magnitude 1e4, MBAR on harmonic states;
+    picture: the work distributions and Crooks' relation."""
+    from . import plot
+    from ._backend import host_backend
+    from .free_energy import bar, bounds, exp, mbar
+
+    be = host_backend()
+    xp = be.xp
+    gen = be.rng(0)
+    dF, s, n = 1.0, 2.0, 20_000
+    wf = gen.normal((n,), loc=dF + s * s / 2, scale=s)
+    wr = gen.normal((n,), loc=-dF + s * s / 2, scale=s)
+    say(f"Gaussian works satisfying Crooks exactly: dF = {dF}, sigma = {s}, n = {n} per direction")
+    for name, e in [("EXP forward", exp(wf)), ("EXP reverse", exp(wr, direction="reverse")), ("BAR", bar(wf, wr))]:
+        say(f"  {name:12s} {float(e.value):8.4f} +- {float(e.stderr):.4f}")
+    b = bounds(wf, wr)
+    say(f"  bounds       {float(b.lower):8.4f} <= dF <= {float(b.upper):.4f}")
+    e = bar(wf + 1e4, wr - 1e4, ess_warning=0)
+    say(f"  works shifted by +-1e4 (dF = 1e4 + 1): BAR {float(e.value):.4f} +- {float(e.stderr):.4f}")
+    ks = [1.0, 2.0, 4.0]
+    x = xp.concat([gen.normal((2000,), scale=1 / math.sqrt(k)) for k in ks])
+    m = mbar(xp.stack([0.5 * k * x * x for k in ks]), [2000, 2000, 2000])
+    exact = ", ".join(f"{0.5 * math.log(k):.4f}" for k in ks)
+    got = ", ".join(f"{float(v):.4f} +- {float(se):.4f}" for v, se in zip(m.value, m.stderr, strict=True))
+    say(f"  MBAR, harmonic states k = 1, 2, 4: f_k - f_0 = {got} (exact {exact})")
+    if fig is not None:
+        a1, a2 = fig.subplots(1, 2)
+        plot.plot_work_distributions(wf, wr, delta_f=dF, ax=a1)
+        plot.plot_crooks(wf, wr, ax=a2)
+
+
+def demo_galerkin(say: Say = print, fig: Any = None) -> None:
+    """KdV two-soliton with 10 periodic Gaussian units to t = 0.25; picture: the solution against the exact one
+    with the pointwise error below."""
+    from . import plot
+    from ._backend import host_backend
+    from .galerkin.kdv import kdv_guess
+    from .galerkin.pde import kdv
+    from .galerkin.solver import relative_l2_error, solve
+
+    be = host_backend()
+    xp = be.xp
+    pde = kdv()
+    param, theta0 = kdv_guess(be)
+    res = solve(pde, param, theta0, 0.25, 1e-3, ridge=1e-8, save_every=50, fit_iters=150)
+    xg = xp.reshape(xp.linspace(-20.0, 40.0, 2048, endpoint=False, dtype=be.dtype), (-1, 1))
+    say(f"Neural Galerkin, KdV two-soliton, {param.m} periodic Gaussian units, RK4 dt = 1e-3")
+    say(f"  initial fit relative residual: {res.fit_error:.2e}")
+    for tt in be.to_numpy(res.t).tolist():
+        say(f"  t = {tt:4.2f}: relative L2 error vs exact = {relative_l2_error(res, xg, tt):.3e}")
+    say("  (the full run to t = 4: transportkit.galerkin.run_kdv)")
+    if fig is not None:
+        a1, a2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
+        plot.plot_galerkin(res, xg, ax=a1, error_ax=a2)
+        a1.set_title("KdV two-soliton: Neural Galerkin (solid) vs exact (dotted)")
+
+
+def demo_meanfield(say: Say = print, fig: Any = None) -> None:
+    """Loss against time on the 3-spin problem (d = 6) with and without birth–death; picture: the loss curves."""
+    from . import plot
+    from .meanfield.dynamics import train
+    from .meanfield.problems import three_spin
+
+    n, steps, every = 128, 120, 20
+    P = three_spin(d=6, n_data=1000, **_param(three_spin, 0, "rng", "seed"))
+    p0 = P.init_particles(n, 1)
+    kw = {**_param(train, steps, "steps", "n_steps"), **_param(train, 2, "rng", "seed")}
+    runs = {
+        "gradient flow": train(P, p0, dt=0.5, record_every=every, **kw),
+        "birth-death + GF": train(P, p0, dt=0.5, record_every=every, birth_death=1.0, **kw),
+    }
+    say(f"mean-field training, 3-spin model on the sphere (d = 6, n = {n} particles, dt = 0.5, alpha = 1):")
+    say(f"  {'time':>6} {'gradient flow':>15} {'birth-death':>15}")
+    gf, bd = runs["gradient flow"].to_numpy(), runs["birth-death + GF"].to_numpy()
+    for t, a, b in zip(gf.times, gf.loss, bd.loss, strict=True):
+        say(f"  {float(t):6.1f} {float(a):15.4f} {float(b):15.4f}")
+    if fig is not None:
+        plot.plot_losses(runs, ax=fig.subplots(), title="3-spin (d = 6): loss against time")
+
+
+def demo_fokker_planck(say: Say = print, fig: Any = None) -> None:
+    """The entropy of a harmonic trap (5 particles in 2-D) along the probability flow (SBTM) against the exact
+    curve; picture: the two curves."""
+    from . import plot
+    from ._backend import host_backend
+    from .fokker_planck import harmonic_trap, sbtm
+
+    be = host_backend()
+    trap = harmonic_trap(n_particles=5, d=2)
+    n, steps = 1000, 50
+    x0 = be.asarray(trap.sample0(n, rng=4))
+    res = sbtm(trap.drift, trap.D, x0, (0.0, 1.0), steps=steps, div_drift=trap.divergence,
+               log_density0=trap.log_density0, entropy0=float(trap.entropy(0.0)), rng=5)
+    t = be.to_numpy(res.times)
+    S, Se = be.to_numpy(res.entropy), trap.entropy(t)
+    say(f"probability flow (SBTM) of a harmonic trap, 5 particles in 2-D ({trap.dim} coordinates): n = {n} samples,"
+        f" {steps} Heun steps to T = 1")
+    for k in (0, steps // 2, steps):
+        say(f"  t = {float(t[k]):4.2f}: entropy {float(S[k]):8.4f}   exact {float(Se[k]):8.4f}")
+    if fig is not None:
+        ax = plot.plot_entropy({"SBTM (probability flow)": res}, exact=trap.entropy, ax=fig.subplots())
+        ax.set_title("harmonic trap: entropy along the probability flow")
+
+
+def demo_tpt(say: Say = print, fig: Any = None) -> None:
+    """Müller–Brown on a 100 x 100 grid: rate and the top three pathways; picture: committor, potential, A and B,
+    the reactive flux and the pathways."""
+    from . import plot
+    from .tpt import mueller_brown, mueller_brown_potential, reactive_flux
+
+    n, beta = 100, 0.1
+    t0 = time.perf_counter()
+    Q, xy, A, B = mueller_brown(n=n, beta=beta)
+    rf = reactive_flux(Q, A, B)
+    say(f"Müller-Brown, {n}x{n} grid ({n * n} states), beta = {beta}: reactive_flux in "
+        f"{time.perf_counter() - t0:.2f} s")
+    say(f"  total flux F = {rf.total_flux:.4e}, rate k_AB = {rf.rate:.4e}, mfpt = {rf.mfpt:.4e}")
+    paths = rf.pathways(k=3)
+    for i, (states, share) in enumerate(paths, 1):
+        say(f"  pathway {i}: {len(states)} states, carries {100 * share:.1f}% of the flux")
+    if fig is not None:
+        plot.plot_tpt(rf, xy, ax=fig.subplots(), paths=paths, potential=mueller_brown_potential)
+
+
+#: The demo sections, in order.
+SECTIONS: tuple[Section, ...] = (
+    Section("backends", "Backends", demo_backends),
+    Section("interpolants", "Stochastic interpolants", demo_interpolants, ("transport",)),
+    Section("sampling", "Sampling", demo_sampling, ("samplers",)),
+    Section("free-energy", "Free energy", demo_free_energy),
+    Section("galerkin", "Neural Galerkin", demo_galerkin),
+    Section("meanfield", "Mean field", demo_meanfield),
+    Section("fokker-planck", "Fokker–Planck", demo_fokker_planck, ("Fokker-Planck", "fp")),
+    Section("tpt", "Transition path theory", demo_tpt),
+)
+
+#: (title, "module:function") of each section, as before (kept for scripts that read it).
+DEMOS: list[tuple[str, str]] = [(s.title, f"transportkit.cli:{s.run.__name__}") for s in SECTIONS]
+
+_SIZES = {"backends": (7, 3.5), "interpolants": (13, 4.3), "sampling": (11, 4.8), "free-energy": (11, 4.2),
+          "galerkin": (8, 5.5), "meanfield": (6, 4.2), "fokker-planck": (6, 4.2), "tpt": (7.5, 6)}
+
+
+def find_sections(names: Sequence[str]) -> list[Section]:
+    """The sections named (case-insensitive; spaces, hyphens and underscores ignored), in the demo's order; all of
+    them for no names. ``ValueError`` listing the section names for a name that is none of them."""
+    index = {}
+    for s in SECTIONS:
+        for alias in (s.name, s.title, *s.aliases):
+            index[_key(alias)] = s
+    wanted = set()
+    for name in names:
+        if _key(name) not in index:
+            hint = close_matches(_key(name), [_key(s.name) for s in SECTIONS])
+            raise ValueError(f"unknown demo section {name!r}{hint}; the sections are: "
+                             + ", ".join(s.name for s in SECTIONS))
+        wanted.add(index[_key(name)].name)
+    return [s for s in SECTIONS if not names or s.name in wanted]
+
+
+def _figure(size: tuple[float, float]) -> Any:
+    """A bare Agg figure (no pyplot: matplotlib's backend is not touched)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _run_demo(only: Sequence[str] | None = None, png_dir: str | None = None, out: Any = None) -> int:
+    """Run the demo sections (all, or those named in ``only``); with ``png_dir`` write ``<section>.png`` there."""
+    out = out if out is not None else sys.stdout
+    sections = find_sections(list(only or ()))
+    draw = png_dir is not None and _has_matplotlib()
+    if png_dir is not None and not draw:
+        print("matplotlib is not installed: no pictures (pip install 'transportkit[plot]')", file=out)
+    if draw:
+        os.makedirs(png_dir, exist_ok=True)
+    total = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(("  " + line).rstrip(), file=out, flush=True)
+
+    for i, s in enumerate(sections, 1):
+        print(f"[{i}/{len(sections)}] {s.title}", file=out, flush=True)
+        t0 = time.perf_counter()
+        fig = _figure(_SIZES[s.name]) if draw else None
+        s.run(say, fig)
+        if fig is not None:
+            path = os.path.join(png_dir, f"{s.name}.png")
+            fig.savefig(path, dpi=110)
+            say(f"picture: {path}")
+        say(f"done in {time.perf_counter() - t0:.1f} s")
+    print(f"{len(sections)} section(s) in {time.perf_counter() - total:.1f} s", file=out, flush=True)
     return 0
 
 
@@ -94,16 +370,26 @@ def _has_matplotlib() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="transportkit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="transportkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the showcase of every algorithm family")
-    demo.add_argument("sections", nargs="*", help=f"only these sections: {[t for t, _ in DEMOS]}")
-    demo.add_argument("--png-dir", default=None, help="write the sections' pictures (PNG) into this folder")
+    demo = sub.add_parser("demo", help="run the showcase of every algorithm family (or of the sections named)")
+    demo.add_argument("sections", nargs="*", metavar="section",
+                      help="only these sections (case-insensitive): " + ", ".join(s.name for s in SECTIONS))
+    demo.add_argument("--png-dir", default=None, help="write each section's picture <section>.png into this folder")
+    demo.add_argument("--list", action="store_true", help="list the sections and exit")
     sub.add_parser("backends", help="print the table of backends and their capabilities")
     args = parser.parse_args(argv)
     if args.command == "backends":
         print(backend_table())
         return 0
+    if args.list:
+        for s in SECTIONS:
+            print(f"{s.name:14s} {s.title}")
+        return 0
+    try:
+        find_sections(args.sections)
+    except ValueError as e:
+        demo.error(str(e))
     return _run_demo(args.sections, args.png_dir)
 
 

@@ -47,9 +47,10 @@ __all__ = [
 ]
 
 
-def demo(n: int = 100, beta: float = 0.1, picture: str | None = "tpt_mueller_brown.png") -> None:
+def demo(n: int = 100, beta: float = 0.1, picture: str | None = None) -> None:
     """Müller–Brown on an ``n x n`` grid: print the rate and the top 3 pathways' shares; write a picture of the
-    committor and the pathways when matplotlib is installed (``picture=None`` skips it).
+    committor and the pathways to the file ``picture`` when one is given (default: none; the picture itself is
+    :func:`transportkit.plot.plot_tpt`, which draws on an Axes of your own).
 
     Parameters
     ----------
@@ -58,7 +59,7 @@ def demo(n: int = 100, beta: float = 0.1, picture: str | None = "tpt_mueller_bro
     beta : float
         Inverse temperature.
     picture : str or None
-        File name of the picture, or ``None`` for none.
+        File name of the picture, or ``None`` (default) for none: nothing is written unless asked.
     """
     import time
 

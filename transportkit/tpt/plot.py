@@ -1,33 +1,28 @@
-"""Optional matplotlib picture of the committor and the dominant pathways on the Müller–Brown grid."""
+"""Kept for compatibility: :func:`plot_mueller_brown` writes the picture of :func:`transportkit.plot.plot_tpt` to a
+file. New code: ``transportkit.plot.plot_tpt(rf, xy, ax=ax, potential=tk.tpt.mueller_brown_potential)``.
+
+This module sits on floor 5 (pictures) though it lives in ``tpt/`` (``tests/test_architecture.py``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from ..plot.tpt import plot_tpt
+from .examples import mueller_brown_potential
 
 if TYPE_CHECKING:
     from .result import Array, Path, ReactiveFlux
 
 
 def plot_mueller_brown(rf: ReactiveFlux, xy: Array, n: int, paths: list[Path], filename: str) -> None:
-    """Committor :math:`q^+` as an image on the ``n x n`` grid with the pathways drawn on top, written to
-    ``filename``. Uses a bare :class:`matplotlib.figure.Figure` (no pyplot, no change of matplotlib's global
-    backend)."""
+    """Write :func:`transportkit.plot.plot_tpt` of ``rf`` on the ``n x n`` Müller–Brown grid ``xy`` with the given
+    ``paths`` and the potential's contours to ``filename``, on a bare :class:`matplotlib.figure.Figure` (no
+    pyplot, matplotlib's backend untouched)."""
     from matplotlib.figure import Figure
 
-    be = rf.backend
-    q = be.to_numpy(rf.q_plus).reshape(n, n)
-    P = be.to_numpy(xy)
-    x = P[:, 0].reshape(n, n)
-    y = P[:, 1].reshape(n, n)
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    im = ax.pcolormesh(x, y, q, shading="auto", cmap="coolwarm")
-    fig.colorbar(im, ax=ax, label="forward committor $q^+$")
-    for states, share in paths:
-        ax.plot(P[states, 0], P[states, 1], lw=2, label=f"share {share:.2f}")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title(f"Müller–Brown TPT, rate {rf.rate:.3e}")
-    ax.legend(loc="lower left")
+    if len(xy) != n * n:
+        raise ValueError(f"xy has {len(xy)} points, not n * n = {n * n}")
+    fig = Figure(figsize=(7, 5.5))
+    plot_tpt(rf, xy, ax=fig.subplots(), paths=paths, potential=mueller_brown_potential)
     fig.tight_layout()
     fig.savefig(filename, dpi=120)
