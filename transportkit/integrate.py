@@ -119,11 +119,17 @@ def _initial_state(x0: Any, backend: Any) -> tuple[Backend, Any]:
     return be, as_points("x0", x0, be, ndim=tuple(range(0, 9)))
 
 
-def _probe_field(f: Any, t0: float, x: Any, be: Backend, name: str = "f") -> None:
-    """Call ``f(t0, x0)`` once: it must return an array of ``x0``'s shape (no silent broadcasting)."""
+def _checked_field(f: Any, name: str = "f") -> Callable[[Any, Any], Any]:
+    """``f`` wrapped so that every call checks (statically: shapes are known while tracing, so a compiled run pays
+    nothing) that it returns an array of the state's shape — an ``(n, 1)`` answer for an ``(n, d)`` state is a
+    ``ValueError`` naming ``f`` at its first evaluation, before any step is taken, not a silent broadcast."""
     check_callable(name, f)
-    out = f(be.xp.asarray(t0, dtype=x.dtype, device=be.device), x)
-    check_returned_shape(name, out, tuple(x.shape), "at (t0, x0)")
+
+    def checked(t: Any, y: Any) -> Any:  # y has the state's shape (compiled programs are reused across shapes)
+        out = f(t, y)
+        return check_returned_shape(name, out, tuple(y.shape), "at (t0, x0)")
+
+    return checked
 
 
 def _warn_nonfinite(out: Any, be: Backend, what: str) -> Any:
@@ -201,8 +207,9 @@ def odeint(
     ``return_path`` returns the states at the grid times (it steps exactly onto them). On JAX the whole run is one
     compiled loop, cached per ``(f, solver)`` so that repeated calls with the same ``f`` compile once.
 
-    Checks (before any work): ``x0`` a finite real floating array; ``f(t0, x0)`` probed once and required to
-    return ``x0``'s shape (an ``(n, 1)`` answer for an ``(n, d)`` state is an error, not a broadcast); ``steps``
+    Checks (before any step): ``x0`` a finite real floating array; ``f`` must return ``x0``'s shape, checked at
+    its first evaluation (statically: free under compilation; an ``(n, 1)`` answer for an ``(n, d)`` state is a
+    ``ValueError``, not a broadcast); ``steps``
     an integer in ``[1, 10**8]`` (NumPy integers accepted); a strictly monotone finite grid. A fixed-step result
     holding NaN/inf comes with a :class:`~transportkit.errors.NonFiniteWarning`. ``dopri5`` stops with a
     ``FloatingPointError`` when its error estimate stays NaN/inf over 40 successive step reductions (a field that
@@ -221,17 +228,17 @@ def odeint(
             ts = grid_times(grid, steps if steps is not None else 1, t_span, be)
         else:
             ts = grid_times(None, 1, t_span, be)
-        _probe_field(f, ts[0], x, be)
+        check_callable("f", f)
         return _dopri5(f, x, ts, rtol, atol, max_steps, return_path, progress, be)
     ts = grid_times(grid, steps, t_span, be)
-    _probe_field(f, ts[0], x, be)
+    fc = _checked_field(f)
     tab = get_tableau(solver)
     xp = be.xp
     times = xp.asarray(ts, dtype=be.dtype, device=be.device)
 
     def body(i: Any, x: Any, times: Any) -> Any:
         t = times[i]
-        return rk_step(tab, f, t, times[i + 1] - t, x)
+        return rk_step(tab, fc, t, times[i + 1] - t, x)
 
     key = _key("odeint", f, solver)
     if not return_path:
@@ -255,6 +262,7 @@ def _dopri5(f, x, ts, rtol, atol, max_steps, return_path, progress, be):
     xp = be.xp
     m = len(ts)
     tab = get_tableau("dopri5")
+    key_f, f = f, _checked_field(f)
     h0 = (1.0 if ts[-1] > ts[0] else -1.0) * min(abs(ts[-1] - ts[0]), 0.01)
     bar = progress_bar(m - 1, progress, "ODE dopri5")
 
@@ -294,7 +302,7 @@ def _dopri5(f, x, ts, rtol, atol, max_steps, return_path, progress, be):
         out = be.while_loop(cond, body, carry)
         return out[1], out[4], out[6], out[0], out[7], out[8]
 
-    runner = be.compiled(_key("dopri5", f, rtol, atol, max_steps, return_path, m), lambda: run)
+    runner = be.compiled(_key("dopri5", key_f, rtol, atol, max_steps, return_path, m), lambda: run)
     try:
         x, j, path, t_end, bad, stuck = runner(x, xp.asarray(ts, dtype=be.dtype, device=be.device))
         reached = int(j)
@@ -353,7 +361,7 @@ def sdeint(
     time array (evaluated once before the run at the times it will use, up to 1000 of them, and refused if
     negative or non-finite there). ``rng``: anything :func:`transportkit.random.resolve_rng` takes (SPEC 7: an
     int, a ``numpy.random.Generator``, a :class:`transportkit.random.Generator`, or ``None`` for fresh entropy;
-    ``seed=`` is its deprecated alias). ``f(t, x0)`` is probed once and must return ``x0``'s shape. A result
+    ``seed=`` is its deprecated alias). ``f`` must return ``x0``'s shape (checked at its first evaluation). A result
     holding NaN/inf comes with a :class:`~transportkit.errors.NonFiniteWarning`. On JAX the whole run is one
     compiled loop whose noise comes from keys folded per step (:meth:`transportkit.random.Generator.at`); with a
     host stream (``rng_on_host``) the loop runs in Python."""
@@ -366,7 +374,7 @@ def sdeint(
     xp = be.xp
     ts = grid_times(grid, steps, t_span, be)
     gen = resolve_rng(rng, be, seed=seed)
-    _probe_field(f, ts[0], x, be)
+    fc = _checked_field(f)
     if callable(diffusion):
         _check_diffusion(eps_fn, ts, solver, be)
         eps = eps_fn
@@ -376,7 +384,7 @@ def sdeint(
         def eps(t: Any) -> Any:
             return xp.asarray(cst, dtype=be.dtype, device=be.device)
 
-    step = _sde_step(f, eps, solver, xp)
+    step = _sde_step(fc, eps, solver, xp)
     times = xp.asarray(ts, dtype=be.dtype, device=be.device)
     key = gen.loop_key()
 
