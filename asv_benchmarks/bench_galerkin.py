@@ -187,7 +187,7 @@ class Advection8D:
         P = g.GaussianUnits(2, d, widths="diagonal")
         th0 = be.asarray([0.9, 0.4] + [1 / 0.3] * d + [1 / 0.2] * d + [0.45] * d + [0.75] + [0.45] * (d - 1))
         samp = g.AdaptiveParticles(100) if sampler == "adaptive" else g.UniformSampler(-1, 3, 200)
-        res = g.solve(pde, P, th0, 1.0, 1e-2, sampler=samp, seed=0)
+        res = g.solve(pde, P, th0, 1.0, 1e-2, sampler=samp, rng=0)
         # exact L2 error from Gaussian overlap integrals (no sampling)
         c, w, b = (be.to_numpy(v).tolist() for v in P.unpack(res.theta[-1, :]))
         shift = [a * pde.info["shift"](1.0) for a in pde.info["velocity"]]

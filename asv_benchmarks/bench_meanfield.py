@@ -18,15 +18,15 @@ class GradientStep:
 
         be = backend_or_skip(backend)
         self.mf = mf
-        self.P = mf.three_spin(d=d, n_data=1000, c_scale=1.0, seed=0, backend=be)
-        self.p = self.P.init_particles(n, seed=1)
-        block(mf.train(self.P, self.p, dt=0.1, n_steps=2, jit=True, record_every=2).loss)  # warm-up / compile
+        self.P = mf.three_spin(d=d, n_data=1000, c_scale=1.0, rng=0, backend=be)
+        self.p = self.P.init_particles(n, rng=1)
+        block(mf.train(self.P, self.p, dt=0.1, steps=2, jit=True, record_every=2).loss)  # warm-up / compile
 
     def time_gradient_steps_x10(self, backend, n, d):
-        block(self.mf.train(self.P, self.p, dt=0.1, n_steps=10, jit=True, record_every=10).loss)
+        block(self.mf.train(self.P, self.p, dt=0.1, steps=10, jit=True, record_every=10).loss)
 
     def time_birth_death_steps_x10(self, backend, n, d):
-        block(self.mf.train(self.P, self.p, dt=0.1, n_steps=10, jit=True, record_every=10, birth_death=1.0).loss)
+        block(self.mf.train(self.P, self.p, dt=0.1, steps=10, jit=True, record_every=10, birth_death=1.0).loss)
 
 
 class TrainRun:
@@ -43,13 +43,13 @@ class TrainRun:
     def _problem(self, be):
         import transportkit.meanfield as mf
 
-        return mf.three_spin(d=5, n_data=1000, c_scale=1.0, seed=0, backend=be)
+        return mf.three_spin(d=5, n_data=1000, c_scale=1.0, rng=0, backend=be)
 
     def _run(self, P, kind):
         import transportkit.meanfield as mf
 
         kw = {"birth-death": {"birth_death": 1.0}, "sgd": {"batch_size": 100}}.get(kind, {})
-        return mf.train(P, 256, dt=0.1, n_steps=self.n_steps, seed=1, record_every=10, jit=True, **kw).loss
+        return mf.train(P, 256, dt=0.1, steps=self.n_steps, rng=1, record_every=10, jit=True, **kw).loss
 
     def setup(self, backend, kind):
         self.be = backend_or_skip(backend)
@@ -89,12 +89,12 @@ class ExactGaussianStep:
 
         be = backend_or_skip(backend)
         self.mf = mf
-        self.P = mf.gaussian_teacher_student(d=5, m_teacher=3, tau=1.0, init="teacher", seed=0, backend=be)
-        self.p = self.P.init_particles(n, seed=1)
-        block(mf.train(self.P, self.p, dt=0.5, n_steps=2, jit=True, record_every=2).loss)
+        self.P = mf.gaussian_teacher_student(d=5, m_teacher=3, tau=1.0, init="teacher", rng=0, backend=be)
+        self.p = self.P.init_particles(n, rng=1)
+        block(mf.train(self.P, self.p, dt=0.5, steps=2, jit=True, record_every=2).loss)
 
     def time_gradient_steps_x10(self, backend, n):
-        block(self.mf.train(self.P, self.p, dt=0.5, n_steps=10, jit=True, record_every=10).loss)
+        block(self.mf.train(self.P, self.p, dt=0.5, steps=10, jit=True, record_every=10).loss)
 
 
 class Accuracy:
@@ -107,8 +107,8 @@ class Accuracy:
 
         import transportkit.meanfield as mf
 
-        P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=0)
-        loss = mf.gradient_flow(P, 32, dt=0.2, n_steps=600, seed=1, record_every=600).loss
+        P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", rng=0)
+        loss = mf.gradient_flow(P, 32, dt=0.2, steps=600, rng=1, record_every=600).loss
         return float(np.log10(loss[0] / loss[-1]))
 
     def track_birth_death_speedup_3spin(self):
@@ -118,10 +118,10 @@ class Accuracy:
 
         ratios = []
         for seed in range(3):
-            P = mf.three_spin(d=6, n_data=1000, seed=seed)
-            p0 = P.init_particles(256, seed=1000 + seed)
-            gf = mf.gradient_flow(P, p0, dt=0.5, n_steps=150, seed=seed).loss
-            bd = mf.gradient_flow(P, p0, dt=0.5, n_steps=150, seed=seed, birth_death=1.0).loss
+            P = mf.three_spin(d=6, n_data=1000, rng=seed)
+            p0 = P.init_particles(256, rng=1000 + seed)
+            gf = mf.gradient_flow(P, p0, dt=0.5, steps=150, rng=seed).loss
+            bd = mf.gradient_flow(P, p0, dt=0.5, steps=150, rng=seed, birth_death=1.0).loss
             level = gf[60]
             ratios.append(mf.steps_to_reach(gf, level) / max(mf.steps_to_reach(bd, level), 1))
         return float(np.mean(ratios))
@@ -129,6 +129,6 @@ class Accuracy:
     def track_scaling_exponent(self):
         import transportkit.meanfield as mf
 
-        P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0)
-        res = mf.scaling_exponent(P, [32, 64, 128, 256, 512, 1024], seeds=range(2), dt=0.5, n_steps=200)
+        P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0)
+        res = mf.scaling_exponent(P, [32, 64, 128, 256, 512, 1024], seeds=range(2), dt=0.5, steps=200)
         return res.fit.a

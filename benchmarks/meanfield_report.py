@@ -31,9 +31,9 @@ def teacher_student(args) -> None:
     be = tk.get_backend(args.backend)
     print(f"ReLU teacher-student, d=2, teacher width 2, student width 32, 200 data, dt={args.dt}, {args.steps} steps")
     for seed in range(args.seeds):
-        P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=seed, backend=be)
+        P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", rng=seed, backend=be)
         t = time.perf_counter()
-        tr = mf.gradient_flow(P, 32, dt=args.dt, n_steps=args.steps, seed=seed + 1, record_every=args.steps)
+        tr = mf.gradient_flow(P, 32, dt=args.dt, steps=args.steps, rng=seed + 1, record_every=args.steps)
         loss = be.to_numpy(tr.loss)
         print(f"seed {seed}: loss {loss[0]:.3e} -> {loss[-1]:.3e}  reduction {loss[0] / loss[-1]:.2e}"
               f"  ({time.perf_counter() - t:.2f} s)")
@@ -46,10 +46,10 @@ def birth_death(args) -> None:
     print(f"3-spin d={args.d}, n={args.n}, {args.n_data} data, dt={args.dt}, alpha={args.alpha}, {args.steps} steps;"
           f" level = the loss of gradient flow at step {', '.join(map(str, refs))}")
     for seed in range(args.seeds):
-        P = mf.three_spin(d=args.d, n_data=args.n_data, seed=seed, backend=be)
-        p0 = P.init_particles(args.n, seed=1000 + seed)
-        gf = be.to_numpy(mf.gradient_flow(P, p0, dt=args.dt, n_steps=args.steps, seed=seed).loss)
-        bd = be.to_numpy(mf.gradient_flow(P, p0, dt=args.dt, n_steps=args.steps, seed=seed,
+        P = mf.three_spin(d=args.d, n_data=args.n_data, rng=seed, backend=be)
+        p0 = P.init_particles(args.n, rng=1000 + seed)
+        gf = be.to_numpy(mf.gradient_flow(P, p0, dt=args.dt, steps=args.steps, rng=seed).loss)
+        bd = be.to_numpy(mf.gradient_flow(P, p0, dt=args.dt, steps=args.steps, rng=seed,
                                           birth_death=args.alpha).loss)
         line = []
         for r in refs:
@@ -72,10 +72,10 @@ def birth_death(args) -> None:
 
 def scaling(args) -> None:
     be = tk.get_backend(args.backend)
-    P = mf.gaussian_teacher_student(d=args.d, m_teacher=args.m, tau=1.0, init="teacher", seed=0, backend=be)
+    P = mf.gaussian_teacher_student(d=args.d, m_teacher=args.m, tau=1.0, init="teacher", rng=0, backend=be)
     ns = [32, 64, 128, 256, 512, 1024]
     t = time.perf_counter()
-    res = mf.scaling_exponent(P, ns, seeds=range(args.seeds), dt=args.dt, n_steps=args.steps).to_numpy()
+    res = mf.scaling_exponent(P, ns, seeds=range(args.seeds), dt=args.dt, steps=args.steps).to_numpy()
     sem = res.errors.std(axis=0, ddof=1) / np.sqrt(args.seeds)
     print(f"Gaussian teacher-student d={args.d}, m*={args.m}, tau=1, T={args.dt * args.steps:g},"
           f" seeds={args.seeds} ({time.perf_counter() - t:.1f} s)")
@@ -86,10 +86,10 @@ def scaling(args) -> None:
 
 def fluctuations(args) -> None:
     be = tk.get_backend(args.backend)
-    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0, backend=be)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0, backend=be)
     Xp = np.array([[0.0, 0.0], [0.5, -0.5], [-1.0, 0.3]])
     for n in (64, 256):
-        fl = mf.fluctuations(P, n, Xp, seeds=range(args.seeds), dt=0.5, n_steps=200, record_every=50).to_numpy()
+        fl = mf.fluctuations(P, n, Xp, seeds=range(args.seeds), dt=0.5, steps=200, record_every=50).to_numpy()
         print(f"n={n}: times {fl.times}")
         print(f"   n*Var f_n(x) (rows: times, cols: probes)\n{np.array2string(fl.n_var, precision=4)}")
         print(f"   n*mean loss {np.array2string(n * fl.loss_mean, precision=5)}")
@@ -100,16 +100,16 @@ def timing(args) -> None:
     be.to_numpy(be.xp.zeros(1))  # library start-up outside the timings
     print(f"transportkit from {tk.__file__}; backend {be.name}; OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'default')}")
-    P1 = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=0, backend=be)
-    P2 = mf.three_spin(d=6, n_data=1000, seed=0, backend=be)
-    P3 = mf.teacher_student(d=3, m_teacher=2, n_data=1000, unit="tanh", seed=0, backend=be)
+    P1 = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", rng=0, backend=be)
+    P2 = mf.three_spin(d=6, n_data=1000, rng=0, backend=be)
+    P3 = mf.teacher_student(d=3, m_teacher=2, n_data=1000, unit="tanh", rng=0, backend=be)
     cases = {
-        "GF, ReLU teacher-student, n=32, 600 steps": lambda: mf.gradient_flow(P1, 32, dt=0.2, n_steps=600, seed=1,
+        "GF, ReLU teacher-student, n=32, 600 steps": lambda: mf.gradient_flow(P1, 32, dt=0.2, steps=600, rng=1,
                                                                               record_every=100),
-        "GF + birth-death, 3-spin d=6, n=256, 150 steps": lambda: mf.gradient_flow(P2, 256, dt=0.5, n_steps=150,
-                                                                                   seed=1, birth_death=1.0),
-        "SGD, tanh d=3, n=64, batch 50, 500 steps": lambda: mf.sgd(P3, 64, batch_size=50, dt=0.2, n_steps=500,
-                                                                   seed=3, record_every=50),
+        "GF + birth-death, 3-spin d=6, n=256, 150 steps": lambda: mf.gradient_flow(P2, 256, dt=0.5, steps=150,
+                                                                                   rng=1, birth_death=1.0),
+        "SGD, tanh d=3, n=64, batch 50, 500 steps": lambda: mf.sgd(P3, 64, batch_size=50, dt=0.2, steps=500,
+                                                                   rng=3, record_every=50),
     }
     for name, run in cases.items():
         walls, cpus = [], []

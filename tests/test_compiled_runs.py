@@ -106,7 +106,7 @@ def test_ode_run_compiles_once_on_jax():
     tk.integrate.odeint(f, x0 * 2, steps=50, solver="rk4", backend=be)
     assert f.calls == 4  # the compiled run is reused for the same f
     np.testing.assert_allclose(be.to_numpy(x1), np.exp(-1.5) * np.ones((5, 2)), rtol=1e-4)
-    tk.integrate.sdeint(f, x0, 0.1, steps=20, seed=0, backend=be)
+    tk.integrate.sdeint(f, x0, 0.1, steps=20, rng=0, backend=be)
     assert f.calls == 5  # Euler–Maruyama: one trace of one evaluation for the whole SDE run
 
 

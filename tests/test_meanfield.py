@@ -60,8 +60,8 @@ def _fd_velocity(problem, c, W):
 
 @pytest.mark.parametrize("tau", [0.0, 0.7])
 def test_exact_gaussian_field_is_minus_n_grad_of_exact_loss(backend, tau):
-    P = mf.gaussian_teacher_student(d=2, m_teacher=3, tau=tau, seed=1, backend=backend)
-    p = P.init_particles(6, seed=2)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=3, tau=tau, rng=1, backend=backend)
+    p = P.init_particles(6, rng=2)
     ev = P.field(p.c, p.w)
     Pn = mf.GaussianTeacherStudent(_np(backend, P.tc), _np(backend, P.tz), tau=tau)  # numpy twin
     c, W = _np(backend, p.c), _np(backend, p.w)
@@ -73,8 +73,8 @@ def test_exact_gaussian_field_is_minus_n_grad_of_exact_loss(backend, tau):
 
 
 def test_exact_gaussian_loss_matches_monte_carlo(backend):
-    P = mf.gaussian_teacher_student(d=2, m_teacher=3, tau=0.7, seed=1, backend=backend)
-    p = P.init_particles(6, seed=2)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=3, tau=0.7, rng=1, backend=backend)
+    p = P.init_particles(6, rng=2)
     X = backend.rng(5).normal((100_000, 2))
     r = _np(backend, P.unit.features(X, p.w, backend.xp) @ p.c / 6 - P.target(X))
     half_sq = 0.5 * r**2
@@ -83,10 +83,10 @@ def test_exact_gaussian_loss_matches_monte_carlo(backend):
 
 
 def test_data_field_is_minus_n_grad_and_network_view(backend):
-    P = mf.teacher_student(d=3, m_teacher=2, n_data=50, unit="tanh", seed=0, backend=backend)
-    p = P.init_particles(5, seed=1)
+    P = mf.teacher_student(d=3, m_teacher=2, n_data=50, unit="tanh", rng=0, backend=backend)
+    p = P.init_particles(5, rng=1)
     ev = P.field(p.c, p.w)
-    Pn = mf.teacher_student(d=3, m_teacher=2, n_data=50, unit="tanh", seed=0, backend=backend)
+    Pn = mf.teacher_student(d=3, m_teacher=2, n_data=50, unit="tanh", rng=0, backend=backend)
     Pn = mf.DataProblem(mf.Tanh(), _np(backend, Pn.X), _np(backend, Pn.y))
     vc, vw = _fd_velocity(Pn, _np(backend, p.c), _np(backend, p.w))
     np.testing.assert_allclose(_np(backend, ev.vc), vc, atol=1e-7)
@@ -103,30 +103,30 @@ def test_data_field_is_minus_n_grad_and_network_view(backend):
 
 def test_gradient_flow_teacher_student_three_orders(backend):
     # ReLU teacher of width 2, student of width 32 (well above), d = 2, 200 data points.
-    P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", seed=_host(0, backend), backend=backend)
-    tr = mf.gradient_flow(P, 32, dt=0.2, n_steps=600, seed=_host(1, backend), record_every=100)
+    P = mf.teacher_student(d=2, m_teacher=2, n_data=200, unit="relu", rng=_host(0, backend), backend=backend)
+    tr = mf.gradient_flow(P, 32, dt=0.2, steps=600, rng=_host(1, backend), record_every=100)
     loss = _np(backend, tr.loss)
     assert loss.shape == (7,) and np.all(np.isfinite(loss))
     assert loss[-1] < 1e-3 * loss[0], loss
 
 
 def test_sgd_decreases_loss_and_needs_data(backend):
-    P = mf.teacher_student(d=3, m_teacher=2, n_data=200, unit="tanh", seed=_host(0, backend), backend=backend)
-    tr = mf.sgd(P, 16, batch_size=50, dt=0.5, n_steps=30, seed=_host(3, backend), record_every=30)
+    P = mf.teacher_student(d=3, m_teacher=2, n_data=200, unit="tanh", rng=_host(0, backend), backend=backend)
+    tr = mf.sgd(P, 16, batch_size=50, dt=0.5, steps=30, rng=_host(3, backend), record_every=30)
     loss = _np(backend, tr.loss)
     assert loss[-1] < 0.2 * loss[0]
     E = mf.gaussian_teacher_student(d=2, backend=backend)
     with pytest.raises(ValueError, match="batch_size"):
-        mf.sgd(E, 4, batch_size=2, n_steps=1)
+        mf.sgd(E, 4, batch_size=2, steps=1)
 
 
 def test_gradient_flow_agrees_across_backends(backend):
-    Pn = mf.gaussian_teacher_student(d=2, m_teacher=3, seed=0)
-    p0 = Pn.init_particles(8, seed=1)
-    ref = mf.gradient_flow(Pn, p0, dt=0.5, n_steps=20, seed=0)
+    Pn = mf.gaussian_teacher_student(d=2, m_teacher=3, rng=0)
+    p0 = Pn.init_particles(8, rng=1)
+    ref = mf.gradient_flow(Pn, p0, dt=0.5, steps=20, rng=0)
     P = mf.GaussianTeacherStudent(_np(tk.get_backend(), Pn.tc), _np(tk.get_backend(), Pn.tz), backend=backend)
     p = mf.Particles(backend.asarray(p0.c), backend.asarray(p0.w), backend=backend)
-    tr = mf.gradient_flow(P, p, dt=0.5, n_steps=20, seed=0)
+    tr = mf.gradient_flow(P, p, dt=0.5, steps=20, rng=0)
     np.testing.assert_allclose(_np(backend, tr.loss), ref.loss, rtol=1e-10)
     np.testing.assert_allclose(_np(backend, tr.particles.w), ref.particles.w, atol=1e-10)
 
@@ -136,9 +136,9 @@ def test_compiled_run_matches_python_loop(backend, kind):
     """``jit=True`` runs the whole training as one compiled program where the backend compiles loops (JAX),
     ``jit=False`` as Python loops; both draw step k from ``Generator.at(key, k)``, so they agree to rounding
     (birth–death events and minibatches identical)."""
-    P = mf.three_spin(d=4, n_data=100, seed=0, backend=backend)
+    P = mf.three_spin(d=4, n_data=100, rng=0, backend=backend)
     kw = {"birth_death": 1.0} if kind == "birth-death" else {"batch_size": 20}
-    a, b = (mf.train(P, 16, dt=0.5, n_steps=12, seed=3, record_every=5, record_particles=True, jit=j, **kw)
+    a, b = (mf.train(P, 16, dt=0.5, steps=12, rng=3, record_every=5, record_particles=True, jit=j, **kw)
             for j in (True, False))
     assert _np(backend, a.loss).shape == (4,) and len(a.snapshots) == 4  # steps 0, 5, 10 and the end
     np.testing.assert_allclose(_np(backend, a.times), [0.0, 2.5, 5.0, 6.0])
@@ -151,8 +151,8 @@ def test_compiled_run_matches_python_loop(backend, kind):
 
 
 def test_sphere_constraint_kept(backend):
-    P = mf.three_spin(d=4, n_data=100, seed=0, backend=backend)
-    tr = mf.gradient_flow(P, 16, dt=0.5, n_steps=10, birth_death=1.0, seed=0)
+    P = mf.three_spin(d=4, n_data=100, rng=0, backend=backend)
+    tr = mf.gradient_flow(P, 16, dt=0.5, steps=10, birth_death=1.0, rng=0)
     r = np.linalg.norm(_np(backend, tr.particles.w), axis=1)
     np.testing.assert_allclose(r, 2.0, rtol=1e-12)
 
@@ -197,9 +197,9 @@ def test_birth_death_helps_when_mass_is_far_from_initial_support(backend):
     P = mf.GaussianTeacherStudent(backend.asarray([3.0, -3.0]), backend.asarray([[1.0, 0.0], [-1.0, 0.5]]),
                                   width=0.5, w_scale=2.0, c_scale=0.0, backend=backend)
     for seed in range(2):
-        p0 = P.init_particles(64, seed=_host(seed, backend))
-        gf = float(mf.gradient_flow(P, p0, dt=0.5, n_steps=40, record_every=40).loss[-1])
-        bd = mf.gradient_flow(P, p0, dt=0.5, n_steps=40, seed=_host(seed, backend), birth_death=4.0, record_every=40)
+        p0 = P.init_particles(64, rng=_host(seed, backend))
+        gf = float(mf.gradient_flow(P, p0, dt=0.5, steps=40, record_every=40).loss[-1])
+        bd = mf.gradient_flow(P, p0, dt=0.5, steps=40, rng=_host(seed, backend), birth_death=4.0, record_every=40)
         assert bd.particles.n == 64
         assert float(bd.loss[-1]) < 0.6 * gf, (float(bd.loss[-1]), gf)
 
@@ -217,10 +217,10 @@ def test_quadratic_population_error_identity(backend):
 
 def test_quadratic_teacher_student_recovers_teacher(backend):
     # d = 4: n_data = 120 >> d(d+1)/2 = 10; student width 8 >= d.
-    P = mf.quadratic_teacher_student(d=4, m_teacher=1, n_data=120, seed=_host(0, backend), backend=backend)
-    p0 = P.init_particles(8, seed=_host(1, backend))
+    P = mf.quadratic_teacher_student(d=4, m_teacher=1, n_data=120, rng=_host(0, backend), backend=backend)
+    p0 = P.init_particles(8, rng=_host(1, backend))
     e0 = float(P.population_error(p0.w))
-    tr = mf.gradient_flow(P, p0, dt=0.05, n_steps=300, seed=0, record_every=300)
+    tr = mf.gradient_flow(P, p0, dt=0.05, steps=300, rng=0, record_every=300)
     e1 = float(P.population_error(tr.particles.w))
     assert e1 < 1e-3 * e0, (e0, e1)
 
@@ -229,8 +229,8 @@ def test_fit_power_law_exact_and_scaling_shape(backend):
     n = backend.asarray([32.0, 64.0, 128.0, 256.0])
     fit = mf.fit_power_law(n, 3.0 * n**-1.0)
     assert abs(fit.a - 1.0) < 1e-12 and abs(fit.log_C - math.log(3.0)) < 1e-12
-    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0, backend=backend)
-    res = mf.scaling_exponent(P, [16, 32], seeds=[0], dt=0.5, n_steps=5)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0, backend=backend)
+    res = mf.scaling_exponent(P, [16, 32], seeds=[0], dt=0.5, steps=5)
     assert _np(backend, res.errors).shape == (1, 2) and np.isfinite(res.fit.a)
     with pytest.raises(ValueError, match="positive"):
         mf.fit_power_law(n, backend.asarray([1.0, 0.0, 1.0, 1.0]))
@@ -238,13 +238,13 @@ def test_fit_power_law_exact_and_scaling_shape(backend):
 
 def test_initial_loss_is_order_one_over_n_at_teacher_init(backend):
     # i.i.d. particles from the teacher measure: E loss = Var/(2n) exactly, so n * E loss does not depend on n.
-    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0, backend=backend)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0, backend=backend)
     gen = _host(3, backend)
     vals = {}
     for n in (16, 256):
         ls = []
         for _ in range(16):
-            q = P.init_particles(n, seed=gen)
+            q = P.init_particles(n, rng=gen)
             ls.append(n * float(P.loss(q.c, q.w)))
         vals[n] = (np.mean(ls), np.std(ls, ddof=1) / math.sqrt(len(ls)))
     (m1, s1), (m2, s2) = vals[16], vals[256]
@@ -252,9 +252,9 @@ def test_initial_loss_is_order_one_over_n_at_teacher_init(backend):
 
 
 def test_fluctuations_arrays(backend):
-    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", seed=0, backend=backend)
+    P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0, backend=backend)
     Xp = backend.asarray(np.array([[0.0, 0.0], [1.0, -1.0], [0.5, 0.5]]))
-    fl = mf.fluctuations(P, 32, Xp, seeds=range(4), dt=0.5, n_steps=10, record_every=5)
+    fl = mf.fluctuations(P, 32, Xp, seeds=range(4), dt=0.5, steps=10, record_every=5)
     assert _np(backend, fl.times).shape == (3,)
     assert _np(backend, fl.f_var).shape == (3, 3) and _np(backend, fl.losses).shape == (4, 3)
     np.testing.assert_allclose(_np(backend, fl.n_var), 32 * _np(backend, fl.f_var))
@@ -274,7 +274,7 @@ def test_input_validation(backend):
     with pytest.raises(ValueError, match="unknown unit"):
         mf.get_unit("swish")
     with pytest.raises(ValueError, match="particles"):
-        mf.gradient_flow(P, mf.Particles(backend.asarray([1.0]), backend.asarray([[1.0, 2.0, 3.0]])), n_steps=1)
+        mf.gradient_flow(P, mf.Particles(backend.asarray([1.0]), backend.asarray([[1.0, 2.0, 3.0]])), steps=1)
 
 
 def test_steps_to_reach():

@@ -117,3 +117,35 @@ def test_logsumexp_properties(a, c):
     assert x.max() <= lse <= x.max() + math.log(len(a)) + 1e-12
     assert float(nm.logsumexp(x + c)) == pytest.approx(lse + c, rel=1e-12, abs=1e-9)
     assert float(nm.ess(x)) == pytest.approx(np.exp(2 * lse - float(nm.logsumexp(2 * x))), rel=1e-12)
+
+
+# ---------------------------------------------------------------- empty and lazy input (issues 24, 15)
+def test_logsumexp_empty_is_minus_inf_like_scipy(backend):
+    from scipy.special import logsumexp as sp_lse
+
+    xp = backend.xp
+    assert float(nm.logsumexp(xp.zeros((0,), dtype=backend.dtype))) == -math.inf == sp_lse(np.zeros(0))
+    out = nm.logsumexp(xp.zeros((0, 3), dtype=backend.dtype), axis=0)
+    np.testing.assert_array_equal(backend.to_numpy(out), sp_lse(np.zeros((0, 3)), axis=0))
+    assert tuple(nm.logsumexp(xp.zeros((2, 0), dtype=backend.dtype), axis=-1, keepdims=True).shape) == (2, 1)
+    assert tuple(nm.logsumexp(xp.zeros((0, 3), dtype=backend.dtype), axis=1).shape) == (0,)
+
+
+def test_lists_accepted_and_empty_means_refused():
+    assert nm.logsumexp([]) == -math.inf
+    assert abs(float(nm.logsumexp([0.0, 0.0])) - math.log(2.0)) < 1e-15
+    with pytest.raises(ValueError, match="empty"):
+        nm.logmeanexp(np.zeros(0))
+    with pytest.raises(ValueError, match="at least one weight"):
+        nm.ess(np.zeros(0))
+
+
+class _FakeDask:  # what refuse_lazy looks at: the defining module of the array type
+    __module__ = "dask.array.core"
+    shape, ndim, dtype = (3,), 1, "float64"
+
+
+@pytest.mark.parametrize("fn", [nm.logsumexp, nm.logmeanexp, nm.normalized_weights, nm.ess, nm.log1mexp])
+def test_dask_refused(fn):
+    with pytest.raises(TypeError, match=r"dask array.*compute\(\)"):
+        fn(_FakeDask())

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._backend import Backend
+from ._validation import as_count
 
 __all__ = ["Loops", "progress_bar", "progress_range", "run_steps", "run_while", "scan_steps"]
 
@@ -82,7 +83,9 @@ def run_steps(
 
     ``key`` names the body for the backend's compile cache: it must determine everything the body closes over
     (``None``: compile anew on every call). ``compile=False`` runs the Python loop on every backend (for bodies
-    that must run eagerly, e.g. draws from a host random stream)."""
+    that must run eagerly, e.g. draws from a host random stream). ``n`` is a non-negative integer (NumPy
+    integers accepted)."""
+    n = as_count("n", n, low=0)
     bar = progress_bar(n, progress, desc)
     try:
         if not (compile and be.compiles_loops):
@@ -119,7 +122,9 @@ def scan_steps(
     compile: bool = True,
 ) -> tuple[Any, Any]:
     """Like :func:`run_steps` with a per-step output: ``carry, y_i = body(i, carry, consts)``; returns the final
-    carry and the ``y_i`` stacked along a new leading axis (``y`` an array or a tuple of arrays)."""
+    carry and the ``y_i`` stacked along a new leading axis (``y`` an array or a tuple of arrays). ``n`` is a
+    non-negative integer (NumPy integers accepted)."""
+    n = as_count("n", n, low=0)
     bar = progress_bar(n, progress, desc)
     try:
         if not (compile and be.compiles_loops):

@@ -1,7 +1,9 @@
 """Numerical helpers shared by the whole library, in the Array API only.
 
-Every function takes arrays of any backend; pass ``xp`` when it is already known (inside algorithms) so the
-namespace is not looked up again.
+Every function takes arrays of any backend (Python lists and numbers are taken as NumPy float64 arrays, as SciPy
+does); pass ``xp`` when it is already known (inside algorithms) so the namespace is not looked up again. Lazy
+(dask) arrays are refused with a ``TypeError``: these helpers would return lazy results the rest of the library
+cannot use (see docs/backends.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import math
 from typing import Any
 
 from array_api_compat import array_namespace
+from array_api_compat import device as _device
+
+from ._validation import refuse_lazy
 
 __all__ = [
     "cholesky_solve",
@@ -21,6 +26,16 @@ __all__ = [
 ]
 
 
+def _prepare(name: str, a: Any, xp: Any) -> tuple[Any, Any]:
+    """``(a, xp)``: dask refused; Python lists, tuples and numbers as NumPy float64 arrays; ``xp`` looked up."""
+    refuse_lazy(name, a)
+    if isinstance(a, (list, tuple, int, float)) and not isinstance(a, bool):
+        import numpy as np
+
+        a = np.asarray(a, dtype=np.float64)
+    return a, (array_namespace(a) if xp is None else xp)
+
+
 def logsumexp(
     a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
 ) -> Any:
@@ -28,8 +43,16 @@ def logsumexp(
 
     Stable for entries of any magnitude; entries equal to ``-inf`` contribute nothing, and a slice that is
     all ``-inf`` gives ``-inf`` (not NaN). ``+inf`` entries give ``+inf``; NaN propagates.
+    A reduction over no entries (an empty axis) gives ``-inf`` (the log of an empty sum), as
+    :func:`scipy.special.logsumexp` does.
     """
-    xp = array_namespace(a) if xp is None else xp
+    a, xp = _prepare("a", a, xp)
+    axes = _axes(axis, a.ndim)
+    if any(a.shape[i] == 0 for i in axes):
+        shape = tuple(1 if i in axes else s for i, s in enumerate(a.shape)) if keepdims else tuple(
+            s for i, s in enumerate(a.shape) if i not in axes)
+        dtype = a.dtype if xp.isdtype(a.dtype, "real floating") else xp.float64
+        return xp.full(shape, -math.inf, dtype=dtype, device=_device(a))
     m = xp.max(a, axis=axis, keepdims=True)
     m_safe = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
     finite = xp.isfinite(m)
@@ -44,16 +67,21 @@ def logsumexp(
 
 
 def _axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """The reduced axes, as non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    return (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if ndim == 0:
+        return ()
+    return tuple(int(i) % ndim for i in axes)
 
 
 def logmeanexp(
     a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
 ) -> Any:
-    """log( (1/n) sum_i exp(a_i) ) = logsumexp(a) - log n, with n the number of entries reduced over."""
-    xp = array_namespace(a) if xp is None else xp
+    """log( (1/n) sum_i exp(a_i) ) = logsumexp(a) - log n, with n the number of entries reduced over (an empty
+    reduction, whose mean is undefined, is a ``ValueError``)."""
+    a, xp = _prepare("a", a, xp)
     n = math.prod(a.shape[i] for i in _axes(axis, a.ndim)) if a.ndim else 1
     if n == 0:
         raise ValueError("logmeanexp of an empty array")
@@ -62,16 +90,18 @@ def logmeanexp(
 
 def normalized_weights(log_w: Any, axis: int = -1, *, xp: Any = None) -> Any:
     """w_i = exp(log_w_i - logsumexp(log_w)): weights summing to one, stable for any magnitude."""
-    xp = array_namespace(log_w) if xp is None else xp
+    log_w, xp = _prepare("log_w", log_w, xp)
     return xp.exp(log_w - logsumexp(log_w, axis=axis, keepdims=True, xp=xp))
 
 
 def ess(log_w: Any, axis: int = -1, *, relative: bool = False, xp: Any = None) -> Any:
     """Kish effective sample size (sum w)^2 / sum w^2 = exp(2 logsumexp(log w) - logsumexp(2 log w)).
 
-    Between 1 and n; ``relative=True`` divides by n.
+    Between 1 and n; ``relative=True`` divides by n. No weights at all (an empty axis) is a ``ValueError``.
     """
-    xp = array_namespace(log_w) if xp is None else xp
+    log_w, xp = _prepare("log_w", log_w, xp)
+    if log_w.ndim == 0 or log_w.shape[axis] == 0:
+        raise ValueError(f"ess needs at least one weight along axis {axis}, got shape {tuple(log_w.shape)}")
     out = xp.exp(2.0 * logsumexp(log_w, axis=axis, xp=xp) - logsumexp(2.0 * log_w, axis=axis, xp=xp))
     return out / log_w.shape[axis] if relative else out
 
@@ -82,7 +112,7 @@ def log1mexp(x: Any, *, xp: Any = None) -> Any:
     log(-expm1(x)) for -log 2 < x <= 0, and log1p(-exp(x)) for x <= -log 2. Gives -inf at x = 0 and 0 at
     x = -inf; NaN for x > 0.
     """
-    xp = array_namespace(x) if xp is None else xp
+    x, xp = _prepare("x", x, xp)
     near = (x > -math.log(2.0)) & (x < 0)
     x_near = xp.where(near, x, xp.full_like(x, -1.0))
     x_far = xp.where(near | (x >= 0), xp.full_like(x, -1.0), x)
@@ -98,6 +128,8 @@ def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = Fals
     With ``return_logdet`` also returns log det A = 2 sum_i log L_ii. A matrix that is not positive definite
     is a ``ValueError``.
     """
+    refuse_lazy("a", a)
+    refuse_lazy("b", b)
     xp = array_namespace(a, b) if xp is None else xp
     try:
         L = xp.linalg.cholesky(a)

@@ -87,9 +87,12 @@ def get_tableau(method: str | Tableau) -> Tableau:
     """A :class:`Tableau` by name (or the tableau itself); ``ValueError`` listing the names otherwise."""
     if isinstance(method, Tableau):
         return method
-    tab = TABLEAUS.get(method)
+    tab = TABLEAUS.get(method) if isinstance(method, str) else None
     if tab is None:
-        raise ValueError(f"unknown Runge-Kutta method {method!r}; use one of {tuple(TABLEAUS)}")
+        from ._validation import close_matches
+
+        hint = close_matches(method, TABLEAUS) if isinstance(method, str) else ""
+        raise ValueError(f"unknown Runge-Kutta method {method!r}; use one of {tuple(TABLEAUS)}{hint}")
     return tab
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
+from .._validation import as_count, as_points, as_real
 from ._compiling import Identity, Loops, compiled_or_plain
 from .lstsq import lstsq_arrays
 
@@ -87,11 +88,20 @@ def fit_initial(param: Any, target: Any, theta_guess: Any, X: Any, *, iters: int
     theta, residual
         the fitted parameters and the relative residual :math:`\|r\|/\|y\|`.
     """
-    if int(iters) < 0:
-        raise ValueError(f"iters must be >= 0, got {iters}")
-    if not damping > 0:
-        raise ValueError(f"damping must be positive, got {damping}")
+    from ._checks import points_array, theta_array
+    from .params import Parametrization
+
+    if not isinstance(param, Parametrization):
+        raise TypeError(f"param must be a transportkit.galerkin.Parametrization, got {type(param).__name__}")
+    iters = as_count("iters", iters, low=0)
+    tol = as_real("tol", tol, low=0.0)
+    damping = as_real("damping", damping, low=0.0, low_open=True)
     be = resolve_backend(theta_guess, X)
+    theta_guess = theta_array("theta_guess", theta_guess, param, be)
+    X = points_array("X", X, param.d, be)
+    target = as_points("target", target, be, ndim=1)
+    if target.shape[0] != X.shape[0]:
+        raise ValueError(f"target must have one value per point of X ({X.shape[0]}), got shape {tuple(target.shape)}")
     xp = be.xp
     ynorm = float(xp.linalg.vector_norm(target))
     ynorm = 1.0 if ynorm == 0.0 else ynorm

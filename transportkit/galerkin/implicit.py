@@ -23,6 +23,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
+from .._validation import as_count, as_real
 from ._compiling import Loops
 from .lstsq import LstsqInfo, _info, lstsq_arrays
 
@@ -249,9 +250,21 @@ def implicit_step(pde: Any, param: Any, theta: Any, X: Any, t: float, h: float, 
     theta, info
         :math:`\theta_{k+1}` and the :class:`LstsqInfo` of the last linear solve.
     """
+    from ._checks import check_problem, points_array, theta_array
+
+    check_problem(pde, param)
+    be = resolve_backend(theta, X)
+    theta, X = theta_array("theta", theta, param, be), points_array("X", X, pde.d, be)
+    t = as_real("t", t)
+    h = as_real("h", h)
+    if h == 0.0:
+        raise ValueError("h must be non-zero")
+    alpha = as_real("alpha", alpha, low=0.0, high=1.0, low_open=True)
+    iters, tol = as_count("iters", iters), as_real("tol", tol, low=0.0)
+    rcond, ridge = as_real("rcond", rcond, low=0.0), as_real("ridge", ridge, low=0.0)
+    fd_step = as_real("fd_step", fd_step, low=0.0, low_open=True)
     if parts is None:
         parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, fd_step=fd_step,
                                value_and_grad=value_and_grad)
-    be = resolve_backend(theta, X)
     th, diag = gauss_newton_solve(parts, t, h, theta, X, iters=iters, tol=tol, loops=Loops(be, False))
     return th, _info(diag)

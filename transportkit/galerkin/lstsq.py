@@ -14,6 +14,9 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .._backend import resolve_backend
+from .._validation import as_bool, as_points, as_real
+
 __all__ = ["LstsqInfo", "galerkin_velocity", "lstsq_arrays", "regularized_lstsq", "velocity_arrays"]
 
 
@@ -97,8 +100,16 @@ def regularized_lstsq(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.
     ``J`` ``(n, p)``, ``f`` ``(n,)``; returns ``(v (p,), LstsqInfo)``. With ``scale_columns`` the solve is done
     in the variables :math:`D v` with :math:`D = \mathrm{diag}(\|J_{:,k}\|)` (zero columns get
     :math:`D_{kk} = 1`), which makes ``rcond`` independent of the parameter units; ``ridge`` then acts on
-    :math:`Dv`. Non-finite entries of ``J`` and ``f`` are replaced by 0.
+    :math:`Dv`. Non-finite entries of ``J`` and ``f`` are replaced by 0. ``J`` must be a non-empty real 2-D array
+    and ``f`` a 1-D array of ``J.shape[0]`` entries; ``rcond`` and ``ridge`` finite and non-negative.
     """
+    be = resolve_backend(J, f)
+    J = as_points("J", J, be, ndim=2, finite=False)
+    f = as_points("f", f, be, ndim=1, finite=False)
+    if f.shape[0] != J.shape[0]:
+        raise ValueError(f"f must have J.shape[0] = {J.shape[0]} entries, got shape {tuple(f.shape)}")
+    rcond, ridge = as_real("rcond", rcond, low=0.0), as_real("ridge", ridge, low=0.0)
+    scale_columns = as_bool("scale_columns", scale_columns)
     v, diag = lstsq_arrays(J, f, rcond=rcond, ridge=ridge, scale_columns=scale_columns)
     return v, _info(diag)
 
@@ -132,6 +143,15 @@ def velocity_arrays(pde: Any, param: Any, theta: Any, X: Any, t: Any, *, rcond: 
 
 def galerkin_velocity(pde: Any, param: Any, theta: Any, X: Any, t: float, *, rcond: float = 1e-10,
                       ridge: float = 0.0) -> tuple[Any, LstsqInfo]:
-    r""":math:`\dot\theta = \arg\min_v\|J(\theta)v - f(t,\cdot,u(\cdot;\theta))\|^2` on the points ``X``."""
+    r""":math:`\dot\theta = \arg\min_v\|J(\theta)v - f(t,\cdot,u(\cdot;\theta))\|^2` on the points ``X``.
+
+    ``theta`` a finite ``(p,)`` array, ``X`` finite ``(n, d)``, ``t`` a finite number (checked at entry)."""
+    from ._checks import check_problem, points_array, theta_array
+
+    check_problem(pde, param)
+    be = resolve_backend(theta, X)
+    theta, X = theta_array("theta", theta, param, be), points_array("X", X, pde.d, be)
+    t = as_real("t", t)
+    rcond, ridge = as_real("rcond", rcond, low=0.0), as_real("ridge", ridge, low=0.0)
     v, diag = velocity_arrays(pde, param, theta, X, t, rcond=rcond, ridge=ridge)
     return v, _info(diag)

@@ -11,7 +11,7 @@ Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with act
 high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &
 Peherstorfer (arXiv:2404.01145); Wen, Vanden-Eijnden & Peherstorfer, Physica D 2024 (arXiv:2306.15630).
 
-The time loop is a pure step ``(k, (theta, X, h, count)) -> (state, (rank, cond, finite))`` run block by block
+The time loop is a pure step ``(k, (theta, X, h, count)) -> (state, (rank, cond, finite, count))`` run block by block
 (one block per saved snapshot) with :func:`transportkit._loops.scan_steps`: one compiled program per run on JAX,
 Python loops elsewhere.
 """
@@ -27,8 +27,10 @@ from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import progress_bar, scan_steps
 from .._results import Result
-from ..random import default_rng
+from .._validation import as_bool, as_choice, as_count, as_real
+from ..random import SEED_DEPRECATED, resolve_rng
 from ..runge_kutta import error_norm, get_tableau, next_step_factor
+from ._checks import check_problem, points_array, theta_array
 from ._compiling import Identity, Loops
 from .fit import fit_initial
 from .implicit import gauss_newton_solve, implicit_parts
@@ -43,6 +45,8 @@ __all__ = ["GalerkinResult", "relative_l2_error", "solve"]
 SCHEMES = ("euler", "rk4", "dopri5", "backward_euler", "crank_nicolson")
 #: ``solve(jit=None)`` compiles runs with at least this many time steps
 JIT_MIN_STEPS = 50
+#: default limit on the number of time steps of a run (``t_final / dt``; for ``dopri5`` the attempted internal steps)
+MAX_STEPS = 1_000_000
 #: Gauss–Newton stopping tolerance of the implicit schemes (relative increment)
 NEWTON_TOL = 1e-10
 
@@ -68,6 +72,11 @@ class GalerkinResult(Result):
     n_steps: int
     param: Any = dataclasses.field(repr=False, default=None)
     pde: Any = dataclasses.field(repr=False, default=None)
+
+    @property
+    def steps(self) -> int:
+        """The number of time steps (the library's name for step counts; ``n_steps`` is kept for compatibility)."""
+        return self.n_steps
 
     def _index(self, t: float | None) -> int:
         K = self.t.shape[0]
@@ -128,8 +137,8 @@ def _draws(sampler: Sampler) -> bool:
 
 def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
                rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
-               gen: Any) -> Callable:
-    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite))`` of ``scheme``, with
+               gen: Any, max_steps: int = MAX_STEPS) -> Callable:
+    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count))`` of ``scheme``, with
     ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
 
     def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
@@ -138,7 +147,7 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
 
     def out(theta: Any, X: Any, h_ad: Any, count: Any, diag: tuple) -> tuple:
         xp = loops.be.xp
-        return (theta, X, h_ad, count), (diag[0], diag[1], xp.all(xp.isfinite(theta)))
+        return (theta, X, h_ad, count), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count)
 
     if scheme in ("euler", "rk4"):
 
@@ -161,13 +170,15 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
             return out(theta, X, h_ad, count, diag)
 
         return step
-    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out)
+    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
+                        max_steps=max_steps)
 
 
 def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
-                 loops: Loops, gen: Any, out: Callable) -> Callable:
+                 loops: Loops, gen: Any, out: Callable, max_steps: int = MAX_STEPS) -> Callable:
     """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
-    :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt."""
+    :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt. The
+    attempts of the whole run are counted (``count``) and stop at ``max_steps`` (then :func:`solve` raises)."""
     xp = loops.be.xp
     order = get_tableau("dopri5").order
 
@@ -177,7 +188,7 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
         limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
 
         def cond(c: tuple) -> Any:
-            return c[0] < limit
+            return (c[0] < limit) & (c[4] < max_steps)
 
         def body(c: tuple) -> tuple:
             tt, th, XX, h_ad, count, _ = c
@@ -199,7 +210,7 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
 
 def _make_block(step: Callable, length: int, loops: Loops) -> Callable:
     """``length`` time steps and a snapshot: ``(b, state, (key, h, k0)) -> (state, (theta, X, rank, cond,
-    finite))`` for the steps ``k0 + b*length + j``."""
+    finite, count))`` for the steps ``k0 + b*length + j``."""
 
     def block(b: Any, state: tuple, consts: tuple) -> tuple:
         key, h, k0 = consts
@@ -250,33 +261,35 @@ def _run_blocks(be: Backend, make_step: Callable[[Loops], Callable], state: tupl
     return outs
 
 
-def _check_args(pde: Any, param: Any, scheme: str, t_final: float, dt: float, derivatives: str,
-                save_every: int, sampler: Any, numbers: dict[str, float]) -> None:
-    if not isinstance(pde, PDE):
-        raise ValueError(f"pde must be a PDE, got {type(pde).__name__}")
-    if not isinstance(param, Parametrization):
-        raise ValueError(f"param must be a Parametrization, got {type(param).__name__}")
-    if param.d != pde.d:
-        raise ValueError(f"parametrization dimension {param.d} != PDE dimension {pde.d}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    if not (t_final > 0 and math.isfinite(t_final)):
-        raise ValueError(f"t_final must be positive and finite, got {t_final}")
-    if not (0 < dt <= t_final):
-        raise ValueError(f"dt must be in (0, t_final], got {dt}")
-    if derivatives not in ("auto", "autodiff", "fd"):
-        raise ValueError(f"derivatives must be 'auto', 'autodiff' or 'fd', got {derivatives!r}")
-    if int(save_every) < 1:
-        raise ValueError(f"save_every must be >= 1, got {save_every}")
+def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, derivatives: Any, save_every: Any,
+                sampler: Any, max_steps: Any, numbers: dict[str, Any], counts: dict[str, Any],
+                flags: dict[str, Any]) -> dict[str, Any]:
+    """Every argument of :func:`solve` but the arrays, checked before any work; returns them as Python values."""
+    check_problem(pde, param)
+    out: dict[str, Any] = {
+        "scheme": as_choice("scheme", scheme, SCHEMES),
+        "derivatives": as_choice("derivatives", derivatives, ("auto", "autodiff", "fd")),
+        "t_final": as_real("t_final", t_final, low=0.0, low_open=True),
+        "save_every": as_count("save_every", save_every),
+        "max_steps": as_count("max_steps", max_steps),
+    }
+    out["dt"] = as_real("dt", dt, low=0.0, high=out["t_final"], low_open=True)
     if "dxxx" in pde.needs and pde.d != 1:
         raise ValueError("a third derivative needs d = 1")
     if sampler is not None and not isinstance(sampler, Sampler):
-        raise ValueError(f"sampler must be a Sampler, got {type(sampler).__name__}")
+        raise TypeError(f"sampler must be a transportkit.galerkin.Sampler, got {type(sampler).__name__}")
     for name, value in numbers.items():
-        lowest = 1 if name == "newton_iters" else 0
-        strict = name == "rtol"
-        if not (math.isfinite(value) and (value > lowest if strict else value >= lowest)):
-            raise ValueError(f"{name} must be {'>' if strict else '>='} {lowest} and finite, got {value}")
+        out[name] = as_real(name, value, low=0.0, low_open=name == "rtol")
+    for name, value in counts.items():
+        out[name] = as_count(name, value, low=1 if name == "newton_iters" else 0)
+    for name, value in flags.items():
+        out[name] = None if (name == "jit" and value is None) else as_bool(name, value)
+    n_steps = max(1, round(out["t_final"] / out["dt"]))
+    if n_steps > out["max_steps"]:
+        raise ValueError(f"t_final/dt = {out['t_final']:.6g}/{out['dt']:.6g} asks for {n_steps} time steps, more than "
+                         f"max_steps={out['max_steps']}; increase dt or pass a larger max_steps=")
+    out["n_steps"] = n_steps
+    return out
 
 
 def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
@@ -308,11 +321,13 @@ def solve(
     atol: float = 1e-8,
     newton_iters: int = 5,
     save_every: int = 1,
-    seed: Any = 0,
+    rng: Any = None,
     jit: bool | None = None,
     derivatives: str = "auto",
     backend: Any = None,
     progress: bool = False,
+    max_steps: int = MAX_STEPS,
+    seed: Any = SEED_DEPRECATED,
 ) -> GalerkinResult:
     r"""Solve :math:`\partial_t u = f` on :math:`[0, T]` with a Neural Galerkin scheme (Bruna, Peherstorfer &
     Vanden-Eijnden, J. Comput. Phys. 2024, arXiv:2203.01360).
@@ -346,8 +361,10 @@ def solve(
         Gauss–Newton iterations per implicit step.
     save_every
         keep :math:`\theta` and the particles every that many steps (and at the end).
-    seed
-        seeds the samplers (one stream for the fit points, one for the run).
+    rng
+        seeds the samplers (one stream for the fit points, one for the run): an int, a
+        ``numpy.random.Generator``, a :class:`transportkit.random.Generator` or ``None`` (fresh entropy), as in
+        SciPy's SPEC 7; ``seed=`` is its deprecated alias.
     jit
         run the whole trajectory (and the initial fit) as one program compiled by the backend where it
         compiles loops (JAX; :func:`transportkit._loops.scan_steps`); Python loops elsewhere. ``pde.rhs`` then
@@ -361,35 +378,43 @@ def solve(
         as usual (else from ``theta0``; default numpy).
     progress
         a tqdm bar over time steps (advancing per compiled chunk on JAX).
+    max_steps
+        the most time steps a run may take (default :data:`MAX_STEPS` = 10**6): ``round(t_final/dt)`` above it
+        is a ``ValueError`` before any work; for ``dopri5`` it bounds the attempted internal steps of the whole
+        run (a ``RuntimeError`` names the time reached).
+
+    Every argument is checked before any work (docs/reliability.md): ``theta0`` a finite ``(p,)`` real array,
+    ``fit_points`` finite ``(n, d)``, counts integers (NumPy integers accepted), tolerances finite and
+    non-negative, ``0 < dt <= t_final``.
 
     Returns
     -------
     GalerkinResult
         the saved times, parameters and points, and per-step diagnostics.
     """
-    _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler,
-                {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol, "newton_iters": newton_iters,
-                 "fit_iters": fit_iters})
+    a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps,
+                    {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol},
+                    {"newton_iters": newton_iters, "fit_iters": fit_iters},
+                    {"fit": fit, "progress": progress, "jit": jit})
+    scheme, derivatives, t_final, dt = a["scheme"], a["derivatives"], a["t_final"], a["dt"]
+    rcond, ridge, rtol, atol = a["rcond"], a["ridge"], a["rtol"], a["atol"]
+    newton_iters, fit_iters, fit, progress, jit, max_steps = (a["newton_iters"], a["fit_iters"], a["fit"],
+                                                              a["progress"], a["jit"], a["max_steps"])
     be = resolve_backend(theta0, backend=backend)
     xp = be.xp
-    theta = be.asarray(theta0)
-    if theta.ndim != 1 or theta.shape[0] != param.n_params:
-        raise ValueError(f"theta0 must have shape ({param.n_params},), got {tuple(theta.shape)}")
-    if not bool(xp.all(xp.isfinite(theta))):
-        raise ValueError("theta0 contains NaN or inf")
+    theta = theta_array("theta0", theta0, param, be)
     if pde.u0 is None and fit:
         raise ValueError(f"{pde.name} has no initial condition u0: pass fit=False with a fitted theta0")
+    Xf = None if fit_points is None else points_array("fit_points", fit_points, pde.d, be)
+    gen_fit, gen = resolve_rng(rng, be, seed=seed).spawn(2)
     vg = _value_and_grad(be, scheme, derivatives)
-    n_steps = max(1, round(t_final / dt))
+    n_steps = a["n_steps"]
     h = t_final / n_steps
     jit = n_steps >= JIT_MIN_STEPS if jit is None else bool(jit)
     sampler = _default_sampler(pde, param) if sampler is None else sampler
-    gen_fit, gen = default_rng(seed, be).spawn(2)
     fit_error = float("nan")
     if fit:
-        Xf = be.asarray(fit_points) if fit_points is not None else _fit_points(pde, param, theta, sampler, gen_fit, xp)
-        if Xf.ndim != 2 or Xf.shape[1] != pde.d:
-            raise ValueError(f"fit_points must have shape (n, {pde.d}), got {tuple(Xf.shape)}")
+        Xf = Xf if Xf is not None else _fit_points(pde, param, theta, sampler, gen_fit, xp)
         theta, fit_error = fit_initial(param, pde.u0(Xf, xp), theta, Xf, iters=fit_iters, jit=be.jit if jit else None)
         if not math.isfinite(fit_error):
             raise ValueError("the initial fit diverged (non-finite residual); try another theta0")
@@ -399,26 +424,32 @@ def solve(
 
     def make_step(loops: Loops) -> Callable:
         return _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
-                          newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen)
+                          newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen,
+                          max_steps=max_steps)
 
     # the step uses gen only through gen.at(key, k), which depends on the key argument alone
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
-                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None)
+                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps)
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
     state = (theta, X, h_arr, xp.asarray(0, device=be.device))
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
                        compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
                        cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
-    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde)
+    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps)
 
 
 def _result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_steps: int, h: float, se: int,
-            fit_error: float, param: Parametrization, pde: PDE) -> GalerkinResult:
+            fit_error: float, param: Parametrization, pde: PDE, max_steps: int = MAX_STEPS) -> GalerkinResult:
     """Assemble the :class:`GalerkinResult` (one host transfer of the per-step diagnostics)."""
     xp = be.xp
     thetas = xp.concat([theta0[None, :], *[o[0] for o in outs]], axis=0)
     Xs = xp.concat([X0[None, ...], *[o[1] for o in outs]], axis=0)
-    ranks, conds, finite = (be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs])) for j in (2, 3, 4))
+    ranks, conds, finite, counts = (be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs]))
+                                    for j in (2, 3, 4, 5))
+    spent = [k for k, c in enumerate(counts.tolist()) if c >= max_steps]
+    if spent:
+        raise RuntimeError(f"dopri5 used up max_steps={max_steps} attempted steps before t = {(spent[0] + 1) * h:.6g} "
+                           f"(step {spent[0] + 1} of {n_steps}); loosen rtol/atol or pass a larger max_steps=")
     bad = [k for k, ok in enumerate(finite.tolist()) if not ok]
     if bad:
         k = bad[0]

@@ -40,8 +40,8 @@ block) scanned by :func:`transportkit._loops.scan_steps`: one compiled program o
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +49,9 @@ from .._backend import Backend
 from .._capabilities import declare
 from .._loops import progress_bar, scan_steps
 from .._results import Result
-from ..random import Generator, default_rng
+from .._validation import as_bool, as_count, as_points, as_real
+from ..errors import NonFiniteWarning
+from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .network import Particles
 from .problems import Problem
 
@@ -73,10 +75,26 @@ class Trajectory(Result):
 
 def birth_death_indices(V: Any, alpha: float, dt: float, gen: Generator) -> tuple[Any, Any, Any]:
     """Source indices ``src`` (``new = take(old, src)``) of one birth–death step, and the numbers of deaths
-    and births, following the rule of the module docstring. ``V`` has shape ``(n,)``.
+    and births, following the rule of the module docstring. ``V`` has shape ``(n,)`` with ``n >= 1``; ``alpha``
+    (the rate) must be finite and ``>= 0``, ``dt`` finite and ``> 0`` (a negative or NaN value would silently
+    mean "no events"); ``gen`` a :class:`transportkit.random.Generator`.
 
     Array operations only (no host synchronization), so the step runs inside a compiled loop with
     ``gen = Generator.at(key, step)``."""
+    alpha = as_real("alpha", alpha, low=0.0)
+    dt = as_real("dt", dt, low=0.0, low_open=True)
+    if not isinstance(gen, Generator):
+        raise TypeError(f"gen must be a transportkit.random.Generator, got {type(gen).__name__}")
+    if getattr(V, "ndim", None) != 1 or V.shape[0] < 1:
+        raise ValueError(f"V must be a non-empty 1-D array of potentials, got shape {tuple(getattr(V, 'shape', ()))}")
+    kind = str(V.dtype)
+    if "float" not in kind or "complex" in kind:
+        raise TypeError(f"V must be a real floating array, got dtype {kind}")
+    return _birth_death(V, alpha, dt, gen)
+
+
+def _birth_death(V: Any, alpha: float, dt: float, gen: Generator) -> tuple[Any, Any, Any]:
+    """:func:`birth_death_indices` without the entry checks (the training loop's call)."""
     xp = gen.backend.xp
     n = V.shape[0]
     Vbar = xp.mean(V)
@@ -140,7 +158,7 @@ class _Run:
         batch = None if self.batch_size is None else g.integers(0, self.problem.n_data, (self.batch_size,))
         loss, V, c, W = self.grad(c, W, batch)
         if self.alpha > 0:
-            src, nk, nc = birth_death_indices(V, self.alpha, self.dt, g)
+            src, nk, nc = _birth_death(V, self.alpha, self.dt, g)
             c, W = xp.take(c, src, axis=0), xp.take(W, src, axis=0)
         else:
             nk = nc = xp.zeros((), dtype=xp.int64, device=self.problem.backend.device)
@@ -148,14 +166,18 @@ class _Run:
 
     def block(self, length: int, scan: Callable) -> Callable:
         """``length`` steps from step ``k0 + b * length``: ``(b, (c, W), (key, k0)) -> ((c, W), (recorded loss,
-        deaths (length,), births (length,), c, W at the start))``."""
+        deaths (length,), births (length,), c, W at the start, first step of the block whose loss is NaN/inf
+        (``length`` if none)))``."""
 
         def body(b: Any, state: tuple[Any, Any], consts: tuple[Any, Any]) -> tuple:
             key, k0 = consts
             c, W = state
+            xp = self.problem.backend.xp
             full = None if self.batch_size is None else self.problem.loss(c, W)
             state, (loss, nk, nc) = scan(lambda k, s: self.step(k, s, key), state, k0 + b * length, length)
-            return state, (loss[0] if full is None else full, nk, nc, c, W)
+            idx = xp.arange(length, device=self.problem.backend.device)
+            first = xp.min(xp.where(xp.isfinite(loss), xp.full_like(idx, length), idx))
+            return state, (loss[0] if full is None else full, nk, nc, c, W, first)
 
         return body
 
@@ -190,23 +212,67 @@ def _inner_scan(be: Backend, compiled: bool) -> Callable:
 _NO_BAR = progress_bar(None, False, "")
 
 
-def _check(problem: Any, dt: float, n_steps: int, record_every: int, birth_death: float) -> None:
+def _check(problem: Any, dt: Any, steps: Any, record_every: Any, birth_death: Any) -> tuple[float, int, int, float]:
+    """The scalar arguments of :func:`train`, checked before any work: ``(dt, steps, record_every, alpha)``."""
     if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a meanfield Problem, got {type(problem).__name__}")
-    if not (dt > 0 and math.isfinite(dt)):
-        raise ValueError(f"dt must be positive and finite, got {dt}")
-    if int(n_steps) < 0:
-        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    if int(record_every) < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every}")
-    if not (birth_death >= 0 and math.isfinite(birth_death)):
-        raise ValueError(f"birth_death (the rate alpha) must be >= 0, got {birth_death}")
+        raise TypeError(f"problem must be a transportkit.meanfield Problem, got {type(problem).__name__}")
+    return (as_real("dt", dt, low=0.0, low_open=True), as_count("steps", steps, low=0),
+            as_count("record_every", record_every), as_real("birth_death", birth_death, low=0.0))
+
+
+def _initial_particles(problem: Problem, particles: Any, init_gen: Generator) -> tuple[Any, Any]:
+    """``(c, W)`` of the initial particles: a width ``n >= 1`` (drawn by ``problem.init_particles``) or a
+    :class:`Particles` set of at least one particle with finite ``c`` ``(n,)`` and ``w`` ``(n, p)``."""
+    be = problem.backend
+    if not isinstance(particles, Particles):
+        if isinstance(particles, (bool, float)) or not isinstance(particles, numbers.Integral):
+            raise TypeError(f"particles must be a Particles set or a width (an integer >= 1), got {particles!r}")
+        n = as_count("particles (the width)", particles)
+        particles = problem.init_particles(n, init_gen)
+    if getattr(particles.c, "shape", (0,))[0:1] == (0,):
+        raise ValueError("particles is empty (width 0): a network needs at least one particle")
+    c = as_points("particles.c", particles.c, be, ndim=1)
+    W = as_points("particles.w", particles.w, be, ndim=2)
+    if W.shape != (c.shape[0], problem.p):
+        raise ValueError(f"particles need c (n,) and w (n, {problem.p}); got {tuple(c.shape)}, {tuple(W.shape)}")
+    return c, W
+
+
+_STEPS_ALIAS: Any = object()
+
+
+def _steps(steps: Any, n_steps: Any) -> Any:
+    """``steps``, or the deprecated alias ``n_steps`` (with a ``DeprecationWarning``)."""
+    if n_steps is _STEPS_ALIAS:
+        return steps
+    warnings.warn("n_steps= is deprecated; use steps=", DeprecationWarning, stacklevel=3)
+    return n_steps
+
+
+def _warn_divergence(be: Backend, outs: list[tuple], blocks: list[tuple[int, int]], final_loss: Any,
+                     steps: int, dt: float) -> None:
+    """A :class:`~transportkit.errors.NonFiniteWarning` naming the first step whose loss is NaN/inf (one host
+    transfer of one index per block)."""
+    k0 = 0
+    for ys, (count, length) in zip(outs, blocks, strict=True):
+        firsts = be.to_numpy(ys[5]).tolist()
+        for b, first in enumerate(firsts):
+            if first < length:
+                k = k0 + b * length + int(first)
+                warnings.warn(f"the training diverged: the loss is NaN or inf at step {k} (t = {k * dt:.6g}); "
+                              f"reduce dt (= {dt:g})", NonFiniteWarning, stacklevel=3)
+                return
+        k0 += count * length
+    if not bool(be.xp.isfinite(final_loss)):
+        warnings.warn(f"the training diverged: the loss is NaN or inf at the end (step {steps}, t = {steps * dt:.6g}); "
+                      f"reduce dt (= {dt:g})", NonFiniteWarning, stacklevel=3)
 
 
 @declare(uses=("jit",))
-def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_steps: int = 1000,
-          birth_death: float = 0.0, batch_size: int | None = None, seed: Any = None, record_every: int = 1,
-          record_particles: bool = False, progress: bool = False, jit: bool | None = None) -> Trajectory:
+def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, steps: int = 1000,
+          birth_death: float = 0.0, batch_size: int | None = None, rng: Any = None, record_every: int = 1,
+          record_particles: bool = False, progress: bool = False, jit: bool | None = None,
+          n_steps: Any = _STEPS_ALIAS, seed: Any = SEED_DEPRECATED) -> Trajectory:
     """Run gradient flow (``batch_size=None``) or SGD, optionally with birth–death at rate ``birth_death``.
 
     Parameters
@@ -214,16 +280,19 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     problem
         a :class:`~.problems.Problem` (it fixes the backend).
     particles
-        initial :class:`~.network.Particles`, or a width ``n`` (then ``problem.init_particles(n, seed)``).
-    dt, n_steps
-        step in rescaled time and number of steps (the run covers ``[0, dt * n_steps]``).
+        initial :class:`~.network.Particles` (at least one), or a width ``n >= 1`` (then
+        ``problem.init_particles(n, rng)``).
+    dt, steps
+        step in rescaled time (finite, ``> 0``) and number of steps (the run covers ``[0, dt * steps]``;
+        ``n_steps=`` is a deprecated alias).
     birth_death
         the birth–death rate :math:`\\alpha` (0: pure transport).
     batch_size
         SGD minibatch size (data problems only).
-    seed
+    rng
         seeds the initialization (when ``particles`` is an int) and, on a second stream, the minibatches and
-        birth–death.
+        birth–death: an int, a ``numpy.random.Generator``, a :class:`transportkit.random.Generator`, or
+        ``None`` (fresh entropy), as in SciPy's SPEC 7; ``seed=`` is its deprecated alias.
     record_every
         record the loss every that many steps (and at the end).
     record_particles
@@ -233,32 +302,31 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     jit
         where the backend compiles (JAX), run the whole training as one compiled program
         (:func:`transportkit._loops.scan_steps`; with a host generator, ``rng_on_host=True``, that draws
-        during the run, only the gradient step is compiled); default: when ``n_steps >= 100`` (compilation
+        during the run, only the gradient step is compiled); default: when ``steps >= 100`` (compilation
         costs more than it saves on short runs).
 
     Returns
     -------
     Trajectory
         recorded times and losses, final particles, per-step birth–death counts, optional snapshots.
+
+    Every argument is checked before any work (docs/reliability.md). A run whose loss becomes NaN or inf (an
+    explicit Euler step too large for the landscape, e.g. ``dt=1e6``) returns its trajectory with a
+    :class:`~transportkit.errors.NonFiniteWarning` naming the first such step.
     """
-    _check(problem, dt, n_steps, record_every, birth_death)
+    dt, n_steps, every, alpha = _check(problem, dt, _steps(steps, n_steps), record_every, birth_death)
+    batch = None
     if batch_size is not None:
         if problem.n_data is None:
             raise ValueError("batch_size (SGD) needs a data problem; this problem is exact")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch = as_count("batch_size", batch_size)
+    record_particles, progress = as_bool("record_particles", record_particles), as_bool("progress", progress)
+    if jit is not None:
+        jit = as_bool("jit", jit)
     be = problem.backend
     xp = be.xp
-    init_gen, gen = default_rng(seed, be).spawn(2)
-    if isinstance(particles, numbers.Integral):
-        particles = problem.init_particles(int(particles), init_gen)
-    c, W = be.asarray(particles.c), be.asarray(particles.w)
-    n = c.shape[0]
-    if c.ndim != 1 or W.ndim != 2 or W.shape != (n, problem.p):
-        raise ValueError(f"particles need c (n,) and w (n, {problem.p}); got {c.shape}, {W.shape}")
-    n_steps, every = int(n_steps), int(record_every)
-    dt, alpha = float(dt), float(birth_death)
-    batch = None if batch_size is None else int(batch_size)
+    init_gen, gen = resolve_rng(rng, be, seed=seed).spawn(2)
+    c, W = _initial_particles(problem, particles, init_gen)
     compile = (n_steps >= 100 if jit is None else bool(jit)) and be.jit is not None
     whole = compile and be.compiles_loops and (gen.functional or (batch is None and alpha == 0))
     grad = _gradient_step(problem, dt)
@@ -267,9 +335,10 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
     run = _Run(problem, dt, alpha, batch, gen, grad)
     key = gen.loop_key()
     state, outs, k0 = (c, W), [], 0
+    blocks = [(k, m) for k, m in ((n_steps // every, every), (1, n_steps % every)) if k and m]
     bar = progress_bar(n_steps, progress and not whole, "meanfield")
     try:
-        for count, length in ((k, m) for k, m in ((n_steps // every, every), (1, n_steps % every)) if k and m):
+        for count, length in blocks:
             if whole:
                 state, ys = scan_steps(be, run.block(length, be.scan), state, count, consts=(key, xp.asarray(k0)),
                                        key=("meanfield.train", problem, dt, alpha, batch, length),
@@ -282,7 +351,9 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_st
             k0 += count * length
     finally:
         bar.close()
-    return _trajectory(be, problem, state, outs, n_steps, every, dt, record_particles)
+    tr = _trajectory(be, problem, state, outs, n_steps, every, dt, record_particles)
+    _warn_divergence(be, outs, blocks, tr.loss[-1], n_steps, dt)
+    return tr
 
 
 def _trajectory(be: Backend, problem: Problem, state: tuple[Any, Any], outs: list[tuple], n_steps: int, every: int,
@@ -306,20 +377,36 @@ def _trajectory(be: Backend, problem: Problem, state: tuple[Any, Any], outs: lis
 
 
 @declare(uses=("jit",))
-def gradient_flow(problem: Problem, particles: Particles | int, *, dt: float = 0.1, n_steps: int = 1000,
-                  birth_death: float = 0.0, seed: Any = None, record_every: int = 1,
-                  record_particles: bool = False, progress: bool = False, jit: bool | None = None) -> Trajectory:
+def gradient_flow(problem: Problem, particles: Particles | int, *, dt: float = 0.1, steps: int = 1000,
+                  birth_death: float = 0.0, rng: Any = None, record_every: int = 1,
+                  record_particles: bool = False, progress: bool = False, jit: bool | None = None,
+                  n_steps: Any = _STEPS_ALIAS, seed: Any = SEED_DEPRECATED) -> Trajectory:
     """Gradient flow :math:`\\dot\\theta_i = -\\nabla V(\\theta_i;\\mu_n)` (optionally + birth–death);
-    see :func:`train`."""
-    return train(problem, particles, dt=dt, n_steps=n_steps, birth_death=birth_death, seed=seed,
+    see :func:`train` (``n_steps=`` and ``seed=`` are deprecated aliases of ``steps=`` and ``rng=``)."""
+    rng = _rng_alias(rng, seed)
+    return train(problem, particles, dt=dt, steps=_steps(steps, n_steps), birth_death=birth_death, rng=rng,
                  record_every=record_every, record_particles=record_particles, progress=progress, jit=jit)
 
 
 @declare(uses=("jit",))
-def sgd(problem: Problem, particles: Particles | int, *, batch_size: int, dt: float = 0.1, n_steps: int = 1000,
-        birth_death: float = 0.0, seed: Any = None, record_every: int = 1, record_particles: bool = False,
-        progress: bool = False, jit: bool | None = None) -> Trajectory:
-    """SGD: the gradient-flow step on a fresh minibatch of ``batch_size`` points each step; see :func:`train`."""
-    return train(problem, particles, dt=dt, n_steps=n_steps, birth_death=birth_death, batch_size=batch_size,
-                 seed=seed, record_every=record_every, record_particles=record_particles, progress=progress,
-                 jit=jit)
+def sgd(problem: Problem, particles: Particles | int, *, batch_size: int, dt: float = 0.1, steps: int = 1000,
+        birth_death: float = 0.0, rng: Any = None, record_every: int = 1, record_particles: bool = False,
+        progress: bool = False, jit: bool | None = None, n_steps: Any = _STEPS_ALIAS,
+        seed: Any = SEED_DEPRECATED) -> Trajectory:
+    """SGD: the gradient-flow step on a fresh minibatch of ``batch_size`` points each step; see :func:`train`
+    (``n_steps=`` and ``seed=`` are deprecated aliases of ``steps=`` and ``rng=``)."""
+    rng = _rng_alias(rng, seed)
+    return train(problem, particles, dt=dt, steps=_steps(steps, n_steps), birth_death=birth_death,
+                 batch_size=batch_size, rng=rng, record_every=record_every, record_particles=record_particles,
+                 progress=progress, jit=jit)
+
+
+def _rng_alias(rng: Any, seed: Any) -> Any:
+    """``rng``, or the deprecated ``seed=`` (warned about here, resolved once in :func:`train`)."""
+    if seed is SEED_DEPRECATED:
+        return rng
+    if rng is not None:
+        raise TypeError("pass rng= only (seed= is its deprecated alias)")
+    warnings.warn("seed= is deprecated; use rng= (an int, a numpy.random.Generator or None)", DeprecationWarning,
+                  stacklevel=3)
+    return seed

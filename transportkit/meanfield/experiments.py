@@ -20,7 +20,8 @@ from typing import Any
 from .._backend import resolve_backend
 from .._capabilities import declare
 from .._results import Result
-from .dynamics import train
+from .._validation import as_count, as_points
+from .dynamics import _STEPS_ALIAS, _steps, train
 from .problems import Problem
 
 __all__ = [
@@ -89,11 +90,14 @@ class ScalingResult(Result):
 
 
 def scaling_exponent(problem: Problem, ns: Any = (32, 64, 128, 256, 512, 1024), *, seeds: Any = range(4),
-                     dt: float = 0.1, n_steps: int = 1000, birth_death: float = 0.0,
-                     batch_size: int | None = None, loss: str = "train") -> ScalingResult:
+                     dt: float = 0.1, steps: int = 1000, birth_death: float = 0.0,
+                     batch_size: int | None = None, loss: str = "train",
+                     n_steps: Any = _STEPS_ALIAS) -> ScalingResult:
     """Train each width in ``ns`` from each seed, take the final loss (``loss="train"``, or ``"test"`` on the
-    problem's test set) and fit the exponent ``a`` of :math:`\\bar\\ell(T) \\approx C n^{-a}`."""
-    ns = [int(v) for v in ns]
+    problem's test set) and fit the exponent ``a`` of :math:`\\bar\\ell(T) \\approx C n^{-a}`. ``seeds``: the
+    ``rng`` of each run (ints or generators); ``n_steps=`` is a deprecated alias of ``steps=``."""
+    n_steps = as_count("steps", _steps(steps, n_steps), low=0)
+    ns = [as_count("ns[i]", v) for v in ns]
     seeds = list(seeds)
     if len(ns) < 2 or min(ns) < 1 or not seeds:
         raise ValueError(f"need at least two widths >= 1 and one seed; got ns={ns}, seeds={seeds}")
@@ -105,8 +109,8 @@ def scaling_exponent(problem: Problem, ns: Any = (32, 64, 128, 256, 512, 1024), 
     for s in seeds:
         row = []
         for n in ns:
-            tr = train(problem, n, dt=dt, n_steps=n_steps, birth_death=birth_death, batch_size=batch_size,
-                       seed=s, record_every=max(int(n_steps), 1))
+            tr = train(problem, n, dt=dt, steps=n_steps, birth_death=birth_death, batch_size=batch_size,
+                       rng=s, record_every=max(n_steps, 1))
             p = tr.particles
             row.append(tr.loss[-1] if loss == "train" else problem.test_loss(p.c, p.w))
         rows.append(xp.stack(row))
@@ -134,23 +138,24 @@ class Fluctuations(Result):
 
 @declare(uses=("jit",))
 def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8), dt: float = 0.1,
-                 n_steps: int = 500, record_every: int = 50, birth_death: float = 0.0,
-                 batch_size: int | None = None) -> Fluctuations:
+                 steps: int = 500, record_every: int = 50, birth_death: float = 0.0,
+                 batch_size: int | None = None, n_steps: Any = _STEPS_ALIAS) -> Fluctuations:
     """Fluctuations of :math:`f_n` across independent initializations (the dynamical CLT of Rotskoff &
     Vanden-Eijnden, arXiv:1805.00915): :math:`\\sqrt n(f_n - E f_n)` should have a variance that stays bounded in
-    time."""
+    time. ``seeds``: the ``rng`` of each run (ints or generators); ``n_steps=`` is a deprecated alias of
+    ``steps=``."""
+    n_steps = _steps(steps, n_steps)
+    n = as_count("n", n)
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"fluctuations need at least 2 seeds, got {len(seeds)}")
     be = problem.backend
     xp = be.xp
-    Xp = be.asarray(X_probe)
-    if Xp.ndim != 2 or Xp.shape[1] != problem.d:
-        raise ValueError(f"X_probe must have shape (P, {problem.d}), got {Xp.shape}")
+    Xp = as_points("X_probe", X_probe, be, ndim=2, dim=problem.d)
     losses, fs, times = [], [], None
     for s in seeds:
-        tr = train(problem, int(n), dt=dt, n_steps=n_steps, birth_death=birth_death, batch_size=batch_size,
-                   seed=s, record_every=record_every, record_particles=True)
+        tr = train(problem, n, dt=dt, steps=n_steps, birth_death=birth_death, batch_size=batch_size,
+                   rng=s, record_every=record_every, record_particles=True)
         times = tr.times
         losses.append(tr.loss)
         fs.append(xp.stack([problem.unit.features(Xp, p.w, xp) @ p.c / p.c.shape[0] for p in tr.snapshots]))
@@ -195,11 +200,11 @@ def demo(path: str | None = None, *, small: bool = False) -> None:
     from .problems import three_spin
 
     n, steps, every = (64, 20, 5) if small else (128, 120, 20)
-    P = three_spin(d=6, n_data=500 if small else 1000, seed=0)
-    p0 = P.init_particles(n, seed=1)
+    P = three_spin(d=6, n_data=500 if small else 1000, rng=0)
+    p0 = P.init_particles(n, rng=1)
     runs = {
-        "gradient flow": train(P, p0, dt=0.5, n_steps=steps, seed=2, record_every=every),
-        "birth-death + GF": train(P, p0, dt=0.5, n_steps=steps, seed=2, record_every=every, birth_death=1.0),
+        "gradient flow": train(P, p0, dt=0.5, steps=steps, rng=2, record_every=every),
+        "birth-death + GF": train(P, p0, dt=0.5, steps=steps, rng=2, record_every=every, birth_death=1.0),
     }
     print(f"mean-field training, 3-spin model on the sphere (d=6, n={n} particles, dt=0.5, alpha=1):")
     print(f"{'time':>8} {'gradient flow':>15} {'birth-death':>15}")

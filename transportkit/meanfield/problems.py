@@ -14,7 +14,7 @@ of artificial neural networks: an interacting particle system approach", CPAM 20
       \nabla_a k = k\Big(-\frac{a-b}{2s^2} - \frac{a+b}{2(s^2+2)}\Big).
 
 A problem exposes ``field(c, W, batch=None) -> FieldEval`` (loss, local potential, velocities), ``loss(c, W)``,
-``init_particles(n, seed)`` and ``sphere_radius`` (``None``, or the radius of the sphere the unit parameters
+``init_particles(n, rng)`` and ``sphere_radius`` (``None``, or the radius of the sphere the unit parameters
 live on: the dynamics then projects velocities on the tangent space and retracts).
 """
 
@@ -24,7 +24,8 @@ import math
 from typing import Any
 
 from .._backend import Backend, get_backend, resolve_backend
-from ..random import default_rng
+from .._validation import as_count
+from ..random import SEED_DEPRECATED, resolve_rng
 from .network import FieldEval, Particles, mc_field
 from .units import Gaussian, Quadratic, Unit, get_unit
 
@@ -72,12 +73,12 @@ class Problem:
         """The loss :math:`\\ell = \\frac12 E|f - f_n|^2` of the particles (a 0-d array)."""
         return self.field(c, W).loss
 
-    def init_particles(self, n: int, seed: Any = None) -> Particles:
+    def init_particles(self, n: int, rng: Any = None, *, seed: Any = SEED_DEPRECATED) -> Particles:
         """i.i.d. initial particles: :math:`c_i\\sim N(0, c_{scale}^2)` (or 1 when amplitudes are not trained),
-        :math:`w_i \\sim N(0, w_{scale}^2 I)`, or uniform on the sphere when ``sphere_radius`` is set."""
-        if int(n) < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        gen = default_rng(seed, self.backend)
+        :math:`w_i \\sim N(0, w_{scale}^2 I)`, or uniform on the sphere when ``sphere_radius`` is set. ``n`` is an
+        integer ``>= 1``; ``rng`` as in SciPy's SPEC 7 (``seed=`` its deprecated alias)."""
+        n = as_count("n", n)
+        gen = resolve_rng(rng, self.backend, seed=seed)
         xp = self.backend.xp
         if self.sphere_radius is not None:
             W = sphere_uniform(n, self.p, self.sphere_radius, gen)
@@ -136,17 +137,18 @@ def _teacher_out(unit: Unit, c: Any, W: Any, X: Any, xp: Any) -> Any:
 
 
 def teacher_student(d: int = 5, m_teacher: int = 3, n_data: int = 500, *, unit: str | Unit = "tanh",
-                    n_test: int = 0, seed: Any = 0, backend: Any = None) -> DataProblem:
+                    n_test: int = 0, rng: Any = None, backend: Any = None,
+                    seed: Any = SEED_DEPRECATED) -> DataProblem:
     """Teacher–student: ``y = (1/m*) sum_k c*_k phi(x; w*_k)`` with ``m_teacher`` units of the same form,
     inputs ``x ~ N(0, I_d)``, teacher ``c* ~ N(0, 1) + 2 sign`` and ``w* ~ N(0, I/d)`` (students start from
     ``c ~ N(0, 1)``, ``w ~ N(0, I/d)``). The student of width
     ``n >= m_teacher`` can reach zero loss. Teacher parameters: ``problem.teacher`` (a :class:`Particles`)."""
-    if d < 1 or m_teacher < 1 or n_data < 1 or n_test < 0:
-        raise ValueError(f"need d, m_teacher, n_data >= 1 and n_test >= 0; got {d}, {m_teacher}, {n_data}, {n_test}")
+    d, m_teacher, n_data = as_count("d", d), as_count("m_teacher", m_teacher), as_count("n_data", n_data)
+    n_test = as_count("n_test", n_test, low=0)
     be = get_backend(backend)
     xp = be.xp
     u = get_unit(unit)
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     tc = gen.normal((m_teacher,)) + 2.0 * xp.sign(gen.normal((m_teacher,)))
     tW = gen.normal((m_teacher, u.n_params(d)), scale=1.0 / math.sqrt(d))
     X = gen.normal((n_data, d))
@@ -158,7 +160,8 @@ def teacher_student(d: int = 5, m_teacher: int = 3, n_data: int = 500, *, unit: 
 
 
 def three_spin(d: int = 10, n_data: int = 1000, *, width: float | None = None, n_test: int = 0,
-               c_scale: float = 0.0, seed: Any = 0, backend: Any = None) -> DataProblem:
+               c_scale: float = 0.0, rng: Any = None, backend: Any = None,
+               seed: Any = SEED_DEPRECATED) -> DataProblem:
     r"""The continuous 3-spin model on the sphere (Rotskoff & Vanden-Eijnden's test).
 
     Target :math:`f(x) = d^{-3/2}\sum_{p,q,r} a_{pqr}x_px_qx_r` with :math:`a_{pqr}\sim N(0,1)` i.i.d., data
@@ -170,11 +173,10 @@ def three_spin(d: int = 10, n_data: int = 1000, *, width: float | None = None, n
     (amplitudes and positions then move on the same time scale). Initial amplitudes :math:`c\sim N(0,
     c_{scale}^2)` (default 0: :math:`f_n = 0` at the start). The couplings are in ``problem.couplings``.
     """
-    if d < 2 or n_data < 1 or n_test < 0:
-        raise ValueError(f"need d >= 2, n_data >= 1, n_test >= 0; got {d}, {n_data}, {n_test}")
+    d, n_data, n_test = as_count("d", d, low=2), as_count("n_data", n_data), as_count("n_test", n_test, low=0)
     be = get_backend(backend)
     xp = be.xp
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     a = gen.normal((d, d, d))
     R = math.sqrt(d)
 
@@ -208,18 +210,17 @@ def quadratic_population_error(W: Any, W_teacher: Any) -> Any:
     return 2.0 * xp.sum(D * D) + tr * tr
 
 
-def quadratic_teacher_student(d: int = 8, m_teacher: int = 2, n_data: int = 400, *, seed: Any = 0,
-                              backend: Any = None) -> DataProblem:
+def quadratic_teacher_student(d: int = 8, m_teacher: int = 2, n_data: int = 400, *, rng: Any = None,
+                              backend: Any = None, seed: Any = SEED_DEPRECATED) -> DataProblem:
     r"""Quadratic activations (Sarao Mannelli, Vanden-Eijnden & Zdeborová, NeurIPS 2020):
     student :math:`\hat y = \frac1m\sum_k (w_k\cdot x)^2`, teacher with
     ``m_teacher`` units :math:`w^*_k\sim N(0,I/d)` (students start from the same law), inputs
     :math:`x\sim N(0,I_d)`. Amplitudes are fixed to 1.
     ``problem.population_error(W)`` is the exact :math:`E(\hat y - y)^2` (:func:`quadratic_population_error`)."""
-    if d < 1 or m_teacher < 1 or n_data < 1:
-        raise ValueError(f"need d, m_teacher, n_data >= 1; got {d}, {m_teacher}, {n_data}")
+    d, m_teacher, n_data = as_count("d", d), as_count("m_teacher", m_teacher), as_count("n_data", n_data)
     be = get_backend(backend)
     xp = be.xp
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     u = Quadratic()
     tW = gen.normal((m_teacher, d), scale=1.0 / math.sqrt(d))
     X = gen.normal((n_data, d))
@@ -317,13 +318,12 @@ class GaussianTeacherStudent(Problem):
         loss = 0.5 * xp.sum(c * g) / n + 0.5 * xp.sum(c * xp.sum(wt, axis=0)) / n + self._Cf
         return FieldEval(loss, c * g, -g, -c[:, None] * grad)
 
-    def init_particles(self, n: int, seed: Any = None) -> Particles:
+    def init_particles(self, n: int, rng: Any = None, *, seed: Any = SEED_DEPRECATED) -> Particles:
+        n = as_count("n", n)
+        gen = resolve_rng(rng, self.backend, seed=seed)
         if self.init == "normal":
-            return super().init_particles(n, seed)
-        if int(n) < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+            return super().init_particles(n, gen)
         xp = self.backend.xp
-        gen = default_rng(seed, self.backend)
         m = self.tc.shape[0]
         k = gen.categorical(xp.zeros((m,), dtype=self.backend.dtype, device=self.backend.device), (int(n),))
         z = xp.take(self.tz, k, axis=0) + self.tau * gen.normal((int(n), self.d))
@@ -331,12 +331,12 @@ class GaussianTeacherStudent(Problem):
 
 
 def gaussian_teacher_student(d: int = 2, m_teacher: int = 4, *, width: float = 1.0, tau: float = 0.0,
-                             init: str = "normal", seed: Any = 0, backend: Any = None) -> GaussianTeacherStudent:
+                             init: str = "normal", rng: Any = None, backend: Any = None,
+                             seed: Any = SEED_DEPRECATED) -> GaussianTeacherStudent:
     """A :class:`GaussianTeacherStudent` with teacher amplitudes ``c* ~ N(0,1) + 2 sign`` and centres
     ``z* ~ N(0, I_d)`` (smeared by ``tau``; ``init`` as in the class)."""
-    if d < 1 or m_teacher < 1:
-        raise ValueError(f"need d, m_teacher >= 1; got {d}, {m_teacher}")
+    d, m_teacher = as_count("d", d), as_count("m_teacher", m_teacher)
     be = get_backend(backend)
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     tc = gen.normal((m_teacher,)) + 2.0 * be.xp.sign(gen.normal((m_teacher,)))
     return GaussianTeacherStudent(tc, gen.normal((m_teacher, d)), width, tau=tau, init=init, backend=be)

@@ -81,7 +81,7 @@ def sample_transport(
     else:
         info["diffusion"] = diffusion
         drift = _forward_drift(bf, eps_t if callable(diffusion) else eps_t(None))
-        out = sdeint(drift, x0, diffusion, grid=ts, solver=solver, seed=gen, return_path=return_path,
+        out = sdeint(drift, x0, diffusion, grid=ts, solver=solver, rng=gen, return_path=return_path,
                      progress=progress, backend=be)
     if return_path:
         info["path"] = out
