@@ -355,7 +355,10 @@ class _BoundExact(BoundField):
         return self.log_density(self.xp.asarray(float(t0), dtype=self.be.dtype, device=self.be.device), x)
 
     def initial_samples(self, n: int, t0: float, gen: Any) -> Any:
-        if float(t0) == 0.0:
+        r"""Draws from the exact law :math:`\rho_{t_0}` of :math:`\alpha x_0 + \beta x_1 + \gamma z`: the base itself
+        only where the schedule's boundary conditions hold exactly at :math:`t_0 = 0` (for ``"ve"`` and ``"ddpm"``
+        :math:`\beta(0) \ne 0` and the t = 0 law is the marginal, never the base)."""
+        if float(t0) == 0.0 and not self.interpolant.schedule.approximate:
             return self.field.base._sample(n, gen, self.be)
         return self.field.marginal(t0)._sample(n, gen, self.be)
 
