@@ -14,6 +14,7 @@ from .interpolant import Interpolant
 from .likelihood import log_likelihood
 from .mlp import MLPModel, train_velocity
 from .schedules import GAMMAS, SCHEDULES, Schedule
+from .transfer import TransferredField, transfer
 
 __all__ = [
     "GAMMAS",
@@ -26,6 +27,7 @@ __all__ = [
     "MLPModel",
     "Schedule",
     "TensorFeatures",
+    "TransferredField",
     "eight_mode_mixture",
     "exact_field",
     "fit_score",
@@ -33,6 +35,7 @@ __all__ = [
     "log_likelihood",
     "sliced_w2",
     "train_velocity",
+    "transfer",
 ]
 
 
