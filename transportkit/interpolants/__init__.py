@@ -7,6 +7,7 @@ Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797). Generate with :func:`tr
 
 from __future__ import annotations
 
+from .design import LipschitzResult, dilated_schedule, lipschitz, optimal_diffusion, optimal_gaussian_schedule
 from .exact import ExactField, exact_field
 from .field import BoundField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
@@ -24,15 +25,20 @@ __all__ = [
     "FeatureModel",
     "Field",
     "Interpolant",
+    "LipschitzResult",
     "MLPModel",
     "Schedule",
     "TensorFeatures",
     "TransferredField",
+    "dilated_schedule",
     "eight_mode_mixture",
     "exact_field",
     "fit_score",
     "fit_velocity",
+    "lipschitz",
     "log_likelihood",
+    "optimal_diffusion",
+    "optimal_gaussian_schedule",
     "sliced_w2",
     "train_velocity",
     "transfer",
