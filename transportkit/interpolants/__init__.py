@@ -7,7 +7,14 @@ Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797). Generate with :func:`tr
 
 from __future__ import annotations
 
-from .design import LipschitzResult, dilated_schedule, lipschitz, optimal_diffusion, optimal_gaussian_schedule
+from .design import (
+    LipschitzResult,
+    dilated_schedule,
+    geodesic_schedule,
+    lipschitz,
+    optimal_diffusion,
+    optimal_gaussian_schedule,
+)
 from .exact import ExactField, exact_field
 from .field import BoundField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
@@ -35,6 +42,7 @@ __all__ = [
     "exact_field",
     "fit_score",
     "fit_velocity",
+    "geodesic_schedule",
     "lipschitz",
     "log_likelihood",
     "optimal_diffusion",

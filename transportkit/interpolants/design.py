@@ -29,6 +29,7 @@ from .transfer import theta_inverse
 __all__ = [
     "LipschitzResult",
     "dilated_schedule",
+    "geodesic_schedule",
     "lipschitz",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
@@ -169,6 +170,151 @@ def dilated_schedule(kind: str, d: int, k: float | None = 5.0) -> Interpolant:
         approximate=kind == "ve",
     )
     return Interpolant.from_schedule(sched)
+
+
+# ------------------------------------------------------------------------------------------ mixture geodesic
+class _Table:
+    """Piecewise-linear :math:`\beta(t)` through host nodes, converted once per (namespace, dtype, device)."""
+
+    def __init__(self, t: list[float], beta: list[float]):
+        self.t, self.beta = t, beta
+        self.slope = [(beta[i + 1] - beta[i]) / (t[i + 1] - t[i]) for i in range(len(t) - 1)]
+        self._cache: dict[tuple, tuple[Any, Any, Any]] = {}
+
+    def arrays(self, like: Any, xp: Any) -> tuple[Any, Any, Any]:
+        from array_api_compat import device
+
+        key = (id(xp), str(like.dtype), str(device(like)))
+        out = self._cache.get(key)
+        if out is None:
+            mk = lambda v: xp.asarray(v, dtype=like.dtype, device=device(like))  # noqa: E731
+            out = self._cache[key] = (mk(self.t), mk(self.beta), mk(self.slope))
+        return out
+
+    def _segment(self, t: Any, xp: Any, nodes: Any) -> tuple[Any, Any]:
+        flat = xp.reshape(t, (-1,))
+        i = xp.searchsorted(nodes, flat, side="right") - 1
+        i = xp.clip(i, 0, len(self.t) - 2)
+        return flat, i
+
+    def beta_at(self, t: Any, xp: Any) -> Any:
+        tn, bn, sl = self.arrays(t, xp)
+        flat, i = self._segment(t, xp, tn)
+        out = xp.take(bn, i) + xp.take(sl, i) * (flat - xp.take(tn, i))
+        return xp.reshape(xp.clip(out, 0.0, 1.0), t.shape)
+
+    def slope_at(self, t: Any, xp: Any) -> Any:
+        tn, _, sl = self.arrays(t, xp)
+        _, i = self._segment(t, xp, tn)
+        return xp.reshape(xp.take(sl, i), t.shape)
+
+    def t_of_beta(self, b: Any, xp: Any) -> Any:
+        tn, bn, sl = self.arrays(b, xp)
+        flat, i = self._segment(b, xp, bn)
+        out = xp.take(tn, i) + (flat - xp.take(bn, i)) / xp.take(sl, i)
+        return xp.reshape(xp.clip(out, 0.0, 1.0), b.shape)
+
+
+def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | None,
+                 bbd: Callable | None = None) -> Interpolant:
+    def alpha(t, xp):
+        b = beta(t, xp)
+        return xp.sqrt(xp.clip(1.0 - b * b, 0.0, None))
+
+    if bbd is None:
+        def bbd(t, xp):
+            return beta(t, xp) * beta_dot(t, xp)
+
+    sched = Schedule(
+        name,
+        alpha=alpha,
+        beta=beta,
+        gamma=lambda t, xp: xp.zeros_like(t),
+        alpha_dot=lambda t, xp: _safe_div(-bbd(t, xp), alpha(t, xp), xp, -math.inf),
+        beta_dot=beta_dot,
+        gamma_dot=lambda t, xp: xp.zeros_like(t),
+        alpha_alpha_dot=lambda t, xp: -bbd(t, xp),
+        beta_beta_dot=bbd,
+        gamma_gamma_dot=lambda t, xp: xp.zeros_like(t),
+        gamma_is_zero=True,
+        theta_inverse=inv,
+    )
+    return Interpolant.from_schedule(sched)
+
+
+def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001, floor: float = 1e-3) -> Interpolant:
+    r"""The variance-preserving schedule (:math:`lpha = \sqrt{1-eta^2}`) minimizing
+    :math:`A_2 = \int_0^1 E\|
+abla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
+    Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.3).
+
+    Along the VP family :math:`\|
+abla b\|^2 = eta'^2 G(eta, x)`, so :math:`A_2 = \inteta'^2 G(eta)\,dt` with
+    :math:`G(eta) = E\|
+abla b\|^2|_{eta'=1}` (for :math:`\sigma = 1`: :math:`eta^2|\mu|^4
+    E[\mathrm{sech}^4(h + eta\mu\cdot x_t)]`); the Euler–Lagrange equation gives :math:`eta'\sqrt{G} =` const,
+    i.e. :math:`t = H(eta)/H(1)`, :math:`H(eta) = \int_0^eta\sqrt{G}`. :math:`G` is computed exactly (a
+    one-dimensional quadrature per node), :math:`H` by the trapezoid rule on ``nodes`` values of :math:`eta`, and the
+    schedule is the piecewise-linear interpolant of :math:`(t_i, eta_i)` with its exact piecewise-constant
+    derivative (a valid schedule; the exact geodesic has :math:`eta \propto \sqrt t` and an infinite
+    :math:`eta'(0)`, so start sampling slightly after 0, from the exact law there).
+
+    ``surrogate=True``: the authors' closed form :math:`eta(t) = M^{-1}\sqrt{-\log(1 - (1 - e^{-M^2})t)}`,
+    :math:`M = |\mu|`."""
+    from ..highdim_targets import SymmetricMixture
+    from .highdim import symmetric_jacobian_moments
+
+    if not isinstance(target, SymmetricMixture):
+        raise TypeError(f"geodesic_schedule needs a SymmetricMixture target, got {type(target).__name__}")
+    nodes = as_count("nodes", nodes, low=3)
+    floor = as_real("floor", floor, low=0.0, low_open=True)
+    M2 = target.m**2 * target.dim
+    if M2 == 0:
+        raise ValueError("geodesic_schedule needs m != 0 (the two modes coincide)")
+    if surrogate:
+        kap = -math.expm1(-M2)
+
+        def logq(t, xp):  # log(1 - kap t) = logaddexp(log(1 - t), log(t) - M^2), without log(0)
+            u = 1.0 - t
+            pos = u > 0
+            a = xp.where(pos, xp.log(xp.where(pos, u, xp.ones_like(u))), -math.inf)
+            tp = t > 0
+            b = xp.where(tp, xp.log(xp.where(tp, t, xp.ones_like(t))), -math.inf) - M2
+            mx = xp.maximum(a, b)
+            return mx + xp.log(xp.exp(a - mx) + xp.exp(b - mx))
+
+        def b(t, xp):
+            return xp.sqrt(xp.clip(-logq(t, xp) / M2, 0.0, 1.0))
+
+        def bbd(t, xp):  # beta beta' = kap / (2 M^2 (1 - kap t)), capped before overflow
+            return kap * xp.exp(xp.clip(-logq(t, xp), None, 700.0)) / (2.0 * M2)
+
+        def bd(t, xp):
+            return _safe_div(bbd(t, xp), b(t, xp), xp, math.inf)
+
+        def inv(th, xp):
+            return -xp.expm1(-M2 * xp.sin(th) ** 2) / kap
+
+        return _vp_schedule(f"geodesic_surrogate(M={math.sqrt(M2):.4g})", b, bd, inv, bbd)
+    xp = host_backend().xp
+    beta = xp.linspace(0.0, 1.0, nodes, dtype=xp.float64)
+    a2 = 1.0 - beta * beta
+    s2 = target.sigma**2
+    D = a2 + beta * beta * s2
+    A = beta * (s2 - 1.0) / D  # (alpha alpha' + beta beta' sigma^2) / D with beta' = 1, alpha alpha' = -beta
+    K0 = (1.0 - beta * A) * beta * M2 / D
+    G, _ = symmetric_jacobian_moments(A, K0, beta * beta * M2 / D, target.h, target.p)
+    rg = xp.sqrt(xp.clip(G, 0.0, None))
+    rg = rg + floor * float(xp.max(rg))
+    H = xp.concat([xp.zeros(1, dtype=xp.float64), xp.cumulative_sum(0.5 * (rg[1:] + rg[:-1]) * (beta[1:] - beta[:-1]))])
+    tn = H / H[-1]
+    tab = _Table([float(v) for v in tn], [float(v) for v in beta])
+    return _vp_schedule(
+        f"geodesic({target!r})",
+        tab.beta_at,
+        tab.slope_at,
+        lambda th, xp: tab.t_of_beta(xp.sin(th), xp),
+    )
 
 
 # ------------------------------------------------------------------------------------------ optimal diffusion

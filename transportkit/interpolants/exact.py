@@ -41,12 +41,21 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 @declare()
-def exact_field(
-    interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None
-) -> ExactField:
+def exact_field(interpolant: Interpolant | str, target: Any, base: GaussianMixture | None = None) -> Field:
     """The exact velocity, score, denoisers, SDE drifts, log-density and divergence of ``interpolant``
-    between ``base`` (default :math:`N(0, I)`) and ``target`` (a :class:`~transportkit.targets.Gaussian` or
-    :class:`~transportkit.targets.GaussianMixture`)."""
+    between ``base`` (default :math:`N(0, I)`) and ``target``: a :class:`~transportkit.targets.Gaussian` or
+    :class:`~transportkit.targets.GaussianMixture` (any interpolant), or, in O(n d) for one-sided interpolants from
+    :math:`N(0, I)`, a :class:`~transportkit.targets.SymmetricMixture` or :class:`~transportkit.targets.CurieWeiss`
+    (:mod:`transportkit.interpolants.highdim`)."""
+    from ..highdim_targets import CurieWeiss, SymmetricMixture
+
+    if isinstance(target, (SymmetricMixture, CurieWeiss)):
+        if base is not None:
+            raise ValueError(f"the exact field of {type(target).__name__} has the base N(0, I); got base={base!r}")
+        from .highdim import CurieWeissField, SymmetricMixtureField
+
+        cls = SymmetricMixtureField if isinstance(target, SymmetricMixture) else CurieWeissField
+        return cls(interpolant, target)
     return ExactField(interpolant, target, base)
 
 

@@ -210,7 +210,12 @@ class Interpolant:
         from .. import backends
 
         errors = []
-        for name in ["numpy", *[b for b in backends.available() if b != "numpy"]]:
+
+        def names():  # NumPy first; the other backends are imported only when NumPy cannot evaluate the schedule
+            yield "numpy"
+            yield from (b for b in backends.available() if b != "numpy")
+
+        for name in names():
             be = get_backend(name)
             if be.dtype != be.xp.float64 and name != "numpy":
                 be = get_backend(name, dtype="float32")
