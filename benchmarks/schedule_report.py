@@ -107,7 +107,7 @@ def spectral(samples: int, backend: str, seed: int, n_grid: int) -> None:
     import numpy as np
 
     import transportkit as tk
-    from transportkit.interpolants import energy_spectrum, spectral_field
+    from transportkit.interpolants import energy_spectrum, expected_energy_spectrum, spectral_field
 
     target = tk.targets.GaussianRandomField(n_grid, 3.0, 1.0)
     white = tk.targets.GaussianRandomField(n_grid, 0.0, 1.0, 1.0)  # S = 1 except the zero mode
@@ -115,7 +115,7 @@ def spectral(samples: int, backend: str, seed: int, n_grid: int) -> None:
         "matched noise, 5 RK4": (spectral_field("linear", target, target), 5),
         "white noise, linear, 20 RK4": (spectral_field("linear", white, target), 20),
     }
-    k_true, e_true = energy_spectrum(target.spectrum()[None, :, :], kind="spectrum")
+    k_true, e_true = expected_energy_spectrum(target)
     print(f"N={n_grid} s=3 ell=1, {samples} samples, backend={backend}")
     out = {}
     for name, (f, K) in runs.items():
@@ -126,13 +126,20 @@ def spectral(samples: int, backend: str, seed: int, n_grid: int) -> None:
         k, e = energy_spectrum(x1)
         _, e_ex = energy_spectrum(np.asarray(exact))
         out[name] = (k, e, e_ex)
-    print("|k|  " + "  ".join(f"{n:>32s}" for n in runs) + "   (rel. error vs exact map of the same noise | vs S)")
+    f = np.array([i if i < (n_grid + 1) // 2 else i - n_grid for i in range(n_grid)], dtype=float)
+    shell = np.round(np.sqrt(f[:, None] ** 2 + f[None, :] ** 2))
+    counts = np.array([np.sum(shell == k) for k in range(1, n_grid // 2 + 1)])
+    # relative standard error of a bin of the sample spectrum: the modes come in conjugate pairs, each pair one
+    # complex Gaussian (|x_k|^2 exponential): SE/E = 1 / sqrt(samples * counts / 2)
+    rse = 1.0 / np.sqrt(samples * counts / 2.0)
+    print("|k| modes  " + "  ".join(f"{n:>34s}" for n in runs))
+    print("           " + "  ".join(f"{'vs exact map | (vs S)/SE':>34s}" for _ in runs))
     for i in range(len(k_true)):
         cells = []
         for name in runs:
             k, e, e_ex = out[name]
-            cells.append(f"{e[i] / e_ex[i] - 1:+15.2e} | {e[i] / e_true[i] - 1:+13.2e}")
-        print(f"{int(k_true[i]):4d} " + "  ".join(cells))
+            cells.append(f"{e[i] / e_ex[i] - 1:+15.2e} | {(e[i] / e_true[i] - 1) / rse[i]:+15.2f}")
+        print(f"{int(k_true[i]):4d} {counts[i]:4d}  " + "  ".join(cells))
     for name in runs:
         k, e, e_ex = out[name]
         rel = np.abs(e / e_ex - 1)

@@ -22,6 +22,14 @@ from .interpolant import Interpolant
 from .likelihood import log_likelihood
 from .mlp import MLPModel, train_velocity
 from .schedules import GAMMAS, SCHEDULES, Schedule
+from .spectral import (
+    SpectralField,
+    energy_spectrum,
+    expected_energy_spectrum,
+    plot_energy_spectrum,
+    scale_adaptive,
+    spectral_field,
+)
 from .transfer import TransferredField, transfer
 
 __all__ = [
@@ -35,11 +43,14 @@ __all__ = [
     "LipschitzResult",
     "MLPModel",
     "Schedule",
+    "SpectralField",
     "TensorFeatures",
     "TransferredField",
     "dilated_schedule",
     "eight_mode_mixture",
+    "energy_spectrum",
     "exact_field",
+    "expected_energy_spectrum",
     "fit_score",
     "fit_velocity",
     "geodesic_schedule",
@@ -47,7 +58,10 @@ __all__ = [
     "log_likelihood",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
+    "plot_energy_spectrum",
+    "scale_adaptive",
     "sliced_w2",
+    "spectral_field",
     "train_velocity",
     "transfer",
 ]
