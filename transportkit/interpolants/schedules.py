@@ -71,8 +71,12 @@ def gamma_schedule(kind: Any = 0, a: float = 1.0) -> tuple[Fn, Fn, Fn, bool, str
     """
     if kind is None or (isinstance(kind, (int, float)) and kind == 0) or kind == "zero":
         return _zero, _zero, _zero, True, "0"
-    if not (isinstance(a, (int, float)) and a > 0 and math.isfinite(a)):
-        raise ValueError(f"gamma amplitude a must be a positive finite number, got a={a!r}")
+    from .._validation import as_real
+
+    try:
+        a = as_real("a", a, low=0.0, low_open=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"gamma amplitude {err}") from None
     if kind == "sqrt":
 
         def g(t, xp):
