@@ -139,3 +139,15 @@ def test_optimal_diffusion_formula():
     assert float(optimal_diffusion("linear")(np.array([0.0]))[0]) == 10.0  # capped at t = 0
     with pytest.raises(ValueError, match="one-sided"):
         optimal_diffusion(tk.Interpolant("linear", gamma="sqrt"))
+
+
+def test_sde_with_optimal_diffusion_samples_the_target():
+    """eps*(t) = (1 - t)/t (capped at 10) for the linear schedule keeps the marginals: N(m, C) within 4 SE."""
+    m, C = np.array([1.0, -0.5]), np.array([[1.0, 0.6], [0.6, 0.5]])
+    f = tk.interpolants.exact_field("linear", tk.targets.Gaussian(m, C))
+    n = 1500
+    x = tk.sample(f, n, method="sde", diffusion=optimal_diffusion("linear"), steps=400, seed=3).x
+    se_m = np.sqrt(np.diag(C) / n)
+    se_c = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)
+    assert np.all(np.abs(x.mean(0) - m) < 4 * se_m)
+    assert np.all(np.abs(np.cov(x.T) - C) < 4 * se_c)

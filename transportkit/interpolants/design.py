@@ -325,13 +325,13 @@ class _OptimalDiffusion:
         self.interpolant, self.cap = interpolant, cap
 
     def __call__(self, t: Any) -> Any:
-        xp = host_backend().xp if isinstance(t, (int, float)) else None
-        if xp is None:
-            from .._backend import resolve_backend
-
-            xp = resolve_backend(t).xp
-        else:
+        if isinstance(t, (int, float)):
+            xp = host_backend().xp
             t = xp.asarray(float(t), dtype=xp.float64)
+        else:
+            from array_api_compat import array_namespace
+
+            xp = array_namespace(t)
         s = self.interpolant.schedule
         a, b = s.alpha(t, xp), s.beta(t, xp)
         num = a * (a * s.beta_dot(t, xp)) - s.alpha_alpha_dot(t, xp) * b
