@@ -42,6 +42,7 @@ FLOORS: dict[str, int] = {
     "transportkit.gaussians": 2,
     "transportkit.targets": 2,
     "transportkit._target_zoo": 2,
+    "transportkit.highdim_targets": 2,
     # 3 interpolants: schedules, fields, fits
     "transportkit.interpolants": 3,
     # 4 algorithms: independent rooms on one floor

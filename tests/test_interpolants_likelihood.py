@@ -42,7 +42,7 @@ def test_hutchinson_within_standard_error(backend):
     f = tk.interpolants.exact_field(tk.Interpolant("linear"), T)
     x = backend.asarray(T.sample(10, seed=3))
     exact = backend.to_numpy(tk.interpolants.log_likelihood(f, x, steps=40))
-    est = tk.interpolants.log_likelihood(f, x, steps=40, divergence="hutchinson", probes=32, seed=0).to_numpy()
+    est = tk.interpolants.log_likelihood(f, x, steps=40, divergence="hutchinson", probes=32, rng=0).to_numpy()
     assert np.all(est.stderr > 0)
     assert np.all(np.abs(est.value - exact) < 4.5 * est.stderr)
 

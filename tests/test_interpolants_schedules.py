@@ -17,6 +17,8 @@ CASES = [
     ("trig", "sqrt"),
     ("trig", "quadratic"),
     ("vp", 0),
+    ("cosine", 0),
+    ("ddpm", 0),
     ("ve", 0),
 ]
 
@@ -59,12 +61,44 @@ def test_products_finite_at_the_ends(name, gamma):
 def test_boundary_conditions_hold():
     for name, gamma in CASES:
         I = tk.Interpolant(name, gamma=gamma)  # noqa: E741
-        if name == "ve":
+        if name in ("ve", "ddpm"):
             assert I.schedule.approximate
             continue
         np.testing.assert_allclose(I.alpha(np.array([0.0, 1.0])), [1, 0], atol=1e-12)
         np.testing.assert_allclose(I.beta(np.array([0.0, 1.0])), [0, 1], atol=1e-12)
     assert tk.Interpolant("linear").one_sided and not tk.Interpolant("linear", gamma="sqrt").one_sided
+
+
+def test_named_schedules_are_the_documented_formulas():
+    t = np.linspace(0.0, 1.0, 11)
+    vp = tk.Interpolant("vp")
+    np.testing.assert_allclose(vp.alpha(t), np.sqrt(1 - t**2), atol=1e-15)
+    np.testing.assert_allclose(vp.beta(t), t, atol=1e-15)
+    tr = tk.Interpolant("trig")
+    np.testing.assert_allclose(tr.alpha(t), np.cos(np.pi * t / 2), atol=1e-15)
+    dd = tk.Interpolant("ddpm")
+    beta = np.exp(-0.25 * (1 - t) ** 2 * 19.9 - 0.5 * (1 - t) * 0.1)
+    np.testing.assert_allclose(dd.beta(t), beta, rtol=1e-14)
+    np.testing.assert_allclose(dd.alpha(t), np.sqrt(1 - beta**2), rtol=1e-14, atol=1e-15)
+    assert abs(dd.beta(np.array([0.0]))[0] - 6.57e-3) < 1e-5  # approximate boundary condition at t = 0
+    co = tk.Interpolant("cosine")
+    k = np.pi / (2 * 1.008)
+    np.testing.assert_allclose(co.beta(t), np.cos(k * (1 - t + 0.008)) / np.cos(k * 0.008), rtol=1e-14, atol=1e-15)
+    ve = tk.Interpolant("ve")
+    np.testing.assert_allclose(ve.alpha(t), 0.01 * 5000.0 ** (1 - t), rtol=1e-14)
+    for name in ("linear", "trig", "vp", "cosine", "ddpm", "ve"):
+        assert "arXiv" in tk.interpolants.schedules.schedule_doc(name), name
+
+
+def test_schedule_options_are_checked():
+    with pytest.raises(TypeError, match="beta_min"):
+        tk.Interpolant("ddpm", c=0.1)
+    with pytest.raises(ValueError, match="beta_min < beta_max"):
+        tk.Interpolant("ddpm", beta_min=5.0, beta_max=1.0)
+    with pytest.raises(ValueError, match="did you mean 'ddpm'"):
+        tk.Interpolant("dpm")
+    with pytest.raises(ValueError, match="option c"):
+        tk.Interpolant("cosine", c=-1.0)
 
 
 def test_trig_two_sided_keeps_variance_budget():

@@ -13,18 +13,22 @@ only the floors below it (no import circle).
 
 from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, Phi4, StudentTMixture
 from .gaussians import Gaussian, GaussianMixture, _as_covs, gaussian_terms
+from .highdim_targets import CurieWeiss, GaussianRandomField, SymmetricMixture
 from .target_base import BoundTarget, Target
 
 __all__ = [
     "GMM40",
     "GMM40_MEANS",
     "BoundTarget",
+    "CurieWeiss",
     "Funnel",
     "Gaussian",
     "GaussianMixture",
+    "GaussianRandomField",
     "ManyWell",
     "Phi4",
     "StudentTMixture",
+    "SymmetricMixture",
     "Target",
     "_as_covs",
     "gaussian_terms",

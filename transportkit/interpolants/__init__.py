@@ -7,6 +7,17 @@ Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797). Generate with :func:`tr
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..random import SEED_DEPRECATED
+from .design import (
+    LipschitzResult,
+    dilated_schedule,
+    geodesic_schedule,
+    lipschitz,
+    optimal_diffusion,
+    optimal_gaussian_schedule,
+)
 from .exact import ExactField, exact_field
 from .field import BoundField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
@@ -14,6 +25,15 @@ from .interpolant import Interpolant
 from .likelihood import log_likelihood
 from .mlp import MLPModel, train_velocity
 from .schedules import GAMMAS, SCHEDULES, Schedule
+from .spectral import (
+    SpectralField,
+    energy_spectrum,
+    expected_energy_spectrum,
+    plot_energy_spectrum,
+    scale_adaptive,
+    spectral_field,
+)
+from .transfer import TransferredField, transfer
 
 __all__ = [
     "GAMMAS",
@@ -23,28 +43,46 @@ __all__ = [
     "FeatureModel",
     "Field",
     "Interpolant",
+    "LipschitzResult",
     "MLPModel",
     "Schedule",
+    "SpectralField",
     "TensorFeatures",
+    "TransferredField",
+    "dilated_schedule",
     "eight_mode_mixture",
+    "energy_spectrum",
     "exact_field",
+    "expected_energy_spectrum",
     "fit_score",
     "fit_velocity",
+    "geodesic_schedule",
+    "lipschitz",
     "log_likelihood",
+    "optimal_diffusion",
+    "optimal_gaussian_schedule",
+    "plot_energy_spectrum",
+    "scale_adaptive",
     "sliced_w2",
+    "spectral_field",
     "train_velocity",
+    "transfer",
 ]
 
 
-def eight_mode_mixture(radius: float = 4.0, seed: int = 0):
-    """The 2-D test mixture of the docs and demo: 8 modes on a circle, random weights and small covariances."""
+def eight_mode_mixture(radius: float = 4.0, rng: Any = 0, *, seed: Any = SEED_DEPRECATED):
+    """The 2-D test mixture of the docs and demo: 8 modes on a circle, random weights and small covariances
+    (``rng`` draws them: the default 0 is the documented mixture; ``seed=`` deprecated alias)."""
     import math
 
     from .._backend import host_backend
+    from .._validation import as_real
+    from ..random import resolve_rng
     from ..targets import GaussianMixture
 
+    radius = as_real("radius", radius, low=0.0, low_open=True)
     be = host_backend()
-    xp, gen = be.xp, be.rng(seed)
+    xp, gen = be.xp, resolve_rng(rng, be, seed=seed)
     ang = xp.arange(8, dtype=xp.float64) * (2 * math.pi / 8)
     m = radius * xp.stack([xp.cos(ang), xp.sin(ang)], axis=1)
     w = gen.uniform((8,), low=0.5, high=1.5)

@@ -41,12 +41,21 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 @declare()
-def exact_field(
-    interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None
-) -> ExactField:
+def exact_field(interpolant: Interpolant | str, target: Any, base: GaussianMixture | None = None) -> Field:
     """The exact velocity, score, denoisers, SDE drifts, log-density and divergence of ``interpolant``
-    between ``base`` (default :math:`N(0, I)`) and ``target`` (a :class:`~transportkit.targets.Gaussian` or
-    :class:`~transportkit.targets.GaussianMixture`)."""
+    between ``base`` (default :math:`N(0, I)`) and ``target``: a :class:`~transportkit.targets.Gaussian` or
+    :class:`~transportkit.targets.GaussianMixture` (any interpolant), or, in O(n d) for one-sided interpolants from
+    :math:`N(0, I)`, a :class:`~transportkit.targets.SymmetricMixture` or :class:`~transportkit.targets.CurieWeiss`
+    (:mod:`transportkit.interpolants.highdim`)."""
+    from ..highdim_targets import CurieWeiss, SymmetricMixture
+
+    if isinstance(target, (SymmetricMixture, CurieWeiss)):
+        if base is not None:
+            raise ValueError(f"the exact field of {type(target).__name__} has the base N(0, I); got base={base!r}")
+        from .highdim import CurieWeissField, SymmetricMixtureField
+
+        cls = SymmetricMixtureField if isinstance(target, SymmetricMixture) else CurieWeissField
+        return cls(interpolant, target)
     return ExactField(interpolant, target, base)
 
 
@@ -355,7 +364,10 @@ class _BoundExact(BoundField):
         return self.log_density(self.xp.asarray(float(t0), dtype=self.be.dtype, device=self.be.device), x)
 
     def initial_samples(self, n: int, t0: float, gen: Any) -> Any:
-        if float(t0) == 0.0:
+        r"""Draws from the exact law :math:`\rho_{t_0}` of :math:`\alpha x_0 + \beta x_1 + \gamma z`: the base itself
+        only where the schedule's boundary conditions hold exactly at :math:`t_0 = 0` (for ``"ve"`` and ``"ddpm"``
+        :math:`\beta(0) \ne 0` and the t = 0 law is the marginal, never the base)."""
+        if float(t0) == 0.0 and not self.interpolant.schedule.approximate:
             return self.field.base._sample(n, gen, self.be)
         return self.field.marginal(t0)._sample(n, gen, self.be)
 

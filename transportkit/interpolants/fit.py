@@ -22,7 +22,8 @@ from typing import Any
 
 from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
-from ..random import default_rng
+from .._validation import as_count, as_points, as_real
+from ..random import SEED_DEPRECATED, resolve_rng
 from .field import BoundField, Field
 from .interpolant import Interpolant
 
@@ -46,7 +47,9 @@ class TensorFeatures:
 
     ``time_degree``: polynomial degree in t; ``time_basis``: ``"legendre"`` or ``"chebyshev"``; ``n_fourier``:
     number M of random Fourier features; ``bandwidth``: :math:`\sigma` (a number, or a tuple of numbers over which
-    the M frequencies are split: multi-scale); ``linear``: include the affine features :math:`(1, x)`.
+    the M frequencies are split: multi-scale); ``linear``: include the affine features :math:`(1, x)`; ``rng``: the
+    random frequencies and phases (SPEC 7: an int, a ``numpy.random.Generator``, a transportkit Generator or None;
+    ``seed=`` is its deprecated alias).
     """
 
     def __init__(
@@ -58,7 +61,8 @@ class TensorFeatures:
         n_fourier: int = 128,
         bandwidth: float | tuple[float, ...] = (1.0, 0.3),
         linear: bool = True,
-        seed: Any = 0,
+        rng: Any = None,
+        seed: Any = SEED_DEPRECATED,
     ):
         if time_basis not in ("legendre", "chebyshev"):
             raise ValueError(f"time_basis must be 'legendre' or 'chebyshev', got {time_basis!r}")
@@ -72,7 +76,7 @@ class TensorFeatures:
         self.dim, self.time_degree, self.time_basis = int(dim), time_degree, time_basis
         self.n_fourier, self.bandwidth, self.linear = n_fourier, bws, bool(linear)
         host = host_backend()
-        gen = host.rng(seed)
+        gen = resolve_rng(rng, host, seed=seed)
         xp = host.xp
         omega = gen.normal((n_fourier, self.dim))
         scale = xp.asarray([1.0 / bws[j * len(bws) // max(n_fourier, 1)] for j in range(n_fourier)], dtype=xp.float64)
@@ -186,39 +190,40 @@ def _fit(
     repeats: int,
     t_range: tuple[float, float],
     chunk_size: int,
+    rng: Any,
     seed: Any,
     backend: Any,
 ) -> FeatureModel:
     I = Interpolant(interpolant) if isinstance(interpolant, str) else interpolant  # noqa: E741
+    if not isinstance(I, Interpolant):
+        raise TypeError(f"interpolant must be an Interpolant or a schedule name, got {type(I).__name__}")
     be = resolve_backend(x1, x0, backend=backend)
     xp = be.xp
-    x1 = be.asarray(x1)
-    if x1.ndim != 2 or x1.shape[0] < 2:
+    x1 = as_points("x1", x1, be)
+    if x1.shape[0] < 2:
         raise ValueError(f"x1 must have shape (n, d) with n >= 2, got {tuple(x1.shape)}")
-    if not bool(xp.all(xp.isfinite(x1))):
-        raise ValueError("x1 contains NaN or inf")
-    if not (ridge >= 0 and math.isfinite(ridge)):
-        raise ValueError(f"ridge must be a non-negative number, got {ridge!r}")
-    t_min, t_max = float(t_range[0]), float(t_range[1])
+    ridge = as_real("ridge", ridge, low=0.0)
+    if not (isinstance(t_range, (tuple, list)) and len(t_range) == 2):
+        raise TypeError(f"t_range must be a pair (t_min, t_max), got {t_range!r}")
+    t_min, t_max = as_real("t_range[0]", t_range[0]), as_real("t_range[1]", t_range[1])
     if not 0.0 <= t_min < t_max <= 1.0:
         raise ValueError(f"t_range must satisfy 0 <= t_min < t_max <= 1, got {t_range!r}")
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    repeats = as_count("repeats", repeats)
+    chunk_size = as_count("chunk_size", chunk_size)
+    gen = resolve_rng(rng, be, seed=seed)
     if kind == "score" and I.one_sided and x0 is not None:
         raise ValueError("a one-sided score model needs the Gaussian base (x0=None)")
     n, d = x1.shape
     if x0 is not None:
-        x0 = be.asarray(x0)
+        x0 = as_points("x0", x0, be)
         if tuple(x0.shape) != (n, d):
             raise ValueError(f"x0 must have the shape of x1 {(n, d)}, got {tuple(x0.shape)}")
     if features is None:
         sd = float(xp.mean(xp.std(x1, axis=0)))
-        features = TensorFeatures(d, bandwidth=(max(sd, 1.0), 0.25 * max(sd, 1.0)), seed=seed)
+        feature_seed = int(be.to_numpy(gen.integers(0, 2**31, (1,)))[0])
+        features = TensorFeatures(d, bandwidth=(max(sd, 1.0), 0.25 * max(sd, 1.0)), rng=feature_seed)
     if features.dim != d:
         raise ValueError(f"features are for dimension {features.dim}, data has {d}")
-    gen = default_rng(seed, be)
     p = features.params(be)
     k = features.size
     G = xp.zeros((k, k), dtype=be.dtype, device=be.device)
@@ -274,7 +279,8 @@ def fit_velocity(
     repeats: int = 1,
     t_range: tuple[float, float] = (0.0, 1.0),
     chunk_size: int = 4096,
-    seed: Any = 0,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     backend: Any = None,
 ) -> FeatureModel:
     r"""Fit :math:`\hat b` to :math:`\dot R` by ridge least squares on interpolant samples.
@@ -283,9 +289,11 @@ def fit_velocity(
     ``features``: a :class:`TensorFeatures` (default: degree-6 Legendre in t times 128 two-scale Fourier
     features with bandwidths (s, s/4), s the data's mean coordinate std, at least 1); ``repeats``: passes over
     the data with fresh (t, x0, z); ``t_range``: where t is drawn (stay inside (0, 1) when :math:`\gamma'`
-    is singular at the ends). Returns a :class:`FeatureModel` with analytic ``velocity`` and ``divergence``.
+    is singular at the ends); ``rng``: SPEC 7 randomness for t, x0, z and the default features (``seed=``
+    deprecated alias). Returns a :class:`FeatureModel` with analytic ``velocity`` and ``divergence``.
     """
-    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, seed=seed, backend=backend)
+    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, rng=rng, seed=seed,
+                   backend=backend)
     return _fit(interpolant, x1, "velocity", x0=x0, features=features, **options)
 
 
@@ -300,24 +308,29 @@ def fit_score(
     repeats: int = 1,
     t_range: tuple[float, float] = (0.02, 0.98),
     chunk_size: int = 4096,
-    seed: Any = 0,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     backend: Any = None,
 ) -> FeatureModel:
     r"""Fit the score :math:`\hat s` by ridge least squares on the target :math:`-z/\gamma` (two-sided) or
     :math:`-x_0/\alpha` (one-sided, Gaussian base); ``t_range`` keeps away from where these blow up."""
-    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, seed=seed, backend=backend)
+    options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, rng=rng, seed=seed,
+                   backend=backend)
     return _fit(interpolant, x1, "score", x0=x0, features=features, **options)
 
 
-def sliced_w2(x: Any, y: Any, *, n_projections: int = 256, seed: Any = 0, backend: Any = None) -> float:
+def sliced_w2(x: Any, y: Any, *, n_projections: int = 256, rng: Any = None, seed: Any = SEED_DEPRECATED,
+              backend: Any = None) -> float:
     r"""Sliced Wasserstein-2 distance :math:`(E_\theta W_2^2(\theta\cdot x, \theta\cdot y))^{1/2}` between two
-    equal-size samples, over ``n_projections`` random unit directions (sorted projections)."""
+    equal-size samples, over ``n_projections`` random unit directions (sorted projections); ``rng`` draws the
+    directions (SPEC 7; ``seed=`` deprecated alias)."""
     be = resolve_backend(x, y, backend=backend)
     xp = be.xp
-    x, y = be.asarray(x), be.asarray(y)
-    if x.shape != y.shape or x.ndim != 2:
+    x, y = as_points("x", x, be), as_points("y", y, be)
+    if x.shape != y.shape:
         raise ValueError(f"x and y must be (n, d) arrays of the same shape, got {tuple(x.shape)}, {tuple(y.shape)}")
-    th = host_backend().rng(seed).normal((n_projections, x.shape[1]))
+    n_projections = as_count("n_projections", n_projections)
+    th = resolve_rng(rng, host_backend(), seed=seed).normal((n_projections, x.shape[1]))
     th = be.asarray(th)
     th = th / xp.sqrt(xp.sum(th * th, axis=1, keepdims=True))
     px = xp.sort(x @ xp.linalg.matrix_transpose(th), axis=0)

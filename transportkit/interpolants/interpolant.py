@@ -34,7 +34,19 @@ def _user_fn(f: Callable | None) -> Callable | None:
 class Interpolant:
     r"""A stochastic interpolant :math:`x_t = \alpha(t) x_0 + \beta(t) x_1 + \gamma(t) z`, :math:`z\sim N(0,I)`.
 
-    ``Interpolant("linear")`` (also ``"trig"``/``"gvp"``, ``"vp"``/``"cosine"``, ``"ve"``) with
+    Built-in schedules (one-sided ones take ``gamma=0`` only; :func:`~transportkit.interpolants.schedules.schedule_doc`
+    gives each one's formula and paper):
+
+    - ``"linear"``: :math:`1-t`, :math:`t`;
+    - ``"trig"`` (alias ``"gvp"``): :math:`\cos\frac{\pi t}2`, :math:`\sin\frac{\pi t}2`;
+    - ``"vp"``: :math:`\sqrt{1-t^2}`, :math:`t` (variance preserving, algebraic; arXiv:2501.00988);
+    - ``"cosine"``: the improved-DDPM cosine schedule, :math:`\alpha = \sqrt{1-\beta^2}` (arXiv:2102.09672);
+    - ``"ddpm"``: the linear-:math:`\beta` VP-SDE in SI time (SiT's "VP"; arXiv:2006.11239, 2401.08740),
+      approximate at t = 0;
+    - ``"ve"``: :math:`\sigma_{\min}(\sigma_{\max}/\sigma_{\min})^{1-t}`, :math:`1` (arXiv:2011.13456), approximate
+      at both ends.
+
+    ``Interpolant("linear")`` with
     ``gamma=0 | "sqrt" | "quadratic" | "sin2" | callable`` and amplitude ``a`` (:math:`\gamma = \sqrt{a t(1-t)}`,
     :math:`a t(1-t)`, :math:`a\sin^2\pi t`). With :math:`\gamma = 0` and a Gaussian base the interpolant is
     one-sided: :math:`x_t = \alpha z + \beta x_1`.
@@ -45,8 +57,9 @@ class Interpolant:
 
     The boundary conditions :math:`\alpha(0)=\beta(1)=1`, :math:`\alpha(1)=\beta(0)=0`, :math:`\gamma(0)=\gamma(1)=0`,
     :math:`\gamma\ge 0` and finite values on :math:`[0, 1]` are checked at construction on a grid of 101 times;
-    a violation is a ``ValueError`` naming the condition and the time. ``approximate=True`` (set by ``"ve"``)
-    skips the end-point equalities.
+    a violation is a ``ValueError`` naming the condition and the time. ``approximate=True`` (set by ``"ve"`` and
+    ``"ddpm"``) skips the end-point equalities; sampling then draws the exact law at the start time where the field
+    knows it (exact fields), never the base.
     """
 
     def __init__(
@@ -89,6 +102,19 @@ class Interpolant:
         self.name = sched.name
         if validate:
             self.validate()
+
+    @classmethod
+    def from_schedule(cls, schedule: Schedule, *, validate: bool = True) -> Interpolant:
+        """An interpolant from a :class:`~transportkit.interpolants.schedules.Schedule` (used by the designed
+        schedules: :func:`~transportkit.interpolants.optimal_gaussian_schedule` and friends)."""
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+        self = cls.__new__(cls)
+        self.schedule = schedule
+        self.name = schedule.name
+        if validate:
+            self.validate()
+        return self
 
     # ------------------------------------------------------------------------------------------ properties
     @property
@@ -184,7 +210,12 @@ class Interpolant:
         from .. import backends
 
         errors = []
-        for name in ["numpy", *[b for b in backends.available() if b != "numpy"]]:
+
+        def names():  # NumPy first; the other backends are imported only when NumPy cannot evaluate the schedule
+            yield "numpy"
+            yield from (b for b in backends.available() if b != "numpy")
+
+        for name in names():
             be = get_backend(name)
             if be.dtype != be.xp.float64 and name != "numpy":
                 be = get_backend(name, dtype="float32")

@@ -22,7 +22,7 @@ from .._backend import resolve_backend
 from .._capabilities import declare
 from .._results import Estimate
 from ..integrate import ODE_SOLVERS, grid_times, odeint
-from ..random import default_rng
+from ..random import SEED_DEPRECATED, resolve_rng
 
 __all__ = ["log_likelihood"]
 
@@ -55,7 +55,8 @@ def log_likelihood(
     divergence: str = "exact",
     probes: int = 16,
     grid: Any = None,
-    seed: Any = None,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     rng_on_host: bool = False,
     progress: bool = False,
     backend: Any = None,
@@ -64,7 +65,8 @@ def log_likelihood(
 
     ``divergence="exact"`` returns an array; ``divergence="hutchinson"`` returns a
     :class:`transportkit.Estimate` ``(value, stderr)`` from ``probes`` Rademacher probes (``probes >= 2``).
-    ``grid`` overrides ``steps`` (it must run from 1 down to 0, or is reversed).
+    ``grid`` overrides ``steps`` (it must run from 1 down to 0, or is reversed); ``rng``: the Hutchinson probes
+    (SPEC 7; ``seed=`` deprecated alias).
     """
     if solver not in ODE_SOLVERS:
         raise ValueError(f"unknown ODE solver {solver!r}; use one of {ODE_SOLVERS}")
@@ -88,7 +90,7 @@ def log_likelihood(
         f = _FlowWithDivergence(bf, d)
         k = 1
     else:
-        gen = default_rng(seed, be, rng_on_host=rng_on_host)
+        gen = resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
         xi = 2.0 * xp.astype(gen.uniform((probes, n, d)) < 0.5, be.dtype) - 1.0
         k = probes
 

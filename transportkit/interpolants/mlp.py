@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend, get_backend, requires, resolve_backend
-from ..random import default_rng
+from ..random import SEED_DEPRECATED, default_rng, resolve_rng
 from .field import BoundField, Field
 from .interpolant import Interpolant
 from .losses import velocity_loss
@@ -124,10 +124,12 @@ def train_velocity(
     steps: int = 2000,
     batch_size: int = 512,
     lr: float = 2e-3,
-    seed: Any = 0,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     backend: Any = None,
 ) -> MLPModel:
-    """Train an MLP velocity on the velocity loss of §1.3 with Adam (torch, jax; else ``CapabilityError``)."""
+    """Train an MLP velocity on the velocity loss of §1.3 with Adam (torch, jax; else ``CapabilityError``);
+    ``rng``: initialization and batches (SPEC 7; ``seed=`` deprecated alias)."""
     I = Interpolant(interpolant) if isinstance(interpolant, str) else interpolant  # noqa: E741
     be = resolve_backend(x1, backend=backend)
     be.require("value_and_grad")
@@ -136,7 +138,7 @@ def train_velocity(
     if x1.ndim != 2:
         raise ValueError(f"x1 must have shape (n, d), got {tuple(x1.shape)}")
     n, d = x1.shape
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     params = init_mlp(d, hidden, n_time, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be)
 
     def batches(i):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GAMMAS", "SCHEDULES", "Schedule", "gamma_schedule", "make_schedule"]
+__all__ = ["GAMMAS", "SCHEDULES", "Schedule", "gamma_schedule", "make_schedule", "schedule_doc"]
 
 Fn = Callable[[Any, Any], Any]
 
@@ -55,6 +55,9 @@ class Schedule:
     gamma_gamma_dot: Fn
     gamma_is_zero: bool = False
     approximate: bool = False
+    #: optional closed-form inverse of the one-sided angle :math:`\theta(t) = \operatorname{atan2}(\beta, \alpha)`:
+    #: ``theta_inverse(theta, xp) -> t`` (used by :func:`transportkit.interpolants.transfer`; bisection otherwise)
+    theta_inverse: Fn | None = None
 
 
 # ------------------------------------------------------------------------------------------- gamma choices
@@ -68,8 +71,12 @@ def gamma_schedule(kind: Any = 0, a: float = 1.0) -> tuple[Fn, Fn, Fn, bool, str
     """
     if kind is None or (isinstance(kind, (int, float)) and kind == 0) or kind == "zero":
         return _zero, _zero, _zero, True, "0"
-    if not (isinstance(a, (int, float)) and a > 0 and math.isfinite(a)):
-        raise ValueError(f"gamma amplitude a must be a positive finite number, got a={a!r}")
+    from .._validation import as_real
+
+    try:
+        a = as_real("a", a, low=0.0, low_open=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"gamma amplitude {err}") from None
     if kind == "sqrt":
 
         def g(t, xp):
@@ -110,7 +117,10 @@ GAMMAS = ("zero", "sqrt", "quadratic", "sin2")
 
 # ------------------------------------------------------------------------------------------- named schedules
 def _linear(g, gd, ggd, gz) -> dict[str, Fn]:
+    r"""Linear (rectified flow / flow matching): :math:`\alpha = 1-t`, :math:`\beta = t` (Liu, Gong & Liu 2022,
+    arXiv:2209.03003; Lipman et al. 2022, arXiv:2210.02747; Albergo & Vanden-Eijnden 2022, arXiv:2209.15571)."""
     return dict(
+        theta_inverse=lambda th, xp: xp.sin(th) / (xp.sin(th) + xp.cos(th)),
         alpha=lambda t, xp: 1.0 - t,
         beta=lambda t, xp: t,
         alpha_dot=lambda t, xp: -xp.ones_like(t),
@@ -121,9 +131,13 @@ def _linear(g, gd, ggd, gz) -> dict[str, Fn]:
 
 
 def _trig(g, gd, ggd, gz) -> dict[str, Fn]:
+    r"""Trigonometric / GVP: :math:`\alpha = \cos\frac{\pi t}2`, :math:`\beta = \sin\frac{\pi t}2`
+    (Albergo & Vanden-Eijnden 2022, arXiv:2209.15571; the "GVP" path of SiT, Ma et al. 2024, arXiv:2401.08740);
+    two-sided with :math:`\sqrt{1-\gamma^2}` factors (Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797)."""
     h = math.pi / 2
     if gz:
         return dict(
+            theta_inverse=lambda th, xp: th / h,
             alpha=lambda t, xp: xp.cos(h * t),
             beta=lambda t, xp: xp.sin(h * t),
             alpha_dot=lambda t, xp: -h * xp.sin(h * t),
@@ -152,9 +166,13 @@ def _trig(g, gd, ggd, gz) -> dict[str, Fn]:
     )
 
 
-def _vp(c: float = 0.008) -> dict[str, Fn]:
-    r"""Cosine (improved-DDPM) schedule in SI time: beta = cos(pi/2 (1-t+c)/(1+c)) / cos(pi/2 c/(1+c)),
-    alpha = sqrt(1 - beta^2); alpha alpha' = -beta beta' (finite at t = 1 where alpha' is not)."""
+def _cosine(c: float = 0.008) -> dict[str, Fn]:
+    r"""Cosine (improved-DDPM) schedule in SI time (Nichol & Dhariwal 2021, arXiv:2102.09672):
+    :math:`\beta = \cos(\frac\pi2 \frac{1-t+c}{1+c}) / \cos(\frac\pi2 \frac{c}{1+c})`,
+    :math:`\alpha = \sqrt{1 - \beta^2}`; :math:`\alpha\alpha' = -\beta\beta'` (finite at t = 1 where
+    :math:`\alpha'` is not). Exact boundary conditions."""
+    if not (isinstance(c, (int, float)) and 0 <= c < 1):
+        raise ValueError(f"cosine schedule option c must be a number in [0, 1), got c={c!r}")
     k = math.pi / (2.0 * (1.0 + c))
     den = math.cos(k * c)
 
@@ -163,6 +181,17 @@ def _vp(c: float = 0.008) -> dict[str, Fn]:
 
     def bd(t, xp):
         return k * xp.sin(k * (1.0 - t + c)) / den
+
+    def inv(th, xp):  # beta = sin(theta)
+        u = xp.acos(xp.clip(den * xp.sin(th), -1.0, 1.0)) / k  # = 1 - t + c
+        return xp.clip(1.0 + c - u, 0.0, 1.0)
+
+    return _vp_family(b, bd, inv)
+
+
+def _vp_family(b: Fn, bd: Fn, inv: Fn | None) -> dict[str, Fn]:
+    r""":math:`\alpha = \sqrt{1 - \beta^2}` with :math:`\alpha\alpha' = -\beta\beta'` and :math:`\alpha' =
+    -\beta\beta'/\alpha` (:math:`-\infty` where :math:`\alpha = 0`)."""
 
     def a(t, xp):
         return xp.sqrt(xp.clip(1.0 - b(t, xp) ** 2, 0.0, None))
@@ -179,12 +208,51 @@ def _vp(c: float = 0.008) -> dict[str, Fn]:
         beta_dot=bd,
         alpha_alpha_dot=lambda t, xp: -b(t, xp) * bd(t, xp),
         beta_beta_dot=lambda t, xp: b(t, xp) * bd(t, xp),
+        theta_inverse=inv,
     )
 
 
+def _vp() -> dict[str, Fn]:
+    r"""Variance preserving, algebraic form: :math:`\alpha = \sqrt{1-t^2}`, :math:`\beta = t` (the "VP" path
+    of Aranguri, Biroli, Mézard & Vanden-Eijnden 2025, arXiv:2501.00988, with constant speed
+    :math:`\tau = t`); :math:`\alpha' = -t/\sqrt{1-t^2}` is singular at t = 1, :math:`\alpha\alpha' = -t` is not."""
+    return _vp_family(lambda t, xp: t, _one, lambda th, xp: xp.sin(th))
+
+
+def _ddpm(beta_min: float = 0.1, beta_max: float = 20.0) -> dict[str, Fn]:
+    r"""DDPM / VP-SDE with linear :math:`\beta`-schedule in SI time (Ho, Jain & Abbeel 2020, arXiv:2006.11239;
+    Song et al. 2021, arXiv:2011.13456; the "VP" path of SiT, Ma et al. 2024, arXiv:2401.08740):
+    :math:`\beta(t) = \exp(-\tfrac14 (1-t)^2 (B_1 - B_0) - \tfrac12 (1-t) B_0)`, :math:`\alpha = \sqrt{1-\beta^2}`,
+    :math:`B_0 = 0.1`, :math:`B_1 = 20`. :math:`\beta(0) \approx 6.6\cdot10^{-3} \ne 0`: the boundary condition
+    at t = 0 is approximate and sampling draws the exact t = 0 law :math:`\alpha(0) z + \beta(0) x_1`."""
+    if not (isinstance(beta_min, (int, float)) and isinstance(beta_max, (int, float)) and 0 < beta_min < beta_max
+            and math.isfinite(beta_max)):
+        raise ValueError(f"ddpm schedule needs 0 < beta_min < beta_max (finite), got {beta_min!r}, {beta_max!r}")
+    b0, db = float(beta_min), float(beta_max) - float(beta_min)
+
+    def b(t, xp):
+        u = 1.0 - t
+        return xp.exp(-0.25 * u * u * db - 0.5 * u * b0)
+
+    def bd(t, xp):
+        u = 1.0 - t
+        return (0.5 * u * db + 0.5 * b0) * b(t, xp)
+
+    def inv(th, xp):  # 1/4 db u^2 + 1/2 b0 u + log(sin theta) = 0
+        lb = xp.log(xp.clip(xp.sin(th), 1e-300, 1.0))
+        u = (-0.5 * b0 + xp.sqrt(0.25 * b0 * b0 - db * lb)) / (0.5 * db)
+        return xp.clip(1.0 - u, 0.0, 1.0)
+
+    return _vp_family(b, bd, inv)
+
+
 def _ve(sigma_min: float = 0.01, sigma_max: float = 50.0) -> dict[str, Fn]:
-    r"""VE: alpha = sigma_min (sigma_max/sigma_min)^(1-t), beta = 1 (approximate boundary conditions)."""
-    if not (0 < sigma_min < sigma_max):
+    r"""Variance exploding (Song & Ermon 2019, arXiv:1907.05600; Song et al. 2021, arXiv:2011.13456) in SI time:
+    :math:`\alpha = \sigma_{\min}(\sigma_{\max}/\sigma_{\min})^{1-t}`, :math:`\beta = 1`. Approximate boundary
+    conditions: the t = 0 law is :math:`\sigma_{\max} z + x_1` (which sampling draws for exact fields; fields that do
+    not know the target draw :math:`\sigma_{\max} z`), and the t = 1 law is :math:`x_1 + \sigma_{\min} z`."""
+    if not (isinstance(sigma_min, (int, float)) and isinstance(sigma_max, (int, float)) and 0 < sigma_min < sigma_max
+            and math.isfinite(sigma_max)):
         raise ValueError(f"VE schedule needs 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
     lr = math.log(sigma_max / sigma_min)
 
@@ -198,30 +266,52 @@ def _ve(sigma_min: float = 0.01, sigma_max: float = 50.0) -> dict[str, Fn]:
         beta_dot=_zero,
         alpha_alpha_dot=lambda t, xp: -lr * a(t, xp) ** 2,
         beta_beta_dot=_zero,
+        theta_inverse=lambda th, xp: xp.clip(1.0 - xp.log(xp.cos(th) / (xp.sin(th) * sigma_min)) / lr, 0.0, 1.0),
     )
 
 
-#: built-in schedule names; "gvp" is an alias of "trig", "cosine" of "vp"
-SCHEDULES = ("linear", "trig", "gvp", "vp", "cosine", "ve")
+#: built-in schedule names; "gvp" is an alias of "trig"
+SCHEDULES = ("linear", "trig", "gvp", "vp", "cosine", "ddpm", "ve")
+_ONE_SIDED = {"vp": _vp, "cosine": _cosine, "ddpm": _ddpm, "ve": _ve}
+_APPROXIMATE = ("ddpm", "ve")
+
+
+def schedule_doc(name: str) -> str:
+    """The docstring (formula and paper) of a built-in schedule."""
+    key = {"gvp": "trig"}.get(name, name)
+    f = {"linear": _linear, "trig": _trig, **_ONE_SIDED}.get(key)
+    if f is None:
+        raise ValueError(f"unknown schedule {name!r}; built-ins: {', '.join(SCHEDULES)}")
+    return f.__doc__ or ""
 
 
 def make_schedule(name: str, gamma: Any = 0, a: float = 1.0, **options: Any) -> Schedule:
     """A built-in :class:`Schedule` by name (see :data:`SCHEDULES`) with a gamma choice (see
-    :func:`gamma_schedule`). Options: ``c`` for ``"vp"``; ``sigma_min``, ``sigma_max`` for ``"ve"``."""
+    :func:`gamma_schedule`). Options: ``c`` for ``"cosine"``; ``beta_min``, ``beta_max`` for ``"ddpm"``;
+    ``sigma_min``, ``sigma_max`` for ``"ve"``."""
+    if not isinstance(name, str) or name not in SCHEDULES:
+        from .._validation import close_matches
+
+        hint = close_matches(name, SCHEDULES) if isinstance(name, str) else ""
+        raise ValueError(f"unknown schedule {name!r}; built-ins: {', '.join(SCHEDULES)}{hint}")
     g, gd, ggd, gz, glabel = gamma_schedule(gamma, a)
-    key = {"gvp": "trig", "cosine": "vp"}.get(name, name)
+    key = {"gvp": "trig"}.get(name, name)
     approximate = False
     if key == "linear":
         parts = _linear(g, gd, ggd, gz)
     elif key == "trig":
         parts = _trig(g, gd, ggd, gz)
-    elif key in ("vp", "ve"):
+    else:
         if not gz:
             raise ValueError(f"schedule {name!r} is one-sided: it takes gamma = 0, got gamma={gamma!r}")
-        parts = _vp(**options) if key == "vp" else _ve(**options)
-        approximate = key == "ve"
-    else:
-        raise ValueError(f"unknown schedule {name!r}; built-ins: {', '.join(SCHEDULES)}")
+        try:
+            parts = _ONE_SIDED[key](**options)
+        except TypeError:
+            import inspect
+
+            known = sorted(inspect.signature(_ONE_SIDED[key]).parameters)
+            raise TypeError(f"schedule {name!r} takes options {known}, got {sorted(options)}") from None
+        approximate = key in _APPROXIMATE
     if key in ("linear", "trig") and options:
         raise ValueError(f"schedule {name!r} takes no options, got {sorted(options)}")
     label = name if gz else f"{name}, gamma={glabel}"

@@ -1,0 +1,520 @@
+r"""Schedule design: Lipschitz criteria, the Gaussian-optimal schedule, time-dilated high-dimensional schedules and
+the optimal diffusion coefficient (ALGORITHMS.md §1.4, §2.2–§2.4).
+
+- Chen, Vanden-Eijnden & Xu, "Lipschitz-Guided Design of Interpolation Schedules in Generative Models" (2025,
+  arXiv:2509.01629): the averaged squared Lipschitz constant :math:`A_2 = \int_0^1 E_{\rho_t}\|\nabla b\|^2\,dt`,
+  its Gaussian optimum and the two-mode mixture geodesic.
+- Aranguri, Biroli, Mézard & Vanden-Eijnden, "Optimizing Noise Schedules of Generative Models in High Dimensions"
+  (2025, arXiv:2501.00988): time-dilated VP/VE schedules.
+- Ma et al., "SiT: Exploring Flow and Diffusion-based Generative Models with Scalable Interpolant Transformers"
+  (2024, arXiv:2401.08740): the diffusion coefficient :math:`\varepsilon^*(t)` that makes the path KL
+  reparametrization-invariant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .._backend import Backend, get_backend, host_backend
+from .._capabilities import declare
+from .._validation import as_choice, as_count, as_real
+from ..random import SEED_DEPRECATED, resolve_rng
+from .interpolant import Interpolant
+from .schedules import Schedule
+from .transfer import theta_inverse
+
+__all__ = [
+    "LipschitzResult",
+    "dilated_schedule",
+    "geodesic_schedule",
+    "lipschitz",
+    "optimal_diffusion",
+    "optimal_gaussian_schedule",
+]
+
+
+# ------------------------------------------------------------------------------------------ Gaussian optimum
+def _safe_div(num: Any, den: Any, xp: Any, at_zero: float) -> Any:
+    pos = den > 0
+    return xp.where(pos, num / xp.where(pos, den, xp.ones_like(den)), at_zero)
+
+
+def optimal_gaussian_schedule(r: float) -> Interpolant:
+    r"""The variance-preserving schedule that minimizes :math:`\int_0^1 J_r(t)^2 dt` for the stiffest Gaussian mode
+    of variance ratio ``r`` (target over base) (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.2):
+
+    .. math:: \beta(t)^2 = \frac{1 - r^t}{1 - r},\qquad \alpha(t)^2 = \frac{r^t - r}{1 - r},
+              \qquad J_r(t) = \frac{\alpha\alpha' + \beta\beta' r}{\alpha^2 + \beta^2 r} \equiv \tfrac12\log r,
+
+    so the Lipschitz constant of that mode is :math:`\tfrac12|\log r|` instead of :math:`\sim 1/(2\sqrt r)` (linear).
+    ``r = 1`` gives the limit :math:`\beta^2 = t`. :math:`\beta'` is infinite at 0 and :math:`\alpha'` at 1; the
+    products :math:`\alpha\alpha' = -\beta\beta' = \tfrac12\log r\; r^t/(1-r)` are finite."""
+    r = as_real("r", r, low=0.0, low_open=True)
+    if abs(r - 1.0) < 1e-12:
+        def b2(t, xp):
+            return t
+
+        def bbd(t, xp):
+            return 0.5 * xp.ones_like(t)
+
+        def inv(th, xp):
+            return xp.sin(th) ** 2
+    else:
+        lr, den = math.log(r), 1.0 - r
+
+        def b2(t, xp):
+            return (1.0 - xp.exp(lr * t)) / den
+
+        def bbd(t, xp):
+            return -0.5 * lr * xp.exp(lr * t) / den
+
+        def inv(th, xp):
+            return xp.log(1.0 - den * xp.sin(th) ** 2) / lr
+
+    def beta(t, xp):
+        return xp.sqrt(xp.clip(b2(t, xp), 0.0, 1.0))
+
+    def alpha(t, xp):
+        return xp.sqrt(xp.clip(1.0 - b2(t, xp), 0.0, 1.0))
+
+    sched = Schedule(
+        f"optimal_gaussian(r={r:g})",
+        alpha=alpha,
+        beta=beta,
+        gamma=lambda t, xp: xp.zeros_like(t),
+        alpha_dot=lambda t, xp: _safe_div(-bbd(t, xp), alpha(t, xp), xp, -math.inf),
+        beta_dot=lambda t, xp: _safe_div(bbd(t, xp), beta(t, xp), xp, math.inf),
+        gamma_dot=lambda t, xp: xp.zeros_like(t),
+        alpha_alpha_dot=lambda t, xp: -bbd(t, xp),
+        beta_beta_dot=bbd,
+        gamma_gamma_dot=lambda t, xp: xp.zeros_like(t),
+        gamma_is_zero=True,
+        theta_inverse=inv,
+    )
+    return Interpolant.from_schedule(sched)
+
+
+# ------------------------------------------------------------------------------------------ dilated schedules
+def dilated_schedule(kind: str, d: int, k: float | None = 5.0) -> Interpolant:
+    r"""The time-dilated VP or VE schedule of Aranguri, Biroli, Mézard & Vanden-Eijnden (2025, arXiv:2501.00988;
+    ALGORITHMS.md §2.4) for dimension ``d``: :math:`x_t = a(\tau) z + \tau x_1` with
+
+    - ``"vp"``: :math:`a = \sqrt{1-\tau^2}`, :math:`\tau(t) = 2kt/\sqrt d` for :math:`t<\tfrac12`,
+      :math:`k/\sqrt d + (1 - k/\sqrt d)(2t-1)` after: half the time in the window :math:`\tau \lesssim k/\sqrt d`
+      where the mode weights are decided (needs :math:`k < \sqrt d`);
+    - ``"ve"``: :math:`a = \sqrt{d(1-\tau^2)}` (base :math:`N(0, dI)`, approximate at t = 0),
+      :math:`\tau(t) = 2t\sqrt{1-k^2/d}` for :math:`t<\tfrac12`, :math:`\sqrt{1-k^2(2-2t)^2/d}` after (half the time
+      where the noise level :math:`a \le k` resolves each mode's shape).
+
+    ``k=None`` gives the constant-speed :math:`\tau = t` of the same family (``"vp"`` is then
+    ``Interpolant("vp")``). With these schedules the probability-flow ODE needs :math:`\Theta_d(1)` steps instead of
+    :math:`\Theta_d(\sqrt d)`."""
+    kind = as_choice("kind", kind, ("vp", "ve"))
+    d = as_count("d", d, low=1)
+    sd = math.sqrt(d)
+    if k is None:
+        def tau(t, xp):
+            return t
+
+        def tau_dot(t, xp):
+            return xp.ones_like(t)
+
+        label = f"{kind}(d={d})"
+    else:
+        k = as_real("k", k, low=0.0, low_open=True, high=sd, high_open=True)
+        if kind == "vp":
+            w = k / sd
+
+            def tau(t, xp):
+                return xp.where(t < 0.5, 2.0 * w * t, w + (1.0 - w) * (2.0 * t - 1.0))
+
+            def tau_dot(t, xp):
+                return xp.where(t < 0.5, 2.0 * w * xp.ones_like(t), 2.0 * (1.0 - w) * xp.ones_like(t))
+        else:
+            q = k * k / d
+            top = math.sqrt(1.0 - q)
+
+            def tau(t, xp):
+                late = xp.sqrt(xp.clip(1.0 - q * (2.0 - 2.0 * t) ** 2, 0.0, 1.0))
+                return xp.where(t < 0.5, 2.0 * top * t, late)
+
+            def tau_dot(t, xp):
+                late = 2.0 * q * (2.0 - 2.0 * t) / xp.where(t < 0.5, xp.ones_like(t), tau(t, xp))
+                return xp.where(t < 0.5, 2.0 * top * xp.ones_like(t), late)
+
+        label = f"dilated_{kind}(d={d}, k={k:g})"
+    scale = 1.0 if kind == "vp" else float(d)
+
+    def alpha(t, xp):
+        tt = tau(t, xp)
+        return xp.sqrt(scale * xp.clip(1.0 - tt * tt, 0.0, None))
+
+    def aad(t, xp):
+        return -scale * tau(t, xp) * tau_dot(t, xp)
+
+    sched = Schedule(
+        label,
+        alpha=alpha,
+        beta=tau,
+        gamma=lambda t, xp: xp.zeros_like(t),
+        alpha_dot=lambda t, xp: _safe_div(aad(t, xp), alpha(t, xp), xp, -math.inf),
+        beta_dot=tau_dot,
+        gamma_dot=lambda t, xp: xp.zeros_like(t),
+        alpha_alpha_dot=aad,
+        beta_beta_dot=lambda t, xp: tau(t, xp) * tau_dot(t, xp),
+        gamma_gamma_dot=lambda t, xp: xp.zeros_like(t),
+        gamma_is_zero=True,
+        approximate=kind == "ve",
+    )
+    return Interpolant.from_schedule(sched)
+
+
+# ------------------------------------------------------------------------------------------ mixture geodesic
+class _Table:
+    """Piecewise-linear :math:`\beta(t)` through host nodes, converted once per (namespace, dtype, device)."""
+
+    def __init__(self, t: list[float], beta: list[float]):
+        self.t, self.beta = t, beta
+        self.slope = [(beta[i + 1] - beta[i]) / (t[i + 1] - t[i]) for i in range(len(t) - 1)]
+        self._cache: dict[tuple, tuple[Any, Any, Any]] = {}
+
+    def arrays(self, like: Any, xp: Any) -> tuple[Any, Any, Any]:
+        from array_api_compat import device
+
+        key = (id(xp), str(like.dtype), str(device(like)))
+        out = self._cache.get(key)
+        if out is None:
+            mk = lambda v: xp.asarray(v, dtype=like.dtype, device=device(like))  # noqa: E731
+            out = self._cache[key] = (mk(self.t), mk(self.beta), mk(self.slope))
+        return out
+
+    def _segment(self, t: Any, xp: Any, nodes: Any) -> tuple[Any, Any]:
+        flat = xp.reshape(t, (-1,))
+        i = xp.searchsorted(nodes, flat, side="right") - 1
+        i = xp.clip(i, 0, len(self.t) - 2)
+        return flat, i
+
+    def beta_at(self, t: Any, xp: Any) -> Any:
+        tn, bn, sl = self.arrays(t, xp)
+        flat, i = self._segment(t, xp, tn)
+        out = xp.take(bn, i) + xp.take(sl, i) * (flat - xp.take(tn, i))
+        return xp.reshape(xp.clip(out, 0.0, 1.0), t.shape)
+
+    def slope_at(self, t: Any, xp: Any) -> Any:
+        tn, _, sl = self.arrays(t, xp)
+        _, i = self._segment(t, xp, tn)
+        return xp.reshape(xp.take(sl, i), t.shape)
+
+    def t_of_beta(self, b: Any, xp: Any) -> Any:
+        tn, bn, sl = self.arrays(b, xp)
+        flat, i = self._segment(b, xp, bn)
+        out = xp.take(tn, i) + (flat - xp.take(bn, i)) / xp.take(sl, i)
+        return xp.reshape(xp.clip(out, 0.0, 1.0), b.shape)
+
+
+def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | None,
+                 bbd: Callable | None = None) -> Interpolant:
+    def alpha(t, xp):
+        b = beta(t, xp)
+        return xp.sqrt(xp.clip(1.0 - b * b, 0.0, None))
+
+    if bbd is None:
+        def bbd(t, xp):
+            return beta(t, xp) * beta_dot(t, xp)
+
+    sched = Schedule(
+        name,
+        alpha=alpha,
+        beta=beta,
+        gamma=lambda t, xp: xp.zeros_like(t),
+        alpha_dot=lambda t, xp: _safe_div(-bbd(t, xp), alpha(t, xp), xp, -math.inf),
+        beta_dot=beta_dot,
+        gamma_dot=lambda t, xp: xp.zeros_like(t),
+        alpha_alpha_dot=lambda t, xp: -bbd(t, xp),
+        beta_beta_dot=bbd,
+        gamma_gamma_dot=lambda t, xp: xp.zeros_like(t),
+        gamma_is_zero=True,
+        theta_inverse=inv,
+    )
+    return Interpolant.from_schedule(sched)
+
+
+def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001, floor: float = 1e-3) -> Interpolant:
+    r"""The variance-preserving schedule (:math:`lpha = \sqrt{1-eta^2}`) minimizing
+    :math:`A_2 = \int_0^1 E\|
+abla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
+    Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.3).
+
+    Along the VP family :math:`\|
+abla b\|^2 = eta'^2 G(eta, x)`, so :math:`A_2 = \inteta'^2 G(eta)\,dt` with
+    :math:`G(eta) = E\|
+abla b\|^2|_{eta'=1}` (for :math:`\sigma = 1`: :math:`eta^2|\mu|^4
+    E[\mathrm{sech}^4(h + eta\mu\cdot x_t)]`); the Euler–Lagrange equation gives :math:`eta'\sqrt{G} =` const,
+    i.e. :math:`t = H(eta)/H(1)`, :math:`H(eta) = \int_0^eta\sqrt{G}`. :math:`G` is computed exactly (a
+    one-dimensional quadrature per node), :math:`H` by the trapezoid rule on ``nodes`` values of :math:`eta`, and the
+    schedule is the piecewise-linear interpolant of :math:`(t_i, eta_i)` with its exact piecewise-constant
+    derivative (a valid schedule; the exact geodesic has :math:`eta \propto \sqrt t` and an infinite
+    :math:`eta'(0)`, so start sampling slightly after 0, from the exact law there).
+
+    ``surrogate=True``: the authors' closed form :math:`eta(t) = M^{-1}\sqrt{-\log(1 - (1 - e^{-M^2})t)}`,
+    :math:`M = |\mu|`."""
+    from ..highdim_targets import SymmetricMixture
+    from .highdim import symmetric_jacobian_moments
+
+    if not isinstance(target, SymmetricMixture):
+        raise TypeError(f"geodesic_schedule needs a SymmetricMixture target, got {type(target).__name__}")
+    nodes = as_count("nodes", nodes, low=3)
+    floor = as_real("floor", floor, low=0.0, low_open=True)
+    M2 = target.m**2 * target.dim
+    if M2 == 0:
+        raise ValueError("geodesic_schedule needs m != 0 (the two modes coincide)")
+    if surrogate:
+        kap = -math.expm1(-M2)
+
+        def logq(t, xp):  # log(1 - kap t) = logaddexp(log(1 - t), log(t) - M^2), without log(0)
+            u = 1.0 - t
+            pos = u > 0
+            a = xp.where(pos, xp.log(xp.where(pos, u, xp.ones_like(u))), -math.inf)
+            tp = t > 0
+            b = xp.where(tp, xp.log(xp.where(tp, t, xp.ones_like(t))), -math.inf) - M2
+            mx = xp.maximum(a, b)
+            return mx + xp.log(xp.exp(a - mx) + xp.exp(b - mx))
+
+        def b(t, xp):
+            return xp.sqrt(xp.clip(-logq(t, xp) / M2, 0.0, 1.0))
+
+        def bbd(t, xp):  # beta beta' = kap / (2 M^2 (1 - kap t)), capped before overflow
+            return kap * xp.exp(xp.clip(-logq(t, xp), None, 700.0)) / (2.0 * M2)
+
+        def bd(t, xp):
+            return _safe_div(bbd(t, xp), b(t, xp), xp, math.inf)
+
+        def inv(th, xp):
+            return -xp.expm1(-M2 * xp.sin(th) ** 2) / kap
+
+        return _vp_schedule(f"geodesic_surrogate(M={math.sqrt(M2):.4g})", b, bd, inv, bbd)
+    xp = host_backend().xp
+    beta = xp.linspace(0.0, 1.0, nodes, dtype=xp.float64)
+    a2 = 1.0 - beta * beta
+    s2 = target.sigma**2
+    D = a2 + beta * beta * s2
+    A = beta * (s2 - 1.0) / D  # (alpha alpha' + beta beta' sigma^2) / D with beta' = 1, alpha alpha' = -beta
+    K0 = (1.0 - beta * A) * beta * M2 / D
+    G, _ = symmetric_jacobian_moments(A, K0, beta * beta * M2 / D, target.h, target.p)
+    rg = xp.sqrt(xp.clip(G, 0.0, None))
+    rg = rg + floor * float(xp.max(rg))
+    H = xp.concat([xp.zeros(1, dtype=xp.float64), xp.cumulative_sum(0.5 * (rg[1:] + rg[:-1]) * (beta[1:] - beta[:-1]))])
+    tn = H / H[-1]
+    tab = _Table([float(v) for v in tn], [float(v) for v in beta])
+    return _vp_schedule(
+        f"geodesic({target!r})",
+        tab.beta_at,
+        tab.slope_at,
+        lambda th, xp: tab.t_of_beta(xp.sin(th), xp),
+    )
+
+
+# ------------------------------------------------------------------------------------------ optimal diffusion
+class _OptimalDiffusion:
+    """eps*(t) of a one-sided schedule as a callable of t (hashable: compiled runs are reused)."""
+
+    def __init__(self, interpolant: Interpolant, cap: float):
+        self.interpolant, self.cap = interpolant, cap
+
+    def __call__(self, t: Any) -> Any:
+        if isinstance(t, (int, float)):
+            xp = host_backend().xp
+            t = xp.asarray(float(t), dtype=xp.float64)
+        else:
+            from array_api_compat import array_namespace
+
+            xp = array_namespace(t)
+        s = self.interpolant.schedule
+        a, b = s.alpha(t, xp), s.beta(t, xp)
+        num = a * (a * s.beta_dot(t, xp)) - s.alpha_alpha_dot(t, xp) * b
+        eps = _safe_div(num, b, xp, math.inf)
+        return xp.minimum(eps, self.cap) if self.cap is not None else eps
+
+    def __repr__(self) -> str:
+        return f"optimal_diffusion({self.interpolant!r})"
+
+
+def optimal_diffusion(interpolant: Interpolant | str, cap: float | None = 10.0) -> Callable[[Any], Any]:
+    r"""The diffusion coefficient :math:`\varepsilon^*(t) = \alpha(\alpha\beta' - \alpha'\beta)/\beta` of a one-sided
+    schedule, for ``tk.sample(..., method="sde", diffusion=optimal_diffusion(I))`` (Ma et al. 2024,
+    arXiv:2401.08740; ALGORITHMS.md §1.4): with the error carried by the denoiser it makes the path KL
+    :math:`\tfrac12\int\lambda'(t)\,E|\hat\eta_1-\eta_1|^2 dt` (:math:`\lambda = \beta^2/\alpha^2`), the same for every
+    scalar schedule. :math:`\varepsilon^*` behaves like :math:`1/t` at t = 0 and like :math:`\alpha` at t = 1; it is
+    capped at ``cap`` (``None``: uncapped) so that explicit SDE steps stay stable near t = 0."""
+    if isinstance(interpolant, str):
+        interpolant = Interpolant(interpolant)
+    if not isinstance(interpolant, Interpolant) or not interpolant.one_sided:
+        raise ValueError(f"optimal_diffusion needs a one-sided Interpolant, got {interpolant!r}")
+    if cap is not None:
+        cap = as_real("cap", cap, low=0.0, low_open=True)
+    return _OptimalDiffusion(interpolant, cap)
+
+
+# ------------------------------------------------------------------------------------------ Lipschitz criteria
+@dataclass(frozen=True)
+class LipschitzResult:
+    r"""``A2`` :math:`= \int_0^1 E_{\rho_t}\|\nabla_x b(t, x)\|_2^2\,dt` (operator norm; trapezoid rule on ``t``),
+    ``max`` :math:`= \max_t \sup_x \|\nabla_x b\|_2` (exact for Gaussian ends, over the samples otherwise) at
+    ``argmax``; per time: ``mean_sq`` (:math:`E\|\nabla b\|^2`) and ``sup``; ``method`` ``"exact"`` or
+    ``"monte carlo"`` (then ``n`` samples per time)."""
+
+    A2: float
+    max: float
+    argmax: float
+    t: Any
+    mean_sq: Any
+    sup: Any
+    method: str
+    n: int | None = None
+
+
+def _time_grid(interpolant: Interpolant, steps: int) -> Any:
+    """Uniform times merged with times uniform in the schedule's angle atan2(beta, alpha) and in its log
+    signal-to-noise ratio log(beta/alpha) over [-18, 18] (which resolves the narrow stiff window of a mode with a
+    small variance), host float64, sorted, points closer than 1e-9 merged."""
+    xp = host_backend().xp
+    u = xp.linspace(0.0, 1.0, steps + 1, dtype=xp.float64)
+    s = interpolant.schedule
+    th0, th1 = (float(xp.atan2(s.beta(xp.asarray(v), xp), s.alpha(xp.asarray(v), xp))) for v in (0.0, 1.0))
+    parts = [u]
+    if th1 > th0:
+        th = xp.linspace(th0, th1, steps + 1, dtype=xp.float64)
+        lsnr = xp.linspace(-18.0, 18.0, steps + 1, dtype=xp.float64)
+        th2 = xp.clip(xp.atan(xp.exp(lsnr)), th0, th1)
+        parts += [xp.clip(theta_inverse(s, v, xp), 0.0, 1.0) for v in (th, th2)]
+    grid = xp.sort(xp.concat(parts))
+    keep = xp.concat([xp.asarray([True]), (grid[1:] - grid[:-1]) > 1e-9])
+    return grid[keep]
+
+
+def _gaussian_jacobian_norms(field: Any, t: Any) -> Any:
+    r""":math:`\|N\Sigma^{-1}\|_2` at host times ``t`` for an exact field with one (base, target) Gaussian pair."""
+    xp = host_backend().xp
+    h = field._host
+    c = field.interpolant.coefficients(t[:, None, None], xp)
+    eye = xp.eye(field.dim, dtype=xp.float64)
+    A, C = h["A"][0][None, ...], h["C"][0][None, ...]
+    N = c.aad * A + c.bbd * C + c.ggd * eye
+    S = c.a**2 * A + c.b**2 * C + c.g**2 * eye
+    J = xp.linalg.solve(S, xp.linalg.matrix_transpose(N))  # (N S^-1)^T = S^-1 N^T (S symmetric)
+    return xp.linalg.svdvals(J)[..., 0]
+
+
+def _golden_max(f: Callable[[float], float], lo: float, hi: float, iters: int = 80) -> tuple[float, float]:
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        if fc >= fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = f(d)
+    return (c, fc) if fc >= fd else (d, fd)
+
+
+@declare()
+def lipschitz(
+    field: Any,
+    *,
+    steps: int | None = None,
+    n: int = 256,
+    x1: Any = None,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
+    backend: Any = None,
+) -> LipschitzResult:
+    r"""Averaged squared Lipschitz constant :math:`A_2 = \int_0^1 E_{x\sim\rho_t}\|\nabla_x b(t,x)\|_2^2\,dt` and the
+    maximal Lipschitz constant of a field along its schedule (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629;
+    ALGORITHMS.md §2.2).
+
+    - Exact fields with Gaussian ends: exact, :math:`\nabla b = N_t\Sigma_t^{-1}` (no x dependence); ``max`` refined
+      by a golden-section search around the grid's maximum.
+    - Fields with their own exact rule (the symmetric mixture: a one-dimensional quadrature): exact.
+    - Other exact fields (mixtures): Monte Carlo over ``n`` samples of :math:`\rho_t` per time, Jacobians by ``d``
+      Jacobian-vector products.
+    - Any other field: Monte Carlo over :math:`x_t = \alpha x_0 + \beta x_1 + \gamma z` with target samples ``x1``
+      (required).
+
+    ``steps``: the grid (uniform times merged with times uniform in the schedule's angle; default 1000 exact,
+    100 Monte Carlo). ``rng``: SPEC 7 randomness for the Monte Carlo estimates (``seed=`` deprecated alias)."""
+    if not (hasattr(field, "bind") and hasattr(field, "interpolant") and hasattr(field, "dim")):
+        raise TypeError(f"field must be a transportkit Field, got {type(field).__name__}")
+    n = as_count("n", n, low=2)
+    from .exact import ExactField
+
+    exact_rule = getattr(field, "_lipschitz_exact", None)
+    gaussian = isinstance(field, ExactField) and field._host["log_pi"].shape[0] == 1
+    mc = exact_rule is None and not gaussian
+    steps = as_count("steps", steps if steps is not None else (100 if mc else 1000), low=2)
+    xp = host_backend().xp
+    ts = _time_grid(field.interpolant, steps)
+    if not mc:
+        if gaussian:
+            def sup_at(tt):
+                return _gaussian_jacobian_norms(field, tt)
+
+            sup = sup_at(ts)
+            mean_sq = sup**2
+        else:
+            mean_sq, sup = exact_rule(ts)
+
+            def sup_at(tt):
+                return exact_rule(tt)[1]
+
+        i = int(xp.argmax(sup))
+        lo, hi = float(ts[max(i - 1, 0)]), float(ts[min(i + 1, ts.shape[0] - 1)])
+        targ, best = _golden_max(lambda s: float(sup_at(xp.asarray([s], dtype=xp.float64))[0]), lo, hi)
+        if best < float(sup[i]):
+            targ, best = float(ts[i]), float(sup[i])
+        A2 = float(xp.sum(0.5 * (mean_sq[1:] + mean_sq[:-1]) * (ts[1:] - ts[:-1])))
+        return LipschitzResult(A2, best, targ, ts, mean_sq, sup, "exact")
+    be = get_backend(backend if backend is not None else (field.backend or "numpy"))
+    gen = resolve_rng(rng, be, seed=seed)
+    mean_sq, sup = _monte_carlo(field, ts, n, x1, gen, be)
+    i = int(xp.argmax(sup))
+    A2 = float(xp.sum(0.5 * (mean_sq[1:] + mean_sq[:-1]) * (ts[1:] - ts[:-1])))
+    return LipschitzResult(A2, float(sup[i]), float(ts[i]), ts, mean_sq, sup, "monte carlo", n)
+
+
+def _monte_carlo(field: Any, ts: Any, n: int, x1: Any, gen: Any, be: Backend) -> tuple[Any, Any]:
+    from .._validation import as_points
+    from .exact import ExactField
+
+    xp, hx = be.xp, host_backend().xp
+    bf = field.bind(be)
+    d = field.dim
+    if not isinstance(field, ExactField):
+        if x1 is None:
+            raise ValueError("lipschitz of a field without closed form needs target samples x1=(m, d)")
+        x1 = as_points("x1", x1, be, dim=d)
+    eye = xp.eye(d, dtype=be.dtype, device=be.device)
+    ms, sp = [], []
+    for tv in (float(v) for v in ts):
+        t = be.asarray(tv)
+        if isinstance(field, ExactField):
+            x = field.marginal(tv)._sample(n, gen, be)
+        else:
+            idx = gen.integers(0, x1.shape[0], (n,))
+            c = field.interpolant.coefficients(t, xp)
+            x = c.a * bf.base_samples(n, gen) + c.b * xp.take(x1, idx, axis=0)
+            if not field.interpolant.one_sided:
+                x = x + c.g * gen.normal((n, d))
+        cols = [bf.jvp(t, x, xp.broadcast_to(eye[i, :][None, :], x.shape)) for i in range(d)]
+        J = xp.stack(cols, axis=-1)  # (n, d, d): column i = J e_i
+        s = xp.linalg.svdvals(J)[..., 0]
+        ms.append(float(xp.mean(s * s)))
+        sp.append(float(xp.max(s)))
+    return hx.asarray(ms, dtype=hx.float64), hx.asarray(sp, dtype=hx.float64)
