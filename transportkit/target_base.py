@@ -267,6 +267,7 @@ class CallableTarget(Target):
         laplacian: Callable | None = None,
         host: bool = False,
         source: Any = None,
+        probe: bool = True,
     ) -> None:
         self.fn = check_callable("fn", fn)
         self.grad_fn = None if grad is None else check_callable("grad", grad)
@@ -280,11 +281,12 @@ class CallableTarget(Target):
         #: the object this target was made from (for ``base_scale``, ``sample``)
         self.source = source
         self._explicit_backend = backend is not None
-        self.backend = get_backend(backend) if backend is not None else None  # type: ignore[assignment]
+        self._backend = get_backend(backend) if backend is not None else None
+        #: probe ``fn`` when bound to a backend (output shape, array library); off for objects with a ``log_prob``
+        #: method, which are checked on the sampler's first evaluation instead
+        self._probe = probe
         self._with_dim: dict[int, CallableTarget] = {}
         self._probed: set = set()
-        if self.dim is not None and self.backend is None:
-            self.backend = self._detect_backend()
         bs = getattr(source, "base_scale", None)
         if bs is not None:
             self.base_scale = bs
@@ -292,6 +294,14 @@ class CallableTarget(Target):
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def backend(self) -> Backend | None:  # type: ignore[override]
+        """The library ``fn`` is written for: given, or detected by a probe call once the dimension is known
+        (``None`` while unknown)."""
+        if self._backend is None and self.dim is not None and (self._probe or self.host):
+            self._backend = self._detect_backend()
+        return self._backend
 
     # -- dimension and library -------------------------------------------------------------------------
     def with_dim(self, dim: int) -> CallableTarget:
@@ -305,8 +315,8 @@ class CallableTarget(Target):
         if t is None:
             t = self._with_dim[dim] = CallableTarget(
                 self.fn, dim=dim, grad=self.grad_fn, vectorized=self.vectorized,
-                backend=self.backend if self._explicit_backend else None, log_Z=self.log_Z, name=self._name,
-                laplacian=self._laplacian, host=self.host, source=self.source,
+                backend=self._backend if self._explicit_backend else None, log_Z=self.log_Z, name=self._name,
+                laplacian=self._laplacian, host=self.host, source=self.source, probe=self._probe,
             )  # fmt: skip
         return t
 
@@ -356,7 +366,7 @@ class CallableTarget(Target):
     def _prepare(self, be: Backend) -> None:
         """Probe ``fn`` once on ``be`` (when the dimension is known): it must run on ``be``'s arrays and return
         a real ``(n,)`` array of the same library; otherwise a ``TypeError`` that says ``backend=``."""
-        if self.dim is None or be in self._probed:
+        if self.dim is None or be in self._probed or not (self._probe or self.host):
             return
         if self.host and be.compiles_loops:
             raise TypeError(
@@ -419,17 +429,21 @@ class CallableTarget(Target):
     def has_grad(self, be: Backend) -> bool:
         return self.grad_fn is not None or (not self.host and be.value_and_grad is not None)
 
+    def no_grad_message(self, be: Backend) -> str:
+        """What a gradient-based method says when this target has no gradient on ``be``."""
+        why = "is evaluated by NumPy on the host" if self.host else f"backend {be.name!r} has no autodiff"
+        return (
+            f"this method needs the gradient of {self.name}, which has none given and {why}: pass grad= to "
+            "tk.targets.from_log_prob (or give your object a grad_log_prob method, or a (log_prob, grad) pair), "
+            "run on a backend with autodiff (backend='torch' or 'jax'), or use a gradient-free method "
+            "(method='rwm', or kernel='rwm' for ais/smc)"
+        )
+
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         if self.grad_fn is not None:
             return self._call(self.grad_fn, x, be, grad=True)
         if self.host or be.value_and_grad is None:
-            why = "is evaluated by NumPy on the host" if self.host else f"backend {be.name!r} has no autodiff"
-            raise CapabilityError(
-                f"this method needs the gradient of {self.name}, which has none given and {why}: pass grad= to "
-                "tk.targets.from_log_prob (or give your object a grad_log_prob method, or a (log_prob, grad) pair), "
-                "run on a backend with autodiff (backend='torch' or 'jax'), or use a gradient-free method "
-                "(method='rwm', or kernel='rwm' for ais/smc)"
-            )
+            raise CapabilityError(self.no_grad_message(be))
         vg = be.value_and_grad
         return vg(lambda y: be.xp.sum(self._log_prob(y, be)))(x)[1]
 
@@ -448,7 +462,7 @@ class CallableTarget(Target):
         raise NotImplementedError(f"{self.name} has no exact sampler")
 
     def __repr__(self) -> str:
-        be = "" if self.backend is None else f", backend={self.backend.name!r}"
+        be = "" if self._backend is None else f", backend={self._backend.name!r}"
         return f"CallableTarget({self.name}, dim={self.dim}{be})"
 
 

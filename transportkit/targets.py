@@ -132,7 +132,7 @@ def as_target(obj: Any, *, dim: Any = None, x0: Any = None, backend: Any = None,
         lap = getattr(obj, "laplacian_log_prob", None)
         t = CallableTarget(
             lp, dim=dim, grad=gr if callable(gr) else None, backend=backend, log_Z=getattr(obj, "log_Z", None),
-            name=type(obj).__name__, laplacian=lap if callable(lap) else None, source=obj,
+            name=type(obj).__name__, laplacian=lap if callable(lap) else None, source=obj, probe=False,
         )  # fmt: skip
         return t
     if callable(obj):
