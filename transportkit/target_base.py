@@ -472,7 +472,7 @@ class _GradientFree(Target):
 
     def __init__(self, target: Target) -> None:
         self.target, self.dim, self.log_Z = target, target.dim, target.log_Z
-        self.backend = target.backend
+        self.backend = target._backend if isinstance(target, CallableTarget) else target.backend
         self._vanishes_at_infinity = target._vanishes_at_infinity
         bs = getattr(target, "base_scale", None)
         if bs is not None:

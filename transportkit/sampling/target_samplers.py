@@ -49,7 +49,7 @@ def _without_gradient(obj: Any, options: dict[str, Any]) -> Any:
     if cached is not None:
         return cached
     try:
-        t = as_target(obj, x0=options.get("x0"), base=options.get("base"))
+        t = as_target(obj, x0=options.get("x0"), base=options.get("base"), backend=options.get("backend"))
     except (TypeError, ValueError):
         return obj  # the sampler reports the problem
     out = gradient_free(t)
