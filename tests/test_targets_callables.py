@@ -102,7 +102,7 @@ def test_gradient_is_lazy_and_names_grad():
         t.grad_log_prob(x)
     with pytest.raises(tk.CapabilityError, match="grad="):
         as_density(t, tk.get_backend("numpy"), need_grad=True)
-    lp, g = as_density(t, tk.get_backend("numpy"), need_grad=False).value_and_grad(x)
+    _, g = as_density(t, tk.get_backend("numpy"), need_grad=False).value_and_grad(x)
     assert np.all(g == 0) and g.shape == x.shape
     # a given gradient is used
     t2 = tk.targets.from_log_prob(_np_gauss, dim=2, grad=_np_grad)

@@ -379,7 +379,7 @@ class StudentTMixture(_Target):
 
     Means: given, or drawn uniformly in ``[-loc_scale, loc_scale]^d`` with
     ``transportkit.random.Generator(rng, "numpy")`` (defaults d = 50, K = 10, ν = 2, σ = 1, loc_scale = 10,
-    ``rng = 0``: a fixed default, since the means define the benchmark; ``seed=`` is the deprecated alias), then
+    ``rng=None`` meaning the fixed stream 0 — the means define the benchmark —; ``seed=`` is the deprecated alias), then
     stored as Python floats. Equal weights unless ``weights`` is given. ``sample`` is exact
     for integer ν (t = z / sqrt(χ²_ν/ν) with χ²_ν a sum of ν squared normals).
     """
@@ -394,7 +394,7 @@ class StudentTMixture(_Target):
         loc_scale: float = 10.0,
         means: Any = None,
         weights: Any = None,
-        rng: Any = 0,
+        rng: Any = None,
         seed: Any = SEED_DEPRECATED,
     ) -> None:
         super().__init__()
@@ -404,6 +404,8 @@ class StudentTMixture(_Target):
             dim, n_components = as_count("dim", dim), as_count("n_components", n_components)
             loc_scale = as_real("loc_scale", loc_scale, low=0.0)
             nb = get_backend("numpy")
+            if rng is None and seed is SEED_DEPRECATED:
+                rng = 0  # the means define the benchmark: the same everywhere unless asked otherwise
             gen = resolve_rng(rng, nb, seed=seed)
             u = gen.uniform((n_components, dim), low=-loc_scale, high=loc_scale)
             means = nb.to_numpy(u).tolist()

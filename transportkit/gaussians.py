@@ -4,6 +4,7 @@ all points and components at once, responsibilities in log space), and :func:`ga
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from ._backend import Backend, get_backend, resolve_backend
@@ -204,7 +205,9 @@ class GaussianMixture(Target):
         component, where all of them underflow, the nearest one in Mahalanobis distance has responsibility 1)."""
         be, x = self._resolve(x, backend)
         p = self.params(be)
-        return _responsibilities(*_whitened(x, p, be.xp), p["log_w"], p["logdet"], be.xp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflowing quadratic forms are handled
+            return _responsibilities(*_whitened(x, p, be.xp), p["log_w"], p["logdet"], be.xp)
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
         p = self.params(be)
