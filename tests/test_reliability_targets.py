@@ -194,6 +194,7 @@ def test_jit_and_grad_then_eager_calls_work(idx):
     lp, gl = t.log_prob(x), t.grad_log_prob(x)  # eager, after the traces: no UnexpectedTracerError
     np.testing.assert_allclose(np.asarray(g), np.asarray(gl), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(np.asarray(gl_jit), np.asarray(gl), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(lp), t.log_prob(np.asarray(x)), rtol=1e-12)  # and NumPy still works
 
 
 # ------------------------------------------------------------------------------------------ property test

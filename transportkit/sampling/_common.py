@@ -398,16 +398,21 @@ def make_path(
     base_mean: Any = 0.0,
     base_scale: float | None = None,
     schedule: Any = None,
+    x0: Any = None,
+    need_grad: bool | None = None,
 ) -> Any:
     """The path used by AIS/SMC/NETS: ``path`` if given, else geometric from ``base`` (default
-    N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1)."""
+    N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1). The target's dimension
+    may come from ``base`` or ``x0``; ``need_grad`` is passed to :func:`as_density` (``False`` for gradient-free
+    kernels: the target's gradient is then never evaluated)."""
     xp = be.xp
     if path is not None:
         if callable(getattr(path, "bind", None)):  # e.g. InterpolantPath: bound to the backend once per call
             path = path.bind(be)
         return CustomPath(path, xp)
-    density = as_density(target, be, base=base if isinstance(base, GaussianBase) else None)
-    dim = infer_dim(density, target, base=base if isinstance(base, GaussianBase) else None)
+    gbase = base if isinstance(base, GaussianBase) else None
+    density = as_density(target, be, base=gbase, x0=x0, need_grad=need_grad)
+    dim = infer_dim(density, target, x0=x0, base=gbase)
     if base is None:
         scale = base_scale if base_scale is not None else getattr(target, "base_scale", 1.0)
         base = GaussianBase(dim, base_mean, scale)
