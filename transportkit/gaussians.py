@@ -72,9 +72,10 @@ def _whitened(x: Any, p: dict[str, Any], xp: Any) -> tuple[Any, Any]:
     return u, c
 
 
-#: 2^-540: scales whitened differences of any finite size so that their squares neither overflow nor (for the
-#: points where this is used, |y| > 1e150) underflow
-_TINY_SCALE = 2.0**-540
+def _tiny_scale(fmax: float) -> float:
+    """A power of 2 that scales whitened differences of any finite size so that their squares neither overflow
+    nor (where it is used: squares that overflowed) underflow: 2^-540 in float64, 2^-70 in float32."""
+    return 2.0**-540 if fmax > 1e300 else 2.0**-70
 
 
 def _responsibilities(u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
@@ -89,7 +90,8 @@ def _responsibilities(u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
     0/0 = NaN from all-underflowing densities."""
     y = u - c[:, None, :]
     q = xp.vecdot(y, y)  # (K, n); may overflow to inf far away
-    ys = y * _TINY_SCALE
+    fmax = float(xp.finfo(y.dtype).max)
+    ys = y * _tiny_scale(fmax)
     key = xp.where(xp.all(xp.isfinite(q), axis=0, keepdims=True), q, xp.vecdot(ys, ys))
     key = xp.where(log_w[:, None] > -math.inf, key, math.inf)  # zero-weight components are never the reference
     ref = xp.argmin(key, axis=0)
@@ -99,7 +101,7 @@ def _responsibilities(u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
     c_ref = xp.sum(xp.where(onehot[:, :, None], c[:, None, :], 0.0), axis=0)  # (n, d)
     y_ref = u_ref - c_ref
     dq = xp.vecdot((u - u_ref[None, ...]) - (c[:, None, :] - c_ref[None, ...]), y + y_ref[None, ...])  # q_k - q_ref
-    dq = xp.where(xp.isnan(dq), math.inf, xp.maximum(dq, -1e300))  # undetermined: ignored; -inf: clamped
+    dq = xp.where(xp.isnan(dq), math.inf, xp.maximum(dq, -0.25 * fmax))  # undetermined: ignored; -inf: clamped
     rel = log_w[:, None] - 0.5 * logdet[:, None] - 0.5 * dq
     return xp.exp(rel - logsumexp(rel, axis=0, keepdims=True, xp=xp))
 
