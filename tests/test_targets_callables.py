@@ -200,3 +200,27 @@ def test_every_method_accepts_every_form(method, form):
         return
     r = tk.sample(mk(), 20, method=method, seed=0, **opts)
     assert tuple(r.x.shape) == (20, 2)
+
+
+def test_dimension_free_callable_takes_it_from_the_points():
+    t = tk.targets.from_log_prob(_np_gauss)
+    assert t.dim is None
+    np.testing.assert_allclose(t.log_prob([[1.0, 2.0]]), [-2.5])
+    np.testing.assert_allclose(t.log_prob([1.0, 2.0, 3.0]), -7.0)
+    with pytest.raises(ValueError, match="dimension of the target"):
+        from transportkit.sampling._common import make_path
+
+        make_path(t, tk.get_backend("numpy"))
+
+
+def test_make_path_for_gradient_free_kernels():
+    from transportkit.sampling._common import make_path
+
+    be = tk.get_backend("numpy")
+    pth = make_path(_np_gauss, be, x0=np.zeros((4, 3)), need_grad=False)
+    x = np.ones((4, 3))
+    _, lp1, _, g1 = pth.evaluate(x)
+    np.testing.assert_allclose(lp1, _np_gauss(x))
+    assert np.all(g1 == 0)  # a placeholder: never evaluated, never demanded
+    with pytest.raises(tk.CapabilityError, match="grad="):
+        make_path(_np_gauss, be, x0=np.zeros((4, 3))).evaluate(x)

@@ -404,14 +404,21 @@ class CallableTarget(Target):
             self._probed.add(be)
 
     # -- evaluation --------------------------------------------------------------------------------------
+    def _for_input(self, x: Any, backend: Any) -> CallableTarget:
+        """``self``, or (dimension unknown) the copy whose dimension is that of the points ``x``."""
+        if self.dim is not None:
+            return self
+        a = as_points("x", x, resolve_backend(x, backend=backend), ndim=(1, 2), finite=False)
+        return self.with_dim(a.shape[-1])
+
     def log_prob(self, x: Any, *, backend: Any = None) -> Any:
-        t = self if self.dim is not None else self.with_dim(int(getattr(x, "shape", (0,))[-1] or 1))
+        t = self._for_input(x, backend)
         if t is not self:
             return t.log_prob(x, backend=backend)
         return super().log_prob(x, backend=backend if backend is not None else self._default_backend(x))
 
     def grad_log_prob(self, x: Any, *, backend: Any = None) -> Any:
-        t = self if self.dim is not None else self.with_dim(int(getattr(x, "shape", (0,))[-1] or 1))
+        t = self._for_input(x, backend)
         if t is not self:
             return t.grad_log_prob(x, backend=backend)
         return super().grad_log_prob(x, backend=backend if backend is not None else self._default_backend(x))
