@@ -72,15 +72,9 @@ def _whitened(x: Any, p: dict[str, Any], xp: Any) -> tuple[Any, Any]:
     return u, c
 
 
-def _tiny_scale(fmax: float) -> float:
-    """A power of 2 that scales whitened differences of any finite size so that their squares neither overflow
-    nor (where it is used: squares that overflowed) underflow: 2^-540 in float64, 2^-70 in float32."""
-    return 2.0**-540 if fmax > 1e300 else 2.0**-70
-
-
-def _responsibilities(u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
+def _responsibilities(x: Any, u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
     r"""Responsibilities :math:`r_k(x) = \mathrm{softmax}_k[\log w_k - \tfrac12\log\det C_k - \tfrac12 q_k]`,
-    :math:`q_k = |y_k|^2`, :math:`y_k = L_k^{-1}(x - m_k) = u_k - c_k` (``u`` (K, n, d), ``c`` (K, d) from
+    :math:`q_k = |y_k|^2`, :math:`y_k = L_k^{-1}(x - m_k) = u_k - c_k` (``x`` (n, d); ``u`` (K, n, d), ``c`` (K, d) from
     :func:`_whitened`; result (K, n)).
 
     Computed relative to a reference component :math:`j` (the least :math:`q`): the softmax only needs
@@ -88,17 +82,18 @@ def _responsibilities(u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
     :math:`y_k - y_j = (u_k - u_j) - (c_k - c_j)`, which stays finite (and accurate) where :math:`q_k` itself
     overflows, so points ~1e154 widths away and beyond get the dominant component's responsibility 1 instead of
     0/0 = NaN from all-underflowing densities."""
+    k, n = u.shape[0], u.shape[1]
     y = u - c[:, None, :]
-    q = xp.vecdot(y, y)  # (K, n); may overflow to inf far away
     fmax = float(xp.finfo(y.dtype).max)
-    ys = y * _tiny_scale(fmax)
-    key = xp.where(xp.all(xp.isfinite(q), axis=0, keepdims=True), q, xp.vecdot(ys, ys))
-    key = xp.where(log_w[:, None] > -math.inf, key, math.inf)  # zero-weight components are never the reference
-    ref = xp.argmin(key, axis=0)
-    ks = xp.arange(y.shape[0], dtype=ref.dtype, device=getattr(y, "device", None))
-    onehot = ks[:, None] == ref[None, :]  # (K, n)
-    u_ref = xp.sum(xp.where(onehot[:, :, None], u, 0.0), axis=0)  # (n, d)
-    c_ref = xp.sum(xp.where(onehot[:, :, None], c[:, None, :], 0.0), axis=0)  # (n, d)
+    # the reference: least |y_k|^2, compared after dividing each point's y by max(1, max_i |x_i|) (so that the
+    # squares of points far beyond the float range do not overflow, and those of ordinary points are untouched);
+    # zero-weight components are never the reference
+    ys = y / xp.maximum(xp.max(xp.abs(x), axis=-1), 1.0)[None, :, None]
+    key = xp.where(log_w[:, None] > -math.inf, xp.vecdot(ys, ys), math.inf)
+    ref = xp.argmin(key, axis=0)  # (n,)
+    rows = ref * n + xp.arange(n, dtype=ref.dtype, device=getattr(u, "device", None))
+    u_ref = xp.take(xp.reshape(u, (k * n, u.shape[2])), rows, axis=0)  # (n, d)
+    c_ref = xp.take(c, ref, axis=0)  # (n, d)
     y_ref = u_ref - c_ref
     dq = xp.vecdot((u - u_ref[None, ...]) - (c[:, None, :] - c_ref[None, ...]), y + y_ref[None, ...])  # q_k - q_ref
     dq = xp.where(xp.isnan(dq), math.inf, xp.maximum(dq, -0.25 * fmax))  # undetermined: ignored; -inf: clamped
@@ -209,7 +204,7 @@ class GaussianMixture(Target):
         p = self.params(be)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # overflowing quadratic forms are handled
-            return _responsibilities(*_whitened(x, p, be.xp), p["log_w"], p["logdet"], be.xp)
+            return _responsibilities(x, *_whitened(x, p, be.xp), p["log_w"], p["logdet"], be.xp)
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
         p = self.params(be)
@@ -223,7 +218,7 @@ class GaussianMixture(Target):
             return -g[0, ...]
         u, c = _whitened(x, p, xp)
         g = (u - c[:, None, :]) @ p["whiten"]  # (K, n, d): C_k^{-1}(x - m_k)
-        r = _responsibilities(u, c, p["log_w"], p["logdet"], xp)[:, :, None]
+        r = _responsibilities(x, u, c, p["log_w"], p["logdet"], xp)[:, :, None]
         # components with r = 0 contribute exactly 0, even where their g_k overflowed (0 * inf would be NaN)
         return -xp.sum(xp.where(r > 0, r * g, 0.0), axis=0)
 
