@@ -224,3 +224,9 @@ def test_make_path_for_gradient_free_kernels():
     assert np.all(g1 == 0)  # a placeholder: never evaluated, never demanded
     with pytest.raises(tk.CapabilityError, match="grad="):
         make_path(_np_gauss, be, x0=np.zeros((4, 3))).evaluate(x)
+
+
+def test_pair_through_smc_takes_the_dimension_from_base_mean():
+    r = tk.sample((_np_gauss, _np_grad), 200, method="smc", base_mean=np.zeros(3), steps=5, seed=0)
+    # target = N(0, I) unnormalized, base N(0, I): every weight equal, log Z = (3/2) log 2 pi exactly
+    assert tuple(r.x.shape) == (200, 3) and abs(r.log_Z - 1.5 * math.log(2 * math.pi)) < 1e-12

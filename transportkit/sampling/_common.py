@@ -403,14 +403,16 @@ def make_path(
 ) -> Any:
     """The path used by AIS/SMC/NETS: ``path`` if given, else geometric from ``base`` (default
     N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1). The target's dimension
-    may come from ``base`` or ``x0``; ``need_grad`` is passed to :func:`as_density` (``False`` for gradient-free
-    kernels: the target's gradient is then never evaluated)."""
+    may come from ``base``, ``x0`` or a vector ``base_mean``; ``need_grad`` is passed to :func:`as_density`
+    (``False`` for gradient-free kernels: the target's gradient is then never evaluated)."""
     xp = be.xp
     if path is not None:
         if callable(getattr(path, "bind", None)):  # e.g. InterpolantPath: bound to the backend once per call
             path = path.bind(be)
         return CustomPath(path, xp)
     gbase = base if isinstance(base, GaussianBase) else None
+    if gbase is None and x0 is None and (hasattr(base_mean, "shape") or isinstance(base_mean, (list, tuple))):
+        gbase = GaussianBase(len(base_mean.tolist() if hasattr(base_mean, "tolist") else base_mean), base_mean)
     density = as_density(target, be, base=gbase, x0=x0, need_grad=need_grad)
     dim = infer_dim(density, target, x0=x0, base=gbase)
     if base is None:
