@@ -79,6 +79,13 @@ def test_gaussian_and_mixture_scores_at_1e300_are_the_dominant_component_score()
         r = m.responsibilities(x[None, :])
     np.testing.assert_array_equal(gr, -(x - np.array([3.0, 3.0])))
     np.testing.assert_array_equal(r[:, 0], [0.0, 1.0])
+    # up to the largest floats, in float64 and float32 (where y_k + y_ref itself overflows)
+    for dt, v in ((np.float64, 1.7e308), (np.float32, 3e38)):
+        z = np.array([[v, 0.0], [0.0, -v]], dtype=dt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            gz = m.grad_log_prob(z)
+        np.testing.assert_allclose(gz, [[-v, 3.0], [0.0, v]], rtol=1e-6)
     # all responsibilities underflow (d = 200, far from both narrow components): finite, summing to 1
     d = 200
     far = GaussianMixture(np.ones(2), np.stack([np.zeros(d), np.ones(d)]), 0.01 * np.ones(2))

@@ -88,14 +88,17 @@ def _responsibilities(x: Any, u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) 
     # the reference: least |y_k|^2, compared after dividing each point's y by max(1, max_i |x_i|) (so that the
     # squares of points far beyond the float range do not overflow, and those of ordinary points are untouched);
     # zero-weight components are never the reference
-    ys = y / xp.maximum(xp.max(xp.abs(x), axis=-1), 1.0)[None, :, None]
+    scale = xp.maximum(xp.max(xp.abs(x), axis=-1), 1.0)  # (n,)
+    ys = y / scale[None, :, None]
     key = xp.where(log_w[:, None] > -math.inf, xp.vecdot(ys, ys), math.inf)
     ref = xp.argmin(key, axis=0)  # (n,)
     rows = ref * n + xp.arange(n, dtype=ref.dtype, device=getattr(u, "device", None))
     u_ref = xp.take(xp.reshape(u, (k * n, u.shape[2])), rows, axis=0)  # (n, d)
     c_ref = xp.take(c, ref, axis=0)  # (n, d)
-    y_ref = u_ref - c_ref
-    dq = xp.vecdot((u - u_ref[None, ...]) - (c[:, None, :] - c_ref[None, ...]), y + y_ref[None, ...])  # q_k - q_ref
+    ys_ref = (u_ref - c_ref) / scale[:, None]
+    # q_k - q_ref = (y_k - y_ref).(y_k + y_ref), the sum taken scaled (it may overflow where y_k - y_ref is 0)
+    diff = (u - u_ref[None, ...]) - (c[:, None, :] - c_ref[None, ...])
+    dq = xp.vecdot(diff, ys + ys_ref[None, ...]) * scale[None, :]
     dq = xp.where(xp.isnan(dq), math.inf, xp.maximum(dq, -0.25 * fmax))  # undetermined: ignored; -inf: clamped
     rel = log_w[:, None] - 0.5 * logdet[:, None] - 0.5 * dq
     return xp.exp(rel - logsumexp(rel, axis=0, keepdims=True, xp=xp))
