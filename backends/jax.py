@@ -109,6 +109,13 @@ class JaxAdapter(Adapter):
 
         return jax.jit
 
+    def vmap(self):
+        """``jax.vmap``: per-point user functions (``tk.targets.from_log_prob(..., vectorized=False)``) are mapped
+        over the leading axis instead of looped."""
+        import jax
+
+        return jax.vmap
+
     def fori_loop(self, lower, upper, body, carry):
         import jax
 

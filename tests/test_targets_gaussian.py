@@ -45,7 +45,7 @@ def test_gaussian_forms_and_sampling(backend):
     )
     np.testing.assert_allclose(backend.to_numpy(G.grad_log_prob(backend.asarray(x))), -(x - mean) @ np.linalg.inv(cov))
     n = 20_000
-    s = backend.to_numpy(G.sample(n, seed=0))
+    s = backend.to_numpy(G.sample(n, rng=0))
     assert s.shape == (n, 4)
     se = np.sqrt(np.diag(cov) / n)
     assert np.all(np.abs(s.mean(0) - mean) < 4 * se)
@@ -61,7 +61,7 @@ def test_mixture_sampling_weights_and_moments(backend):
     w, m, c = _mixture(d=2, k=3)
     T = tk.targets.GaussianMixture(w, m, c)
     n = 20_000
-    x = backend.to_numpy(T.sample(n, seed=3, backend=backend))
+    x = backend.to_numpy(T.sample(n, rng=3, backend=backend))
     lab = T.responsibilities(x).argmax(0)  # well-separated components: labels are the true components
     frac = np.bincount(lab, minlength=3) / n
     assert np.all(np.abs(frac - w) < 4 * np.sqrt(w * (1 - w) / n) + 0.005)  # + mislabel slack of overlapping tails
@@ -69,11 +69,11 @@ def test_mixture_sampling_weights_and_moments(backend):
     assert np.all(np.abs(x.mean(0) - w @ m) < 4 * np.sqrt(np.diag(T.covariance()) / n))
 
 
-def test_same_seed_same_samples_and_generator_seed(backend):
+def test_same_rng_same_samples_and_generator_rng(backend):
     w, m, c = _mixture(d=2, k=3)
     T = tk.targets.GaussianMixture(w, m, c)
-    a = backend.to_numpy(T.sample(100, seed=5, backend=backend))
-    b = backend.to_numpy(T.sample(100, seed=backend.rng(5)))
+    a = backend.to_numpy(T.sample(100, rng=5, backend=backend))
+    b = backend.to_numpy(T.sample(100, rng=backend.rng(5)))
     np.testing.assert_array_equal(a, b)
 
 

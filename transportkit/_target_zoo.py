@@ -9,7 +9,12 @@ Every target is a plain object with
   where stated;
 - ``grad_log_prob(x)``: the analytic gradient :math:`\nabla\log\tilde\rho(x)`, shape ``(..., d)``;
 - ``log_Z``: :math:`\log\int\tilde\rho`, exactly or by quadrature, ``None`` where unknown;
-- ``sample(n, *, seed=None, backend=None, device=None, dtype=None)``: exact i.i.d. draws where possible.
+- ``sample(n, rng=None, *, backend=None, device=None, dtype=None)``: exact i.i.d. draws where possible (``rng`` as
+  in SPEC 7: None, an int, a ``numpy.random.Generator`` or a :class:`transportkit.random.Generator`).
+
+Parameters are validated at construction (counts are integers, scales positive and finite, weights positive);
+``log_prob`` is ``-inf`` at points with an infinite coordinate, and the formulas are arranged so that points far
+beyond the float range give the limit (``-inf`` log-density, the dominant mode's gradient), never NaN.
 
 The methods are written against the Array API: they take arrays of any backend and return arrays of the same
 backend, dtype and device. Parameters are stored as Python numbers and converted once per
@@ -22,10 +27,11 @@ import math
 from typing import Any
 
 from ._backend import Backend, get_backend
+from ._validation import as_count, as_real
 from .gaussians import GaussianMixture
 from .numerics import logsumexp
-from .random import default_rng
-from .target_base import Target
+from .random import SEED_DEPRECATED, resolve_rng
+from .target_base import Target, is_traced
 
 __all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
 
@@ -94,7 +100,9 @@ class _Target(Target):
         key = (be.name, str(be.device), str(be.dtype))
         p = self._cache.get(key)
         if p is None:
-            p = self._cache[key] = {k: be.asarray(v) for k, v in self._raw_params().items()}
+            p = {k: be.asarray(v) for k, v in self._raw_params().items()}
+            if not is_traced(*p.values()):  # converted under a JAX trace: tracers, never cached
+                self._cache[key] = p
         return p
 
     def _raw_params(self) -> dict[str, Any]:
@@ -133,9 +141,7 @@ class GMM40(_Target):
         super().__init__()
         self.dim = 2
         self.n_modes = len(GMM40_MEANS)
-        self.scale = _softplus(1.0) if scale is None else float(scale)
-        if not self.scale > 0:
-            raise ValueError(f"GMM40: scale must be positive, got {scale}")
+        self.scale = _softplus(1.0) if scale is None else as_real("scale", scale, low=0.0, low_open=True)
         self.log_Z = 0.0
         #: a Gaussian base that covers all modes (used by the samplers when no base is given)
         self.base_scale = 20.0
@@ -153,7 +159,8 @@ class GMM40(_Target):
 
     def _raw_params(self) -> dict[str, Any]:
         mu = self.means
-        return {"mu": mu, "mu2": [m[0] ** 2 + m[1] ** 2 for m in mu]}
+        mu2 = [m[0] ** 2 + m[1] ** 2 for m in mu]
+        return {"mu": mu, "mu2": mu2, "half_mu2": [0.5 * v for v in mu2]}
 
     def _sq(self, x: Any, be: Backend) -> tuple[Any, Any, Any]:
         """Squared distances to the means, |x|^2 + |mu|^2 - 2 x.mu (no (n, K, d) temporary)."""
@@ -171,18 +178,23 @@ class GMM40(_Target):
             - 0.5 * self.dim * math.log(2 * math.pi * s2)
         )
 
+    def _responsibilities(self, x: Any, be: Backend) -> tuple[Any, Any, Any]:
+        r"""``(xp, mu, r)``: :math:`r_k = \mathrm{softmax}_k((x\cdot\mu_k - |\mu_k|^2/2)/s^2)` — the softmax of
+        :math:`-|x-\mu_k|^2/2s^2` without the common :math:`|x|^2` term, so it never underflows for finite x."""
+        xp = be.xp
+        p = self._params(be)
+        a = (x @ xp.linalg.matrix_transpose(p["mu"]) - p["half_mu2"]) / self.scale**2
+        return xp, p["mu"], xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))
+
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
-        xp, mu, sq = self._sq(x, be)
-        a = -sq / (2 * self.scale**2)
-        r = xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))  # responsibilities (n, K)
+        _, mu, r = self._responsibilities(x, be)
         return (r @ mu - x) / self.scale**2
 
     def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
         r""":math:`\Delta\log\rho = -d/s^2 + s^{-4}\big(\sum_k r_k|\mu_k - x|^2 - |\sum_k r_k(\mu_k - x)|^2\big)`."""
-        xp, mu, sq = self._sq(x, be)
+        xp, mu, r = self._responsibilities(x, be)
+        _, _, sq = self._sq(x, be)
         s2 = self.scale**2
-        a = -sq / (2 * s2)
-        r = xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))
         m = r @ mu - x
         return -self.dim / s2 + (xp.sum(r * sq, axis=-1) - xp.sum(m * m, axis=-1)) / s2**2
 
@@ -220,30 +232,36 @@ class Funnel(_Target):
 
     def __init__(self, dim: int = 10, scale: float = 3.0) -> None:
         super().__init__()
-        if int(dim) != dim or dim < 2:
-            raise ValueError(f"Funnel: dim must be an integer >= 2, got {dim}")
-        if not scale > 0:
-            raise ValueError(f"Funnel: scale must be positive, got {scale}")
-        self.dim, self.scale, self.log_Z = int(dim), float(scale), 0.0
+        self.dim = as_count("dim", dim, low=2)
+        self.scale, self.log_Z = as_real("scale", scale, low=0.0, low_open=True), 0.0
         self.base_scale = 1.0
+
+    @staticmethod
+    def _scaled(xp: Any, e: Any, r2: Any) -> Any:
+        r""":math:`e^{-x_1}\sum_{i\ge2}x_i^2`, exactly 0 where either factor is 0 (no 0 * inf = NaN at the
+        extremes)."""
+        return xp.where((r2 == 0) | (e == 0), 0.0, e * r2)
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
         xp = be.xp
         x1, rest = x[..., 0], x[..., 1:]
         s2 = self.scale**2
+        r2 = xp.sum(rest * rest, axis=-1)
+        # -x1^2/2s^2 - (d-1)x1/2 as one product: -inf (not inf - inf) at |x1| beyond the float range
         return (
-            -(x1**2) / (2 * s2)
+            -x1 * (x1 / (2 * s2) + 0.5 * (self.dim - 1))
             - 0.5 * math.log(2 * math.pi * s2)
-            - 0.5 * xp.exp(-x1) * xp.sum(rest * rest, axis=-1)
-            - 0.5 * (self.dim - 1) * (x1 + math.log(2 * math.pi))
+            - 0.5 * self._scaled(xp, xp.exp(-x1), r2)
+            - 0.5 * (self.dim - 1) * math.log(2 * math.pi)
         )
 
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         xp = be.xp
         x1, rest = x[..., 0], x[..., 1:]
         e = xp.exp(-x1)
-        g1 = -x1 / self.scale**2 + 0.5 * e * xp.sum(rest * rest, axis=-1) - 0.5 * (self.dim - 1)
-        return xp.concat([g1[..., None], -rest * e[..., None]], axis=-1)
+        g1 = -x1 / self.scale**2 + 0.5 * self._scaled(xp, e, xp.sum(rest * rest, axis=-1)) - 0.5 * (self.dim - 1)
+        gr = xp.where(rest == 0, 0.0, -rest * e[..., None])
+        return xp.concat([g1[..., None], gr], axis=-1)
 
     def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
         r""":math:`\Delta\log\rho = -1/\sigma^2 - \tfrac12 e^{-x_1}\sum_{i\ge2}x_i^2 - (d-1)e^{-x_1}`."""
@@ -283,9 +301,10 @@ class ManyWell(_Target):
 
     def __init__(self, dim: int = 32) -> None:
         super().__init__()
-        if int(dim) != dim or dim < 2 or dim % 2:
+        dim = as_count("dim", dim, low=2)
+        if dim % 2:
             raise ValueError(f"ManyWell: dim must be a positive even integer, got {dim}")
-        self.dim = int(dim)
+        self.dim = dim
         self.log_Z_1d = math.log(_double_well_integral())
         self.log_Z = 0.5 * self.dim * (self.log_Z_1d + 0.5 * math.log(2 * math.pi))
         self.base_scale = 2.0
@@ -296,7 +315,8 @@ class ManyWell(_Target):
 
     @staticmethod
     def _dw(t: Any) -> Any:
-        return t**4 - 6 * t**2 - 0.5 * t
+        t2 = t * t
+        return t2 * (t2 - 6) - 0.5 * t  # t^4 - 6t^2 - t/2, +inf (not inf - inf) beyond the float range
 
     def _log_q(self, t: float) -> float:
         m, s = self._env_m, self._env_s
@@ -315,7 +335,7 @@ class ManyWell(_Target):
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         xp = be.xp
         xo, xe = x[..., 0::2], x[..., 1::2]
-        go = -(4 * xo**3 - 12 * xo - 0.5)
+        go = -(xo * (4 * xo * xo - 12) - 0.5)
         ge = -xe
         return xp.reshape(xp.stack([go, ge], axis=-1), x.shape)  # interleave back to (x1, x2, x3, ...)
 
@@ -358,8 +378,9 @@ class StudentTMixture(_Target):
               - \tfrac{\nu+1}{2}\log(1 + z^2/\nu).
 
     Means: given, or drawn uniformly in ``[-loc_scale, loc_scale]^d`` with
-    ``transportkit.random.Generator(seed, "numpy")`` (defaults d = 50, K = 10, ν = 2, σ = 1, loc_scale = 10,
-    seed = 0), then stored as Python floats. Equal weights unless ``weights`` is given. ``sample`` is exact
+    ``transportkit.random.Generator(rng, "numpy")`` (defaults d = 50, K = 10, ν = 2, σ = 1, loc_scale = 10,
+    ``rng=None`` meaning the fixed stream 0 — the means define the benchmark —; ``seed=`` is the deprecated alias), then
+    stored as Python floats. Equal weights unless ``weights`` is given. ``sample`` is exact
     for integer ν (t = z / sqrt(χ²_ν/ν) with χ²_ν a sum of ν squared normals).
     """
 
@@ -373,19 +394,25 @@ class StudentTMixture(_Target):
         loc_scale: float = 10.0,
         means: Any = None,
         weights: Any = None,
-        seed: int = 0,
+        rng: Any = None,
+        seed: Any = SEED_DEPRECATED,
     ) -> None:
         super().__init__()
-        if not df > 0 or not scale > 0:
-            raise ValueError(f"StudentTMixture: df and scale must be positive, got df={df}, scale={scale}")
+        df = as_real("df", df, low=0.0, low_open=True)
+        scale = as_real("scale", scale, low=0.0, low_open=True)
         if means is None:
-            from ._backend import get_backend
-
+            dim, n_components = as_count("dim", dim), as_count("n_components", n_components)
+            loc_scale = as_real("loc_scale", loc_scale, low=0.0)
             nb = get_backend("numpy")
-            u = default_rng(seed, nb).uniform((n_components, dim), low=-loc_scale, high=loc_scale)
+            if rng is None and seed is SEED_DEPRECATED:
+                rng = 0  # the means define the benchmark: the same everywhere unless asked otherwise
+            gen = resolve_rng(rng, nb, seed=seed)
+            u = gen.uniform((n_components, dim), low=-loc_scale, high=loc_scale)
             means = nb.to_numpy(u).tolist()
         else:
             means = [[float(v) for v in row] for row in (means.tolist() if hasattr(means, "tolist") else means)]
+            if not means or not all(math.isfinite(v) for row in means for v in row):
+                raise ValueError("StudentTMixture: means must be a non-empty (K, d) array of finite numbers")
         self.means = means
         self.n_components, self.dim = len(means), len(means[0])
         if any(len(r) != self.dim for r in means):
@@ -393,7 +420,7 @@ class StudentTMixture(_Target):
         if weights is None:
             weights = [1.0 / self.n_components] * self.n_components
         weights = [float(w) for w in (weights.tolist() if hasattr(weights, "tolist") else weights)]
-        if len(weights) != self.n_components or any(not w > 0 for w in weights):
+        if len(weights) != self.n_components or any(not (w > 0 and math.isfinite(w)) for w in weights):
             raise ValueError(f"StudentTMixture: need {self.n_components} positive weights, got {weights}")
         tot = math.fsum(weights)
         self.weights = [w / tot for w in weights]
@@ -410,7 +437,11 @@ class StudentTMixture(_Target):
         p = self._params(be)
         z = (x[..., None, :] - p["mu"]) / self.scale  # (..., K, d)
         q = 1 + z * z / self.df
-        comp = p["logw"] + self.dim * self._c - 0.5 * (self.df + 1) * xp.sum(xp.log(q), axis=-1)
+        # log q = log1p(z^2/nu), as 2 log|z| - log nu where z^2 would overflow (so comp stays finite)
+        big = xp.abs(z) > 1e100
+        zs = xp.where(big, xp.abs(z), 1.0)
+        log_q = xp.where(big, 2 * xp.log(zs) - math.log(self.df), xp.log1p(xp.where(big, 0.0, z * z) / self.df))
+        comp = p["logw"] + self.dim * self._c - 0.5 * (self.df + 1) * xp.sum(log_q, axis=-1)
         return xp, z, q, comp
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
@@ -450,11 +481,10 @@ class Phi4(_Target):
 
     def __init__(self, L: int = 8, kappa: float = 0.3, lam: float = 0.02) -> None:
         super().__init__()
-        if int(L) != L or L < 2:
-            raise ValueError(f"Phi4: L must be an integer >= 2, got {L}")
-        if lam < 0:
-            raise ValueError(f"Phi4: lam must be non-negative, got {lam}")
-        self.L, self.kappa, self.lam = int(L), float(kappa), float(lam)
+        self.L = as_count("L", L, low=2)
+        self.kappa = as_real("kappa", kappa)
+        self.lam = as_real("lam", lam, low=0.0)
+        self._vanishes_at_infinity = self.lam > 0
         self.dim = self.L * self.L
         self.log_Z = None
         self.base_scale = 1.0
@@ -475,7 +505,10 @@ class Phi4(_Target):
         return xp.sum(xp.reshape(site, x.shape), axis=-1)
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
-        return -self._action(x, be)
+        s = self._action(x, be)
+        if self.lam > 0:  # the quartic term dominates: an overflow (inf - inf = NaN) means S = +inf
+            s = be.xp.where(be.xp.isnan(s), math.inf, s)
+        return -s
 
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         xp, p = self._grid(x, be)

@@ -4,11 +4,13 @@ all points and components at once, responsibilities in log space), and :func:`ga
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from ._backend import Backend, get_backend, resolve_backend
+from ._validation import as_count, as_points
 from .numerics import logsumexp
-from .target_base import Target
+from .target_base import Target, is_traced
 
 __all__ = ["Gaussian", "GaussianMixture", "gaussian_terms"]
 
@@ -30,6 +32,21 @@ def gaussian_terms(x: Any, means: Any, whiten: Any, logdet: Any, xp: Any) -> tup
     return logn, g
 
 
+def _host_param(name: str, v: Any, src: Backend, host: Backend, ndim: Any, shape: str = "") -> Any:
+    """A parameter as a finite, real float64 host array of rank ``ndim`` (complex, bool, object, NaN/inf and
+    empty input refused with an error naming ``name``)."""
+    try:
+        a = src.to_numpy(src.asarray(v))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real floating array: {err}") from err
+    try:
+        return as_points(name, a, host, ndim=ndim, dtype="float64")
+    except ValueError as err:
+        if shape and "-D array" in str(err):
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(a.shape)}") from None
+        raise
+
+
 def _as_covs(covs: Any, k: int, d: int, xp: Any) -> Any:
     """(K, d, d) full, (K, d) diagonal, (K,) isotropic, or a scalar -> (K, d, d)."""
     eye = xp.eye(d, dtype=xp.float64)
@@ -44,6 +61,47 @@ def _as_covs(covs: Any, k: int, d: int, xp: Any) -> Any:
     raise ValueError(
         f"covariances must have shape ({k}, {d}, {d}), ({k}, {d}), ({k},) or be a scalar, got {tuple(covs.shape)}"
     )
+
+
+def _whitened(x: Any, p: dict[str, Any], xp: Any) -> tuple[Any, Any]:
+    """``(u, c)`` with :math:`u_k = L_k^{-1}x` (K, n, d) and :math:`c_k = L_k^{-1}m_k` (K, d), so that
+    :math:`y_k = L_k^{-1}(x - m_k) = u_k - c_k` and differences :math:`y_k - y_j` between components of equal
+    covariance are exactly :math:`c_j - c_k` (no cancellation against a huge x)."""
+    u = x[None, :, :] @ xp.linalg.matrix_transpose(p["whiten"])
+    c = xp.sum(p["whiten"] * p["means"][:, None, :], axis=-1)
+    return u, c
+
+
+def _responsibilities(x: Any, u: Any, c: Any, log_w: Any, logdet: Any, xp: Any) -> Any:
+    r"""Responsibilities :math:`r_k(x) = \mathrm{softmax}_k[\log w_k - \tfrac12\log\det C_k - \tfrac12 q_k]`,
+    :math:`q_k = |y_k|^2`, :math:`y_k = L_k^{-1}(x - m_k) = u_k - c_k` (``x`` (n, d); ``u`` (K, n, d), ``c`` (K, d) from
+    :func:`_whitened`; result (K, n)).
+
+    Computed relative to a reference component :math:`j` (the least :math:`q`): the softmax only needs
+    :math:`q_k - q_j = (y_k - y_j)\cdot(y_k + y_j)` with
+    :math:`y_k - y_j = (u_k - u_j) - (c_k - c_j)`, which stays finite (and accurate) where :math:`q_k` itself
+    overflows, so points ~1e154 widths away and beyond get the dominant component's responsibility 1 instead of
+    0/0 = NaN from all-underflowing densities."""
+    k, n = u.shape[0], u.shape[1]
+    y = u - c[:, None, :]
+    fmax = float(xp.finfo(y.dtype).max)
+    # the reference: least |y_k|^2, compared after dividing each point's y by max(1, max_i |x_i|) (so that the
+    # squares of points far beyond the float range do not overflow, and those of ordinary points are untouched);
+    # zero-weight components are never the reference
+    scale = xp.maximum(xp.max(xp.abs(x), axis=-1), 1.0)  # (n,)
+    ys = y / scale[None, :, None]
+    key = xp.where(log_w[:, None] > -math.inf, xp.vecdot(ys, ys), math.inf)
+    ref = xp.argmin(key, axis=0)  # (n,)
+    rows = ref * n + xp.arange(n, dtype=ref.dtype, device=getattr(u, "device", None))
+    u_ref = xp.take(xp.reshape(u, (k * n, u.shape[2])), rows, axis=0)  # (n, d)
+    c_ref = xp.take(c, ref, axis=0)  # (n, d)
+    ys_ref = (u_ref - c_ref) / scale[:, None]
+    # q_k - q_ref = (y_k - y_ref).(y_k + y_ref), the sum taken scaled (it may overflow where y_k - y_ref is 0)
+    diff = (u - u_ref[None, ...]) - (c[:, None, :] - c_ref[None, ...])
+    dq = xp.vecdot(diff, ys + ys_ref[None, ...]) * scale[None, :]
+    dq = xp.where(xp.isnan(dq), math.inf, xp.maximum(dq, -0.25 * fmax))  # undetermined: ignored; -inf: clamped
+    rel = log_w[:, None] - 0.5 * logdet[:, None] - 0.5 * dq
+    return xp.exp(rel - logsumexp(rel, axis=0, keepdims=True, xp=xp))
 
 
 class GaussianMixture(Target):
@@ -63,18 +121,13 @@ class GaussianMixture(Target):
         self.backend = get_backend(src.name, device=src.device)
         host = get_backend("numpy")
         xp = host.xp
-        w = xp.asarray(host.asarray(src.to_numpy(src.asarray(weights))), dtype=xp.float64)
-        m = xp.asarray(host.asarray(src.to_numpy(src.asarray(means))), dtype=xp.float64)
-        c = xp.asarray(host.asarray(src.to_numpy(src.asarray(covs))), dtype=xp.float64)
-        if m.ndim != 2:
-            raise ValueError(f"means must have shape (K, d), got {tuple(m.shape)}")
+        w = _host_param("weights", weights, src, host, 1)
+        m = _host_param("means", means, src, host, 2, "(K, d)")
+        c = _host_param("covs", covs, src, host, (0, 1, 2, 3))
         k, d = m.shape
         if w.shape != (k,):
             raise ValueError(f"weights must have shape ({k},) to match means {tuple(m.shape)}, got {tuple(w.shape)}")
-        for name, v in (("weights", w), ("means", m), ("covs", c)):
-            if not bool(xp.all(xp.isfinite(v))):
-                raise ValueError(f"{name} contain NaN or inf")
-        if bool(xp.any(w < 0)) or float(xp.sum(w)) <= 0:
+        if bool(xp.any(w < 0)) or not float(xp.sum(w)) > 0:
             raise ValueError(f"weights must be non-negative with a positive sum, got {w}")
         c = _as_covs(c, k, d, xp)
         if not bool(xp.all(xp.abs(c - xp.linalg.matrix_transpose(c)) <= 1e-10 * (1 + xp.abs(c)))):
@@ -106,7 +159,9 @@ class GaussianMixture(Target):
         key = (be.name, str(be.device), str(be.dtype))
         p = self._cache.get(key)
         if p is None:
-            p = self._cache[key] = {k: be.asarray(v) for k, v in self._host.items()}
+            p = {k: be.asarray(v) for k, v in self._host.items()}
+            if not is_traced(*p.values()):  # converted under a JAX trace: tracers, never cached
+                self._cache[key] = p
         return p
 
     def _prepare(self, be: Backend) -> None:
@@ -146,10 +201,13 @@ class GaussianMixture(Target):
         return p["log_w"][:, None] + logn
 
     def responsibilities(self, x: Any, *, backend: Any = None) -> Any:
-        """Posterior component probabilities :math:`r_k(x)`, shape (K, n), computed in log space."""
-        be, _ = self._resolve(x, backend)
-        lc = self.component_log_prob(x, backend=be)
-        return be.xp.exp(lc - logsumexp(lc, axis=0, keepdims=True, xp=be.xp))
+        """Posterior component probabilities :math:`r_k(x)`, shape (K, n), computed in log space (far from every
+        component, where all of them underflow, the nearest one in Mahalanobis distance has responsibility 1)."""
+        be, x = self._resolve(x, backend)
+        p = self.params(be)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflowing quadratic forms are handled
+            return _responsibilities(x, *_whitened(x, p, be.xp), p["log_w"], p["logdet"], be.xp)
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
         p = self.params(be)
@@ -158,10 +216,14 @@ class GaussianMixture(Target):
 
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         xp, p = be.xp, self.params(be)
-        logn, g = gaussian_terms(x, p["means"], p["whiten"], p["logdet"], xp)
-        lc = p["log_w"][:, None] + logn
-        r = xp.exp(lc - logsumexp(lc, axis=0, keepdims=True, xp=xp))
-        return -xp.sum(r[:, :, None] * g, axis=0)
+        if self.n_components == 1:  # -C^{-1}(x - m): no responsibilities to underflow
+            _, g = gaussian_terms(x, p["means"], p["whiten"], p["logdet"], xp)
+            return -g[0, ...]
+        u, c = _whitened(x, p, xp)
+        g = (u - c[:, None, :]) @ p["whiten"]  # (K, n, d): C_k^{-1}(x - m_k)
+        r = _responsibilities(x, u, c, p["log_w"], p["logdet"], xp)[:, :, None]
+        # components with r = 0 contribute exactly 0, even where their g_k overflowed (0 * inf would be NaN)
+        return -xp.sum(xp.where(r > 0, r * g, 0.0), axis=0)
 
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         xp, p = be.xp, self.params(be)
@@ -190,10 +252,8 @@ class Gaussian(GaussianMixture):
         src = resolve_backend(mean, cov)
         host = get_backend("numpy")
         xp = host.xp
-        m = xp.asarray(host.asarray(src.to_numpy(src.asarray(mean))), dtype=xp.float64)
-        c = xp.asarray(host.asarray(src.to_numpy(src.asarray(cov))), dtype=xp.float64)
-        if m.ndim != 1:
-            raise ValueError(f"mean must have shape (d,), got {tuple(m.shape)}")
+        m = _host_param("mean", mean, src, host, 1, "(d,)")
+        c = _host_param("cov", cov, src, host, (0, 1, 2))
         d = m.shape[0]
         if c.ndim == 1 and c.shape != (d,):
             raise ValueError(f"a diagonal covariance must have shape ({d},), got {tuple(c.shape)}")
@@ -203,16 +263,13 @@ class Gaussian(GaussianMixture):
             if c.shape != (d, d):
                 raise ValueError(f"cov must have shape ({d}, {d}), got {tuple(c.shape)}")
             c = c[None, :, :]
-        elif c.ndim != 0:
-            raise ValueError(f"cov must be a scalar, (d,) or (d, d), got shape {tuple(c.shape)}")
         super().__init__(xp.ones((1,), dtype=xp.float64), m[None, :], c)
         self.backend = get_backend(src.name, device=src.device)
 
     @classmethod
     def standard(cls, d: int) -> Gaussian:
         """:math:`N(0, I_d)`."""
-        if not isinstance(d, int) or d < 1:
-            raise ValueError(f"dimension must be a positive integer, got {d!r}")
+        d = as_count("d", d)
         xp = get_backend("numpy").xp
         return cls(xp.zeros((d,), dtype=xp.float64), 1.0)
 

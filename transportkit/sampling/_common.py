@@ -1,8 +1,14 @@
 r"""Plumbing shared by the samplers of unnormalized densities (MCMC, AIS/SMC, NETS).
 
-- :func:`as_density` wraps a target (an object with ``log_prob``/``grad_log_prob``, or a pair of callables)
-  and validates its output on the first batch: a NaN or ``+inf`` log-density, a gradient of the wrong shape
-  or with non-finite entries raises ``ValueError`` naming the first offending walker and value.
+- :func:`as_density` wraps a target — anything :func:`transportkit.targets.as_target` accepts: a
+  :class:`~transportkit.targets.Target`, an object with ``log_prob`` (and optionally ``grad_log_prob``), a pair
+  ``(log_prob, grad_log_prob)``, a bare log-density callable, a frozen ``scipy.stats`` distribution — and
+  validates its output on the first batch: a NaN or ``+inf`` log-density, a gradient of the wrong shape or with
+  non-finite entries raises ``ValueError`` naming the first offending walker and value. The gradient is lazy:
+  a target without one (and a backend without autodiff) raises a :class:`~transportkit.CapabilityError` naming
+  ``grad=`` only when a gradient is actually evaluated, so gradient-free kernels never demand one.
+  :meth:`Density.nonfinite` / :meth:`Density.count_nonfinite` / :meth:`Density.sanitize` make NaN/``+inf``
+  log-densities met mid-run detectable and countable (traceable, no host sync).
 - :class:`GaussianBase` is the default base :math:`\rho_0 = \mathcal N(m, \sigma^2 I)` (normalized).
 - :class:`GeometricPath` is the default path :math:`\log\rho_t = (1-\lambda(t))\log\rho_0 + \lambda(t)\log\rho_1`;
   :class:`CustomPath` adapts a user path given by ``log_prob(t, x)``, ``grad_log_prob(t, x)``,
@@ -18,7 +24,8 @@ from typing import Any
 
 from .._backend import Backend
 from .._loops import progress_range
-from ..targets import Target
+from ..errors import CapabilityError
+from ..targets import CallableTarget, as_target
 from .results import Samples
 
 __all__ = ["CustomPath", "GaussianBase", "GeometricPath", "as_density", "make_path", "progress_range", "samples"]
@@ -40,16 +47,58 @@ def _any_bad(xp: Any, lp: Any, g: Any) -> Any:
 
 
 class Density:
-    """A target as two batched functions of x of shape (n, d): ``log_prob -> (n,)``, ``grad -> (n, d)``."""
+    """A target as two batched functions of x of shape (n, d): ``log_prob -> (n,)``, ``grad -> (n, d)``.
+
+    ``grad`` may be ``None`` (no gradient available): then ``grad`` and ``value_and_grad`` raise a
+    :class:`~transportkit.CapabilityError` naming ``grad=`` when called (``has_grad`` is ``False``), and
+    ``value_and_grad(x, need_grad=False)`` returns a zeros placeholder for kernels that never read it."""
 
     def __init__(
-        self, log_prob: Callable, grad: Callable, dim: int | None, name: str, laplacian: Callable | None = None
+        self,
+        log_prob: Callable,
+        grad: Callable | None,
+        dim: int | None,
+        name: str,
+        laplacian: Callable | None = None,
+        *,
+        grad_error: str | None = None,
     ):
-        self.log_prob, self.grad, self.dim, self.name = log_prob, grad, dim, name
+        self.log_prob, self.dim, self.name = log_prob, dim, name
+        self.has_grad = grad is not None
+        self._grad_error = grad_error or (
+            f"this method needs the gradient of {name}, which has none: pass grad= to tk.targets.from_log_prob "
+            "(or give the object a grad_log_prob method), use a backend with autodiff, or a gradient-free method "
+            "(method='rwm', or kernel='rwm')"
+        )
+        self.grad: Callable = grad if grad is not None else self._no_grad
         self._laplacian = laplacian
         #: a bound :class:`~transportkit.targets.Target` (parameters already on the backend: safe to trace on first
         #: use); other targets are evaluated eagerly once first, so that their own caches never hold tracers
         self.bound = False
+
+    def _no_grad(self, x: Any) -> Any:
+        raise CapabilityError(self._grad_error)
+
+    @property
+    def grad_log_prob(self) -> Callable:
+        """The gradient function (raises :class:`~transportkit.CapabilityError` on use when there is none)."""
+        return self.grad
+
+    @staticmethod
+    def nonfinite(xp: Any, lp: Any) -> Any:
+        """(n,) bool: walkers whose log-density is NaN or ``+inf`` (an invalid target value; traceable)."""
+        return xp.isnan(lp) | (lp == math.inf)
+
+    @staticmethod
+    def count_nonfinite(xp: Any, lp: Any) -> Any:
+        """0-d int array: how many log-densities are NaN or ``+inf`` (for the ``info`` counters of a run)."""
+        return xp.sum(xp.astype(Density.nonfinite(xp, lp), xp.int32))
+
+    @staticmethod
+    def sanitize(xp: Any, lp: Any) -> Any:
+        """``lp`` with NaN/``+inf`` replaced by ``-inf`` (zero density: such a proposal is rejected, such a walker
+        gets weight 0). Use together with :meth:`count_nonfinite`, so that the replacement is reported."""
+        return xp.where(Density.nonfinite(xp, lp), -math.inf, lp)
 
     #: ``any_bad(xp, lp, g)``: whether :meth:`check` would raise for shape-correct values (0-d bool, traceable)
     any_bad = staticmethod(_any_bad)
@@ -65,7 +114,11 @@ class Density:
                 pass
         return fd_laplacian(self.grad, x, xp)
 
-    def value_and_grad(self, x: Any) -> tuple[Any, Any]:
+    def value_and_grad(self, x: Any, need_grad: bool = True) -> tuple[Any, Any]:
+        """``(log_prob(x), grad(x))``; with ``need_grad=False`` and no gradient available, ``grad`` is a zeros
+        placeholder (for gradient-free kernels)."""
+        if not need_grad and not self.has_grad:
+            return self.log_prob(x), _zeros_like(x)
         return self.log_prob(x), self.grad(x)
 
     def check(self, xp: Any, x: Any, lp: Any, g: Any, where: str = "the first step") -> None:
@@ -116,34 +169,44 @@ def _fmt(v: Any) -> str:
     return "[" + ", ".join(f"{a:.4g}" for a in vals) + (", ...]" if v.shape[0] > 6 else "]")
 
 
-def as_density(target: Any, be: Backend) -> Density:
-    """Accept an object with ``log_prob`` (and ``grad_log_prob``, or autodiff on torch/jax) or a pair
-    ``(log_prob, grad_log_prob)`` of callables."""
-    if isinstance(target, (tuple, list)) and len(target) == 2 and all(callable(f) for f in target):
-        lp, gr = target
-        return Density(lp, gr, None, "target")
-    if not hasattr(target, "log_prob") or not callable(target.log_prob):
-        raise TypeError(
-            "target must have a log_prob method (and grad_log_prob) or be a pair (log_prob, grad_log_prob); "
-            f"got {type(target).__name__}"
-        )
-    dim = getattr(target, "dim", None)
-    name = type(target).__name__
-    if isinstance(target, Target):  # bound once: no resolution or validation per evaluation
-        bound = target.bind(be)
-        density = Density(bound.log_prob, bound.grad_log_prob, dim, name, bound.laplacian_log_prob)
-        density.bound = True
-        return density
-    lap = getattr(target, "laplacian_log_prob", None)
-    if hasattr(target, "grad_log_prob"):
-        return Density(target.log_prob, target.grad_log_prob, dim, name, lap)
-    vg = be.require("value_and_grad")
-    xp = be.xp
+def _zeros_like(x: Any) -> Any:
+    from array_api_compat import array_namespace
 
-    def grad(x: Any) -> Any:
-        return vg(lambda y: xp.sum(target.log_prob(y)))(x)[1]
+    return array_namespace(x).zeros_like(x)
 
-    return Density(target.log_prob, grad, dim, name, lap)
+
+def as_density(
+    target: Any,
+    be: Backend,
+    *,
+    dim: Any = None,
+    x0: Any = None,
+    base: Any = None,
+    need_grad: bool | None = None,
+) -> Density:
+    """``target`` as a :class:`Density` on ``be``: anything :func:`transportkit.targets.as_target` accepts (a
+    :class:`~transportkit.targets.Target`, an object with ``log_prob`` and optionally ``grad_log_prob``, a pair
+    ``(log_prob, grad_log_prob)``, a bare log-density callable, a frozen ``scipy.stats`` distribution).
+
+    The dimension comes from the target, ``dim``, ``x0`` or ``base``; a callable is probed once on ``be`` when it
+    is known (wrong output shape, or arrays of another library: an error that says ``backend=``).
+    ``need_grad``: ``None`` (default) makes the gradient lazy — a :class:`~transportkit.CapabilityError` naming
+    ``grad=`` only when it is evaluated and there is none (no ``grad``, no autodiff on ``be``); ``True`` raises
+    that error now; ``False`` never evaluates a gradient (``grad`` is a zeros placeholder: gradient-free kernels).
+    """
+    t = as_target(target, dim=dim, x0=x0, base=base)
+    bound = t.bind(be)
+    has = t.has_grad(be)
+    err = t.no_grad_message(be) if not has and isinstance(t, CallableTarget) else None
+    if need_grad and not has:
+        raise CapabilityError(err)
+    grad = _zeros_like if need_grad is False else (bound.grad_log_prob if has else None)
+    density = Density(bound.log_prob, grad, t.dim, t.name, bound.laplacian_log_prob, grad_error=err)
+    density.has_grad = has and need_grad is not False
+    density.bound = not isinstance(t, CallableTarget)
+    #: the normalized :class:`~transportkit.targets.Target`
+    density.target = t
+    return density
 
 
 class GaussianBase:
@@ -310,12 +373,19 @@ class CustomPath:
         return self.path.log_prob(1.0, parts[0])
 
 
-def infer_dim(density: Density, target: Any, x0: Any = None) -> int:
+def infer_dim(density: Density, target: Any, x0: Any = None, base: Any = None) -> int:
+    """The dimension of the target: its own, else the last axis of ``x0``, else ``base.dim``; otherwise a
+    ``ValueError`` saying how to give it."""
     dim = density.dim if density.dim is not None else getattr(target, "dim", None)
     if dim is None and x0 is not None:
         dim = x0.shape[-1]
+    if dim is None and base is not None:
+        dim = getattr(base, "dim", None)
     if dim is None:
-        raise ValueError("cannot tell the dimension: give a target with a `dim` attribute, or x0")
+        raise ValueError(
+            "cannot tell the dimension of the target: use tk.targets.from_log_prob(fn, dim=d), give the object a "
+            "`dim` attribute, or pass x0= (or base=)"
+        )
     return int(dim)
 
 
@@ -328,16 +398,23 @@ def make_path(
     base_mean: Any = 0.0,
     base_scale: float | None = None,
     schedule: Any = None,
+    x0: Any = None,
+    need_grad: bool | None = None,
 ) -> Any:
     """The path used by AIS/SMC/NETS: ``path`` if given, else geometric from ``base`` (default
-    N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1)."""
+    N(base_mean, base_scale^2 I), ``base_scale`` defaulting to ``target.base_scale`` or 1). The target's dimension
+    may come from ``base``, ``x0`` or a vector ``base_mean``; ``need_grad`` is passed to :func:`as_density`
+    (``False`` for gradient-free kernels: the target's gradient is then never evaluated)."""
     xp = be.xp
     if path is not None:
         if callable(getattr(path, "bind", None)):  # e.g. InterpolantPath: bound to the backend once per call
             path = path.bind(be)
         return CustomPath(path, xp)
-    density = as_density(target, be)
-    dim = infer_dim(density, target)
+    gbase = base if isinstance(base, GaussianBase) else None
+    if gbase is None and x0 is None and (hasattr(base_mean, "shape") or isinstance(base_mean, (list, tuple))):
+        gbase = GaussianBase(len(base_mean.tolist() if hasattr(base_mean, "tolist") else base_mean), base_mean)
+    density = as_density(target, be, base=gbase, x0=x0, need_grad=need_grad)
+    dim = infer_dim(density, target, x0=x0, base=gbase)
     if base is None:
         scale = base_scale if base_scale is not None else getattr(target, "base_scale", 1.0)
         base = GaussianBase(dim, base_mean, scale)

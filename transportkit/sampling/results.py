@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._results import Result
+from .._results import Result, fields_repr
 
 __all__ = ["AISInfo", "InfoRecord", "MCMCRunInfo", "Samples"]
 
@@ -30,12 +30,16 @@ class InfoRecord(Mapping):
     def _names(self) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(self))
 
+    def __repr__(self) -> str:
+        """Short: arrays by shape, traces by length (see :func:`transportkit._results.summarize`)."""
+        return fields_repr(type(self).__name__, ((k, getattr(self, k)) for k in self._names()))
+
     def converted(self, convert: Any) -> InfoRecord:
         """A copy with ``convert`` applied to every field (used by :meth:`Samples.to_numpy`)."""
         return dataclasses.replace(self, **{k: convert(getattr(self, k)) for k in self._names()})
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class MCMCRunInfo(InfoRecord):
     """Diagnostics of :func:`~transportkit.sampling.mcmc.mcmc`: ``kernel``; ``acceptance`` (mean acceptance
     probability after warm-up); ``acceptance_trace`` (per step, a list); ``step_size`` (final); ``steps``;
@@ -50,7 +54,7 @@ class MCMCRunInfo(InfoRecord):
     trace: Any = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class AISInfo(InfoRecord):
     """Diagnostics of :func:`~transportkit.sampling.ais.ais` / ``smc``: ``times`` (the temperatures, from 0 to 1);
     ``ess_trace`` (ESS/n after each reweighting); ``acceptance`` (mean) and ``acceptance_trace``; ``step_size``
@@ -92,6 +96,15 @@ class Samples(Result):
     log_Z_stderr: float | None = None
     ess: float | None = None
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """Short (arrays by shape and dtype, traces in ``info`` by length): a 1000-walker run prints in a few
+        lines. The fields themselves hold everything."""
+        names = ("x", "log_weights", "log_Z", "log_Z_stderr", "ess")
+        head = fields_repr("Samples", ((k, getattr(self, k)) for k in names))[:-1]
+        info = self.info
+        text = repr(info) if isinstance(info, InfoRecord) else fields_repr("info", dict(info).items())[4:]
+        return f"{head}, info={text})"
 
     def to_numpy(self) -> Samples:
         """A copy with every array (also inside ``info``) as a NumPy array."""

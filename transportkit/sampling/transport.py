@@ -112,6 +112,10 @@ def _run(obj: Any, n: int, **options: Any) -> Samples:
 
 
 register_method(
-    "ode", lambda obj, n, **kw: _run(obj, n, method="ode", **kw), _is_field, kind="a field or model", default=True
-)
-register_method("sde", lambda obj, n, **kw: _run(obj, n, method="sde", **kw), _is_field, kind="a field or model")
+    "ode", lambda obj, n, **kw: _run(obj, n, method="ode", **kw), _is_field, kind="a field or model", default=True,
+    options_from=sample_transport, exclude=("method",), summary="probability-flow ODE from base samples",
+)  # fmt: skip
+register_method(
+    "sde", lambda obj, n, **kw: _run(obj, n, method="sde", **kw), _is_field, kind="a field or model",
+    options_from=sample_transport, exclude=("method",), summary="forward SDE with diffusion eps(t) from base samples",
+)  # fmt: skip

@@ -34,7 +34,7 @@ def demo(plot_path: str | None = None) -> None:
         print(f"  {k}     {float(w[k]):.4f}  " + "   ".join(f"{float(r[2][k]):.4f}" for r in rows))
     for method, _, _, z, dt in rows:
         print(f"  {method}: max |weight error| = {z:.2f} binomial SE   ({dt:.2f} s)")
-    x = T.sample(8, seed=1)
+    x = T.sample(8, rng=1)
     ll = log_likelihood(f, x, steps=100)
     err = float(xp.max(xp.abs(ll - T.log_prob(x))))
     print(f"  log-likelihood by the probability flow (RK4, 100 steps) vs exact: max error {err:.1e}")
