@@ -7,7 +7,7 @@ standard banana; b = 2 a harder one.
 
     .venv/bin/python benchmarks/smc_banana.py                    # n = 1000, seeds 0-4, defaults, numpy
     .venv/bin/python benchmarks/smc_banana.py --b 2 --seeds 8
-    .venv/bin/python benchmarks/smc_banana.py --n-mcmc 1 --base-scale 1   # the issue's setting (one move, N(0, I))
+    .venv/bin/python benchmarks/smc_banana.py --old    # the issue's setting: one move per step from N(0, I), unscaled
 """
 
 from __future__ import annotations
@@ -58,12 +58,17 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--n-mcmc", type=int, default=None)
     ap.add_argument("--base-scale", type=float, default=None)
+    ap.add_argument("--old", action="store_true", help="n_mcmc=1, precondition='none', base N(0, I)")
     args = ap.parse_args(argv)
+    if args.old:
+        args.n_mcmc, args.base_scale = 1, 1.0
     t = Banana(args.b)
     print(f"banana b = {args.b}: exact log Z = {t.log_Z:.6f}, quadrature {quadrature_log_z(args.b):.6f}")
     kw = {} if args.n_mcmc is None else {"n_mcmc": args.n_mcmc}
     if args.base_scale is not None:
         kw["base_scale"] = args.base_scale
+    if args.old:
+        kw["precondition"] = "none"
     print(f"smc(n={args.n}, backend={args.backend!r}, {kw or 'defaults'})")
     zs = []
     for s in range(args.seeds):

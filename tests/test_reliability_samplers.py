@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from transportkit.errors import DegenerateWeightsWarning, NonFiniteWarning, TransportkitWarning, UncertaintyWarning
-from transportkit.sampling.ais import _diagnose, ais, pareto_k, smc
+from transportkit.sampling.ais import PARETO_K_WARNING, _diagnose, ais, pareto_k, smc
 from transportkit.sampling.mcmc import mala, mcmc, rwm
 from transportkit.targets import Gaussian
 
@@ -126,7 +126,7 @@ def test_option_typos_name_the_function_called():
     t = Gaussian(numpy.zeros(2), 1.0)
     with pytest.raises(TypeError, match=r"smc\(\).*'n_mcmcc'.*did you mean 'n_mcmc'"):
         smc(t, 50, n_mcmcc=1)
-    with pytest.raises(TypeError, match=r"ais\(\)"):
+    with pytest.raises(TypeError, match=r"ais\(\).*did you mean .n_mcmc."):
         ais(t, 50, n_mcmcc=1)
     with pytest.raises(TypeError, match=r"rwm\(\).*did you mean 'steps'"):
         rwm(t, 5, stepz=3)
@@ -180,7 +180,7 @@ def test_improper_target_is_not_a_confident_log_z():
     for f in (ais, smc):
         with pytest.warns(DegenerateWeightsWarning, match="Pareto"):
             r = f(Flat(), 500, steps=30, rng=0)
-        assert r.info.pareto_k > 0.7
+        assert r.info.pareto_k > PARETO_K_WARNING
 
 
 def test_degenerate_weights_warn():
@@ -196,7 +196,7 @@ def test_well_behaved_runs_do_not_warn():
         warnings.simplefilter("error", TransportkitWarning)
         r = smc(t, 500, steps=20, rng=1)
     assert abs(r.log_Z) < 4 * r.log_Z_stderr
-    assert r.info.pareto_k < 0.7 and r.info.n_nonfinite == 0
+    assert r.info.pareto_k < PARETO_K_WARNING and r.info.n_nonfinite == 0
 
 
 def test_islands_inconsistent_with_the_stderr_warn():
@@ -252,7 +252,7 @@ def test_ais_accepts_x0_and_it_tells_the_dimension():
     steps=st.integers(1, 4),
     kernel=st.sampled_from(["rwm", "mala", "hmc", "ula"]),
     n_mcmc=st.one_of(st.none(), st.integers(0, 2)),
-    step_size=st.one_of(st.none(), st.floats(-1.0, 5.0, allow_nan=True)),
+    step_size=st.one_of(st.none(), st.floats(-1.0, 5.0), st.just(math.nan)),
     scale=st.floats(0.1, 10.0),
 )
 def test_property_documented_error_or_finite_shape_correct(method, n, d, steps, kernel, n_mcmc, step_size, scale):

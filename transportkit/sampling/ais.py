@@ -52,7 +52,7 @@ populations and the standard error comes from the spread of their K estimates (c
 - :class:`~transportkit.errors.DegenerateWeightsWarning` when the final ESS/n is below :data:`ESS_WARNING` (1%), or
   the tail of the final weights is heavier than importance sampling can handle: the Pareto shape
   :math:`\hat k` of the largest weights (generalized Pareto fit of Zhang & Stephens 2009, with the prior of Vehtari,
-  Simpson, Gelman, Yao & Gabry 2024, arXiv:1507.02646) above :math:`\min(1 - 1/\log_{10} n, 0.7)`
+  Simpson, Gelman, Yao & Gabry 2024, arXiv:1507.02646) above :data:`PARETO_K_WARNING` (0.7)
   (``info.pareto_k``). An improper target (e.g. ``log_prob ≡ 0``) makes the last annealing step's weights
   :math:`e^{(1-t)|x|^2/2}` under :math:`\mathcal N(0, (1-t)^{-1})`: Pareto with :math:`k = 1` (infinite mean);
 - :class:`~transportkit.errors.UncertaintyWarning` when the islands' :math:`\log\hat Z_k` scatter more than the
@@ -108,6 +108,9 @@ DECORRELATION_FLOOR = 0.05
 DECORRELATION_TOL = 0.005
 #: final ESS/n below which a :class:`~transportkit.errors.DegenerateWeightsWarning` is issued
 ESS_WARNING = 0.01
+#: Pareto tail shape of the final weights above which a :class:`~transportkit.errors.DegenerateWeightsWarning` is
+#: issued (Vehtari et al.'s bound beyond which importance sampling is unreliable at any practical sample size)
+PARETO_K_WARNING = 0.7
 #: p-value below which the islands' spread is declared inconsistent with the reported standard error
 ISLAND_P_VALUE = 1e-3
 
@@ -331,6 +334,7 @@ def ais(
     seed: Any = SEED_DEPRECATED,
     progress: bool = False,
     _where: str = "ais()",
+    **unknown: Any,
 ) -> Samples:
     r"""AIS (``resample=None``) or SMC (``resample`` in ``("multinomial", "systematic", "stratified")``) from
     the base to ``target`` in ``steps`` annealing steps (a uniform grid, or adaptive with ``adaptive=True``,
@@ -387,6 +391,8 @@ def ais(
         weights, islands that disagree with the stderr) as listed in the module docstring.
     """
     w = _where
+    if unknown:
+        check_options(w, unknown, _AIS_OPTIONS | {"resample", "ess_threshold", "return_works"})
     opts = SamplerOptions(
         kernel=kernel, n_mcmc=n_mcmc, step_size=step_size, adapt_step_size=adapt_step_size,
         target_accept=target_accept, n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, rng=rng,
@@ -441,12 +447,24 @@ def ais(
 PILOT_FRACTION, PILOT_MIN, PILOT_STEPS, PILOT_INFLATION = 0.2, 100, 0.25, 2.0
 
 
+def _coarse_base(mean: list[float], scale: float) -> tuple[list[float], float]:
+    """The pilot's base on a coarse grid: the scale rounded *up* to 1, 1.5, 2, 3, 5 or 7 times a power of 10, the
+    mean to a multiple of scale/4. Any such base is as valid (the weights are exact for any base); the grid makes
+    repeated calls on the same target share one base, hence one compiled program on JAX."""
+    e = math.floor(math.log10(scale))
+    grid = [m * 10.0**k for k in (e - 1, e, e + 1) for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
+    scale = min(g for g in grid if g >= scale * (1 - 1e-12))
+    q = scale / 4
+    return [round(v / q) * q + 0.0 for v in mean], scale
+
+
 def pilot_base(target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, gen: Any) -> dict[str, Any]:
     r"""A Gaussian base :math:`\mathcal N(\mu, \sigma^2 I)` for AIS/SMC from a pilot SMC run from N(0, I):
     :math:`\max(100, n/5)` walkers, :math:`\max(10, \text{steps}/4)` annealing steps, one population;
     :math:`\mu` the weighted mean of its final particles and σ = 2 × their largest weighted standard deviation.
-    Returns ``{"mean", "scale", "target_evaluations"}``; falls back to N(0, I) if the pilot's particles are not
-    finite. Its random stream is drawn from ``gen`` (deterministic given the main stream)."""
+    Returns ``{"mean", "scale", "target_evaluations"}`` (mean and scale on a coarse grid: :func:`_coarse_base`);
+    falls back to N(0, I) if the pilot's particles are not finite. Its random stream is drawn from ``gen``
+    (deterministic given the main stream)."""
     from .kernels import particle_scale
 
     n_p = max(PILOT_MIN, int(PILOT_FRACTION * n))
@@ -467,6 +485,7 @@ def pilot_base(target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, g
     scale = PILOT_INFLATION * float(xp.max(sd))
     if not (all(math.isfinite(v) for v in mean) and math.isfinite(scale) and scale > 0):
         mean, scale = [0.0] * len(mean), 1.0
+    mean, scale = _coarse_base(mean, scale)
     return {"mean": mean, "scale": scale, "target_evaluations": int(r.info.target_evaluations)}
 
 
@@ -543,11 +562,13 @@ def _check_run(
 
 def pareto_k(log_w: list[float]) -> float:
     r"""The Pareto shape :math:`\hat k` of the upper tail of the weights :math:`e^{\log w}` (NaN for fewer than 20
-    finite weights): the largest :math:`M = \lceil\min(n/5, 3\sqrt n)\rceil` weights' excesses over the next one
-    fitted by a generalized Pareto distribution with the profile-likelihood/empirical-Bayes estimate of Zhang &
-    Stephens (2009, Technometrics 51:316), shrunk toward 0.5 by a weak prior (10 pseudo-observations) as in PSIS
-    (Vehtari et al. 2024, arXiv:1507.02646). :math:`\hat k > 0.5`: infinite variance; :math:`\hat k \ge 1`: infinite
-    mean. Host-side (Python floats): called once per run on the final weights."""
+    finite weights, or when the largest weights agree to 0.1%).
+
+    The largest :math:`M = \lceil\min(n/5, 3\sqrt n)\rceil` weights' excesses over the next one are fitted by a
+    generalized Pareto distribution with the profile-likelihood/empirical-Bayes estimate of Zhang & Stephens (2009,
+    Technometrics 51:316), shrunk toward 0.5 by a weak prior (10 pseudo-observations) as in PSIS (Vehtari et al.
+    2024, arXiv:1507.02646). :math:`\hat k > 0.5`: infinite variance; :math:`\hat k \ge 1`: infinite mean.
+    Host-side (Python floats): called once per run on the final weights."""
     lw = sorted(v for v in log_w if math.isfinite(v))
     n = len(lw)
     if n < 20:
@@ -555,9 +576,9 @@ def pareto_k(log_w: list[float]) -> float:
     M = math.ceil(min(0.2 * n, 3 * math.sqrt(n)))
     top = lw[-1]
     cut = math.exp(lw[-M - 1] - top)
-    x = [math.exp(v - top) - cut for v in lw[-M:]]  # ascending excesses, the largest 1 - cut
-    if x[-1] <= 0:
+    if 1 - cut < 1e-3:  # the largest weights within 0.1% of each other: no tail to speak of (e.g. equal weights)
         return math.nan
+    x = [math.exp(v - top) - cut for v in lw[-M:]]  # ascending excesses, the largest 1 - cut
     m = 30 + int(math.sqrt(M))
     q = x[max(int(M / 4 + 0.5) - 1, 0)]
     if q <= 0:
@@ -611,17 +632,19 @@ def _diagnose(where: str, lz: float, se: float, islands_lz: list[float] | None, 
             NonFiniteWarning,
             stacklevel=4,
         )
-    k_max = min(1 - 1 / math.log10(n), 0.7) if n > 10 else 0.5
-    if ess_rel < ESS_WARNING or (math.isfinite(k_hat) and k_hat > k_max):
-        why = (
-            f"ESS/n = {ess_rel:.3g} < {ESS_WARNING}"
-            if ess_rel < ESS_WARNING
-            else f"the weights' tail has Pareto shape k = {k_hat:.2f} > {k_max:.2f} (infinite variance at k > 0.5, "
+    k_max = PARETO_K_WARNING
+    why = []
+    if ess_rel < ESS_WARNING:
+        why.append(f"ESS/n = {ess_rel:.3g} < {ESS_WARNING}")
+    if math.isfinite(k_hat) and k_hat > k_max:
+        why.append(
+            f"the weights' tail has Pareto shape k = {k_hat:.2f} > {k_max:.2f} (infinite variance at k > 0.5, "
             "infinite mean at k >= 1: an improper target, or a path too coarse)"
         )
+    if why:
         warnings.warn(
-            f"{where}: degenerate importance weights ({why}); log Z = {lz:.4g} +- {se:.2g} is not reliable: use more "
-            "walkers/steps, or check that the target is normalizable",
+            f"{where}: degenerate importance weights ({'; '.join(why)}); log Z = {lz:.4g} +- {se:.2g} is not "
+            "reliable: use more walkers/steps, or check that the target is normalizable",
             DegenerateWeightsWarning,
             stacklevel=4,
         )
