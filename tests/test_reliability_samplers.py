@@ -166,6 +166,30 @@ def test_nonfinite_target_values_mid_run_are_counted_and_warned(bad):
     assert q.info.n_nonfinite > 0 and numpy.all(numpy.asarray(q.x)[:, 0] <= 1.0)
 
 
+def test_zero_density_regions_are_not_non_finite_values():
+    class HalfPlane:
+        """N(0, I) restricted to x1 > -0.5 (log_prob = -inf elsewhere): Z = 2 pi Phi(0.5)."""
+
+        dim = 2
+
+        def log_prob(self, x):
+            from array_api_compat import array_namespace
+
+            xp = array_namespace(x)
+            return xp.where(x[:, 0] > -0.5, -0.5 * xp.sum(x * x, axis=1), -math.inf)
+
+        def grad_log_prob(self, x):
+            return -x
+
+    # numpy's "invalid value in multiply": the geometric path's (1 - t) lp0 + t lp1 at t = 0 with lp1 = -inf
+    # (sampling/_common.py, GeometricPath._mix) -- a NaN that the reweighting treats as zero density
+    with warnings.catch_warnings(), numpy.errstate(invalid="ignore"):
+        warnings.simplefilter("error", NonFiniteWarning)
+        r = smc(HalfPlane(), 500, steps=10, base_scale=1.0, rng=0)
+    truth = math.log(2 * math.pi * 0.5 * (1 + math.erf(0.5 / math.sqrt(2))))
+    assert r.info.n_nonfinite == 0 and abs(r.log_Z - truth) < 4 * r.log_Z_stderr
+
+
 def test_improper_target_is_not_a_confident_log_z():
     class Flat:
         dim = 2

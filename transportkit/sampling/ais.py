@@ -180,10 +180,12 @@ def _make_step(
         mc, A, rs = c.mc, c.A, c.rs
         t_out = xp.asarray(t, dtype=A.dtype, device=dev)
         parts = mc.extra
-        inc = pth.log_prob(t, parts) - pth.log_prob(c.t, parts)
+        lp_old = pth.log_prob(c.t, parts)
+        inc = pth.log_prob(t, parts) - lp_old
         bad_inc = xp.isnan(inc) | (inc == math.inf)
         A = A + xp.where(bad_inc, -math.inf, inc)
-        nf0 = xp.sum(xp.astype(bad_inc, A.dtype))
+        # a walker already at zero density (-inf - -inf = NaN) is not a non-finite value of the target
+        nf0 = xp.sum(xp.astype(bad_inc & (lp_old > -math.inf), A.dtype))
         x = mc.x
         event = lme = xp.zeros((), dtype=A.dtype, device=dev)
         if cfg is None:
