@@ -45,8 +45,8 @@ def _table(label, t, be, n, steps, seeds, mlp, numpy):
 
     eps = NETS_EPS[label]
     runs = {
-        "ais-mala": lambda s: ais(t, n, steps=steps, backend=be, seed=s),
-        "smc-mala": lambda s: smc(t, n, steps=steps, backend=be, seed=s),
+        "ais-mala": lambda s: ais(t, n, steps=steps, backend=be, rng=s),
+        "smc-mala": lambda s: smc(t, n, steps=steps, backend=be, rng=s),
         f"nets(b=0,eps={eps:g})": lambda s: nets(t, n, steps=steps, rounds=0, eps=eps, backend=be, seed=s),
         f"nets(b=0,eps={eps:g},rs)": lambda s: nets(
             t, n, steps=steps, rounds=0, eps=eps, resample="systematic", backend=be, seed=s
@@ -75,9 +75,9 @@ def _gmm40_interp(be, n, steps, seeds, numpy):
     path = InterpolantPath(t, "linear", Gaussian(numpy.zeros(2), numpy.eye(2) * t.scale**2))
     lin = dict(features="affine+score", n_fit=steps, ridge=1e-7, backend=be)
     runs = {
-        "ais-mala(geometric)": lambda s: ais(t, n, steps=steps, backend=be, seed=s),
-        "ais-mala(interp)": lambda s: ais(t, n, steps=steps, path=path, backend=be, seed=s),
-        "smc-mala(interp)": lambda s: smc(t, n, steps=steps, path=path, backend=be, seed=s),
+        "ais-mala(geometric)": lambda s: ais(t, n, steps=steps, backend=be, rng=s),
+        "ais-mala(interp)": lambda s: ais(t, n, steps=steps, path=path, backend=be, rng=s),
+        "smc-mala(interp)": lambda s: smc(t, n, steps=steps, path=path, backend=be, rng=s),
         "nets(b=0,eps=6,interp)": lambda s: nets(t, n, steps=steps, rounds=0, eps=6.0, path=path, backend=be, seed=s),
         **{
             f"nets(pinn-lin,eps={e:g},interp)": lambda s, e=e: nets(t, n, steps=steps, eps=e, path=path, seed=s, **lin)
@@ -119,8 +119,8 @@ def _manywell_sweep(be, seeds, numpy):
     grid = [(2000, 100), (2000, 300), (2000, 1000), (10000, 300)]
     for n, K in grid:
         for meth, fn in {
-            "smc-mala": lambda s, n=n, K=K: smc(t, n, steps=K, backend=be, seed=s),
-            "ais-mala": lambda s, n=n, K=K: ais(t, n, steps=K, backend=be, seed=s),
+            "smc-mala": lambda s, n=n, K=K: smc(t, n, steps=K, backend=be, rng=s),
+            "ais-mala": lambda s, n=n, K=K: ais(t, n, steps=K, backend=be, rng=s),
             "nets(b=0,eps=3,rs)": lambda s, n=n, K=K: nets(
                 t, n, steps=K, rounds=0, eps=3.0, resample="systematic", backend=be, seed=s
             ),
@@ -208,14 +208,14 @@ def main() -> None:
             L = rng.normal(size=(10, 10)) * 0.3
             g = Gaussian(rng.normal(size=10), L @ L.T + 0.5 * numpy.eye(10))
             for meth, fn in {
-                "ais": lambda s, g=g, be=be: ais(g, 500, steps=30, backend=be, seed=s),
+                "ais": lambda s, g=g, be=be: ais(g, 500, steps=30, backend=be, rng=s),
                 "nets": lambda s, g=g, be=be: nets(
                     g, 500, steps=30, rounds=1, n_fit=6, features="affine", backend=be, seed=s
                 ),
                 "smc(1 island)": lambda s, g=g, be=be: smc(
                     g, 500, steps=10, ess_threshold=0.9, islands=1, backend=be, seed=s
                 ),
-                "smc(5 islands)": lambda s, g=g, be=be: smc(g, 500, steps=10, ess_threshold=0.9, backend=be, seed=s),
+                "smc(5 islands)": lambda s, g=g, be=be: smc(g, 500, steps=10, ess_threshold=0.9, backend=be, rng=s),
                 "nets(b=0,rs,1 island)": lambda s, g=g, be=be: nets(
                     g, 500, steps=30, rounds=0, eps=3.0, resample="systematic", islands=1, backend=be, seed=s
                 ),

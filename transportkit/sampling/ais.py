@@ -10,11 +10,23 @@ On a grid :math:`0 = t_0 < t_1 < \dots < t_K = 1`, walkers :math:`x^i\sim\rho_0`
 
 .. math:: A^i \mathrel{+}= \log\rho_{t_k}(x^i) - \log\rho_{t_{k-1}}(x^i)
 
-(the Jarzynski / Neal weights, accumulated in log space), then ``n_mcmc`` steps of an MCMC kernel (MALA, HMC,
-RWM; ULA is biased) invariant for :math:`\rho_{t_k}`, its step size adapted toward a target acceptance. Then
+(the Jarzynski / Neal weights, accumulated in log space), then MCMC moves (MALA, HMC, RWM; ULA is biased)
+invariant for :math:`\rho_{t_k}`, their step size adapted toward a target acceptance. Then
 
 .. math:: \log\hat Z = \log Z_0 + \operatorname{logmeanexp}_i A^i,\qquad w^i = \mathrm{softmax}(A)^i,\qquad
           \mathrm{ESS} = e^{2\,\mathrm{logsumexp}(A) - \mathrm{logsumexp}(2A)}.
+
+**Moves that mix.** With ``n_mcmc=None`` (the default) the number of moves per annealing step adapts: after move
+j the per-coordinate weighted Pearson correlation between the walkers' positions before the moves and now,
+averaged over the coordinates, :math:`c_j` (:math:`c_0 = 1`), is computed; moves repeat while
+:math:`c_j > 0.05` and the last move lowered it by more than 0.005, at most ``max_mcmc`` times (the stopping rule
+of pymc's SMC kernels: moves continue while they still decorrelate the particles; walkers stuck in separate modes
+stop it after a move or two instead of burning the cap). The proposal is preconditioned by the weighted particle
+cloud (``precondition="diag"``: the particles' standard deviations per coordinate; ``"full"``: their covariance;
+:func:`~transportkit.sampling.kernels.particle_scale`), so that the step size is relative to the current spread of
+:math:`\rho_{t_k}` (Chopin 2002; Buchholz, Chopin & Jacob 2021, arXiv:1808.07730). Both adaptations use the whole
+population (all islands): the kernels stay invariant for :math:`\rho_{t_k}`; the islands are coupled only through
+these two statistics.
 
 **SMC**: after the reweighting of step k (k < K), the islands whose ESS/m is below ``ess_threshold`` resample
 (multinomial, systematic or stratified), add :math:`\operatorname{logmeanexp}(A)` to their running
@@ -32,15 +44,32 @@ next :math:`t_k` solves, by a fixed number of bisection steps, conditional ESS
 populations and the standard error comes from the spread of their K estimates (consistent;
 :mod:`transportkit.sampling.resampling`).
 
-**Compiled runs.** One annealing step (reweight, resample where ESS is low, move, adapt) is a pure function of the
-carry; the fixed grid runs as one ``scan`` and adaptive tempering as one ``while_loop`` with ``max_steps`` bound and
-per-step traces written into preallocated buffers, each one compiled program on JAX (geometric paths; a custom path is
-stepped in Python). Elsewhere the same step runs in a Python loop.
+**Diagnostics** (warnings of :mod:`transportkit.errors`, docs/reliability.md):
+
+- :class:`~transportkit.errors.NonFiniteWarning` when the target returned NaN/+inf (or a non-finite gradient) at
+  some proposals or walkers during the run: those proposals were rejected (a NaN or +inf is never accepted nor taken
+  for zero density silently); their number is ``info.n_nonfinite``;
+- :class:`~transportkit.errors.DegenerateWeightsWarning` when the final ESS/n is below :data:`ESS_WARNING` (1%), or
+  the tail of the final weights is heavier than importance sampling can handle: the Pareto shape
+  :math:`\hat k` of the largest weights (generalized Pareto fit of Zhang & Stephens 2009, with the prior of Vehtari,
+  Simpson, Gelman, Yao & Gabry 2024, arXiv:1507.02646) above :data:`PARETO_K_WARNING` (0.7)
+  (``info.pareto_k``). An improper target (e.g. ``log_prob ≡ 0``) makes the last annealing step's weights
+  :math:`e^{(1-t)|x|^2/2}` under :math:`\mathcal N(0, (1-t)^{-1})`: Pareto with :math:`k = 1` (infinite mean);
+- :class:`~transportkit.errors.UncertaintyWarning` when the islands' :math:`\log\hat Z_k` scatter more than the
+  reported standard error allows: :math:`(K-1)s^2/(K\,\mathrm{SE}^2)` against :math:`\chi^2_{K-1}`, p < 10⁻³
+  (s the standard deviation of the :math:`\log\hat Z_k`).
+
+**Compiled runs.** One annealing step (reweight, resample where ESS is low, precondition, move while the moves
+decorrelate, adapt) is a pure function of the carry; the fixed grid runs as one ``scan`` and adaptive tempering as one
+``while_loop`` with ``max_steps`` bound and per-step traces written into preallocated buffers, each one compiled
+program on JAX (geometric paths; a custom path is stepped in Python); the moves of a step are an inner
+``while_loop``. Elsewhere the same step runs in a Python loop.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,11 +77,14 @@ import array_api_extra as xpx
 
 from .._capabilities import declare
 from .._loops import Loops, run_while, scan_steps
+from .._validation import as_bool, as_choice, as_count, as_points, as_probability, as_real, check_options
+from ..errors import DegenerateWeightsWarning, NonFiniteWarning, UncertaintyWarning
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp, logsumexp
+from ..random import SEED_DEPRECATED
 from ._common import make_path
-from .kernels import KERNEL_STEPS, MCMCParams, MCMCState, adapt_step_size, init_state
-from .options import SamplerOptions, check_count
+from .kernels import KERNEL_STEPS, MCMCParams, MCMCState, adapt_step_size, init_state, particle_scale
+from .options import SamplerOptions, check_target_dim
 from .resampling import (
     RESAMPLERS,
     ResampleConfig,
@@ -66,10 +98,21 @@ from .resampling import (
 )
 from .results import AISInfo, Samples
 
-__all__ = ["RESAMPLERS", "ais", "resample_indices", "smc"]
+__all__ = ["ESS_WARNING", "RESAMPLERS", "ais", "pareto_k", "pilot_base", "resample_indices", "smc"]
 
 #: bisection steps of adaptive tempering: the temperature to (1 - t) 2^-20
 BISECT_STEPS = 20
+#: adaptive moves: continue while the mean correlation with the positions before the moves is above this ...
+DECORRELATION_FLOOR = 0.05
+#: ... and the last move lowered it by more than this (pymc's ``correlation_threshold``)
+DECORRELATION_TOL = 0.005
+#: final ESS/n below which a :class:`~transportkit.errors.DegenerateWeightsWarning` is issued
+ESS_WARNING = 0.01
+#: Pareto tail shape of the final weights above which a :class:`~transportkit.errors.DegenerateWeightsWarning` is
+#: issued (Vehtari et al.'s bound beyond which importance sampling is unreliable at any practical sample size)
+PARETO_K_WARNING = 0.7
+#: p-value below which the islands' spread is declared inconsistent with the reported standard error
+ISLAND_P_VALUE = 1e-3
 
 
 class AISCarry(NamedTuple):
@@ -80,6 +123,11 @@ class AISCarry(NamedTuple):
     A: Any
     rs: ResampleState | None
     t: Any
+
+
+#: per-step outputs: t, ESS/n, resampling event, logmeanexp before resampling, mean acceptance of the moves, step size
+#: before the moves, number of moves, non-finite target values met
+N_OUTPUTS = 8
 
 
 def _next_t(path: Any, t: Any, parts: tuple, A: Any, goal: float, be: Any) -> Any:
@@ -106,22 +154,40 @@ def _next_t(path: Any, t: Any, parts: tuple, A: Any, goal: float, be: Any) -> An
     return xp.where(log_cess(one) >= goal, one, xp.maximum(lo, t + 1e-10))
 
 
+def _correlation(xp: Any, w: Any, x0c: Any, v0: Any, x: Any) -> Any:
+    """Mean over coordinates of the weighted |Pearson correlation| between the centred start ``x0c`` (variances
+    ``v0``) and ``x``; coordinates without spread count as decorrelated."""
+    xc = x - xp.sum(w[:, None] * x, axis=0)
+    cov = xp.sum(w[:, None] * x0c * xc, axis=0)
+    v = v0 * xp.sum(w[:, None] * xc * xc, axis=0)
+    ok = v > 0
+    r = xp.where(ok, xp.abs(cov) / xp.sqrt(xp.where(ok, v, xp.ones_like(v))), xp.zeros_like(v))
+    return xp.mean(r)
+
+
 def _make_step(
     pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, compiled: bool
 ) -> Callable:
     """``step(carry, t_new, key, index) -> (carry, outputs)``: one annealing step (reweight, resample, move, adapt).
-    ``index`` numbers the step's draws (``gen.at(key, index * (n_mcmc + 1) + j)``)."""
-    xp, n_mcmc = be.xp, opts.n_mcmc
-    step_fn, a_star, stride = KERNEL_STEPS[opts.kernel], opts.a_star, opts.n_mcmc + 1
+    ``index`` numbers the step's draws (``gen.at(key, index * (max_moves + 1) + j)``)."""
+    xp = be.xp
+    max_moves, adaptive, pre = opts.max_moves, opts.adaptive_moves, opts.precondition
+    step_fn, a_star, stride = KERNEL_STEPS[opts.kernel], opts.a_star, max_moves + 1
+    loops = Loops(be, compiled)
+    dev = be.device
 
     def step(c: AISCarry, t: Any, key: Any, index: Any) -> tuple[AISCarry, tuple]:
         mc, A, rs = c.mc, c.A, c.rs
-        t_out = xp.asarray(t, dtype=A.dtype, device=be.device)
+        t_out = xp.asarray(t, dtype=A.dtype, device=dev)
         parts = mc.extra
-        inc = pth.log_prob(t, parts) - pth.log_prob(c.t, parts)
-        A = A + xp.where(xp.isnan(inc), -math.inf, inc)
+        lp_old = pth.log_prob(c.t, parts)
+        inc = pth.log_prob(t, parts) - lp_old
+        bad_inc = xp.isnan(inc) | (inc == math.inf)
+        A = A + xp.where(bad_inc, -math.inf, inc)
+        # a walker already at zero density (-inf - -inf = NaN) is not a non-finite value of the target
+        nf0 = xp.sum(xp.astype(bad_inc & (lp_old > -math.inf), A.dtype))
         x = mc.x
-        event = lme = xp.zeros((), dtype=A.dtype, device=be.device)
+        event = lme = xp.zeros((), dtype=A.dtype, device=dev)
         if cfg is None:
             ess_rel = _ess(A, xp=xp) / A.shape[0]
         else:
@@ -129,36 +195,49 @@ def _make_step(
             g = gen.at(key, index * stride)
             rs, A, x, parts, ev, lme = resample_step(cfg, rs, A, x, parts, g, xp, allow=t_out < 1.0)
             event = xp.astype(ev, A.dtype)
-        if not n_mcmc:
-            return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), (
-                t_out,
-                ess_rel,
-                event,
-                lme,
-                _empty(xp, A),
-                _empty(xp, A),
-            )
+        zero = xp.zeros((), dtype=A.dtype, device=dev)
+        if not max_moves:
+            outs = (t_out, ess_rel, event, lme, zero, mc.step_size, zero, nf0)
+            return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), outs
 
         def fn(y: Any) -> tuple[Any, Any, tuple]:
             p = pth.evaluate(y)
             return pth.log_prob(t, p), pth.grad(t, p), p
 
         params = MCMCParams(fn, opts.n_leapfrog)
-        s = MCMCState(x, pth.log_prob(t, parts), pth.grad(t, parts), parts, mc.step_size)
+        lw = A if cfg is None else _island_log_weights(cfg, rs, A, xp)
+        scale = None if pre == "none" else particle_scale(x, lw, pre)
+        s = MCMCState(x, pth.log_prob(t, parts), pth.grad(t, parts), parts, mc.step_size, scale)
+        w = xp.exp(lw - logsumexp(lw, xp=xp))
+        w = xp.where(xp.isfinite(w), w, xp.zeros_like(w))
+        x0c = x - xp.sum(w[:, None] * x, axis=0)
+        v0 = xp.sum(w[:, None] * x0c * x0c, axis=0)
+        j0 = xp.asarray(0, dtype=xp.int32, device=dev)
+        one = xp.ones((), dtype=A.dtype, device=dev)
 
-        def move(j: Any, s: MCMCState) -> tuple[MCMCState, tuple]:
-            h = s.step_size
+        def cond(st: tuple) -> Any:
+            _, j, c_prev, c_now, _, _ = st
+            more = j < max_moves
+            if adaptive:
+                more = more & ((j < 1) | ((c_prev - c_now > DECORRELATION_TOL) & (c_now > DECORRELATION_FLOOR)))
+            return more
+
+        def body(st: tuple) -> tuple:
+            s, j, _, c_now, acc, nf = st
             s, info = step_fn(s, gen.at(key, index * stride + 1 + j), params)
-            return adapt_step_size(s, info.mean_acceptance, a_star), (info.mean_acceptance, h)
+            s = adapt_step_size(s, info.mean_acceptance, a_star)
+            c_new = _correlation(xp, w, x0c, v0, s.x) if adaptive else c_now
+            acc = acc + xp.astype(info.mean_acceptance, A.dtype)
+            return s, j + 1, c_now, c_new, acc, nf + xp.astype(info.n_nonfinite, A.dtype)
 
-        s, (accs, hs) = Loops(be, compiled).scan(move, s, 0, n_mcmc)
-        return AISCarry(s, A, rs, t), (t_out, ess_rel, event, lme, accs, hs)
+        h0 = mc.step_size
+        s, j, _, _, acc, nf = loops.while_loop(cond, body, (s, j0, one, one, zero, nf0))
+        jf = xp.astype(j, A.dtype)
+        acc_mean = acc / xp.maximum(jf, one)
+        s = s._replace(scale=None)
+        return AISCarry(s, A, rs, t), (t_out, ess_rel, event, lme, acc_mean, h0, jf, nf)
 
     return step
-
-
-def _empty(xp: Any, A: Any) -> Any:
-    return xp.zeros((0,), dtype=A.dtype, device=getattr(A, "device", None))
 
 
 def _island_log_weights(cfg: ResampleConfig, rs: ResampleState, A: Any, xp: Any) -> Any:
@@ -181,20 +260,13 @@ def _run_fixed(step: Callable, carry: AISCarry, steps: int, be: Any, compiled: b
 
 
 def _run_adaptive(
-    step: Callable, carry: AISCarry, pth: Any, target_cess: float, max_steps: int, n_mcmc: int, be: Any,
+    step: Callable, carry: AISCarry, pth: Any, target_cess: float, max_steps: int, be: Any,
     compiled: bool, key: Any, gen: Any,
 ) -> tuple[AISCarry, tuple, int]:  # fmt: skip
     """Adaptive tempering as one while loop; per-step traces in buffers of length ``max_steps``, trimmed after."""
     xp, dt, dev = be.xp, carry.A.dtype, be.device
     goal = math.log(target_cess)
-    bufs = (
-        xp.zeros((max_steps,), dtype=dt, device=dev),  # t
-        xp.zeros((max_steps,), dtype=dt, device=dev),  # ess/n
-        xp.zeros((max_steps,), dtype=dt, device=dev),  # resampling event
-        xp.zeros((max_steps,), dtype=dt, device=dev),  # logmeanexp before resampling
-        xp.zeros((max_steps, n_mcmc), dtype=dt, device=dev),  # acceptance
-        xp.zeros((max_steps, n_mcmc), dtype=dt, device=dev),  # step size
-    )
+    bufs = tuple(xp.zeros((max_steps,), dtype=dt, device=dev) for _ in range(N_OUTPUTS))
     k0 = xp.asarray(0, dtype=xp.int32, device=dev) if compiled else 0
     carry = carry._replace(t=xp.asarray(carry.t, dtype=dt, device=dev))
 
@@ -206,7 +278,7 @@ def _run_adaptive(
         c, k, b = state
         t = _next_t(pth, c.t, c.mc.extra, c.A, goal, be)
         c, ys = step(c, t, consts[0], k)
-        b = tuple(xpx.at(buf, (k, ...)).set(y) for buf, y in zip(b, ys, strict=True))
+        b = tuple(xpx.at(buf, k).set(xp.astype(y, dt)) for buf, y in zip(b, ys, strict=True))
         return c, k + 1, b
 
     loop_key = gen.loop_key() if compiled else None
@@ -214,7 +286,20 @@ def _run_adaptive(
     k = int(k)
     if float(carry.t) < 1.0:
         raise RuntimeError(f"adaptive tempering did not reach t = 1 in {max_steps} steps (t = {float(carry.t)})")
-    return carry, tuple(b[:k, ...] for b in bufs), k
+    return carry, tuple(b[:k] for b in bufs), k
+
+
+def _with_dim(target: Any, dim: int) -> Any:
+    """A pair ``(log_prob, grad_log_prob)`` as an object with ``dim`` (so that ``x0`` tells the dimension)."""
+    if getattr(target, "dim", None) is not None or not isinstance(target, (tuple, list)) or len(target) != 2:
+        return target
+
+    class _Pair:
+        log_prob, grad_log_prob = staticmethod(target[0]), staticmethod(target[1])
+
+    p = _Pair()
+    p.dim = dim  # type: ignore[attr-defined]
+    return p
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='ais')")
@@ -224,16 +309,19 @@ def ais(
     *,
     steps: int = 100,
     kernel: str = "mala",
-    n_mcmc: int = 1,
+    n_mcmc: int | None = None,
+    max_mcmc: int = 10,
+    precondition: str = "diag",
     step_size: float | None = None,
     adapt_step_size: bool = True,
     target_accept: float | None = None,
     n_leapfrog: int = 5,
     path: Any = None,
     base: Any = None,
-    base_mean: Any = 0.0,
+    base_mean: Any = None,
     base_scale: float | None = None,
     schedule: Any = None,
+    x0: Any = None,
     resample: str | None = None,
     ess_threshold: float = 0.5,
     islands: int | None = None,
@@ -244,8 +332,11 @@ def ais(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     progress: bool = False,
+    _where: str = "ais()",
+    **unknown: Any,
 ) -> Samples:
     r"""AIS (``resample=None``) or SMC (``resample`` in ``("multinomial", "systematic", "stratified")``) from
     the base to ``target`` in ``steps`` annealing steps (a uniform grid, or adaptive with ``adaptive=True``,
@@ -260,14 +351,29 @@ def ais(
         number of walkers (>= 2).
     steps : int
         annealing steps of the uniform grid.
-    kernel, n_mcmc, step_size, adapt_step_size, target_accept, n_leapfrog, backend, device, dtype, seed, progress
+    n_mcmc, max_mcmc : int or None, int
+        MCMC moves per annealing step: ``n_mcmc`` fixed, or (``None``, the default) adaptive, repeated while they
+        decorrelate the walkers, at most ``max_mcmc`` (see the module docstring).
+    precondition : {"diag", "full", "none"}
+        scale the proposals by the weighted particles' standard deviations (default), covariance, or not at all.
+    kernel, step_size, adapt_step_size, target_accept, n_leapfrog, backend, device, dtype, rng, progress
         the MCMC moves after each reweighting and where to run: see
-        :class:`~transportkit.sampling.options.SamplerOptions`.
+        :class:`~transportkit.sampling.options.SamplerOptions` (``seed`` is the deprecated alias of ``rng``).
     path, base, base_mean, base_scale, schedule
         a custom path (see :class:`~transportkit.sampling._common.CustomPath`, or
         :class:`~transportkit.sampling.InterpolantPath`); else geometric from ``base`` (default
         :math:`\mathcal N(\text{base\_mean}, \text{base\_scale}^2 I)`) with ``schedule = (lam, dlam)`` (default
-        λ(t) = t; it must accept 0-d arrays on JAX).
+        λ(t) = t; it must accept 0-d arrays on JAX). When none of ``path, base, base_mean, base_scale, x0`` is
+        given and the target has no ``base_scale`` attribute, the base comes from a **pilot**: a short SMC run
+        (:func:`pilot_base`) whose weighted particles give the base mean and a scale 2 times their largest
+        standard deviation (a base with tails at least as heavy as the target's keeps the weights of the last
+        annealing steps of finite variance; from a narrower base they can have an infinite variance, e.g. a banana
+        target, whose tail along the ridge is exponential, from N(0, I)). Its cost is in ``info.target_evaluations``
+        (``info.pilot`` holds its base).
+    x0 : array (n, d), optional
+        the initial walkers, which the weights take for draws from the base :math:`\rho_0` (checked on the
+        geometric path: a sample mean or variance far from the base's is a ``ValueError``); it also tells the
+        dimension of a target that has none (a pair of callables).
     resample, ess_threshold, islands : str or None, float, int or None
         SMC resampling method (``None``: AIS), the ESS/n below which a population resamples, and the number
         of independent populations (n/islands walkers each) whose spread gives the standard error (default
@@ -283,37 +389,126 @@ def ais(
     Samples
         ``x`` (n, d), ``log_weights`` (shifted so that ``logmeanexp(log_weights) == log_Z``), ``log_Z``,
         ``log_Z_stderr``, ``ess`` (Kish ESS of the final weights, between 1 and n) and ``info`` an
-        :class:`~transportkit.sampling.results.AISInfo`.
+        :class:`~transportkit.sampling.results.AISInfo`. Warnings (NaN/+inf met, degenerate or heavy-tailed
+        weights, islands that disagree with the stderr) as listed in the module docstring.
     """
+    w = _where
+    if unknown:
+        check_options(w, unknown, _AIS_OPTIONS | {"resample", "ess_threshold", "return_works"})
     opts = SamplerOptions(
         kernel=kernel, n_mcmc=n_mcmc, step_size=step_size, adapt_step_size=adapt_step_size,
-        target_accept=target_accept, n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, seed=seed,
-        progress=progress,
+        target_accept=target_accept, n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, rng=rng,
+        seed=seed, progress=progress, max_mcmc=max_mcmc, precondition=precondition, where=w,
     )  # fmt: skip
-    n = check_count("n", n, 2)
-    steps = steps if adaptive else check_count("steps", steps, 1)
-    max_steps = check_count("max_steps", max_steps, 1)
-    cfg = _check_run(n, resample, ess_threshold, islands, target_cess, return_works)
-    be, gen = opts.resolve()
+    n = as_count(f"{w}: n", n, 2)
+    adaptive = as_bool(f"{w}: adaptive", adaptive)
+    steps = steps if adaptive else as_count(f"{w}: steps", steps, 1)
+    max_steps = as_count(f"{w}: max_steps", max_steps, 1)
+    cfg = _check_run(w, n, resample, ess_threshold, islands, target_cess, return_works)
+    target_cess = float(target_cess)
+    check_target_dim(w, target)
+    be, gen = opts.resolve() if x0 is None else opts.resolve(x0)
+    if x0 is not None:
+        x0 = as_points(f"{w}: x0", x0, be, ndim=2)
+        if x0.shape[0] != n:
+            raise ValueError(f"{w}: x0 must have shape (n, d) with n = {n}, got {tuple(x0.shape)}")
+        target = _with_dim(target, int(x0.shape[1]))
+    pilot = None
+    if path is None and base is None and base_mean is None and base_scale is None and x0 is None:
+        if getattr(target, "base_scale", None) is None:
+            pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen)
+            base_mean, base_scale = pilot["mean"], pilot["scale"]
+    base_mean = 0.0 if base_mean is None else base_mean
     pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
     compiled = be.compiles_loops and gen.functional and getattr(pth, "geometric", False)
     path_key = pth.cache_key(target) if compiled else None
-    x = pth.sample0(n, gen)
+    if x0 is None:
+        x = pth.sample0(n, gen)
+    else:
+        x = _check_x0(w, x0, pth, be)
     parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
     xp = be.xp
-    scale = getattr(getattr(pth, "base", None), "scale", 1.0)
-    mc = init_state(x, lp0, g0, parts, opts.initial_step_size(scale, x.shape[1]))
+    d = x.shape[1]
+    scale = 1.0 if opts.precondition != "none" else getattr(getattr(pth, "base", None), "scale", 1.0)
+    mc = init_state(x, lp0, g0, parts, opts.initial_step_size(scale, d))
     A = xp.zeros((n,), dtype=x.dtype, device=be.device)
     rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
     step = _make_step(pth, opts, cfg, gen, be, compiled)
-    key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.n_leapfrog, opts.a_star, cfg, target_cess, max_steps,
-           path_key)  # fmt: skip
+    key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.max_mcmc, opts.precondition, opts.n_leapfrog, opts.a_star,
+           cfg, target_cess, max_steps, path_key)  # fmt: skip
     carry = AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
     if adaptive:
-        carry, ys, k = _run_adaptive(step, carry, pth, target_cess, max_steps, opts.n_mcmc, be, compiled, key, gen)
+        carry, ys, k = _run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key, gen)
     else:
         carry, ys, k = _run_fixed(step, carry, steps, be, compiled, key, opts, gen)
-    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled)
+    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot)
+
+
+#: the pilot's walkers (a fraction of n, at least 100), annealing steps (a fraction of steps, at least 10) and the
+#: inflation of its largest standard deviation into the base scale
+PILOT_FRACTION, PILOT_MIN, PILOT_STEPS, PILOT_INFLATION = 0.2, 100, 0.25, 2.0
+
+
+def _coarse_base(mean: list[float], scale: float) -> tuple[list[float], float]:
+    """The pilot's base on a coarse grid: the scale rounded *up* to 1, 1.5, 2, 3, 5 or 7 times a power of 10, the
+    mean to a multiple of scale/4. Any such base is as valid (the weights are exact for any base); the grid makes
+    repeated calls on the same target share one base, hence one compiled program on JAX."""
+    e = math.floor(math.log10(scale))
+    grid = [m * 10.0**k for k in (e - 1, e, e + 1) for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
+    scale = min(g for g in grid if g >= scale * (1 - 1e-12))
+    q = scale / 4
+    return [round(v / q) * q + 0.0 for v in mean], scale
+
+
+def pilot_base(target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, gen: Any) -> dict[str, Any]:
+    r"""A Gaussian base :math:`\mathcal N(\mu, \sigma^2 I)` for AIS/SMC from a pilot SMC run from N(0, I):
+    :math:`\max(100, n/5)` walkers, :math:`\max(10, \text{steps}/4)` annealing steps, one population;
+    :math:`\mu` the weighted mean of its final particles and σ = 2 × their largest weighted standard deviation.
+    Returns ``{"mean", "scale", "target_evaluations"}`` (mean and scale on a coarse grid: :func:`_coarse_base`);
+    falls back to N(0, I) if the pilot's particles are not finite. Its random stream is drawn from ``gen``
+    (deterministic given the main stream)."""
+    from .kernels import particle_scale
+
+    n_p = max(PILOT_MIN, int(PILOT_FRACTION * n))
+    k_p = max(10, int(PILOT_STEPS * steps))
+    seed = int(be.to_numpy(gen.integers(0, 2**31 - 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = ais(
+            target, n_p, steps=k_p, kernel=opts.kernel, max_mcmc=opts.max_mcmc, n_leapfrog=opts.n_leapfrog,
+            base_mean=0.0, base_scale=1.0, resample="systematic", islands=1, backend=be, rng=seed,
+        )  # fmt: skip
+    xp = be.xp
+    x, lw = r.x, r.log_weights
+    w = xp.exp(lw - logsumexp(lw, xp=xp))
+    mu = xp.sum(w[:, None] * x, axis=0)
+    sd = particle_scale(x, lw, "diag")
+    mean = [float(v) for v in be.to_numpy(mu).tolist()]
+    scale = PILOT_INFLATION * float(xp.max(sd))
+    if not (all(math.isfinite(v) for v in mean) and math.isfinite(scale) and scale > 0):
+        mean, scale = [0.0] * len(mean), 1.0
+    mean, scale = _coarse_base(mean, scale)
+    return {"mean": mean, "scale": scale, "target_evaluations": int(r.info.target_evaluations)}
+
+
+def _check_x0(where: str, x0: Any, pth: Any, be: Any) -> Any:
+    """``x0`` as the initial walkers; on the geometric path its sample mean and mean variance must be those of the
+    Gaussian base within 6 standard errors (draws from elsewhere would bias every weight silently)."""
+    base = getattr(pth, "base", None)
+    if base is None:
+        return x0
+    xp = be.xp
+    n, d = x0.shape
+    z = (x0 - base._m(x0, xp)) / base.scale
+    mean_stat = float(xp.sum(xp.mean(z, axis=0) ** 2)) * n  # ~ chi2_d
+    var = float(xp.mean(z * z))  # ~ 1 +- sqrt(2 / (n d))
+    if mean_stat > d + 6 * math.sqrt(2 * d) or abs(var - 1.0) > 6 * math.sqrt(2.0 / (n * d)):
+        raise ValueError(
+            f"{where}: x0 does not look like draws from the base N(base_mean, base_scale^2 I) (mean chi^2 = "
+            f"{mean_stat:.3g} for d = {d}, mean variance {var:.3g} of 1): the AIS/SMC weights assume x0 ~ base; "
+            "omit x0, or give base_mean/base_scale matching it"
+        )
+    return x0
 
 
 def _first_evaluation(pth: Any, x: Any, be: Any, compiled: bool, path_key: Any) -> tuple[tuple, Any, Any]:
@@ -347,30 +542,138 @@ def _summary(cfg: ResampleConfig | None, rs: ResampleState | None, A: Any, xp: A
 
 
 def _check_run(
-    n: int, resample: str | None, ess_threshold: float, islands: Any, target_cess: float, return_works: bool
+    where: str, n: int, resample: str | None, ess_threshold: Any, islands: Any, target_cess: Any, return_works: Any
 ) -> ResampleConfig | None:
     """The run's checks that need no backend; returns the resampling configuration (None: AIS)."""
-    if resample is not None and resample not in RESAMPLERS:
-        raise ValueError(f"unknown resampling method {resample!r}; choose one of {RESAMPLERS} or None")
-    if not 0 < ess_threshold <= 1:
-        raise ValueError(f"ess_threshold must be in (0, 1], got {ess_threshold}")
-    if not 0 < target_cess < 1:
-        raise ValueError(f"target_cess must be in (0, 1), got {target_cess}")
-    if return_works and resample is not None:
-        raise ValueError("return_works needs resample=None: works of resampled walkers are not Jarzynski works")
+    if resample is not None:
+        as_choice(f"{where}: resample (the resampling method)", resample, RESAMPLERS)
+    ess_threshold = as_real(f"{where}: ess_threshold", ess_threshold, low=0.0, high=1.0, low_open=True)
+    as_probability(f"{where}: target_cess", target_cess)
+    if as_bool(f"{where}: return_works", return_works) and resample is not None:
+        raise ValueError(
+            f"{where}: return_works needs resample=None: works of resampled walkers are not Jarzynski works"
+        )
+    if islands is not None:
+        islands = as_count(f"{where}: islands", islands, 1)
     if resample is None:
         if islands not in (None, 1):
-            raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
+            raise ValueError(f"{where}: islands = {islands!r} needs resampling (give resample=...)")
         return None
     return resample_config(resample, n, islands, ess_threshold)
+
+
+def pareto_k(log_w: list[float]) -> float:
+    r"""The Pareto shape :math:`\hat k` of the upper tail of the weights :math:`e^{\log w}` (NaN for fewer than 20
+    finite weights, or when the largest weights agree to 0.1%).
+
+    The largest :math:`M = \lceil\min(n/5, 3\sqrt n)\rceil` weights' excesses over the next one are fitted by a
+    generalized Pareto distribution with the profile-likelihood/empirical-Bayes estimate of Zhang & Stephens (2009,
+    Technometrics 51:316), shrunk toward 0.5 by a weak prior (10 pseudo-observations) as in PSIS (Vehtari et al.
+    2024, arXiv:1507.02646). :math:`\hat k > 0.5`: infinite variance; :math:`\hat k \ge 1`: infinite mean.
+    Host-side (Python floats): called once per run on the final weights."""
+    lw = sorted(v for v in log_w if math.isfinite(v))
+    n = len(lw)
+    if n < 20:
+        return math.nan
+    M = math.ceil(min(0.2 * n, 3 * math.sqrt(n)))
+    top = lw[-1]
+    cut = math.exp(lw[-M - 1] - top)
+    if 1 - cut < 1e-3:  # the largest weights within 0.1% of each other: no tail to speak of (e.g. equal weights)
+        return math.nan
+    x = [math.exp(v - top) - cut for v in lw[-M:]]  # ascending excesses, the largest 1 - cut
+    m = 30 + int(math.sqrt(M))
+    q = x[max(int(M / 4 + 0.5) - 1, 0)]
+    if q <= 0:
+        q = x[-1] / M
+    thetas = [1 / x[-1] + (1 - math.sqrt(m / (j - 0.5))) / (3 * q) for j in range(1, m + 1)]
+
+    def k_of(theta: float) -> float:
+        return -sum(math.log1p(-theta * v) for v in x) / M
+
+    prof = []
+    for th in thetas:
+        k = k_of(th)
+        prof.append(M * (math.log(th / k) + k - 1) if th != 0 and k != 0 and th / k > 0 else -math.inf)
+    top_l = max(prof)
+    wts = [math.exp(p - top_l) for p in prof]
+    theta = sum(t * v for t, v in zip(thetas, wts, strict=True)) / sum(wts)
+    xi = -k_of(theta)  # the GPD shape (Zhang & Stephens' k is -xi)
+    return (M * xi + 10 * 0.5) / (M + 10)
+
+
+def _chi2_sf(x: float, dof: int) -> float:
+    r""":math:`P(\chi^2_{dof} > x)` in closed form for integer ``dof`` (Abramowitz & Stegun 26.4.4–26.4.5)."""
+    if x <= 0:
+        return 1.0
+    h = x / 2
+    if dof % 2 == 0:
+        term, total = 1.0, 1.0
+        for i in range(1, dof // 2):
+            term *= h / i
+            total += term
+        return min(1.0, math.exp(-h) * total)
+    r = math.sqrt(x)
+    total, term = math.erfc(r / math.sqrt(2)), 0.0
+    if dof > 1:
+        term = r
+        s = term
+        for j in range(2, (dof - 1) // 2 + 1):
+            term *= x / (2 * j - 1)
+            s += term
+        total += math.sqrt(2 / math.pi) * math.exp(-h) * s
+    return min(1.0, total)
+
+
+def _diagnose(where: str, lz: float, se: float, islands_lz: list[float] | None, ess_rel: float, n: int, k_hat: float,
+              n_nonfinite: int) -> None:  # fmt: skip
+    """The warnings of the module docstring."""
+    if n_nonfinite:
+        warnings.warn(
+            f"{where}: the target returned NaN/+inf (or a non-finite gradient) at {n_nonfinite} proposals or walkers; "
+            "they were rejected (info.n_nonfinite); check log_prob where it is not finite",
+            NonFiniteWarning,
+            stacklevel=4,
+        )
+    k_max = PARETO_K_WARNING
+    why = []
+    if ess_rel < ESS_WARNING:
+        why.append(f"ESS/n = {ess_rel:.3g} < {ESS_WARNING}")
+    if math.isfinite(k_hat) and k_hat > k_max:
+        why.append(
+            f"the weights' tail has Pareto shape k = {k_hat:.2f} > {k_max:.2f} (infinite variance at k > 0.5, "
+            "infinite mean at k >= 1: an improper target, or a path too coarse)"
+        )
+    if why:
+        warnings.warn(
+            f"{where}: degenerate importance weights ({'; '.join(why)}); log Z = {lz:.4g} +- {se:.2g} is not "
+            "reliable: use more walkers/steps, or check that the target is normalizable",
+            DegenerateWeightsWarning,
+            stacklevel=4,
+        )
+    if islands_lz and len(islands_lz) >= 3 and se > 0 and math.isfinite(se):
+        K = len(islands_lz)
+        mean = sum(islands_lz) / K
+        s2 = sum((v - mean) ** 2 for v in islands_lz) / (K - 1)
+        stat = (K - 1) * s2 / (K * se * se)
+        p = _chi2_sf(stat, K - 1)
+        if p < ISLAND_P_VALUE:
+            warnings.warn(
+                f"{where}: the {K} islands' log Z scatter with standard deviation {math.sqrt(s2):.3g}, more than the "
+                f"reported standard error {se:.3g} allows (chi^2 = {stat:.3g} on {K - 1} dof, p = {p:.2g}): the "
+                "stderr is not trustworthy; use more walkers or steps",
+                UncertaintyWarning,
+                stacklevel=4,
+            )
 
 
 def _result(
     carry: AISCarry, ys: tuple, k: int, cfg: ResampleConfig | None, pth: Any, opts: SamplerOptions, be: Any, n: int,
     return_works: bool,
     compiled: bool,
+    where: str,
+    pilot: dict[str, Any] | None = None,
 ) -> Samples:  # fmt: skip
-    """Host-side summary after the loop: the estimate, its standard error and the typed info."""
+    """Host-side summary after the loop: the estimate, its standard error, the typed info and the diagnostics."""
     xp, A = be.xp, carry.A
 
     def summarize(rs: ResampleState | None, a: Any) -> tuple:
@@ -381,40 +684,63 @@ def _result(
     if bool(nan):
         i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
         raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
-    ts, ess_t, events, lmes, accs, hs = (be.to_numpy(y) for y in ys)
+    ts, ess_t, events, lmes, accs, hs, moves, nfs = (be.to_numpy(y).tolist() for y in ys)
     lz, var = float(lz_a), float(var_a)
-    acc_trace = [float(v) for v in accs.reshape(-1).tolist()]
+    moves = [int(m) for m in moves]
+    total_moves = sum(moves)
+    acc = sum(a * m for a, m in zip(accs, moves, strict=True)) / total_moves if total_moves else None
     ess_final = float(ess_a)
     epochs = islands_lz = None
     if cfg is not None and cfg.K == 1:
-        epochs = [float(v) for v, e in zip(lmes.tolist(), events.tolist(), strict=True) if e] + [float(lme_a)]
+        epochs = [float(v) for v, e in zip(lmes, events, strict=True) if e] + [float(lme_a)]
     elif cfg is not None:
         islands_lz = [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
+    n_nonfinite = int(sum(nfs))
+    k_hat = pareto_k(be.to_numpy(A).tolist())
     info = AISInfo(
-        times=[0.0, *(float(t) for t in ts.tolist())],
-        ess_trace=[float(v) for v in ess_t.tolist()],
-        acceptance=sum(acc_trace) / len(acc_trace) if acc_trace else None,
-        acceptance_trace=acc_trace,
+        times=[0.0, *(float(t) for t in ts)],
+        ess_trace=[float(v) for v in ess_t],
+        acceptance=acc,
+        acceptance_trace=[float(a) for a in accs],
         step_size=float(carry.mc.step_size),
-        step_size_trace=[float(v) for v in hs.reshape(-1).tolist()],
+        step_size_trace=[float(v) for v in hs],
         n_resample=0 if cfg is None else int(carry.rs.events),
         steps=k,
         kernel=opts.kernel,
         ess_relative=ess_final / n,
-        target_evaluations=n * (1 + k * opts.n_mcmc * opts.evals_per_step()),
+        target_evaluations=n * (1 + total_moves * opts.evals_per_step()) + (pilot or {}).get("target_evaluations", 0),
         islands=None if cfg is None else cfg.K,
         log_Z_epochs=epochs,
         log_Z_islands=islands_lz,
         works=-A if return_works else None,
+        n_moves=moves,
+        n_nonfinite=n_nonfinite,
+        pareto_k=k_hat,
+        pilot=None if pilot is None else {"mean": pilot["mean"], "scale": pilot["scale"]},
     )
+    se = math.sqrt(var)
+    _diagnose(where, lz + pth.log_Z0, se, islands_lz, ess_final / n, n, k_hat, n_nonfinite)
     return Samples(
-        x=carry.mc.x, log_weights=log_w + pth.log_Z0, log_Z=lz + pth.log_Z0, log_Z_stderr=math.sqrt(var),
+        x=carry.mc.x, log_weights=log_w + pth.log_Z0, log_Z=lz + pth.log_Z0, log_Z_stderr=se,
         ess=ess_final, info=info, backend=be,
     )  # fmt: skip
+
+
+_AIS_OPTIONS = frozenset(
+    {
+        "steps", "kernel", "n_mcmc", "max_mcmc", "precondition", "step_size", "adapt_step_size", "target_accept",
+        "n_leapfrog", "path", "base", "base_mean", "base_scale", "schedule", "x0", "islands", "adaptive",
+        "target_cess", "max_steps", "backend", "device", "dtype", "rng", "seed", "progress",
+    }
+)  # fmt: skip
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='smc')")
 def smc(target: Any, n: int, *, resample: str = "systematic", ess_threshold: float = 0.5, **kwargs: Any) -> Samples:
     """Sequential Monte Carlo: :func:`ais` with resampling (systematic by default) whenever ESS/n drops
-    below ``ess_threshold``."""
-    return ais(target, n, resample=resample, ess_threshold=ess_threshold, **kwargs)
+    below ``ess_threshold``, adaptive moves and islands by default; the other options are :func:`ais`'s
+    (``return_works`` excepted)."""
+    check_options("smc()", kwargs, _AIS_OPTIONS)
+    if resample is None:
+        raise ValueError(f"smc(): resample must be one of {RESAMPLERS} (for no resampling call ais())")
+    return ais(target, n, resample=resample, ess_threshold=ess_threshold, _where="smc()", **kwargs)

@@ -15,6 +15,18 @@ is an array operation too. With :math:`\xi\sim\mathcal N(0, I)`:
   L leapfrog steps :math:`p \mathrel{+}= \tfrac h2 s;\ x \mathrel{+}= h p;\ p \mathrel{+}= \tfrac h2 s`, accepted with
   probability :math:`\min(1, e^{-H(x',p') + H(x,p)})`, :math:`H = -\log\tilde\rho(x) + |p|^2/2`.
 
+**Preconditioning** (optional, ``state.scale``): with a factor :math:`L` of a covariance :math:`M = LL^\top`
+(``scale`` a (d,) vector of standard deviations, :math:`L = \mathrm{diag}(\sigma)`, or a (d, d) lower-triangular
+Cholesky factor), each kernel runs in the whitened coordinates :math:`z = L^{-1}x`: RWM :math:`y = x + hL\xi`;
+MALA :math:`y = x + hM s(x) + \sqrt{2h}L\xi` with :math:`\log q(y|x) = -|L^{-1}(y - x - hMs(x))|^2/4h`
+(computed from ξ without inverting L); HMC with momentum :math:`q\sim\mathcal N(0, I)` in z, i.e. inverse mass
+matrix M (Girolami & Calderhead 2011 for the preconditioned Langevin proposal; Neal 2011 for the mass matrix).
+``scale=None`` is the identity.
+
+**Non-finite proposals.** A proposal whose log-density is NaN or +inf, or whose gradient is not finite where the
+log-density is finite, is rejected and counted in :attr:`MCMCInfo.n_nonfinite` (never accepted as "infinitely
+likely", never silently taken for zero density: the samplers report the count and warn).
+
 **Step-size adaptation** (:func:`adapt_step_size`): :math:`\log h \leftarrow \log h + \gamma(\bar a - a^\star)`,
 clipped to a factor 2 per step, with :math:`\bar a` the mean acceptance probability over the chains, γ = 0.5 and the
 optimal-scaling targets :math:`a^\star` = 0.234 (RWM; Roberts, Gelman & Gilks 1997), 0.574 (MALA; Roberts &
@@ -41,9 +53,12 @@ __all__ = [
     "MCMCParams",
     "MCMCState",
     "adapt_step_size",
+    "apply_L",
+    "apply_Lt",
     "default_step_size",
     "hmc_step",
     "mala_step",
+    "particle_scale",
     "rwm_step",
     "ula_step",
 ]
@@ -60,22 +75,26 @@ DensityFn = Callable[[Any], tuple[Any, Any, tuple]]
 
 class MCMCState(NamedTuple):
     """The state of n chains: positions ``x`` (n, d), ``log_prob`` (n,), ``grad`` (n, d), ``extra`` (a tuple of
-    per-walker arrays carried with the positions, e.g. the parts of an annealing path) and ``step_size`` (0-d)."""
+    per-walker arrays carried with the positions, e.g. the parts of an annealing path), ``step_size`` (0-d) and the
+    preconditioner ``scale`` (None, a (d,) vector of standard deviations or a (d, d) Cholesky factor)."""
 
     x: Any
     log_prob: Any
     grad: Any
     extra: tuple
     step_size: Any
+    scale: Any = None
 
 
 class MCMCInfo(NamedTuple):
-    """What one step did: per-chain Metropolis ``acceptance_rate`` (n,) (ones for ULA), ``is_accepted`` (n,) and
-    their mean over the chains ``mean_acceptance`` (0-d)."""
+    """What one step did: per-chain Metropolis ``acceptance_rate`` (n,) (ones for ULA), ``is_accepted`` (n,), their
+    mean over the chains ``mean_acceptance`` (0-d) and ``n_nonfinite`` (0-d): proposals rejected because the target
+    returned NaN/+inf or a non-finite gradient there."""
 
     acceptance_rate: Any
     is_accepted: Any
     mean_acceptance: Any
+    n_nonfinite: Any = None
 
 
 class MCMCParams(NamedTuple):
@@ -96,28 +115,46 @@ def default_step_size(kind: str, scale: float, dim: int) -> float:
     return 0.5 * scale**2 * dim ** (-1 / 3)
 
 
-def init_state(x: Any, log_prob: Any, grad: Any, extra: tuple, step_size: float) -> MCMCState:
+def init_state(x: Any, log_prob: Any, grad: Any, extra: tuple, step_size: float, scale: Any = None) -> MCMCState:
     """The state at positions ``x`` with the step size as a 0-d array of ``x``'s dtype and device."""
     xp = array_namespace(x)
     h = xp.asarray(step_size, dtype=x.dtype, device=getattr(x, "device", None))
-    return MCMCState(x, log_prob, grad, tuple(extra), h)
+    return MCMCState(x, log_prob, grad, tuple(extra), h, scale)
 
 
 def _sq(xp: Any, v: Any) -> Any:
     return xp.sum(v * v, axis=-1)
 
 
-def _clean(xp: Any, lp: Any) -> Any:
-    """NaN log-densities at proposals count as -inf (the proposal is rejected)."""
-    return xp.where(xp.isnan(lp), -math.inf, lp)
+def apply_L(v: Any, scale: Any) -> Any:
+    """:math:`Lv` for each row v of ``v`` (``scale`` None: the identity; (d,): diagonal; (d, d): lower factor)."""
+    if scale is None:
+        return v
+    return v * scale if scale.ndim == 1 else v @ scale.T
+
+
+def apply_Lt(g: Any, scale: Any) -> Any:
+    """:math:`L^\\top g` for each row g of ``g``."""
+    if scale is None:
+        return g
+    return g * scale if scale.ndim == 1 else g @ scale
+
+
+def _bad(xp: Any, lp: Any, g: Any) -> Any:
+    """Per walker: log-density NaN or +inf, or a non-finite gradient where the log-density is finite (a kernel that
+    needs no gradient may be given ``g = None``)."""
+    if g is None:
+        return xp.isnan(lp) | (lp == math.inf)
+    return xp.isnan(lp) | (lp == math.inf) | (xp.any(~xp.isfinite(g), axis=-1) & (lp > -math.inf))
 
 
 def _metropolis(
-    state: MCMCState, y: Any, lpy: Any, gy: Any, ey: tuple, log_a: Any, gen: Any
+    state: MCMCState, y: Any, lpy: Any, gy: Any, ey: tuple, log_a: Any, gen: Any, bad: Any
 ) -> tuple[MCMCState, MCMCInfo]:
+    """Accept ``y`` with probability ``min(1, exp(log_a))``; proposals flagged ``bad`` are rejected and counted."""
     xp = array_namespace(state.x)
     n = state.x.shape[0]
-    log_a = xp.where(xp.isnan(log_a), -math.inf, log_a)
+    log_a = xp.where(xp.isnan(log_a) | bad, -math.inf, log_a)
     acc_prob = xp.exp(xp.minimum(log_a, xp.zeros_like(log_a)))
     u = gen.uniform((n,), dtype=state.x.dtype)
     accept = xp.log(u) < log_a
@@ -129,57 +166,71 @@ def _metropolis(
         xp.where(col, gy, state.grad),
         extra,
         state.step_size,
+        state.scale,
     )
-    return new, MCMCInfo(acc_prob, accept, xp.mean(acc_prob))
+    return new, MCMCInfo(acc_prob, accept, xp.mean(acc_prob), xp.sum(xp.astype(bad, xp.int32)))
 
 
 def rwm_step(state: MCMCState, gen: Any, params: MCMCParams) -> tuple[MCMCState, MCMCInfo]:
-    """Random-walk Metropolis: :math:`y = x + h\\xi`."""
+    """Random-walk Metropolis: :math:`y = x + hL\\xi`."""
     xp = array_namespace(state.x)
-    y = state.x + state.step_size * gen.normal(state.x.shape, dtype=state.x.dtype)
+    xi = gen.normal(state.x.shape, dtype=state.x.dtype)
+    y = state.x + state.step_size * apply_L(xi, state.scale)
     lpy, gy, ey = params.fn(y)
-    return _metropolis(state, y, lpy, gy, ey, _clean(xp, lpy) - state.log_prob, gen)
-
-
-def _langevin_proposal(state: MCMCState, gen: Any) -> Any:
-    xp = array_namespace(state.x)
-    h = state.step_size
-    return state.x + h * state.grad + xp.sqrt(2 * h) * gen.normal(state.x.shape, dtype=state.x.dtype)
+    return _metropolis(state, y, lpy, gy, ey, lpy - state.log_prob, gen, _bad(xp, lpy, gy))
 
 
 def ula_step(state: MCMCState, gen: Any, params: MCMCParams) -> tuple[MCMCState, MCMCInfo]:
-    """Unadjusted Langevin: :math:`y = x + h s(x) + \\sqrt{2h}\\xi`, always accepted."""
+    """Unadjusted Langevin: :math:`y = x + hMs(x) + \\sqrt{2h}L\\xi`, accepted unless the target is not finite
+    there (then the walker stays and the proposal is counted in ``n_nonfinite``)."""
     xp = array_namespace(state.x)
-    y = _langevin_proposal(state, gen)
+    h, sc = state.step_size, state.scale
+    xi = gen.normal(state.x.shape, dtype=state.x.dtype)
+    y = state.x + apply_L(h * apply_Lt(state.grad, sc) + xp.sqrt(2 * h) * xi, sc)
     lpy, gy, ey = params.fn(y)
-    ones = xp.ones_like(lpy)
-    return MCMCState(y, lpy, gy, tuple(ey), state.step_size), MCMCInfo(ones, ones > 0, xp.mean(ones))
+    bad = _bad(xp, lpy, gy)
+    ok = ~bad
+    col = ok[:, None]
+    extra = tuple(xp.where(ok if a.ndim == 1 else col, b, a) for a, b in zip(state.extra, ey, strict=True))
+    new = MCMCState(
+        xp.where(col, y, state.x), xp.where(ok, lpy, state.log_prob), xp.where(col, gy, state.grad), extra, h, sc
+    )
+    acc = xp.astype(ok, state.x.dtype)
+    return new, MCMCInfo(acc, ok, xp.mean(acc), xp.sum(xp.astype(bad, xp.int32)))
 
 
 def mala_step(state: MCMCState, gen: Any, params: MCMCParams) -> tuple[MCMCState, MCMCInfo]:
-    """Metropolis-adjusted Langevin: the ULA proposal with the Metropolis–Hastings correction."""
+    """Metropolis-adjusted Langevin: the (preconditioned) ULA proposal with the Metropolis–Hastings correction;
+    in whitened coordinates the forward residual is :math:`\\sqrt{2h}\\xi` and the backward one
+    :math:`-\\sqrt{2h}\\xi - h L^\\top(s(x) + s(y))`."""
     xp = array_namespace(state.x)
-    x, g, h = state.x, state.grad, state.step_size
-    y = _langevin_proposal(state, gen)
+    h, sc = state.step_size, state.scale
+    xi = xp.sqrt(2 * h) * gen.normal(state.x.shape, dtype=state.x.dtype)
+    gz = apply_Lt(state.grad, sc)
+    y = state.x + apply_L(h * gz + xi, sc)
     lpy, gy, ey = params.fn(y)
-    log_a = _clean(xp, lpy) - state.log_prob - (_sq(xp, x - y - h * gy) - _sq(xp, y - x - h * g)) / (4 * h)
-    return _metropolis(state, y, lpy, gy, ey, log_a, gen)
+    back = xi + h * (gz + apply_Lt(gy, sc))
+    log_a = lpy - state.log_prob - (_sq(xp, back) - _sq(xp, xi)) / (4 * h)
+    return _metropolis(state, y, lpy, gy, ey, log_a, gen, _bad(xp, lpy, gy))
 
 
 def hmc_step(state: MCMCState, gen: Any, params: MCMCParams) -> tuple[MCMCState, MCMCInfo]:
-    """Hamiltonian Monte Carlo with ``params.n_leapfrog`` leapfrog steps (unrolled: L is static)."""
+    """Hamiltonian Monte Carlo with ``params.n_leapfrog`` leapfrog steps (unrolled: L is static), in whitened
+    coordinates (inverse mass matrix :math:`M = LL^\\top`)."""
     xp = array_namespace(state.x)
-    x, h, L = state.x, state.step_size, params.n_leapfrog
+    x, h, L, sc = state.x, state.step_size, params.n_leapfrog, state.scale
     p = gen.normal(x.shape, dtype=x.dtype)
-    y, q = x, p + 0.5 * h * state.grad
+    y, q = x, p + 0.5 * h * apply_Lt(state.grad, sc)
     lpy, gy, ey = state.log_prob, state.grad, state.extra
+    bad = xp.zeros(lpy.shape, dtype=xp.bool, device=getattr(x, "device", None))
     for i in range(L):
-        y = y + h * q
+        y = y + h * apply_L(q, sc)
         lpy, gy, ey = params.fn(y)
+        bad = bad | _bad(xp, lpy, gy)
         gy = xp.where(xp.isfinite(gy), gy, xp.zeros_like(gy))
-        q = q + (h if i < L - 1 else 0.5 * h) * gy
-    log_a = (_clean(xp, lpy) - 0.5 * _sq(xp, q)) - (state.log_prob - 0.5 * _sq(xp, p))
-    return _metropolis(state, y, lpy, gy, ey, log_a, gen)
+        q = q + (h if i < L - 1 else 0.5 * h) * apply_Lt(gy, sc)
+    log_a = (lpy - 0.5 * _sq(xp, q)) - (state.log_prob - 0.5 * _sq(xp, p))
+    return _metropolis(state, y, lpy, gy, ey, log_a, gen, bad)
 
 
 KERNEL_STEPS: dict[str, Callable[[MCMCState, Any, MCMCParams], tuple[MCMCState, MCMCInfo]]] = {
@@ -201,3 +252,32 @@ def adapt_step_size(state: MCMCState, mean_accept: Any, target: float | None, ra
     ok = xp.isfinite(a)
     step = xp.clip(rate * (xp.where(ok, a, xp.zeros_like(a)) - target), -math.log(2), math.log(2))
     return state._replace(step_size=xp.where(ok, h * xp.exp(step), h))
+
+
+def particle_scale(x: Any, log_w: Any, kind: str) -> Any:
+    r"""The preconditioner of the moves from the weighted particle cloud (as in the SMC samplers of Chopin 2002 and
+    pymc's SMC; Buchholz, Chopin & Jacob 2021, arXiv:1808.07730, for adapting the kernels of tempering SMC from the
+    particles): with :math:`W = \mathrm{softmax}(\log w)`, :math:`\mu = \sum_i W_i x_i`,
+    ``"diag"`` gives the weighted standard deviations :math:`\sigma_j = (\sum_i W_i (x_{ij} - \mu_j)^2)^{1/2}`,
+    ``"full"`` the Cholesky factor of the weighted covariance (plus :math:`10^{-8}` of its mean variance on the
+    diagonal). Dimensions with a zero or non-finite variance fall back to 1 (a collapsed cloud does not freeze the
+    walkers); traceable (no host sync)."""
+    xp = array_namespace(x)
+    lw = xp.where(xp.isnan(log_w), -math.inf, log_w)
+    m = xp.max(lw)
+    w = xp.exp(lw - xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
+    w = w / xp.sum(w)
+    w = xp.where(xp.isfinite(w), w, xp.zeros_like(w))
+    mu = xp.sum(w[:, None] * x, axis=0)
+    xc = x - mu
+    var = xp.sum(w[:, None] * xc * xc, axis=0)
+    ok = xp.isfinite(var) & (var > 0)
+    var = xp.where(ok, var, xp.ones_like(var))
+    if kind == "diag":
+        return xp.sqrt(var)
+    d = x.shape[1]
+    cov = (w[:, None] * xc).T @ xc
+    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None))
+    good = xp.all(xp.isfinite(cov)) & xp.all(ok)
+    cov = xp.where(good, cov, eye * var) + 1e-8 * xp.mean(var) * eye
+    return xp.linalg.cholesky(cov)

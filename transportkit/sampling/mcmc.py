@@ -6,16 +6,23 @@ a homogeneous Markov chain), with :math:`\log h \leftarrow \log h + \gamma(\bar 
 targets :math:`a^\star` = 0.234 (RWM; Roberts, Gelman & Gilks 1997), 0.574 (MALA; Roberts & Rosenthal 1998), 0.65
 (HMC; Beskos et al. 2013, arXiv:1001.4460). On JAX the whole run (warm-up, sampling, thinning) is compiled: each
 phase is one ``lax.scan`` whose per-step outputs are the acceptance trace and the thinned states.
+
+Proposals where the target returns NaN/+inf (or a non-finite gradient) are rejected and counted
+(``info.n_nonfinite``), with a :class:`~transportkit.errors.NonFiniteWarning` at the end of the run.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from .._capabilities import declare
 from .._loops import Loops, scan_steps
+from .._validation import as_count, as_points, check_options
+from ..errors import NonFiniteWarning
+from ..random import SEED_DEPRECATED
 from ._common import as_density, infer_dim
 from .kernels import (
     KERNEL_STEPS,
@@ -28,7 +35,7 @@ from .kernels import (
     default_step_size,
     init_state,
 )
-from .options import SamplerOptions, check_count
+from .options import SamplerOptions, check_target_dim
 from .results import MCMCRunInfo, Samples
 
 __all__ = [
@@ -86,8 +93,8 @@ def _initial_states(
     if x0 is None:
         x = getattr(target, "base_scale", 1.0) * gen.normal((n, dim))
     else:
-        x = be.asarray(x0)
-        if x.ndim != 2 or tuple(x.shape) != (n, dim):
+        x = x0
+        if tuple(x.shape) != (n, dim):
             raise ValueError(f"x0 must have shape (n, d) = {(n, dim)}, got {tuple(x.shape)}")
 
     def first(y: Any) -> tuple[Any, Any, Any]:
@@ -121,8 +128,10 @@ def mcmc(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     progress: bool = False,
+    _where: str = "mcmc()",
 ) -> Samples:
     r"""Run ``n`` independent chains of ``kernel`` for ``steps`` steps; return the final states.
 
@@ -133,8 +142,8 @@ def mcmc(
         :class:`~transportkit.targets.Target`, or a pair ``(log_prob, grad_log_prob)`` of callables.
     n : int
         number of chains.
-    kernel, step_size, adapt_step_size, target_accept, n_leapfrog, backend, device, dtype, seed, progress
-        see :class:`~transportkit.sampling.options.SamplerOptions`.
+    kernel, step_size, adapt_step_size, target_accept, n_leapfrog, backend, device, dtype, rng, progress
+        see :class:`~transportkit.sampling.options.SamplerOptions` (``seed`` is the deprecated alias of ``rng``).
     steps : int
         steps per chain.
     warmup : int, optional
@@ -150,24 +159,37 @@ def mcmc(
         ``x`` the final states, ``log_weights`` zeros, ``log_Z = None``, ``ess = n`` (independent chains) and
         ``info`` a :class:`~transportkit.sampling.results.MCMCRunInfo`.
     """
+    w = _where
     opts = SamplerOptions(
         kernel=kernel, step_size=step_size, adapt_step_size=adapt_step_size, target_accept=target_accept,
-        n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, seed=seed, progress=progress,
+        n_leapfrog=n_leapfrog, backend=backend, device=device, dtype=dtype, rng=rng, seed=seed, progress=progress,
+        where=w,
     )  # fmt: skip
-    n = check_count("n", n, 1)
-    steps = check_count("steps", steps, 1)
-    warmup = steps // 2 if warmup is None else check_count("warmup", warmup, 0)
+    n = as_count(f"{w}: n", n, 1)
+    steps = as_count(f"{w}: steps", steps, 1)
+    warmup = steps // 2 if warmup is None else as_count(f"{w}: warmup", warmup, 0)
     if warmup > steps:
-        raise ValueError(f"warmup must be in [0, steps], got {warmup}")
-    thin = check_count("thin", thin, 0)
-    be, gen = opts.resolve(x0)
+        raise ValueError(f"{w}: warmup must be in [0, steps], got {warmup}")
+    thin = as_count(f"{w}: thin", thin, 0)
+    check_target_dim(w, target)
+    be, gen = opts.resolve() if x0 is None else opts.resolve(x0)
+    if x0 is not None:
+        x0 = as_points(f"{w}: x0", x0, be, ndim=2)
     xp = be.xp
     density = as_density(target, be)
     compiled = be.compiles_loops and gen.functional
     x, lp, g, dim = _initial_states(target, n, x0, density, be, gen, compiled)
     state = init_state(x, lp, g, (), opts.initial_step_size(getattr(target, "base_scale", 1.0), dim))
-    state, accs, trace = _run_chains(be, gen, density, opts, state, steps, warmup, thin, target, compiled)
+    state, accs, nfs, trace = _run_chains(be, gen, density, opts, state, steps, warmup, thin, target, compiled)
     acc_trace = [float(a) for a in be.to_numpy(accs).tolist()]
+    n_nonfinite = int(sum(be.to_numpy(nfs).tolist()))
+    if n_nonfinite:
+        warnings.warn(
+            f"{w}: the target returned NaN/+inf (or a non-finite gradient) at {n_nonfinite} proposals; they were "
+            "rejected (info.n_nonfinite); check log_prob where it is not finite",
+            NonFiniteWarning,
+            stacklevel=2,
+        )
     post = acc_trace[warmup:] or acc_trace
     info = MCMCRunInfo(
         kernel=kernel,
@@ -177,6 +199,7 @@ def mcmc(
         steps=steps,
         warmup=warmup,
         trace=trace,
+        n_nonfinite=n_nonfinite,
     )
     zeros = xp.zeros((n,), dtype=state.x.dtype, device=be.device)
     return Samples(x=state.x, log_weights=zeros, log_Z=None, log_Z_stderr=None, ess=float(n), info=info, backend=be)
@@ -185,8 +208,9 @@ def mcmc(
 def _run_chains(
     be: Any, gen: Any, density: Any, opts: SamplerOptions, state: MCMCState, steps: int, warmup: int, thin: int,
     target: Any, compiled: bool,
-) -> tuple[MCMCState, Any, Any]:  # fmt: skip
-    """Warm-up (adapting), then sampling (with the thinned trace as a scan output): ``(state, accs, trace)``."""
+) -> tuple[MCMCState, Any, Any, Any]:  # fmt: skip
+    """Warm-up (adapting), then sampling (with the thinned trace as a scan output): ``(state, accs, non-finite
+    counts, trace)`` (per-step acceptance and non-finite proposal counts)."""
     xp = be.xp
     loop_key = gen.loop_key() if compiled else None
     step_fn, a_star = KERNEL_STEPS[opts.kernel], opts.a_star
@@ -201,7 +225,7 @@ def _run_chains(
         s, info = step_fn(s, gen.at(key, i), params)
         if adapting:
             s = adapt_step_size(s, info.mean_acceptance, a_star)
-        return s, info.mean_acceptance
+        return s, (info.mean_acceptance, info.n_nonfinite)
 
     def warm(i: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
         return one(i, s, c[0], True)
@@ -210,29 +234,43 @@ def _run_chains(
         return one(i + c[1], s, c[0], False)
 
     def thinned(j: Any, s: MCMCState, c: Any) -> tuple[MCMCState, Any]:
-        s, accs = Loops(be, compiled).scan(lambda i, ss: one(i, ss, c[0], False), s, c[1] + j * thin, thin)
-        return s, (accs, s.x)
+        s, (accs, nfs) = Loops(be, compiled).scan(lambda i, ss: one(i, ss, c[0], False), s, c[1] + j * thin, thin)
+        return s, (accs, nfs, s.x)
 
     tkey = (opts.kernel, opts.n_leapfrog, a_star, thin, _target_key(target))
     desc = opts.kernel
-    parts, trace = [], None
+    parts, nf_parts, trace = [], [], None
     if warmup:
-        state, accs = scan_steps(be, warm, state, warmup, consts=(loop_key, 0), key=("mcmc-warm", *tkey),
-                               progress=opts.progress, desc=desc, compile=compiled)  # fmt: skip
+        state, (accs, nfs) = scan_steps(be, warm, state, warmup, consts=(loop_key, 0), key=("mcmc-warm", *tkey),
+                                        progress=opts.progress, desc=desc, compile=compiled)  # fmt: skip
         parts.append(accs)
+        nf_parts.append(nfs)
     rest = steps - warmup
     if thin and rest >= thin:
         kept = rest // thin
-        state, (accs, trace) = scan_steps(be, thinned, state, kept, consts=(loop_key, warmup), key=("mcmc-thin", *tkey),
-                                          progress=opts.progress, desc=desc, compile=compiled)
+        state, (accs, nfs, trace) = scan_steps(be, thinned, state, kept, consts=(loop_key, warmup),
+                                               key=("mcmc-thin", *tkey), progress=opts.progress, desc=desc,
+                                               compile=compiled)  # fmt: skip
         parts.append(xp.reshape(accs, (kept * thin,)))
+        nf_parts.append(xp.reshape(nfs, (kept * thin,)))
         rest -= kept * thin
     if rest:
-        state, accs = scan_steps(be, plain, state, rest, consts=(loop_key, steps - rest), key=("mcmc-plain", *tkey),
-                                 progress=opts.progress, desc=desc, compile=compiled)
+        state, (accs, nfs) = scan_steps(be, plain, state, rest, consts=(loop_key, steps - rest),
+                                        key=("mcmc-plain", *tkey), progress=opts.progress, desc=desc,
+                                        compile=compiled)  # fmt: skip
         parts.append(accs)
+        nf_parts.append(nfs)
     accs = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-    return state, accs, trace
+    nfs = nf_parts[0] if len(nf_parts) == 1 else xp.concat(nf_parts, axis=0)
+    return state, accs, nfs, trace
+
+
+_MCMC_OPTIONS = frozenset(
+    {
+        "steps", "warmup", "step_size", "adapt_step_size", "target_accept", "n_leapfrog", "x0", "thin", "backend",
+        "device", "dtype", "rng", "seed", "progress",
+    }
+)  # fmt: skip
 
 
 def _target_key(target: Any) -> Any:
@@ -243,22 +281,26 @@ def _target_key(target: Any) -> Any:
 @declare(name="tk.sample(method='rwm')")
 def rwm(target: Any, n: int, **kwargs: Any) -> Samples:
     """Random-walk Metropolis chains: :func:`mcmc` with ``kernel="rwm"``."""
-    return mcmc(target, n, kernel="rwm", **kwargs)
+    check_options("rwm()", kwargs, _MCMC_OPTIONS)
+    return mcmc(target, n, kernel="rwm", _where="rwm()", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='ula')")
 def ula(target: Any, n: int, **kwargs: Any) -> Samples:
     """Unadjusted Langevin chains (biased, O(h)): :func:`mcmc` with ``kernel="ula"``."""
-    return mcmc(target, n, kernel="ula", **kwargs)
+    check_options("ula()", kwargs, _MCMC_OPTIONS)
+    return mcmc(target, n, kernel="ula", _where="ula()", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='mala')")
 def mala(target: Any, n: int, **kwargs: Any) -> Samples:
     """Metropolis-adjusted Langevin chains: :func:`mcmc` with ``kernel="mala"``."""
-    return mcmc(target, n, kernel="mala", **kwargs)
+    check_options("mala()", kwargs, _MCMC_OPTIONS)
+    return mcmc(target, n, kernel="mala", _where="mala()", **kwargs)
 
 
 @declare(uses=("value_and_grad",), name="tk.sample(method='hmc')")
 def hmc(target: Any, n: int, **kwargs: Any) -> Samples:
     """Hamiltonian Monte Carlo chains (leapfrog, ``n_leapfrog`` steps): :func:`mcmc` with ``kernel="hmc"``."""
-    return mcmc(target, n, kernel="hmc", **kwargs)
+    check_options("hmc()", kwargs, _MCMC_OPTIONS)
+    return mcmc(target, n, kernel="hmc", _where="hmc()", **kwargs)

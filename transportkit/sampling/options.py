@@ -1,44 +1,59 @@
 """The keyword tail shared by the samplers of unnormalized densities (MCMC, AIS/SMC), checked once at entry.
 
-:class:`SamplerOptions` holds ``kernel, n_mcmc, step_size, adapt_step_size, target_accept, n_leapfrog, backend,
-device, dtype, seed, progress``; building one validates every field (a ``ValueError`` naming the value), and
-:meth:`SamplerOptions.resolve` turns ``backend/device/dtype/seed`` into a backend and a generator, all before the
-first evaluation of a target.
+:class:`SamplerOptions` holds ``kernel, n_mcmc, max_mcmc, precondition, step_size, adapt_step_size, target_accept,
+n_leapfrog, backend, device, dtype, rng, progress`` (``seed`` is the deprecated alias of ``rng``); building one
+validates every field through :mod:`transportkit._validation` (an error naming the argument and the function the user
+called), and :meth:`SamplerOptions.resolve` turns ``backend/device/dtype/rng`` into a backend and a generator, all
+before the first evaluation of a target.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from typing import Any
 
 from .._backend import Backend, resolve_backend
-from ..random import Generator, default_rng
+from .._validation import as_bool, as_choice, as_count, as_probability, as_real
+from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .kernels import KERNELS, TARGET_ACCEPT, default_step_size
 
-__all__ = ["SamplerOptions", "check_count"]
+__all__ = ["PRECONDITIONERS", "SamplerOptions", "check_count", "check_target_dim"]
+
+#: preconditioners of the AIS/SMC moves (see :func:`~transportkit.sampling.kernels.particle_scale`)
+PRECONDITIONERS = ("diag", "full", "none")
 
 
 def check_count(name: str, value: Any, low: int) -> int:
-    """``value`` as an int >= ``low`` (bools refused), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    """Deprecated: :func:`transportkit._validation.as_count` (kept for callers outside the samplers)."""
+    return as_count(name, value, low)
+
+
+def check_target_dim(where: str, target: Any) -> None:
+    """A target's ``dim`` attribute, when it has one, must be a positive integer (``2.5`` is not truncated)."""
+    d = getattr(target, "dim", None)
+    if d is not None and not isinstance(target, (tuple, list)):
+        as_count(f"{where}: target.dim", d, 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class SamplerOptions:
-    """The shared sampler options (see the module docstring); invalid values raise ``ValueError`` on construction.
+    """The shared sampler options (see the module docstring); invalid values raise on construction
+    (``TypeError`` for a wrong type, ``ValueError`` for a value out of range), the message naming ``where``.
 
     Parameters
     ----------
     kernel : {"rwm", "ula", "mala", "hmc"}
         the MCMC kernel.
-    n_mcmc : int
-        MCMC steps per annealing step (AIS/SMC), >= 0.
+    n_mcmc : int or None
+        MCMC moves per annealing step (AIS/SMC), >= 0; ``None`` (default): adaptive, between 1 and ``max_mcmc``
+        (see :mod:`transportkit.sampling.ais`).
+    max_mcmc : int
+        the cap of the adaptive number of moves, >= 1.
+    precondition : {"diag", "full", "none"}
+        AIS/SMC: the moves' proposal scaled by the weighted particles' standard deviations (``"diag"``), their
+        covariance (``"full"``) or not at all; with a preconditioner ``step_size`` is relative to it.
     step_size : float or None
-        initial step size (None: :func:`~transportkit.sampling.kernels.default_step_size`).
+        initial step size, finite and > 0 (None: :func:`~transportkit.sampling.kernels.default_step_size`).
     adapt_step_size : bool
         adapt the step size toward ``target_accept``.
     target_accept : float or None
@@ -47,14 +62,16 @@ class SamplerOptions:
         leapfrog steps per HMC step, >= 1.
     backend, device, dtype
         where to run (see :func:`transportkit.get_backend`).
-    seed : int, None or Generator
-        the random stream.
+    rng : None, int, numpy.random.Generator or transportkit Generator
+        the random stream (SPEC 7); ``seed`` is its deprecated alias.
     progress : bool
         show a progress bar.
+    where : str
+        the function the user called, for error messages.
     """
 
     kernel: str = "mala"
-    n_mcmc: int = 1
+    n_mcmc: int | None = 1
     step_size: float | None = None
     adapt_step_size: bool = True
     target_accept: float | None = None
@@ -62,34 +79,39 @@ class SamplerOptions:
     backend: Any = None
     device: Any = None
     dtype: Any = None
-    seed: Any = None
+    rng: Any = None
+    seed: Any = SEED_DEPRECATED
     progress: bool = False
+    max_mcmc: int = 10
+    precondition: str = "none"
+    where: str = "sampler"
 
     def __post_init__(self) -> None:
-        if self.kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {self.kernel!r}; choose one of {KERNELS}")
-        object.__setattr__(self, "n_mcmc", check_count("n_mcmc", self.n_mcmc, 0))
-        object.__setattr__(self, "n_leapfrog", check_count("n_leapfrog", self.n_leapfrog, 1))
+        w = self.where
+        as_choice(f"{w}: kernel", self.kernel, KERNELS)
+        if self.n_mcmc is not None:
+            object.__setattr__(self, "n_mcmc", as_count(f"{w}: n_mcmc", self.n_mcmc, 0))
+        object.__setattr__(self, "max_mcmc", as_count(f"{w}: max_mcmc", self.max_mcmc, 1))
+        object.__setattr__(self, "n_leapfrog", as_count(f"{w}: n_leapfrog", self.n_leapfrog, 1))
+        pre = "none" if self.precondition is None else self.precondition
+        object.__setattr__(self, "precondition", as_choice(f"{w}: precondition", pre, PRECONDITIONERS))
         if self.step_size is not None:
-            if isinstance(self.step_size, bool) or not isinstance(self.step_size, (int, float)):
-                raise ValueError(f"step_size must be a positive number or None, got {self.step_size!r}")
-            if not (math.isfinite(self.step_size) and self.step_size > 0):
-                raise ValueError(f"step_size must be positive, got {self.step_size}")
-        if self.target_accept is not None and not (
-            isinstance(self.target_accept, (int, float)) and 0 < self.target_accept < 1
-        ):
-            raise ValueError(f"target_accept must be in (0, 1) or None, got {self.target_accept!r}")
+            h = as_real(f"{w}: step_size", self.step_size, low=0.0, low_open=True)
+            object.__setattr__(self, "step_size", h)
+        if self.target_accept is not None:
+            object.__setattr__(self, "target_accept", as_probability(f"{w}: target_accept", self.target_accept))
         for name in ("adapt_step_size", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        s = self.seed
-        if not (
-            s is None
-            or isinstance(s, Generator)
-            or (isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0)
-        ):
-            if not hasattr(s, "bit_generator"):  # a numpy.random.Generator (SPEC 7) is accepted too
-                raise ValueError(f"seed must be None, a non-negative int or a Generator, got {s!r}")
+            object.__setattr__(self, name, as_bool(f"{w}: {name}", getattr(self, name)))
+
+    @property
+    def adaptive_moves(self) -> bool:
+        """Whether the number of moves per annealing step is adaptive (``n_mcmc=None``)."""
+        return self.n_mcmc is None
+
+    @property
+    def max_moves(self) -> int:
+        """The most moves an annealing step makes (``n_mcmc``, or ``max_mcmc`` when adaptive)."""
+        return self.max_mcmc if self.n_mcmc is None else self.n_mcmc
 
     @property
     def a_star(self) -> float | None:
@@ -107,6 +129,7 @@ class SamplerOptions:
         return self.n_leapfrog if self.kernel == "hmc" else 1
 
     def resolve(self, *arrays: Any) -> tuple[Backend, Generator]:
-        """The backend (from ``backend/device/dtype``, else the arrays) and the generator seeded by ``seed``."""
+        """The backend (from ``backend/device/dtype``, else the arrays) and the generator from ``rng`` (or the
+        deprecated ``seed``)."""
         be = resolve_backend(*arrays, backend=self.backend, device=self.device, dtype=self.dtype)
-        return be, default_rng(self.seed, be)
+        return be, resolve_rng(self.rng, be, seed=self.seed)

@@ -43,7 +43,8 @@ class InfoRecord(Mapping):
 class MCMCRunInfo(InfoRecord):
     """Diagnostics of :func:`~transportkit.sampling.mcmc.mcmc`: ``kernel``; ``acceptance`` (mean acceptance
     probability after warm-up); ``acceptance_trace`` (per step, a list); ``step_size`` (final); ``steps``;
-    ``warmup``; ``trace`` ((kept, n, d) thinned post-warm-up states, or None)."""
+    ``warmup``; ``trace`` ((kept, n, d) thinned post-warm-up states, or None); ``n_nonfinite`` (proposals rejected
+    because the target returned NaN/+inf there)."""
 
     kernel: str
     acceptance: float
@@ -52,6 +53,7 @@ class MCMCRunInfo(InfoRecord):
     steps: int
     warmup: int
     trace: Any = None
+    n_nonfinite: int = 0
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -60,7 +62,9 @@ class AISInfo(InfoRecord):
     ``ess_trace`` (ESS/n after each reweighting); ``acceptance`` (mean) and ``acceptance_trace``; ``step_size``
     (final) and ``step_size_trace``; ``n_resample`` (resampling events); ``steps``; ``kernel``; ``ess_relative``;
     ``target_evaluations``; with resampling ``islands``, ``log_Z_epochs`` (one island) or ``log_Z_islands``
-    (several); with ``return_works`` the per-walker ``works``."""
+    (several); with ``return_works`` the per-walker ``works``; ``n_moves`` (MCMC moves per annealing step),
+    ``n_nonfinite`` (NaN/+inf target values met and rejected), ``pareto_k`` (tail shape of the final weights) and
+    ``pilot`` (the base a pilot run chose, or None)."""
 
     times: list[float]
     ess_trace: list[float]
@@ -77,6 +81,10 @@ class AISInfo(InfoRecord):
     log_Z_epochs: list[float] | None = None
     log_Z_islands: list[float] | None = None
     works: Any = None
+    n_moves: list[int] | None = None
+    n_nonfinite: int = 0
+    pareto_k: float | None = None
+    pilot: dict | None = None
 
 
 @dataclasses.dataclass
