@@ -419,7 +419,8 @@ def ais(
             pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen)
             base_mean, base_scale = pilot["mean"], pilot["scale"]
     base_mean = 0.0 if base_mean is None else base_mean
-    pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
+    pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule,
+                    x0=x0, need_grad=opts.kernel != "rwm")
     compiled = be.compiles_loops and gen.functional and getattr(pth, "geometric", False)
     path_key = pth.cache_key(target) if compiled else None
     if x0 is None:
