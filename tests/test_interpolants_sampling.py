@@ -124,7 +124,7 @@ def test_seed_reproducible_and_dispatch():
         tk.sample(f, 10, method="nope")
     with pytest.raises(ValueError, match="solver"):
         tk.sample(f, 10, solver="euler_maruyama")
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n must be an integer"):
         tk.sample(f, 0)
     with pytest.raises(TypeError):
         tk.sample(object(), 10)

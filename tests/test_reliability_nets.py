@@ -144,7 +144,7 @@ BAD_PATHS = [
     ({"base_mean": "a"}, TypeError, "base_mean"),
     ({"base_mean": [0.0, math.nan]}, ValueError, "base_mean must be a finite"),
     ({"base_mean": [[0.0, 0.0]]}, ValueError, "base_mean must be a real number or a non-empty 1-D"),
-    ({"base_mean": [0.0, 0.0, 0.0]}, ValueError, "base mean has length 3"),
+    ({"base_mean": [0.0, 0.0, 0.0]}, ValueError, r"base \(base=, base_mean=\) gives dimension 3"),
     ({"schedule": 3}, TypeError, "schedule must be a pair of callables"),
 ]
 

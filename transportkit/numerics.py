@@ -30,9 +30,10 @@ def _prepare(name: str, a: Any, xp: Any) -> tuple[Any, Any]:
     """``(a, xp)``: dask refused; Python lists, tuples and numbers as NumPy float64 arrays; ``xp`` looked up."""
     refuse_lazy(name, a)
     if isinstance(a, (list, tuple, int, float)) and not isinstance(a, bool):
-        import numpy as np
+        from . import backends
 
-        a = np.asarray(a, dtype=np.float64)
+        host = backends.load("numpy")
+        a = host.asarray(a, host.namespace().float64, "cpu")
     return a, (array_namespace(a) if xp is None else xp)
 
 

@@ -287,6 +287,8 @@ class CallableTarget(Target):
         self._probe = probe
         self._with_dim: dict[int, CallableTarget] = {}
         self._probed: set = set()
+        #: what identifies this target across calls (compile caches key on it): the user's object or functions
+        self.cache_key = (source if source is not None else fn, self.grad_fn, self.vectorized, self.dim, host)
         bs = getattr(source, "base_scale", None)
         if bs is not None:
             self.base_scale = bs

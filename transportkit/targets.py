@@ -103,17 +103,18 @@ def as_target(obj: Any, *, dim: Any = None, x0: Any = None, backend: Any = None,
     ``base`` (its ``dim``), in this order; ``backend`` is the library a callable is written for (default: detected
     by a probe call once the dimension is known).
     """
+    src = "dim="
     if dim is not None:
         dim = as_count("dim", dim)
     elif x0 is not None and getattr(x0, "shape", None) is not None and len(x0.shape) >= 1:
-        dim = as_count("x0.shape[-1]", x0.shape[-1])
+        dim, src = as_count("x0.shape[-1]", x0.shape[-1]), "x0 (its last axis)"
     elif base is not None and getattr(base, "dim", None) is not None:
-        dim = as_count("base.dim", base.dim)
+        dim, src = as_count("base.dim", base.dim), "the base (base=, base_mean=)"
     if isinstance(obj, Target):
         if isinstance(obj, CallableTarget) and obj.dim is None and dim is not None:
             return obj.with_dim(dim)
         if dim is not None and getattr(obj, "dim", None) is not None and obj.dim != dim:
-            raise ValueError(f"the target has dimension {obj.dim}, but the dimension {dim} was given")
+            raise ValueError(f"the target has dimension {obj.dim}, but {src} gives dimension {dim}")
         return obj
     if _is_scipy_frozen(obj):
         return _scipy_target(obj, dim)
@@ -130,7 +131,7 @@ def as_target(obj: Any, *, dim: Any = None, x0: Any = None, backend: Any = None,
         if own is not None:
             own = as_count(f"{type(obj).__name__}.dim", own)
             if dim is not None and own != dim:
-                raise ValueError(f"the target has dimension {own}, but the dimension {dim} was given")
+                raise ValueError(f"the target has dimension {own}, but {src} gives dimension {dim}")
             dim = own
         gr = getattr(obj, "grad_log_prob", None)
         lap = getattr(obj, "laplacian_log_prob", None)

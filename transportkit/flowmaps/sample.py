@@ -77,4 +77,7 @@ def _run(obj: Any, n: int, **options: Any) -> Samples:
     return sample_flow_map(obj, n, **options)
 
 
-register_method("flow_map", _run, lambda obj: isinstance(obj, FlowMap), kind="a flow map (tk.flowmaps.FlowMap)")
+register_method(
+    "flow_map", _run, lambda obj: isinstance(obj, FlowMap), kind="a flow map (tk.flowmaps.FlowMap)", options=_OPTIONS,
+    summary="one- and few-step sampling: K jumps of a learned or exact flow map",
+)

@@ -206,6 +206,8 @@ def as_density(
     density.bound = not isinstance(t, CallableTarget)
     #: the normalized :class:`~transportkit.targets.Target`
     density.target = t
+    #: identifies the target across calls (a compile-cache key; a user's callable is wrapped anew on every call)
+    density.key = (getattr(t, "cache_key", t), need_grad is not False)
     return density
 
 

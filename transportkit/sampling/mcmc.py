@@ -176,7 +176,7 @@ def mcmc(
     if x0 is not None:
         x0 = as_points(f"{w}: x0", x0, be, ndim=2)
     xp = be.xp
-    density = as_density(target, be, x0=x0, need_grad=opts.kernel != "rwm")
+    density = as_density(target, be, need_grad=opts.kernel != "rwm")
     compiled = be.compiles_loops and gen.functional
     x, lp, g, dim = _initial_states(target, n, x0, density, be, gen, compiled)
     state = init_state(x, lp, g, (), opts.initial_step_size(getattr(target, "base_scale", 1.0), dim))

@@ -45,7 +45,7 @@ def keyword_options(*fns: Callable, exclude: Iterable[str] = ()) -> tuple[str, .
     for f in fns:
         params = list(inspect.signature(f).parameters.values())[2:]
         kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        names.update(p.name for p in params if p.kind in kinds)
+        names.update(p.name for p in params if p.kind in kinds and not p.name.startswith("_"))
     return tuple(sorted(names - set(exclude)))
 
 
@@ -84,14 +84,15 @@ def register_method(
 
 
 #: modules of this package that register methods when imported (a later module adds its name here)
-BUILTIN_MODULES: tuple[str, ...] = ("transport", "target_samplers")
+#: modules whose import registers methods: relative to this package, or absolute (other families' samplers)
+BUILTIN_MODULES: tuple[str, ...] = ("transport", "target_samplers", "transportkit.flowmaps.sample")
 
 
 def _ensure_builtin() -> None:
     import importlib
 
     for mod in BUILTIN_MODULES:
-        importlib.import_module(f"{__package__}.{mod}")
+        importlib.import_module(mod if "." in mod else f"{__package__}.{mod}")
 
 
 def methods_table() -> str:

@@ -222,8 +222,7 @@ def _compiled(
     base = path.base
     key = (
         "nets.simulate",
-        path.density.log_prob,
-        path.density.grad,
+        getattr(path.density, "key", (path.density.log_prob, path.density.grad)),
         (base.dim, repr(base.mean), base.scale),
         drift if spec is None else spec,
         K,
