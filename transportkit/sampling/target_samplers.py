@@ -107,8 +107,8 @@ def demo() -> None:
     n, steps = 1000, 50
     print(f"GMM40 (2-D, 40 modes, log Z = 0): n = {n} walkers, {steps} steps, numpy")
     for label, fn in (
-        ("AIS (MALA)", lambda: ais(t, n, steps=steps, seed=0)),
-        ("NETS (eps=1, b=0)", lambda: nets(t, n, steps=steps, rounds=0, seed=0)),
+        ("AIS (MALA)", lambda: ais(t, n, steps=steps, rng=0)),
+        ("NETS (eps=1, b=0)", lambda: nets(t, n, steps=steps, rounds=0, rng=0)),
     ):
         t0 = time.perf_counter()
         r = fn()

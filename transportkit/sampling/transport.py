@@ -12,8 +12,9 @@ from typing import Any
 
 from .._backend import get_backend
 from .._capabilities import declare
+from .._validation import as_bool, as_count
 from ..integrate import ODE_SOLVERS, SDE_SOLVERS, diffusion_function, grid_times, odeint, sdeint
-from ..random import Generator, default_rng
+from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .registry import register_method
 from .results import Samples
 
@@ -38,7 +39,8 @@ def sample_transport(
     backend: Any = None,
     device: Any = None,
     dtype: Any = None,
-    seed: Any = None,
+    rng: Any = None,
+    seed: Any = SEED_DEPRECATED,
     rng_on_host: bool = False,
     return_path: bool = False,
     progress: bool = False,
@@ -52,7 +54,8 @@ def sample_transport(
       one-sided conversion :math:`s = (\beta b - \beta' x)/(\alpha(\alpha\beta'-\alpha'\beta))`, singular at
       :math:`t = 1`: there, take an :math:`\varepsilon(t)` that vanishes at 1 or end ``t_span`` before 1.
     - ``grid``: an explicit time grid (overrides ``steps``/``t_span``), e.g. :func:`transportkit.integrate.time_grid`.
-    - ``seed``: int, ``None`` or a :class:`transportkit.random.Generator`; ``rng_on_host=True`` draws every random
+    - ``rng``: ``None``, an int, a ``numpy.random.Generator`` or a :class:`transportkit.random.Generator` (SPEC 7;
+      ``seed=`` is its deprecated alias); ``rng_on_host=True`` draws every random
       number with NumPy on the host, so that backends can be compared on identical noise.
 
     Returns :class:`Samples` with ``x`` (n, d); ``info`` holds ``method, solver, steps, t_span`` and, with
@@ -60,19 +63,23 @@ def sample_transport(
     """
     if method not in ("ode", "sde"):
         raise ValueError(f"transport sampling takes method='ode' or 'sde', got {method!r}")
+    n = as_count("n", n)
+    return_path, progress, rng_on_host = (as_bool("return_path", return_path), as_bool("progress", progress),
+                                          as_bool("rng_on_host", rng_on_host))
     solver = solver or ("rk4" if method == "ode" else "heun")
     allowed = ODE_SOLVERS if method == "ode" else SDE_SOLVERS
     if solver not in allowed:
         raise ValueError(f"unknown {method.upper()} solver {solver!r}; use one of {allowed}")
     steps = steps if steps is not None else (100 if method == "ode" else 500)
     eps_t = diffusion_function(diffusion) if method == "sde" else None
-    if isinstance(seed, Generator) and backend is None:
-        backend = seed.backend
+    src = rng if seed is SEED_DEPRECATED else seed
+    if isinstance(src, Generator) and backend is None:
+        backend = src.backend
     be = get_backend(backend if backend is not None else (field.backend or "numpy"), device=device, dtype=dtype)
     ts = grid_times(grid, steps, t_span, be)
     if not (0.0 <= min(ts) and max(ts) <= 1.0):
         raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
-    gen = default_rng(seed, be, rng_on_host=rng_on_host)
+    gen = resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
     bf = field.bind(be)
     x0 = bf.initial_samples(n, ts[0], gen)
     info: dict[str, Any] = {"method": method, "solver": solver, "steps": len(ts) - 1, "t_span": (ts[0], ts[-1])}

@@ -20,7 +20,7 @@ def demo(plot_path: str | None = None) -> None:
     rows = []
     for method, kw in (("ode", dict(steps=100, solver="rk4")), ("sde", dict(steps=200, diffusion=1.0))):
         t0 = time.perf_counter()
-        s = sample(f, n, method=method, seed=0, **kw)
+        s = sample(f, n, method=method, rng=0, **kw)
         dt = time.perf_counter() - t0
         lab = T.responsibilities(s.x)
         import array_api_compat
