@@ -379,7 +379,7 @@ def solve(
     progress
         a tqdm bar over time steps (advancing per compiled chunk on JAX).
     max_steps
-        the most time steps a run may take (default :data:`MAX_STEPS` = 10**6): ``round(t_final/dt)`` above it
+        the most time steps a run may take (default :data:`MAX_STEPS`, ``10**6``): ``round(t_final/dt)`` above it
         is a ``ValueError`` before any work; for ``dopri5`` it bounds the attempted internal steps of the whole
         run (a ``RuntimeError`` names the time reached).
 

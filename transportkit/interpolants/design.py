@@ -243,23 +243,20 @@ def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | 
 
 
 def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001, floor: float = 1e-3) -> Interpolant:
-    r"""The variance-preserving schedule (:math:`lpha = \sqrt{1-eta^2}`) minimizing
-    :math:`A_2 = \int_0^1 E\|
-abla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
+    r"""The variance-preserving schedule (:math:`\alpha = \sqrt{1-\beta^2}`) minimizing
+    :math:`A_2 = \int_0^1 E\|\nabla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
     Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.3).
 
-    Along the VP family :math:`\|
-abla b\|^2 = eta'^2 G(eta, x)`, so :math:`A_2 = \inteta'^2 G(eta)\,dt` with
-    :math:`G(eta) = E\|
-abla b\|^2|_{eta'=1}` (for :math:`\sigma = 1`: :math:`eta^2|\mu|^4
-    E[\mathrm{sech}^4(h + eta\mu\cdot x_t)]`); the Euler–Lagrange equation gives :math:`eta'\sqrt{G} =` const,
-    i.e. :math:`t = H(eta)/H(1)`, :math:`H(eta) = \int_0^eta\sqrt{G}`. :math:`G` is computed exactly (a
-    one-dimensional quadrature per node), :math:`H` by the trapezoid rule on ``nodes`` values of :math:`eta`, and the
-    schedule is the piecewise-linear interpolant of :math:`(t_i, eta_i)` with its exact piecewise-constant
-    derivative (a valid schedule; the exact geodesic has :math:`eta \propto \sqrt t` and an infinite
-    :math:`eta'(0)`, so start sampling slightly after 0, from the exact law there).
+    Along the VP family :math:`\|\nabla b\|^2 = \beta'^2 G(\beta, x)`, so :math:`A_2 = \int\beta'^2 G(\beta)\,dt` with
+    :math:`G(\beta) = E\|\nabla b\|^2|_{\beta'=1}` (for :math:`\sigma = 1`: :math:`\beta^2|\mu|^4
+    E[\mathrm{sech}^4(h + \beta\mu\cdot x_t)]`); the Euler–Lagrange equation gives :math:`\beta'\sqrt{G} =` const,
+    i.e. :math:`t = H(\beta)/H(1)`, :math:`H(\beta) = \int_0^\beta\sqrt{G}`. :math:`G` is computed exactly (a
+    one-dimensional quadrature per node), :math:`H` by the trapezoid rule on ``nodes`` values of :math:`\beta`, and the
+    schedule is the piecewise-linear interpolant of :math:`(t_i, \beta_i)` with its exact piecewise-constant
+    derivative (a valid schedule; the exact geodesic has :math:`\beta \propto \sqrt t` and an infinite
+    :math:`\beta'(0)`, so start sampling slightly after 0, from the exact law there).
 
-    ``surrogate=True``: the authors' closed form :math:`eta(t) = M^{-1}\sqrt{-\log(1 - (1 - e^{-M^2})t)}`,
+    ``surrogate=True``: the authors' closed form :math:`\beta(t) = M^{-1}\sqrt{-\log(1 - (1 - e^{-M^2})t)}`,
     :math:`M = |\mu|`."""
     from ..highdim_targets import SymmetricMixture
     from .highdim import symmetric_jacobian_moments

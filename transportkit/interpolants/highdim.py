@@ -96,7 +96,7 @@ class SymmetricMixtureField(Field):
 def symmetric_jacobian_moments(A: Any, K0: Any, var: Any, h: float, p: float) -> tuple[Any, Any]:
     r"""For the symmetric mixture's :math:`\|
 abla b\|_2 = \max(|A|, |A + K_0(1-T^2)|)`, :math:`T = 	anh v`,
-    with :math:`v = h + eta\mu\cdot x/D` Gaussian under each component (mean :math:`h \pm` ``var``, variance
+    with :math:`v = h + \beta\mu\cdot x/D` Gaussian under each component (mean :math:`h \pm` ``var``, variance
     ``var``): ``(E||grad b||^2, sup_x ||grad b||)`` per entry of the host arrays ``A, K0, var``. The expectation by
     the trapezoid rule on the union of a grid resolving :math:`\mathrm{sech}^2` and one resolving the Gaussian."""
     xp = host_backend().xp

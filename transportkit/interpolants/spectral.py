@@ -60,7 +60,7 @@ def _complex(x: Any, xp: Any) -> Any:
 
 def scale_adaptive(t: Any, kabs: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
     r"""One per-mode schedule of the authors' code: :math:`\beta_k(t) = t + t(1-t)(|k|^{-2} - 1)`,
-    :math:`\alpha_k = 1 - \beta_k` (|k| the integer wavenumber; the zero mode uses |k| = 1). Returns
+    :math:`\alpha_k = 1 - \beta_k` (:math:`|k|` the integer wavenumber; the zero mode uses :math:`|k| = 1`). Returns
     ``(alpha, beta, alpha_dot, beta_dot)`` broadcast over ``t`` (0-d or (n, 1, 1)) and ``kabs`` (N, N)."""
     q = 1.0 / xp.maximum(kabs, 1.0) ** 2 - 1.0
     beta = t + t * (1.0 - t) * q
