@@ -44,6 +44,7 @@ from .diagnostics import (
     WorkBounds,
 )
 from .escorted import escorted_jarzynski, flow_works
+from .feat import feat
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
 from .mbar_object import MBAR
 from .multistate import mbar
@@ -73,6 +74,7 @@ __all__ = [
     "escorted_jarzynski",
     "exp",
     "exp_gauss",
+    "feat",
     "flow_works",
     "from_samples",
     "mbar",
