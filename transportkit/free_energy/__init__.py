@@ -44,8 +44,8 @@ from .diagnostics import (
     WorkBounds,
 )
 from .escorted import escorted_jarzynski, flow_works
-from .feat import feat
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
+from .feat import feat
 from .mbar_object import MBAR
 from .multistate import mbar
 from .showcase import demo

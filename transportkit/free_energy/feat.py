@@ -160,9 +160,7 @@ def _fit_mlp_escort(
     return _MLPEscort(params, fit_linear_escort(xa, xb, be, gen, degree=1, pairs=8))
 
 
-def _log_kernel_ratio_step(
-    escort: LinearEscort, eps: float, h: float, tk: Any, tk1: Any, x: Array, y: Array
-) -> Array:
+def _log_kernel_ratio_step(escort: LinearEscort, eps: float, h: float, tk: Any, tk1: Any, x: Array, y: Array) -> Array:
     r""":math:`\log q_F(y|x) - \log q_B(x|y)` for one step from ``x`` at ``tk`` to ``y`` at ``tk1`` (Gaussian
     normalizations cancel)."""
     xp = escort.be.xp
@@ -202,7 +200,7 @@ def _works(
 def _split(x: Array, frac: float, gen: Any, be: Backend, name: str) -> tuple[Array, Array]:
     xp = be.xp
     n = x.shape[0]
-    k = int(round(frac * n))
+    k = round(frac * n)
     if k < 2 or n - k < 2:
         raise ValueError(f"{name}: with fit_fraction={frac} the fit or estimation part has < 2 of {n} samples")
     perm = gen.permutation(n)
