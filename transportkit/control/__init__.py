@@ -12,7 +12,7 @@ Optimal Control", arXiv:2410.05163 (2024).
 
 from __future__ import annotations
 
-from .on_policy import (
+from .girsanov import (
     ControlModel,
     LinearFeedback,
     OnPolicyResult,

@@ -77,7 +77,7 @@ def schrodinger_follmer(
         ``x`` (n, d), ``log_weights``, ``log_Z`` and ``log_Z_stderr`` (delta method), ``ess``, ``info``
         (``control``, ``history``). Warns :class:`~transportkit.errors.DegenerateWeightsWarning` when ESS/n < 0.01.
     """
-    from ..control.on_policy import ControlModel, mlp_control, on_policy, simulate
+    from ..control.girsanov import ControlModel, mlp_control, on_policy, simulate
     from .options import SamplerOptions
 
     n = as_count("n", n)

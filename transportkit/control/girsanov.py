@@ -24,6 +24,7 @@ from typing import Any
 
 from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
+from .._loops import scan_steps
 from .._results import Result
 from .._validation import as_choice, as_count, as_real, check_callable
 from ..random import SEED_DEPRECATED, resolve_rng
@@ -188,20 +189,23 @@ def simulate(
     h = T / steps
     x = _initial(x0, n_paths, None, be, gen)
     n, d = x.shape
-    xs, dws, us, runs = [], [], [], []
     ones = xp.ones((n,), dtype=x.dtype, device=be.device)
-    params = control.params
-    for k in range(steps):
-        t = k * h
-        u = control.apply(params, t * ones, x)
-        dW = math.sqrt(h) * gen.normal((n, d), dtype=x.dtype)
-        xs.append(x)
-        dws.append(dW)
-        us.append(u)
-        runs.append((0.5 * xp.sum(u * u, axis=1) + running_cost(t, x)) * h)
-        x = x + (drift(t, x) + sigma * u) * h + sigma * dW
+    apply = control.apply
+    compiled = be.compiles_loops and gen.functional
+
+    def body(i: Any, z: Array, consts: tuple) -> tuple[Array, tuple]:
+        params, key = consts
+        t = i * h
+        u = apply(params, t * ones, z)
+        dW = math.sqrt(h) * gen.at(key, i).normal((n, d), dtype=z.dtype)
+        run = (0.5 * xp.sum(u * u, axis=1) + running_cost(t, z)) * h
+        return z + (drift(t, z) + sigma * u) * h + sigma * dW, (z, dW, u, run)
+
+    consts = (control.params, gen.loop_key() if compiled else None)
+    ckey = ("control.simulate", drift, sigma, running_cost, apply, steps, T, n, d)
+    x_end, (xs, dws, us, runs) = scan_steps(be, body, x, steps, consts=consts, key=ckey, compile=compiled)
     tt = xp.asarray([k * h for k in range(steps)], dtype=x.dtype, device=be.device)
-    return Paths(xp.stack(xs), x, xp.stack(dws), xp.stack(us), xp.stack(runs), terminal_cost(x), tt, h)
+    return Paths(xs, x_end, dws, us, runs, terminal_cost(x_end), tt, h)
 
 
 def _weights(paths: Paths, baseline: str, xp: Any) -> Array:
@@ -303,7 +307,8 @@ def on_policy(
     lr = as_real("lr", lr, low=0.0, low_open=True)
     lr_decay = as_real("lr_decay", lr_decay, low=0.0, high=1.0, low_open=True)
     baseline = as_choice("baseline", baseline, ("cost_to_go", "total"))
-    be = resolve_backend(None if callable(x0) else x0, backend=backend)
+    arrays = () if control is None or not isinstance(control, ControlModel) else tuple(control.params.values())
+    be = resolve_backend(None if callable(x0) else x0, *arrays, backend=backend)
     be.require("value_and_grad")
     gen = resolve_rng(rng, be, seed=seed)
     xp = be.xp
@@ -367,7 +372,7 @@ def surrogate_gradient(
     sigma, T = _check(drift, sigma, running_cost, terminal_cost, T)
     steps, n_paths, batches = as_count("steps", steps), as_count("n_paths", n_paths, 2), as_count("batches", batches, 2)
     baseline = as_choice("baseline", baseline, ("cost_to_go", "total"))
-    be = resolve_backend(None if callable(x0) else x0, backend=backend)
+    be = resolve_backend(None if callable(x0) else x0, *control.params.values(), backend=backend)
     vg = be.require("value_and_grad")
     gen = resolve_rng(rng, be)
     xp = be.xp
