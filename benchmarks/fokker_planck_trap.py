@@ -10,14 +10,13 @@ Prints the relative entropy error at 11 times and its maximum over the whole tra
 from __future__ import annotations
 
 import argparse
-import time
-
 import os
+import time
 
 import numpy as np
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
-import transportkit as tk  # noqa: E402
+import transportkit as tk
 
 
 def main() -> None:
