@@ -25,7 +25,7 @@ def _quadratic(be):
 def test_fixed_theta_ula_bias_removed(backend):
     """U = x^2/2, h = 0.4, 30 ULA steps from N(0, 1): unweighted variance 1/(1 - h/2) = 1.25 (the ULA bias),
     weighted variance 1, ESS/n > 0.9."""
-    n, h = 20000, 0.4
+    n, h = 10000, 0.4
     x0 = tk.random.default_rng(0, backend).normal((n, 1))
     x, A = ebm.ula_jarzynski_weights(_quadratic(backend), x0, steps=30, step_size=h, rng=1)
     x, A = to_np(backend, x)[:, 0], to_np(backend, A)
