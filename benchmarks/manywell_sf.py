@@ -39,7 +39,7 @@ def separable_control(be, dim, hidden=(32, 32), seed=0):
     return tk.control.ControlModel(apply, p)
 
 
-def run(kind, seed, iterations, be):
+def run(kind, seed, iterations, be, lr=5e-3):
     target = tk.targets.ManyWell(32)
     if kind == "separable":
         ctrl = separable_control(be, 32, seed=seed)
@@ -47,18 +47,22 @@ def run(kind, seed, iterations, be):
         ctrl = tk.control.mlp_control(32, rng=seed, backend=be)
     t0 = time.perf_counter()
     r = tk.sample(target, 4000, method="schrodinger_follmer", control=ctrl, iterations=iterations, n_paths=256,
-                  steps=STEPS, lr=5e-3, lr_decay=0.998, rng=seed, backend=be)  # fmt: skip
+                  steps=STEPS, lr=lr, lr_decay=0.998, rng=seed, backend=be)  # fmt: skip
     err = r.log_Z - target.log_Z
+    cost = r.info["history"]["cost"]
+    kl0, kl1 = cost[0] + target.log_Z, sum(cost[-20:]) / len(cost[-20:]) + target.log_Z
     print(f"{kind:9s} seed {seed}: log Z = {r.log_Z:.3f} +- {r.log_Z_stderr:.3f} (truth {target.log_Z:.3f}, error "
           f"{err:+.3f}); ESS/n = {r.ess / 4000:.3f}; {iterations} iterations x 256 paths x {STEPS} steps, "
-          f"4000 samples, {time.perf_counter() - t0:.0f} s", flush=True)
+          f"4000 samples, {time.perf_counter() - t0:.0f} s; path KL J + log Z: {kl0:.2f} -> {kl1:.2f}", flush=True)
 
 
 if __name__ == "__main__":
     be = tk.get_backend("jax", dtype="float64")
     its = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     gen_its = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    for seed in range(3):
-        run("separable", seed, its, be)
+    seeds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    lr = float(sys.argv[4]) if len(sys.argv) > 4 else 5e-3
+    for seed in range(seeds):
+        run("separable", seed, its, be, lr)
     if gen_its:
         run("mlp", 0, gen_its, be)
