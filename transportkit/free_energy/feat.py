@@ -157,15 +157,15 @@ def _fit_mlp_escort(
         return xp.mean(xp.sum(r * r, axis=1))
 
     params, _ = adam(be, loss, params, batches, steps=train_steps, lr=lr)
-    return _MLPEscort(params, fit_linear_escort(xa, xb, be, gen, degree=1, pairs=8))
+    m_a, C_a = _moments(xa, xp)
+    m_b, C_b = _moments(xb, xp)
+    return _MLPEscort(params, LinearEscort(xp.zeros((1, d + 1, d), dtype=xa.dtype), m_a, C_a, m_b, C_b, be))
 
 
-def _log_kernel_ratio_step(escort: LinearEscort, eps: float, h: float, tk: Any, tk1: Any, x: Array, y: Array) -> Array:
-    r""":math:`\log q_F(y|x) - \log q_B(x|y)` for one step from ``x`` at ``tk`` to ``y`` at ``tk1`` (Gaussian
-    normalizations cancel)."""
-    xp = escort.be.xp
-    fwd = y - x - h * (escort.velocity(tk, x) + eps * escort.score(tk, x))
-    bwd = x - y + h * (escort.velocity(tk1, y) - eps * escort.score(tk1, y))
+def _log_ratio(fwd: Array, bwd: Array, h: float, eps: float, xp: Any) -> Array:
+    r""":math:`\log q_F(x_{k+1}|x_k) - \log q_B(x_k|x_{k+1})` from the residuals ``fwd`` :math:`= x_{k+1} - x_k -
+    h(b + \varepsilon s)(t_k, x_k)` and ``bwd`` :math:`= x_k - x_{k+1} + h(b - \varepsilon s)(t_{k+1}, x_{k+1})`
+    (the Gaussian normalizations cancel)."""
     return (xp.sum(bwd * bwd, axis=1) - xp.sum(fwd * fwd, axis=1)) / (4.0 * h * eps)
 
 
@@ -180,17 +180,21 @@ def _works(
     compiled = be.compiles_loops and gen.functional
     key = gen.loop_key() if compiled else None
 
+    def drift_f(t: Any, z: Array) -> Array:
+        return escort.velocity(t, z) + eps * escort.score(t, z)
+
+    def drift_b(t: Any, z: Array) -> Array:
+        return escort.velocity(t, z) - eps * escort.score(t, z)
+
     def body(i: Any, carry: tuple[Array, Array], consts: Any) -> tuple[Array, Array]:
         z, acc = carry
-        g = gen.at(key, i)
-        xi = g.normal(z.shape, dtype=z.dtype)
-        if forward:
-            tk, tk1 = i * h, (i + 1) * h
-            new = z + h * (escort.velocity(tk, z) + eps * escort.score(tk, z)) + sq * xi
-            return new, acc + _log_kernel_ratio_step(escort, eps, h, tk, tk1, z, new)
-        tk1, tk = 1.0 - i * h, 1.0 - (i + 1) * h
-        new = z - h * (escort.velocity(tk1, z) - eps * escort.score(tk1, z)) + sq * xi
-        return new, acc + _log_kernel_ratio_step(escort, eps, h, tk, tk1, new, z)
+        noise = sq * gen.at(key, i).normal(z.shape, dtype=z.dtype)
+        if forward:  # z = x_k at t_k -> new = x_{k+1}
+            new = z + h * drift_f(i * h, z) + noise
+            return new, acc + _log_ratio(noise, z - new + h * drift_b((i + 1) * h, new), h, eps, xp)
+        # z = x_{k+1} at t_{k+1} = 1 - i h -> new = x_k at t_k = 1 - (i + 1) h
+        new = z - h * drift_b(1.0 - i * h, z) + noise
+        return new, acc + _log_ratio(z - new - h * drift_f(1.0 - (i + 1) * h, new), noise, h, eps, xp)
 
     acc0 = xp.zeros(x.shape[:1], dtype=x.dtype, device=be.device)
     end, acc = run_steps(be, body, (x, acc0), steps, compile=compiled)
