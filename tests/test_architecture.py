@@ -49,6 +49,7 @@ FLOORS: dict[str, int] = {
     "transportkit.sampling": 4,
     "transportkit.free_energy": 4,
     "transportkit.tpt": 4,
+    "transportkit.control": 4,
     "transportkit.galerkin": 4,
     "transportkit.meanfield": 4,
     "transportkit.fokker_planck": 4,

@@ -31,6 +31,7 @@ __all__ = [
 
 _SUBMODULES = {
     "backends",
+    "control",
     "fokker_planck",
     "flowmaps",
     "free_energy",

@@ -45,6 +45,7 @@ from .diagnostics import (
 )
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
+from .feat import feat
 from .mbar_object import MBAR
 from .multistate import mbar
 from .showcase import demo
@@ -73,6 +74,7 @@ __all__ = [
     "escorted_jarzynski",
     "exp",
     "exp_gauss",
+    "feat",
     "flow_works",
     "from_samples",
     "mbar",

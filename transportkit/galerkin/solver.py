@@ -383,6 +383,8 @@ def solve(
         is a ``ValueError`` before any work; for ``dopri5`` it bounds the attempted internal steps of the whole
         run (a ``RuntimeError`` names the time reached).
 
+    Notes
+    -----
     Every argument is checked before any work (docs/reliability.md): ``theta0`` a finite ``(p,)`` real array,
     ``fit_points`` finite ``(n, d)``, counts integers (NumPy integers accepted), tolerances finite and
     non-negative, ``0 < dt <= t_final``.

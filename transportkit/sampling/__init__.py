@@ -8,6 +8,7 @@ other modules add methods with :func:`register_method`.
 
 from __future__ import annotations
 
+from . import ebm, flow_mcmc, schrodinger_follmer  # noqa: F401  register "flow_mcmc", "schrodinger_follmer"
 from . import target_samplers as _target_samplers  # noqa: F401  registers the target samplers
 from . import transport as _transport  # noqa: F401  registers "ode" and "sde"
 from .paths import InterpolantPath
