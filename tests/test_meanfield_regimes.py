@@ -88,12 +88,12 @@ def test_linear_convergence_when_d_exceeds_n_data(backend):
 
 def test_regime_and_l2_are_checked():
     prob = _problem("numpy")
-    with pytest.raises(ValueError, match="regime.*did you mean 'lazy'"):
+    with pytest.raises(ValueError, match=r"regime.*did you mean 'lazy'"):
         mf.gradient_flow(prob, 4, steps=1, regime="lazzy")
     with pytest.raises(ValueError, match="l2"):
         mf.gradient_flow(prob, 4, steps=1, l2=-1.0)
     with pytest.raises(ValueError, match="l2"):
         mf.gradient_flow(prob, 4, steps=1, l2=float("nan"))
-    with pytest.raises(ValueError, match="birth_death needs regime='feature'"):
+    with pytest.raises(ValueError, match=r"birth_death needs regime='feature'"):
         mf.gradient_flow(prob, 4, steps=1, regime="lazy", birth_death=1.0)
     assert mf.gradient_flow(prob, 4, steps=1, l2=np.float32(0.1), rng=0).l2 == pytest.approx(0.1)
