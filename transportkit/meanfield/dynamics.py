@@ -343,14 +343,14 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
         :math:`\\frac1n\\sum_i\\nabla_{\\theta_i}(c_i\\varphi_i)(x)\\cdot\\nabla_{\\theta_i}(c_i\\varphi_i)(x')`
         is O(1) while each unit moves by :math:`O(n^{-1/2})` (the linearized, random-features/NTK regime;
         Jacot, Gabriel & Hongler 2018; Chen, Vanden-Eijnden & Bruna, arXiv:2204.10782 contrast the two). The
-        particles of the result are the parameters of the chosen scaling (use :meth:`Trajectory.predict`). Birth–death is a mean-field
-        measure dynamics and is refused with ``regime="lazy"``.
+        particles of the result are the parameters of the chosen scaling (use :meth:`Trajectory.predict`).
+        Birth–death is a mean-field measure dynamics and is refused with ``regime="lazy"``.
     l2
         :math:`\\lambda \\ge 0`, the 2-norm regularizer: every particle gets the extra velocity
         :math:`-\\lambda\\theta_i` (gradient of :math:`\\frac\\lambda2\\int|\\theta|^2d\\mu_n` in the rescaled
         time of the feature regime; weight decay :math:`\\frac\\lambda2\\sum_i|\\theta_i|^2` in the lazy regime).
-        On the sphere only the amplitudes feel it. The recorded ``loss`` is the data loss (without the penalty). The dynamical
-        CLT of Chen, Rotskoff, Bruna & Vanden-Eijnden (NeurIPS 2020, arXiv:2008.09623) uses it to control the
+        On the sphere only the amplitudes feel it. The recorded ``loss`` is the data loss (without the penalty).
+        The dynamical CLT of Chen, Rotskoff, Bruna & Vanden-Eijnden (NeurIPS 2020, arXiv:2008.09623) uses it to control the
         long-time fluctuation term of the loss.
 
     Returns
