@@ -350,8 +350,8 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
         :math:`-\\lambda\\theta_i` (gradient of :math:`\\frac\\lambda2\\int|\\theta|^2d\\mu_n` in the rescaled
         time of the feature regime; weight decay :math:`\\frac\\lambda2\\sum_i|\\theta_i|^2` in the lazy regime).
         On the sphere only the amplitudes feel it. The recorded ``loss`` is the data loss (without the penalty).
-        The dynamical CLT of Chen, Rotskoff, Bruna & Vanden-Eijnden (NeurIPS 2020, arXiv:2008.09623) uses it to control the
-        long-time fluctuation term of the loss.
+        The dynamical CLT of Chen, Rotskoff, Bruna & Vanden-Eijnden (NeurIPS 2020, arXiv:2008.09623) uses it to
+        control the long-time fluctuation term of the loss.
 
     Returns
     -------
