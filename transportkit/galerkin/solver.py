@@ -69,8 +69,8 @@ class GalerkinResult(Result):
     ``training`` is ``"otd"`` or ``"dto"``; ``residual`` (one per step) is the root-mean-square residual over the
     samples of the step: :math:`\\|J\\dot\\theta - f\\|_{\\nu_n}` of the least-squares problem (OtD, first stage) or
     :math:`\\|u(\\theta_{k+1}) - u(\\theta_k) - \\Delta t[(1-\\alpha)f_k + \\alpha f_{k+1}]\\|_{\\nu_n}/\\Delta t`
-    of the fit (DtO). ``error_estimate`` ``(K,)`` is the a-posteriori estimate of the :math:`L^2(\\nu)` (root-mean-square)
-    error at the saved times,
+    of the fit (DtO). ``error_estimate`` ``(K,)`` is the a-posteriori estimate of the :math:`L^2(\\nu)`
+    (root-mean-square) error at the saved times,
 
     .. math:: \\eta(t_K) = \\|u(\\theta_0) - u_0\\|_{\\nu_n} + \\sum_{k < K}\\Delta t\\,\\|r_k\\|_{\\nu_n},
 
