@@ -69,16 +69,20 @@ class GalerkinResult(Result):
     ``training`` is ``"otd"`` or ``"dto"``; ``residual`` (one per step) is the root-mean-square residual over the
     samples of the step: :math:`\\|J\\dot\\theta - f\\|_{\\nu_n}` of the least-squares problem (OtD, first stage) or
     :math:`\\|u(\\theta_{k+1}) - u(\\theta_k) - \\Delta t[(1-\\alpha)f_k + \\alpha f_{k+1}]\\|_{\\nu_n}/\\Delta t`
-    of the fit (DtO). ``error_estimate`` ``(K,)`` is the a-posteriori estimate of the :math:`L^2(\\nu)`
-    (root-mean-square) error at the saved times,
+    of the fit (DtO). With :math:`r_k` that residual on the samples and :math:`e_0 = u(\\theta_0) - u_0`, the error
+    equation :math:`\\dot e = r + [f(u_\\theta) - f(u^*)]` integrated with a stability constant 1 (Zhang, Chen,
+    Vanden-Eijnden & Peherstorfer, arXiv:2404.01145, bound the error by the time integral of the residual times
+    :math:`e^{L(t-s)}`; here :math:`L = 0`, exact for a linear skew-adjoint :math:`f` and an assumption otherwise)
+    gives two a-posteriori quantities at the saved times ``(K,)``, both root-mean-square over the samples:
 
-    .. math:: \\eta(t_K) = \\|u(\\theta_0) - u_0\\|_{\\nu_n} + \\sum_{k < K}\\Delta t\\,\\|r_k\\|_{\\nu_n},
+    - ``error_bound`` :math:`= \\|e_0\\| + \\sum_{k<K}\\Delta t\\,\\|r_k\\|` (the triangle inequality: a bound
+      when :math:`L = 0`, pessimistic when the residuals of different steps cancel);
+    - ``error_estimate`` :math:`= \\|e_0 + \\sum_{k<K}\\Delta t\\,r_k\\|` (the residuals accumulated point by point;
+      this needs fixed samples, so with samples that move or are redrawn it falls back to ``error_bound``).
 
-    the error equation :math:`\\dot e = r + [f(u_\\theta) - f(u^*)]` integrated with a stability constant 1
-    (Zhang, Chen, Vanden-Eijnden & Peherstorfer, arXiv:2404.01145, bound the error by the time integral of the
-    residual times a stability factor :math:`e^{L(t-s)}`; here :math:`L = 0`, which is exact for a linear
-    skew-adjoint :math:`f` and an assumption otherwise — see docs/galerkin.md for how it compares with the true
-    error). ``NaN`` when the PDE has no ``u0``.
+    Measured on KdV (docs/galerkin.md, ``benchmarks/galerkin_training.py``). Both are ``NaN`` when the PDE has no
+    ``u0``; neither includes the time-discretization error of the integrator (small against the residual for
+    RK4 at the usual steps, not for explicit Euler).
     """
 
     t: Any
@@ -92,6 +96,7 @@ class GalerkinResult(Result):
     pde: Any = dataclasses.field(repr=False, default=None)
     residual: list[float] = dataclasses.field(default_factory=list)
     error_estimate: Any = None
+    error_bound: Any = None
     training: str = "otd"
 
     @property
@@ -163,15 +168,16 @@ def _rms(v: Any, xp: Any) -> Any:
 
 def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any, th0: Any, th1: Any,
                   X: Any) -> Any:
-    """The DtO fit residual
-    :math:`\\|u(\\theta_1) - u(\\theta_0) - h[(1-\\alpha)f(t,\\theta_0) + \\alpha f(t+h,\\theta_1)]\\|_{\\nu_n}/h`."""
+    """The DtO fit residual on the samples,
+    :math:`(u(\\theta_1) - u(\\theta_0) - h[(1-\\alpha)f(t,\\theta_0) + \\alpha f(t+h,\\theta_1)])/h`,
+    shape ``(n,)``."""
     xp = array_namespace(th0, X)
     f0 = param.evaluate(th0, X, ("u", *pde.needs))
     f1 = param.evaluate(th1, X, ("u", *pde.needs))
     target = f0["u"] + (h * (1.0 - alpha)) * pde.rhs(t, X, f0, xp)
     if alpha > 0:
         target = target + (h * alpha) * pde.rhs(t + h, X, f1, xp)
-    return _rms(f1["u"] - target, xp) / h
+    return (f1["u"] - target) / h
 
 
 def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
@@ -185,20 +191,23 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         fields = param.evaluate(th, XX, ("jac", *pde.needs))
         f = pde.rhs(t, XX, fields, xp)
         v, diag = lstsq_arrays(fields["jac"], f, rcond=rcond, ridge=ridge)
-        diag = (*diag, _rms(fields["jac"] @ v - f, xp))
+        diag = (*diag, fields["jac"] @ v - f)
         return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
 
-    def out(theta: Any, X: Any, h_ad: Any, count: Any, diag: tuple) -> tuple:
+    def out(theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, h: Any, diag: tuple) -> tuple:
+        # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with L = 0)
         xp = loops.be.xp
-        return (theta, X, h_ad, count), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count, diag[3])
+        acc = acc + h * diag[3]
+        return (theta, X, h_ad, count, acc), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count,
+                                              _rms(diag[3], xp), _rms(acc, xp))
 
     if training == "otd" and scheme in ("euler", "rk4"):
 
         def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta, X, h_ad, count = state
+            theta, X, h_ad, count, acc = state
             X = sampler.refresh(X, param, theta, gen.at(key, k))
             theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
-            return out(theta, X, h_ad, count, diag)
+            return out(theta, X, h_ad, count, acc, h, diag)
 
         return step
     if training == "dto":
@@ -206,12 +215,12 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, value_and_grad=value_and_grad)
 
         def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta0, X, h_ad, count = state
+            theta0, X, h_ad, count, acc = state
             X = sampler.refresh(X, param, theta0, gen.at(key, k))
             theta, diag = gauss_newton_solve(parts, k * h, h, theta0, X, iters=newton_iters, tol=NEWTON_TOL,
                                              loops=loops)
             res = _dto_residual(pde, param, alpha, k * h, h, theta0, theta, X)
-            return out(theta, X, h_ad, count, (*diag[:3], res))
+            return out(theta, X, h_ad, count, acc, h, (*diag[:3], res))
 
         return step
     return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
@@ -227,7 +236,7 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
     order = get_tableau("dopri5").order
 
     def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-        theta, X, h_ad, count = state
+        theta, X, h_ad, count, acc = state
         t_end = (k + 1) * h
         limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
 
@@ -246,8 +255,8 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
 
         zero = xp.zeros_like(h_ad)
         _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
-                                                                        (zero, zero, zero, zero)))
-        return out(theta, X, h_ad, count, diag)
+                                                                        (zero, zero, zero, xp.zeros_like(acc))))
+        return out(theta, X, h_ad, count, acc, h, diag)
 
     return step
 
@@ -495,7 +504,10 @@ def solve(
         if not math.isfinite(fit_error):
             raise ValueError("the initial fit diverged (non-finite residual); try another theta0")
     X = sampler.initial(param, theta, gen, xp)
-    e0 = float(_rms(param.value(theta, X) - pde.u0(X, xp), xp)) if pde.u0 is not None else float("nan")
+    u_err0 = (param.value(theta, X) - pde.u0(X, xp) if pde.u0 is not None
+              else xp.full((X.shape[0],), xp.nan, dtype=theta.dtype, device=be.device))
+    e0 = float(_rms(u_err0, xp))
+    fixed = not _draws(sampler) and not sampler.coupled
     se = int(save_every)
     blocks = [(n, k) for n, k in ((n_steps // se, se), (1, n_steps % se)) if n > 0 and k > 0]
 
@@ -508,22 +520,22 @@ def solve(
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
                  float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training)
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
-    state = (theta, X, h_arr, xp.asarray(0, device=be.device))
+    state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0)
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
                        compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
                        cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
-    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0)
+    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed)
 
 
 def _result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_steps: int, h: float, se: int,
             fit_error: float, param: Parametrization, pde: PDE, max_steps: int = MAX_STEPS,
-            training: str = "otd", e0: float = float("nan")) -> GalerkinResult:
+            training: str = "otd", e0: float = float("nan"), fixed: bool = True) -> GalerkinResult:
     """Assemble the :class:`GalerkinResult` (one host transfer of the per-step diagnostics)."""
     xp = be.xp
     thetas = xp.concat([theta0[None, :], *[o[0] for o in outs]], axis=0)
     Xs = xp.concat([X0[None, ...], *[o[1] for o in outs]], axis=0)
-    ranks, conds, finite, counts, resid = (be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs]))
-                                           for j in (2, 3, 4, 5, 6))
+    ranks, conds, finite, counts, resid, signed = (
+        be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs])) for j in (2, 3, 4, 5, 6, 7))
     spent = [k for k, c in enumerate(counts.tolist()) if c >= max_steps]
     if spent:
         raise RuntimeError(f"dopri5 used up max_steps={max_steps} attempted steps before t = {(spent[0] + 1) * h:.6g} "
@@ -538,10 +550,14 @@ def _result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_steps: int, 
     cum = [e0]
     for r in resid:
         cum.append(cum[-1] + h * r)
-    est = [cum[min(k, n_steps)] for k in [0, *range(se, n_steps + se, se)]]
+    saved = [min(k, n_steps) for k in [0, *range(se, n_steps + se, se)]]
+    bound = [cum[k] for k in saved]
+    signed_all = [e0, *(float(v) for v in signed.tolist())]
+    est = [signed_all[k] for k in saved] if fixed else bound
     return GalerkinResult(
         t=xp.asarray(times, dtype=be.dtype, device=be.device), theta=thetas, particles=Xs,
         rank=[int(r) for r in ranks.tolist()], cond=[float(c) for c in conds.tolist()], fit_error=fit_error,
         n_steps=n_steps, param=param, pde=pde, residual=resid,
-        error_estimate=xp.asarray(est, dtype=be.dtype, device=be.device), training=training, backend=be,
+        error_estimate=xp.asarray(est, dtype=be.dtype, device=be.device),
+        error_bound=xp.asarray(bound, dtype=be.dtype, device=be.device), training=training, backend=be,
     )
