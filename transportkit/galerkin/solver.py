@@ -11,7 +11,8 @@ Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with act
 high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &
 Peherstorfer (arXiv:2404.01145); Wen, Vanden-Eijnden & Peherstorfer, Physica D 2024 (arXiv:2306.15630).
 
-The time loop is a pure step ``(k, (theta, X, h, count)) -> (state, (rank, cond, finite, count))`` run block by block
+The time loop is a pure step ``(k, (theta, X, h, count, acc)) -> (state, (rank, cond, finite, count, residual,
+accumulated error))`` run block by block
 (one block per saved snapshot) with :func:`transportkit._loops.scan_steps`: one compiled program per run on JAX,
 Python loops elsewhere.
 """
