@@ -108,7 +108,9 @@ def implicit_parts(pde: Any, param: Any, *, alpha: float = 1.0, rcond: float = 1
     pde, param
         the problem and the parametrization.
     alpha
-        1 (backward Euler) or 1/2 (Crank–Nicolson).
+        1 (backward Euler), 1/2 (Crank–Nicolson) or 0 (explicit Euler: the discretize-then-optimize fit of
+        :math:`u(\theta_k) + \Delta t f(t_k, \theta_k)` of Zhang, Chen, Vanden-Eijnden & Peherstorfer,
+        arXiv:2404.01145).
     rcond, ridge
         regularization of the linear solves.
     fd_step
@@ -150,11 +152,14 @@ def implicit_parts(pde: Any, param: Any, *, alpha: float = 1.0, rcond: float = 1
         def f_of(tt: Any) -> Any:
             return f_at(t + h, tt, X)[0]
 
-        if value_and_grad is not None:
+        if alpha == 0:  # explicit-Euler DtO: the target does not depend on theta
+            JR = fl["jac"]
+        elif value_and_grad is not None:
             Df = dfdtheta_autodiff(value_and_grad, f_of, th, X.shape[0], rowwise=bool(param.rowwise))
+            JR = fl["jac"] - (h * alpha) * Df
         else:
             Df = dfdtheta_fd(f_of, th, f_new, fd_step=fd_step)
-        JR = fl["jac"] - (h * alpha) * Df
+            JR = fl["jac"] - (h * alpha) * Df
         delta, diag = lstsq_arrays(JR, -R, rcond=rcond, ridge=ridge)
         return delta, xp.linalg.vector_norm(R), diag
 

@@ -36,6 +36,7 @@ from .problems import (
     quadratic_teacher_student,
     sphere_uniform,
     teacher_student,
+    three_layer,
     three_spin,
 )
 from .units import Gaussian, Quadratic, ReLU, Ridge, Sigmoid, Tanh, Unit, get_unit
@@ -74,6 +75,7 @@ __all__ = [
     "sphere_uniform",
     "steps_to_reach",
     "teacher_student",
+    "three_layer",
     "three_spin",
     "train",
 ]

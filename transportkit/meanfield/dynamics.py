@@ -40,6 +40,7 @@ block) scanned by :func:`transportkit._loops.scan_steps`: one compiled program o
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -49,7 +50,7 @@ from .._backend import Backend
 from .._capabilities import declare
 from .._loops import progress_bar, scan_steps
 from .._results import Result
-from .._validation import as_bool, as_count, as_points, as_real
+from .._validation import as_bool, as_choice, as_count, as_points, as_real
 from ..errors import NonFiniteWarning
 from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .network import Particles
@@ -71,6 +72,17 @@ class Trajectory(Result):
     n_killed: Any
     n_cloned: Any
     snapshots: list | None = None
+    regime: str = "feature"
+    l2: float = 0.0
+
+    def predict(self, X: Any, problem: Problem) -> Any:
+        """The trained network at the rows of ``X``: :math:`\\frac1n\\sum_i c_i\\varphi(x; w_i)` (feature regime)
+        or :math:`\\frac1{\\sqrt n}\\sum_i c_i\\varphi(x; w_i)` (lazy regime), with ``problem``'s unit."""
+        xp = problem.backend.xp
+        p = self.particles
+        n = p.c.shape[0]
+        scale = 1.0 / math.sqrt(n) if self.regime == "lazy" else 1.0 / n
+        return problem.unit.features(problem.backend.asarray(X), p.w, xp) @ p.c * scale
 
 
 def birth_death_indices(V: Any, alpha: float, dt: float, gen: Generator) -> tuple[Any, Any, Any]:
@@ -119,18 +131,28 @@ def _birth_death(V: Any, alpha: float, dt: float, gen: Generator) -> tuple[Any, 
     return src, xp.sum(xp.astype(kill, xp.int64)), m
 
 
-def _gradient_step(problem: Problem, dt: float) -> Callable:
+def _gradient_step(problem: Problem, dt: float, regime: str = "feature", l2: float = 0.0) -> Callable:
     """One explicit Euler step of the particle ODE (projected and retracted on the sphere):
-    ``(c, W, batch) -> (loss, V, c_new, W_new)``."""
+    ``(c, W, batch) -> (loss, V, c_new, W_new)``; ``regime`` and ``l2`` as in :func:`train`."""
     xp = problem.backend.xp
     R = problem.sphere_radius
 
     def step(c: Any, W: Any, batch: Any = None) -> tuple[Any, Any, Any, Any]:
-        ev = problem.field(c, W, batch)
-        vw = ev.vw
+        if regime == "lazy":
+            # f = n^{-1/2} sum c_i phi_i is the mean-field network of amplitudes sqrt(n) c_i; the chain rule
+            # turns its rescaled-time velocities (n dl/dtheta) into the plain gradient flow -dl/dtheta
+            n = c.shape[0]
+            ev = problem.field(math.sqrt(n) * c, W, batch)
+            vc, vw = ev.vc / math.sqrt(n), ev.vw / n
+        else:
+            ev = problem.field(c, W, batch)
+            vc, vw = ev.vc, ev.vw
+        if l2 > 0:
+            vc = vc - l2 * c
+            vw = vw - l2 * W
         if R is not None:
             vw = vw - (xp.sum(vw * W, axis=1, keepdims=True) / R**2) * W
-        c = c + dt * ev.vc
+        c = c + dt * vc
         W = W + dt * vw
         if R is not None:
             W = R * W / xp.sqrt(xp.sum(W * W, axis=1, keepdims=True))
@@ -139,12 +161,20 @@ def _gradient_step(problem: Problem, dt: float) -> Callable:
     return step
 
 
+def _data_loss(problem: Problem, regime: str, c: Any, W: Any) -> Any:
+    """The data loss of the network ``(c, W)`` in ``regime`` (no regularizer)."""
+    if regime == "lazy":
+        return problem.loss(math.sqrt(c.shape[0]) * c, W)
+    return problem.loss(c, W)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Run:
     """What one training run closes over (everything but the arrays)."""
 
     problem: Problem
     dt: float
+    regime: str
     alpha: float
     batch_size: int | None
     gen: Generator
@@ -173,7 +203,7 @@ class _Run:
             key, k0 = consts
             c, W = state
             xp = self.problem.backend.xp
-            full = None if self.batch_size is None else self.problem.loss(c, W)
+            full = None if self.batch_size is None else _data_loss(self.problem, self.regime, c, W)
             state, (loss, nk, nc) = scan(lambda k, s: self.step(k, s, key), state, k0 + b * length, length)
             idx = xp.arange(length, device=self.problem.backend.device)
             first = xp.min(xp.where(xp.isfinite(loss), xp.full_like(idx, length), idx))
@@ -272,6 +302,7 @@ def _warn_divergence(be: Backend, outs: list[tuple], blocks: list[tuple[int, int
 def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, steps: int = 1000,
           birth_death: float = 0.0, batch_size: int | None = None, rng: Any = None, record_every: int = 1,
           record_particles: bool = False, progress: bool = False, jit: bool | None = None,
+          regime: str = "feature", l2: float = 0.0,
           n_steps: Any = _STEPS_ALIAS, seed: Any = SEED_DEPRECATED) -> Trajectory:
     """Run gradient flow (``batch_size=None``) or SGD, optionally with birth–death at rate ``birth_death``.
 
@@ -304,6 +335,23 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
         (:func:`transportkit._loops.scan_steps`; with a host generator, ``rng_on_host=True``, that draws
         during the run, only the gradient step is compiled); default: when ``steps >= 100`` (compilation
         costs more than it saves on short runs).
+    regime
+        ``"feature"`` (default): mean-field scaling :math:`f_n = \\frac1n\\sum_i c_i\\varphi(x;w_i)` in the
+        rescaled time :math:`\\dot\\theta_i = -n\\nabla_{\\theta_i}\\ell` (the units move by O(1): feature
+        learning). ``"lazy"``: NTK scaling :math:`f_n = \\frac1{\\sqrt n}\\sum_i c_i\\varphi(x;w_i)` under the plain
+        gradient flow :math:`\\dot\\theta_i = -\\nabla_{\\theta_i}\\ell`, whose tangent kernel
+        :math:`\\frac1n\\sum_i\\nabla_{\\theta_i}(c_i\\varphi_i)(x)\\cdot\\nabla_{\\theta_i}(c_i\\varphi_i)(x')`
+        is O(1) while each unit moves by :math:`O(n^{-1/2})` (the linearized, random-features/NTK regime;
+        Jacot, Gabriel & Hongler 2018; Chen, Vanden-Eijnden & Bruna, arXiv:2204.10782 contrast the two). The
+        particles of the result are the parameters of the chosen scaling (use :meth:`Trajectory.predict`).
+        Birth–death is a mean-field measure dynamics and is refused with ``regime="lazy"``.
+    l2
+        :math:`\\lambda \\ge 0`, the 2-norm regularizer: every particle gets the extra velocity
+        :math:`-\\lambda\\theta_i` (gradient of :math:`\\frac\\lambda2\\int|\\theta|^2d\\mu_n` in the rescaled
+        time of the feature regime; weight decay :math:`\\frac\\lambda2\\sum_i|\\theta_i|^2` in the lazy regime).
+        On the sphere only the amplitudes feel it. The recorded ``loss`` is the data loss (without the penalty).
+        The dynamical CLT of Chen, Rotskoff, Bruna & Vanden-Eijnden (NeurIPS 2020, arXiv:2008.09623) uses it to
+        control the long-time fluctuation term of the loss.
 
     Returns
     -------
@@ -315,6 +363,10 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
     :class:`~transportkit.errors.NonFiniteWarning` naming the first such step.
     """
     dt, n_steps, every, alpha = _check(problem, dt, _steps(steps, n_steps), record_every, birth_death)
+    regime = as_choice("regime", regime, ("feature", "lazy"))
+    l2 = as_real("l2", l2, low=0.0)
+    if regime == "lazy" and alpha > 0:
+        raise ValueError("birth_death needs regime='feature' (birth-death acts on the mean-field measure)")
     batch = None
     if batch_size is not None:
         if problem.n_data is None:
@@ -329,10 +381,11 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
     c, W = _initial_particles(problem, particles, init_gen)
     compile = (n_steps >= 100 if jit is None else bool(jit)) and be.jit is not None
     whole = compile and be.compiles_loops and (gen.functional or (batch is None and alpha == 0))
-    grad = _gradient_step(problem, dt)
+    grad = _gradient_step(problem, dt, regime, l2)
     if compile and not whole:
-        grad = be.compiled(("meanfield.gradient_step", problem, dt), lambda: _gradient_step(problem, dt))
-    run = _Run(problem, dt, alpha, batch, gen, grad)
+        grad = be.compiled(("meanfield.gradient_step", problem, dt, regime, l2),
+                           lambda: _gradient_step(problem, dt, regime, l2))
+    run = _Run(problem, dt, regime, alpha, batch, gen, grad)
     key = gen.loop_key()
     state, outs, k0 = (c, W), [], 0
     blocks = [(k, m) for k, m in ((n_steps // every, every), (1, n_steps % every)) if k and m]
@@ -341,7 +394,7 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
         for count, length in blocks:
             if whole:
                 state, ys = scan_steps(be, run.block(length, be.scan), state, count, consts=(key, xp.asarray(k0)),
-                                       key=("meanfield.train", problem, dt, alpha, batch, length),
+                                       key=("meanfield.train", problem, dt, regime, l2, alpha, batch, length),
                                        progress=progress, desc="meanfield")
             else:
                 state, ylist = _python_scan(run.block(length, _inner_scan(be, False)), state, count, (key, k0), bar,
@@ -351,19 +404,19 @@ def train(problem: Problem, particles: Particles | int, *, dt: float = 0.1, step
             k0 += count * length
     finally:
         bar.close()
-    tr = _trajectory(be, problem, state, outs, n_steps, every, dt, record_particles)
+    tr = _trajectory(be, problem, state, outs, n_steps, every, dt, record_particles, regime, l2)
     _warn_divergence(be, outs, blocks, tr.loss[-1], n_steps, dt)
     return tr
 
 
 def _trajectory(be: Backend, problem: Problem, state: tuple[Any, Any], outs: list[tuple], n_steps: int, every: int,
-                dt: float, record_particles: bool) -> Trajectory:
+                dt: float, record_particles: bool, regime: str = "feature", l2: float = 0.0) -> Trajectory:
     """Assemble the :class:`Trajectory` from the per-block outputs ``(loss, deaths, births, c, W)``."""
     xp = be.xp
     c, W = state
     n_rec = sum(o[0].shape[0] for o in outs)
     times = [k * every * dt for k in range(n_rec)] + [n_steps * dt]
-    losses = xp.concat([*[o[0] for o in outs], xp.reshape(problem.loss(c, W), (1,))])
+    losses = xp.concat([*[o[0] for o in outs], xp.reshape(_data_loss(problem, regime, c, W), (1,))])
     if outs:
         kills, clones = (xp.concat([xp.reshape(o[j], (-1,)) for o in outs]) for j in (1, 2))
     else:
@@ -373,32 +426,37 @@ def _trajectory(be: Backend, problem: Problem, state: tuple[Any, Any], outs: lis
         cs = [o[3][i, ...] for o in outs for i in range(o[3].shape[0])]
         ws = [o[4][i, ...] for o in outs for i in range(o[4].shape[0])]
         snaps = [Particles(a, b, backend=be) for a, b in zip(cs, ws, strict=True)] + [Particles(c, W, backend=be)]
-    return Trajectory(be.asarray(times), losses, Particles(c, W, backend=be), kills, clones, snaps, backend=be)
+    return Trajectory(be.asarray(times), losses, Particles(c, W, backend=be), kills, clones, snaps, regime, l2,
+                      backend=be)
 
 
 @declare(uses=("jit",))
 def gradient_flow(problem: Problem, particles: Particles | int, *, dt: float = 0.1, steps: int = 1000,
                   birth_death: float = 0.0, rng: Any = None, record_every: int = 1,
                   record_particles: bool = False, progress: bool = False, jit: bool | None = None,
+                  regime: str = "feature", l2: float = 0.0,
                   n_steps: Any = _STEPS_ALIAS, seed: Any = SEED_DEPRECATED) -> Trajectory:
-    """Gradient flow :math:`\\dot\\theta_i = -\\nabla V(\\theta_i;\\mu_n)` (optionally + birth–death);
-    see :func:`train` (``n_steps=`` and ``seed=`` are deprecated aliases of ``steps=`` and ``rng=``)."""
+    """Gradient flow :math:`\\dot\\theta_i = -\\nabla V(\\theta_i;\\mu_n) - \\lambda\\theta_i` (optionally +
+    birth–death) in the mean-field (``regime="feature"``) or NTK (``regime="lazy"``) scaling, with the 2-norm
+    regularizer ``l2`` = :math:`\\lambda`; see :func:`train` (``n_steps=`` and ``seed=`` are deprecated aliases of
+    ``steps=`` and ``rng=``)."""
     rng = _rng_alias(rng, seed)
     return train(problem, particles, dt=dt, steps=_steps(steps, n_steps), birth_death=birth_death, rng=rng,
-                 record_every=record_every, record_particles=record_particles, progress=progress, jit=jit)
+                 record_every=record_every, record_particles=record_particles, progress=progress, jit=jit,
+                 regime=regime, l2=l2)
 
 
 @declare(uses=("jit",))
 def sgd(problem: Problem, particles: Particles | int, *, batch_size: int, dt: float = 0.1, steps: int = 1000,
         birth_death: float = 0.0, rng: Any = None, record_every: int = 1, record_particles: bool = False,
-        progress: bool = False, jit: bool | None = None, n_steps: Any = _STEPS_ALIAS,
-        seed: Any = SEED_DEPRECATED) -> Trajectory:
+        progress: bool = False, jit: bool | None = None, regime: str = "feature", l2: float = 0.0,
+        n_steps: Any = _STEPS_ALIAS, seed: Any = SEED_DEPRECATED) -> Trajectory:
     """SGD: the gradient-flow step on a fresh minibatch of ``batch_size`` points each step; see :func:`train`
     (``n_steps=`` and ``seed=`` are deprecated aliases of ``steps=`` and ``rng=``)."""
     rng = _rng_alias(rng, seed)
     return train(problem, particles, dt=dt, steps=_steps(steps, n_steps), birth_death=birth_death,
                  batch_size=batch_size, rng=rng, record_every=record_every, record_particles=record_particles,
-                 progress=progress, jit=jit)
+                 progress=progress, jit=jit, regime=regime, l2=l2)
 
 
 def _rng_alias(rng: Any, seed: Any) -> Any:

@@ -139,11 +139,12 @@ class Fluctuations(Result):
 @declare(uses=("jit",))
 def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8), dt: float = 0.1,
                  steps: int = 500, record_every: int = 50, birth_death: float = 0.0,
-                 batch_size: int | None = None, n_steps: Any = _STEPS_ALIAS) -> Fluctuations:
+                 batch_size: int | None = None, regime: str = "feature", l2: float = 0.0,
+                 n_steps: Any = _STEPS_ALIAS) -> Fluctuations:
     """Fluctuations of :math:`f_n` across independent initializations (the dynamical CLT of Rotskoff &
     Vanden-Eijnden, arXiv:1805.00915): :math:`\\sqrt n(f_n - E f_n)` should have a variance that stays bounded in
-    time. ``seeds``: the ``rng`` of each run (ints or generators); ``n_steps=`` is a deprecated alias of
-    ``steps=``."""
+    time. ``seeds``: the ``rng`` of each run (ints or generators); ``regime`` and ``l2`` as in
+    :func:`~.dynamics.train`; ``n_steps=`` is a deprecated alias of ``steps=``."""
     n_steps = _steps(steps, n_steps)
     n = as_count("n", n)
     seeds = list(seeds)
@@ -155,10 +156,11 @@ def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8
     losses, fs, times = [], [], None
     for s in seeds:
         tr = train(problem, n, dt=dt, steps=n_steps, birth_death=birth_death, batch_size=batch_size,
-                   rng=s, record_every=record_every, record_particles=True)
+                   rng=s, record_every=record_every, record_particles=True, regime=regime, l2=l2)
         times = tr.times
         losses.append(tr.loss)
-        fs.append(xp.stack([problem.unit.features(Xp, p.w, xp) @ p.c / p.c.shape[0] for p in tr.snapshots]))
+        scale = 1.0 / math.sqrt(n) if regime == "lazy" else 1.0 / n
+        fs.append(xp.stack([problem.unit.features(Xp, p.w, xp) @ p.c * scale for p in tr.snapshots]))
     L, Fv = xp.stack(losses), xp.stack(fs)  # (S, K), (S, K, P)
     S = len(seeds)
     f_mean = xp.mean(Fv, axis=0)

@@ -3,7 +3,8 @@ of artificial neural networks: an interacting particle system approach", CPAM 20
 
 - :class:`DataProblem`: a target sampled on a data set ``(X, y)``; loss and field are averages over the data
   (or over a random batch, for SGD). :func:`teacher_student` (teacher of the same form as the student),
-  :func:`three_spin` (the continuous 3-spin energy on the sphere) and :func:`quadratic_teacher_student` build one.
+  :func:`three_spin` (the continuous 3-spin energy on the sphere), :func:`quadratic_teacher_student` and
+  :func:`three_layer` (a fixed random first layer) build one.
 - :class:`GaussianTeacherStudent`: Gaussian units and Gaussian data :math:`\nu = N(0, I_d)`, for which
   :math:`F`, :math:`K`, the loss and the velocities are **exact** Gaussian integrals (no sampling error):
 
@@ -38,6 +39,7 @@ __all__ = [
     "quadratic_teacher_student",
     "sphere_uniform",
     "teacher_student",
+    "three_layer",
     "three_spin",
 ]
 
@@ -340,3 +342,51 @@ def gaussian_teacher_student(d: int = 2, m_teacher: int = 4, *, width: float = 1
     gen = resolve_rng(rng, be, seed=seed)
     tc = gen.normal((m_teacher,)) + 2.0 * be.xp.sign(gen.normal((m_teacher,)))
     return GaussianTeacherStudent(tc, gen.normal((m_teacher, d)), width, tau=tau, init=init, backend=be)
+
+
+def three_layer(X: Any, y: Any, *, features: int = 256, unit: str | Unit = "tanh", first: str | Unit = "relu",
+                rng: Any = None, backend: Any = None, seed: Any = SEED_DEPRECATED) -> DataProblem:
+    r"""A three-layer network whose first layer is random and fixed (Chen, Vanden-Eijnden & Bruna, "A
+    functional-space mean-field theory of partially-trained three-layer neural networks", arXiv:2210.16286):
+
+    .. math::
+
+        f_n(x) = \frac1n\sum_{i=1}^n c_i\,\sigma\big(w_i\cdot\psi(x)\big),\qquad
+        \psi(x) = \frac1{\sqrt m}\big(\sigma_1(z_j\cdot x + b_j)\big)_{j=1}^m,
+
+    with ``features`` = :math:`m` random first-layer units :math:`z_j\sim N(0, I_d/d)`, :math:`b_j\sim N(0,1)`
+    (activation ``first``, fixed), and :math:`n` second-layer units :math:`(c_i, w_i)`, :math:`w_i\in\mathbb R^m`,
+    trained in the mean-field scaling (the paper's neurons are functions of the random-feature index; with
+    :math:`m` features they are vectors in :math:`\mathbb R^m`). Training is :func:`~.dynamics.gradient_flow` on the
+    returned :class:`DataProblem`, whose inputs are the features :math:`\psi(X)` (``problem.first_layer(X)`` maps
+    new inputs; ``problem.Z``, ``problem.b`` hold the first layer). The paper proves that the training loss of the
+    mean-field limit decays to zero at a linear rate whatever the input dimension (the time-varying kernel stays
+    positive definite).
+
+    ``X`` ``(N, d)`` and ``y`` ``(N,)`` finite; ``features`` an integer ``>= 1``; ``rng`` as in SciPy's SPEC 7.
+    """
+    from .._validation import as_points
+
+    be = resolve_backend(X, y, backend=backend)
+    X = as_points("X", X, be, ndim=2)
+    y = as_points("y", y, be, ndim=1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have X.shape[0] = {X.shape[0]} entries, got shape {tuple(y.shape)}")
+    m = as_count("features", features)
+    first_u = get_unit(first)
+    if not hasattr(first_u, "sigma"):
+        raise ValueError(f"first must be a ridge activation ('relu', 'tanh', 'sigmoid', 'quadratic'), got {first!r}")
+    xp = be.xp
+    d = int(X.shape[1])
+    gen = resolve_rng(rng, be, seed=seed)
+    Z = gen.normal((m, d), scale=1.0 / math.sqrt(d))
+    b = gen.normal((m,))
+
+    def first_layer(Xn: Any) -> Any:
+        Xn = be.asarray(Xn)
+        return first_u.sigma(Xn @ xp.matrix_transpose(Z) + b, xp) / math.sqrt(m)
+
+    prob = DataProblem(get_unit(unit), first_layer(X), y, backend=be, w_scale=1.0)
+    prob.Z, prob.b, prob.first_layer = Z, b, first_layer
+    prob.d_input = d
+    return prob
