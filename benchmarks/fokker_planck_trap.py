@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
 
-os.environ.setdefault("JAX_ENABLE_X64", "1")
+if "jax" in sys.argv:  # float64 on JAX; only when JAX runs (see the closing note of issue 19 on torch memory)
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
 import transportkit as tk
 
 
