@@ -25,6 +25,7 @@ __all__ = [
     "backends",
     "get_backend",
     "numerics",
+    "plot",
     "random",
     "resolve_backend",
 ]
@@ -40,6 +41,7 @@ _SUBMODULES = {
     "interpolants",
     "meanfield",
     "numerics",
+    "plot",
     "random",
     "sampling",
     "targets",
