@@ -1,4 +1,5 @@
-r"""High-dimensional exact models of the schedule-design papers (ALGORITHMS.md §2.4, §2.5), all in O(n·d) memory
+r"""High-dimensional exact models of the schedule-design papers (Aranguri et al. 2025, arXiv:2501.00988; Chen &
+Vanden-Eijnden 2025, arXiv:2509.02971), all in O(n·d) memory
 and time (no d×d matrix anywhere):
 
 - :class:`SymmetricMixture`: :math:`p\,N(m\mathbb 1, \sigma^2 I) + (1-p)\,N(-m\mathbb 1, \sigma^2 I)` in
@@ -115,7 +116,7 @@ class CurieWeiss(_RngSample, Target):
     r"""The large-d limit of the Curie–Weiss model on :math:`\{\pm1\}^d` at inverse temperature ``beta`` and field
     ``h``: a mixture of two product measures, spins i.i.d. with mean :math:`\pm m`, :math:`m = \tanh(\beta m)`
     (:math:`\beta = 2`: :math:`m \approx 0.9575`), weights :math:`W_\pm = e^{\pm hm}/(2\cosh hm)` (Aranguri, Biroli,
-    Mézard & Vanden-Eijnden 2025, arXiv:2501.00988; ALGORITHMS.md §2.4). A discrete law: ``log_prob`` is the log
+    Mézard & Vanden-Eijnden 2025, arXiv:2501.00988). A discrete law: ``log_prob`` is the log
     probability mass at points of :math:`\{\pm1\}^d` (other points are outside the support)."""
 
     def __init__(self, d: int, beta: float = 2.0, h: float = 0.0):
@@ -160,7 +161,7 @@ def _logaddexp_f(a: float, b: float) -> float:
 class GaussianRandomField(_RngSample):
     r"""Stationary Gaussian random field on the :math:`N\times N` grid of the unit torus with spectral density
     :math:`S(k) = \sigma^2(|k|^2 + \ell^2)^{-s}`, :math:`k = 2\pi\,(\text{integer wavenumbers})`, zero mode 0
-    (Chen & Vanden-Eijnden 2025, arXiv:2509.02971; ALGORITHMS.md §2.5).
+    (Chen & Vanden-Eijnden 2025, arXiv:2509.02971).
 
     ``sample(k, rng=)`` draws complex white noise :math:`\xi_k` (:math:`E|\xi_k|^2 = 1`) in Fourier space, multiplies by
     :math:`\sqrt{S(k)}` and keeps the real part of the inverse FFT (unnormalized sum); returns shape (k, N, N). In

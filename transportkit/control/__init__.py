@@ -1,4 +1,5 @@
-r"""Stochastic optimal control on the policy's own paths (Girsanov surrogate; ALGORITHMS.md §11.1).
+r"""Stochastic optimal control on the policy's own paths (Girsanov surrogate; Domingo-Enrich et al. 2024,
+arXiv:2410.05163).
 
 :func:`on_policy` trains a feedback control :math:`u_\theta(t, x)` for :math:`dX = (b + \sigma u_\theta)dt + \sigma dW`,
 cost :math:`J(\theta) = E[\int_0^T (\tfrac12|u_\theta|^2 + f)\,dt + g(X_T)]`, with the surrogate loss whose gradient

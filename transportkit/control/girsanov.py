@@ -1,5 +1,5 @@
 r"""On-policy stochastic optimal control with the Girsanov surrogate loss (Hua, Laurière & Vanden-Eijnden 2024,
-arXiv:2410.05163; ALGORITHMS.md §11.1).
+arXiv:2410.05163).
 
 Problem: :math:`dX = (b(t, X) + \sigma u_\theta(t, X))dt + \sigma dW`, :math:`X_0 \sim \mu_0`,
 :math:`J(\theta) = E[\int_0^T (\tfrac12|u_\theta|^2 + f(t, X))dt + g(X_T)]`. With the paths :math:`\bar X` of the

@@ -12,7 +12,8 @@ Two models:
 
 The Langevin part uses the score :math:`s_t(x) = -\Sigma_t^{-1}(x - \mu_t)` of the moment-matched Gaussian
 interpolant (:math:`\mu_t = (1-t)m_a + t m_b`, :math:`\Sigma_t = (1-t)^2C_a + t^2C_b`, from the fit samples).
-Works use the discrete forward/backward kernel ratio (ALGORITHMS.md §5.4, "FB-RND"): with Euler–Maruyama kernels
+Works use the discrete forward/backward kernel ratio (Albergo & Vanden-Eijnden 2024, "NETS", arXiv:2410.02711):
+with Euler–Maruyama kernels
 :math:`q_F(x_{k+1}|x_k) = \mathcal N(x_k + h(b+\varepsilon s)(t_k, x_k), 2h\varepsilon I)` and
 :math:`q_B(x_k|x_{k+1}) = \mathcal N(x_{k+1} - h(b-\varepsilon s)(t_{k+1}, x_{k+1}), 2h\varepsilon I)`,
 

@@ -1,5 +1,6 @@
 r"""Schedule design: Lipschitz criteria, the Gaussian-optimal schedule, time-dilated high-dimensional schedules and
-the optimal diffusion coefficient (ALGORITHMS.md §1.4, §2.2–§2.4).
+the optimal diffusion coefficient (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629; Aranguri, Biroli, Mézard &
+Vanden-Eijnden 2025, arXiv:2501.00988; Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797).
 
 - Chen, Vanden-Eijnden & Xu, "Lipschitz-Guided Design of Interpolation Schedules in Generative Models" (2025,
   arXiv:2509.01629): the averaged squared Lipschitz constant :math:`A_2 = \int_0^1 E_{\rho_t}\|\nabla b\|^2\,dt`,
@@ -44,7 +45,7 @@ def _safe_div(num: Any, den: Any, xp: Any, at_zero: float) -> Any:
 
 def optimal_gaussian_schedule(r: float) -> Interpolant:
     r"""The variance-preserving schedule that minimizes :math:`\int_0^1 J_r(t)^2 dt` for the stiffest Gaussian mode
-    of variance ratio ``r`` (target over base) (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.2):
+    of variance ratio ``r`` (target over base) (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629):
 
     .. math:: \beta(t)^2 = \frac{1 - r^t}{1 - r},\qquad \alpha(t)^2 = \frac{r^t - r}{1 - r},
               \qquad J_r(t) = \frac{\alpha\alpha' + \beta\beta' r}{\alpha^2 + \beta^2 r} \equiv \tfrac12\log r,
@@ -99,8 +100,8 @@ def optimal_gaussian_schedule(r: float) -> Interpolant:
 
 # ------------------------------------------------------------------------------------------ dilated schedules
 def dilated_schedule(kind: str, d: int, k: float | None = 5.0) -> Interpolant:
-    r"""The time-dilated VP or VE schedule of Aranguri, Biroli, Mézard & Vanden-Eijnden (2025, arXiv:2501.00988;
-    ALGORITHMS.md §2.4) for dimension ``d``: :math:`x_t = a(\tau) z + \tau x_1` with
+    r"""The time-dilated VP or VE schedule of Aranguri, Biroli, Mézard & Vanden-Eijnden (2025, arXiv:2501.00988)
+    for dimension ``d``: :math:`x_t = a(\tau) z + \tau x_1` with
 
     - ``"vp"``: :math:`a = \sqrt{1-\tau^2}`, :math:`\tau(t) = 2kt/\sqrt d` for :math:`t<\tfrac12`,
       :math:`k/\sqrt d + (1 - k/\sqrt d)(2t-1)` after: half the time in the window :math:`\tau \lesssim k/\sqrt d`
@@ -245,7 +246,7 @@ def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | 
 def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001, floor: float = 1e-3) -> Interpolant:
     r"""The variance-preserving schedule (:math:`\alpha = \sqrt{1-\beta^2}`) minimizing
     :math:`A_2 = \int_0^1 E\|\nabla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
-    Vanden-Eijnden & Xu 2025, arXiv:2509.01629; ALGORITHMS.md §2.3).
+    Vanden-Eijnden & Xu 2025, arXiv:2509.01629).
 
     Along the VP family :math:`\|\nabla b\|^2 = \beta'^2 G(\beta, x)`, so :math:`A_2 = \int\beta'^2 G(\beta)\,dt` with
     :math:`G(\beta) = E\|\nabla b\|^2|_{\beta'=1}` (for :math:`\sigma = 1`: :math:`\beta^2|\mu|^4
@@ -342,7 +343,7 @@ class _OptimalDiffusion:
 def optimal_diffusion(interpolant: Interpolant | str, cap: float | None = 10.0) -> Callable[[Any], Any]:
     r"""The diffusion coefficient :math:`\varepsilon^*(t) = \alpha(\alpha\beta' - \alpha'\beta)/\beta` of a one-sided
     schedule, for ``tk.sample(..., method="sde", diffusion=optimal_diffusion(I))`` (Ma et al. 2024,
-    arXiv:2401.08740; ALGORITHMS.md §1.4): with the error carried by the denoiser it makes the path KL
+    arXiv:2401.08740): with the error carried by the denoiser it makes the path KL
     :math:`\tfrac12\int\lambda'(t)\,E|\hat\eta_1-\eta_1|^2 dt` (:math:`\lambda = \beta^2/\alpha^2`), the same for every
     scalar schedule. :math:`\varepsilon^*` behaves like :math:`1/t` at t = 0 and like :math:`\alpha` at t = 1; it is
     capped at ``cap`` (``None``: uncapped) so that explicit SDE steps stay stable near t = 0."""
@@ -434,8 +435,7 @@ def lipschitz(
     backend: Any = None,
 ) -> LipschitzResult:
     r"""Averaged squared Lipschitz constant :math:`A_2 = \int_0^1 E_{x\sim\rho_t}\|\nabla_x b(t,x)\|_2^2\,dt` and the
-    maximal Lipschitz constant of a field along its schedule (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629;
-    ALGORITHMS.md §2.2).
+    maximal Lipschitz constant of a field along its schedule (Chen, Vanden-Eijnden & Xu 2025, arXiv:2509.01629).
 
     - Exact fields with Gaussian ends: exact, :math:`\nabla b = N_t\Sigma_t^{-1}` (no x dependence); ``max`` refined
       by a golden-section search around the grid's maximum.

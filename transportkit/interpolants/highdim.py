@@ -1,6 +1,6 @@
 r"""Exact fields of one-sided interpolants :math:`x_t = \alpha z + \beta x_1` toward the high-dimensional models of
 :mod:`transportkit.highdim_targets`, in O(n·d) (no d×d matrix, no (n, d, d) array): d = 10^4, n = 2000 runs in
-seconds (Aranguri, Biroli, Mézard & Vanden-Eijnden 2025, arXiv:2501.00988; ALGORITHMS.md §1.7(c), §2.4).
+seconds (Aranguri, Biroli, Mézard & Vanden-Eijnden 2025, arXiv:2501.00988), §2.4).
 
 **Symmetric mixture** :math:`p N(\mu, \sigma^2 I) + (1-p) N(-\mu, \sigma^2 I)`, :math:`\mu = m\mathbb 1`,
 :math:`h = \tfrac12\log\frac p{1-p}`, :math:`D = \alpha^2 + \beta^2\sigma^2`, :math:`A = (\alpha\alpha' +

@@ -1,6 +1,6 @@
 r"""Spectral (Fourier-diagonal) exact fields between Gaussian random fields on the torus, and the radially binned
 energy spectrum (Chen & Vanden-Eijnden, "Scale-Adaptive Generative Flows for Multiscale Scientific Data", 2025,
-arXiv:2509.02971; ALGORITHMS.md §2.5).
+arXiv:2509.02971).
 
 Base and target are stationary Gaussian fields on the :math:`N\times N` grid with spectral densities :math:`S_0(k)`,
 :math:`S_1(k)` (:class:`~transportkit.targets.GaussianRandomField`). With :math:`x_t = \alpha x_0 + \beta x_1` both

@@ -1,4 +1,5 @@
-r"""Transfer of a field between one-sided schedules without retraining (ALGORITHMS.md §2.1).
+r"""Transfer of a field between one-sided schedules without retraining (Albergo, Boffi & Vanden-Eijnden 2023,
+arXiv:2303.08797).
 
 Chen, Vanden-Eijnden & Xu, "Lipschitz-Guided Design of Interpolation Schedules in Generative Models" (2025,
 arXiv:2509.01629). Two one-sided interpolants :math:`x_t = \alpha_t z + \beta_t x_1` and

@@ -1,4 +1,5 @@
-r"""Energy-based models trained with Jarzynski-weighted walkers (ALGORITHMS.md §5.6).
+r"""Energy-based models trained with Jarzynski-weighted walkers (Carbone, Hua, Coste & Vanden-Eijnden 2023,
+arXiv:2305.19414).
 
 Model :math:`\rho_\theta = e^{-U_\theta}/Z_\theta`; cross-entropy gradient
 :math:`\nabla_\theta \mathrm{CE} = E_{\rm data}[\nabla_\theta U_\theta] - E_{\rho_\theta}[\nabla_\theta U_\theta]`.

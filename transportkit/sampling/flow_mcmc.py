@@ -1,4 +1,5 @@
-r"""Flow-assisted MCMC (ALGORITHMS.md §5.7): local kernel moves alternated with independence Metropolis–Hastings
+r"""Flow-assisted MCMC (Gabrié, Rotskoff & Vanden-Eijnden 2022, PNAS, arXiv:2105.12603): local kernel moves
+alternated with independence Metropolis–Hastings
 moves from a density model trained on the walkers.
 
 Each sweep: ``local_steps`` steps of a local kernel (MALA by default, through :func:`~transportkit.sampling.mcmc.mcmc`),

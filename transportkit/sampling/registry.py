@@ -145,7 +145,7 @@ def _target_backend(obj: Any, options: dict[str, Any]) -> Any:
     if not isinstance(t, CallableTarget) or t.dim is None:
         return None
     be = t.backend
-    return None if be is None or be.name == "numpy" else be.name
+    return None if be is None or be.is_host else be.name
 
 
 def sample(obj: Any, n: int, *, method: str | None = None, **options: Any) -> Samples:  # docstring set at import

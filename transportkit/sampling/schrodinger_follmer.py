@@ -1,4 +1,4 @@
-r"""Schrödinger–Föllmer sampling by on-policy stochastic optimal control (ALGORITHMS.md §11.1).
+r"""Schrödinger–Föllmer sampling by on-policy stochastic optimal control (on-policy control as in arXiv:2410.05163).
 
 The Föllmer process :math:`dX = u(t, X)dt + \sigma dW` on :math:`[0, 1]`, :math:`X_0 = 0`, with the optimal control
 of the cost :math:`E[\int_0^1 \tfrac12|u|^2dt + g(X_1)]`, :math:`g = -\log\tilde\rho + \log\mathcal N(0, \sigma^2 I)`,
