@@ -109,6 +109,43 @@ def run_steps(
         bar.close()
 
 
+class _StepOutputs:
+    """The per-step outputs of a Python loop, stacked along a new leading axis at the end.
+
+    Where arrays are mutable (``fancy_setitem``: NumPy, torch, CuPy) each output is written into arrays allocated at
+    the first step. Keeping one small array per step alive until the end of the run instead (a list to stack)
+    interleaves long-lived small blocks with the large per-step temporaries on the C heap: glibc then cannot reuse
+    or return the freed large blocks, and the resident memory of a long run grows by about one particle array per
+    step (measured with PyTorch on CPU: 6 MB per step at 10^4 particles in dimension 100). Elsewhere (immutable
+    arrays) the outputs are kept in a list and stacked."""
+
+    def __init__(self, be: Backend, n: int) -> None:
+        self.be, self.n = be, n
+        self.inplace = be.adapter.fancy_setitem
+        self.bufs: list[Any] | None = None
+        self.steps: list[Any] = []
+        self.is_tuple = False
+
+    def put(self, i: int, y: Any) -> None:
+        if not self.inplace:
+            self.steps.append(y)
+            return
+        ys = y if isinstance(y, tuple) else (y,)
+        if self.bufs is None:
+            self.is_tuple = isinstance(y, tuple)
+            xp, dev = self.be.xp, self.be.adapter.device_of
+            self.bufs = [xp.empty((self.n, *v.shape), dtype=v.dtype, device=dev(v)) for v in ys]
+        for buf, v in zip(self.bufs, ys, strict=True):
+            buf[i, ...] = v
+
+    def stacked(self) -> Any:
+        if not self.inplace:
+            return self.be.stack_steps(self.steps)
+        if self.bufs is None:
+            raise ValueError("a loop needs at least one step")
+        return tuple(self.bufs) if self.is_tuple else self.bufs[0]
+
+
 def scan_steps(
     be: Backend,
     body: Callable[[Any, Any, Any], tuple[Any, Any]],
@@ -128,12 +165,12 @@ def scan_steps(
     bar = progress_bar(n, progress, desc)
     try:
         if not (compile and be.compiles_loops):
-            ys = []
+            collect = _StepOutputs(be, n)
             for i in range(n):
                 carry, y = body(i, carry, consts)
-                ys.append(y)
+                collect.put(i, y)
                 bar.update(1)
-            return carry, be.stack_steps(ys)
+            return carry, collect.stacked()
         parts = []
         for lo, hi in _chunks(n, progress, True):
             length = hi - lo

@@ -19,6 +19,20 @@ WEIGHT_RULES = ("auto", "fb", "riemann")
 LEARNERS = ("linear", "mlp", "auto")
 
 
+#: smallest positive diffusion: the forward/backward kernel ratio divides by 4 h eps, which must stay a normal
+#: float in single precision too (below this, pass eps = 0 for deterministic transport)
+EPS_MIN = 1e-12
+
+
+def check_eps(name: str, eps: Any) -> float:
+    """A diffusion coefficient: 0 (deterministic transport) or at least :data:`EPS_MIN`."""
+    eps = as_real(name, eps, low=0.0)
+    if 0 < eps < EPS_MIN:
+        raise ValueError(f"{name} = {eps!r} is positive but below {EPS_MIN:g}: the Euler–Maruyama kernels' ratio "
+                         f"divides by 4*h*{name}; pass {name}=0 for deterministic transport")
+    return eps
+
+
 def _as_tuple(name: str, v: Any) -> tuple:
     """``tuple(v)`` for a non-empty sequence of scalars (list, tuple, 1-D array), else a ``TypeError``/``ValueError``
     naming ``name``."""
@@ -69,7 +83,7 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", as_count("steps", self.steps, 1))
-        object.__setattr__(self, "eps", as_real("eps", self.eps, low=0.0))
+        object.__setattr__(self, "eps", check_eps("eps", self.eps))
         as_choice("weights", self.weights, WEIGHT_RULES)
         if self.weights == "fb" and self.eps == 0:
             raise ValueError("weights='fb' needs eps > 0; use weights='riemann' for eps = 0")
@@ -152,7 +166,7 @@ class TrainSettings:
         if self.n_fit is not None:
             put("n_fit", as_count("n_fit", self.n_fit, 1))
         if self.eps_train is not None:
-            put("eps_train", as_real("eps_train", self.eps_train, low=0.0))
+            put("eps_train", check_eps("eps_train", self.eps_train))
         check_features(self.features)
         put("n_centers", as_count("n_centers", self.n_centers, 1))
         widths = _as_tuple("rbf_widths", self.rbf_widths)
