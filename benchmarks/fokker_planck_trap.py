@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-if "jax" in sys.argv:  # float64 on JAX; only when JAX runs (see the closing note of issue 19 on torch memory)
+if "jax" in sys.argv:  # float64 on JAX, set before JAX is imported
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 import transportkit as tk
 
