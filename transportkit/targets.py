@@ -21,9 +21,10 @@ from typing import Any
 from ._backend import get_backend
 from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, Phi4, StudentTMixture
 from ._validation import as_count
+from .callable_target import CallableTarget, from_log_prob, gradient_free
 from .gaussians import Gaussian, GaussianMixture, _as_covs, gaussian_terms
 from .highdim_targets import CurieWeiss, GaussianRandomField, SymmetricMixture
-from .target_base import BoundTarget, CallableTarget, Target, from_log_prob, gradient_free, is_traced
+from .target_base import BoundTarget, Target, is_traced
 
 __all__ = [
     "GMM40",
