@@ -43,6 +43,7 @@ FLOORS: dict[str, int] = {
     "transportkit.gaussians": 2,
     "transportkit.targets": 2,
     "transportkit._target_zoo": 2,
+    "transportkit.lattice_targets": 2,
     "transportkit.highdim_targets": 2,
     # 3 interpolants: schedules, fields, fits
     "transportkit.interpolants": 3,

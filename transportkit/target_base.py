@@ -217,3 +217,43 @@ class BoundTarget:
 
     def __repr__(self) -> str:
         return f"BoundTarget({self.target!r}, backend={self.backend.name!r})"
+
+
+class _ParamTarget(Target):
+    """Shared plumbing of the built-in targets: parameters stored as Python floats, converted once per
+    (backend, device, dtype)."""
+
+    log_Z: float | None = None
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, dict[str, Any]] = {}
+        self.backend = get_backend("numpy")
+
+    def _params(self, be: Backend) -> dict[str, Any]:
+        key = (be.name, str(be.device), str(be.dtype))
+        p = self._cache.get(key)
+        if p is None:
+            p = {k: be.asarray(v) for k, v in self._raw_params().items()}
+            if not is_traced(*p.values()):  # converted under a JAX trace: tracers, never cached
+                self._cache[key] = p
+        return p
+
+    def _raw_params(self) -> dict[str, Any]:
+        return {}
+
+    def _prepare(self, be: Backend) -> None:
+        self._params(be)
+
+    def laplacian_log_prob(self, x: Any, *, backend: Any = None) -> Any:
+        r"""The Laplacian :math:`\Delta\log\tilde\rho(x) = \sum_i\partial_i^2\log\tilde\rho` at the rows of ``x``
+        (analytic; used by the NETS drift features that contain the score)."""
+        be, x = self._resolve(x, backend)
+        single = x.ndim == 1
+        out = self._laplacian_log_prob(x[None, :] if single else x, be)
+        return out[0] if single else out
+
+    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, log_Z={self.log_Z})"
