@@ -13,7 +13,8 @@ and typed ``diagnostics`` (effective sample sizes, overlap, iteration counts, ..
 
 Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds),
 :mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.mbar_object` (the
-pymbar-shaped :class:`MBAR` object), :mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
+pymbar-shaped :class:`MBAR` object; its asymptotic covariance in :mod:`~transportkit.free_energy.mbar_covariance`),
+:mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
 :mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
 (result types, the warnings).
 
