@@ -75,8 +75,9 @@ ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = set()
 ALLOWED_DEFERRED_CYCLES: list[set[str]] = [
     # Backend.rng() is public API (`be.rng(seed)`); random.Generator needs Backend. Same floor, deferred import.
     {"transportkit._backend", "transportkit.random"},
-    # ReactiveFlux.pathways()/bottleneck()/... are conveniences that call tpt.pathways, which takes a ReactiveFlux
-    {"transportkit.tpt.pathways", "transportkit.tpt.result"},
+    # ReactiveFlux.pathways()/bottleneck()/sample_reactive()/... are conveniences that call tpt.pathways and
+    # tpt.reactive_paths, which take a ReactiveFlux (tpt.pathways re-exports sample_reactive, its old home)
+    {"transportkit.tpt.pathways", "transportkit.tpt.reactive_paths", "transportkit.tpt.result"},
 ]
 
 

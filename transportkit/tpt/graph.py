@@ -15,13 +15,16 @@ Conversion and validation of user input live in :mod:`transportkit.tpt.validatio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import array_api_extra as xpx
 
 from .._backend import Backend, get_backend, host_backend
 
-__all__ = ["Network", "compute_backend", "reach", "reversible_log_pi", "scatter_set", "segment_sum"]
+if TYPE_CHECKING:
+    from .result import ReactiveFlux
+
+__all__ = ["NetFluxCSR", "Network", "compute_backend", "reach", "reversible_log_pi", "scatter_set", "segment_sum"]
 
 
 def compute_backend(be: Backend) -> Backend:
@@ -272,3 +275,46 @@ def _reversible_log_pi(net: Network, rtol: float) -> Any | None:
     if not bool(xp.all(xp.abs(a + logr - b) <= rtol * scale)):
         return None
     return logpi
+
+
+@dataclass(frozen=True)
+class NetFluxCSR:
+    """The positive net-flux edges of a :class:`ReactiveFlux` on the host, by source (CSR), built once per use.
+
+    ``rows``/``cols``/``flux`` are the edges with :math:`f^+_{ij} > 0` sorted by source, ``ptr`` the CSR row
+    pointer (the edges of ``i`` are ``ptr[i]:ptr[i+1]``), ``out``/``into`` the total net flux out of / into each
+    state, ``in_a``/``in_b`` the boolean masks of A and B.
+    """
+
+    n: int
+    rows: Any
+    cols: Any
+    flux: Any
+    ptr: Any
+    out: Any
+    into: Any
+    in_a: Any
+    in_b: Any
+
+    @staticmethod
+    def masks(rf: ReactiveFlux) -> tuple[Any, Any]:
+        """The host boolean masks of A and B, shape (n,)."""
+        hb = host_backend()
+        out = []
+        for S in (rf.A, rf.B):
+            m = hb.xp.zeros(rf.n, dtype=hb.xp.bool)
+            m[hb.asarray(rf.backend.to_numpy(S))] = True
+            out.append(m)
+        return out[0], out[1]
+
+    @classmethod
+    def of(cls, rf: ReactiveFlux) -> NetFluxCSR:
+        be, hb = rf.backend, host_backend()
+        hx = hb.xp
+        r, c, w = (hb.asarray(be.to_numpy(a)) for a in (*rf.edges, rf.net_flux_values))
+        (pos,) = hx.nonzero(w > 0)
+        r, c, w = hx.take(r, pos), hx.take(c, pos), hx.take(w, pos)  # still sorted by (row, col)
+        ptr = hx.searchsorted(r, hx.arange(rf.n + 1, dtype=r.dtype))
+        in_a, in_b = cls.masks(rf)
+        return cls(n=rf.n, rows=r, cols=c, flux=w, ptr=ptr, out=segment_sum(hb, r, w, rf.n),
+                   into=segment_sum(hb, c, w, rf.n), in_a=in_a, in_b=in_b)

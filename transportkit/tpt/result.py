@@ -180,8 +180,8 @@ class ReactiveFlux(Result):
     def sample_reactive(self, n_paths: int, *, method: str = "doob", rng: Any = None, max_steps: int = 100_000,
                         seed: Any = SEED_DEPRECATED) -> ReactivePaths:
         r"""Reactive trajectories (``method="doob"``) or detour-free paths on the net flux (``"net_flux"``); see
-        :func:`transportkit.tpt.pathways.sample_reactive`."""
-        from .pathways import sample_reactive
+        :func:`transportkit.tpt.reactive_paths.sample_reactive`."""
+        from .reactive_paths import sample_reactive
 
         if seed is not SEED_DEPRECATED:  # warn here, at the caller's line
             rng = resolve_rng(rng, host_backend(), seed=seed)
