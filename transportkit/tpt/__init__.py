@@ -7,9 +7,9 @@ Lennard-Jones cluster rearrangement", J. Stat. Phys. 156, 427 (2014).
 
 Modules: :mod:`~transportkit.tpt.flux` (the public entry points), :mod:`~transportkit.tpt.result`
 (:class:`ReactiveFlux`), :mod:`~transportkit.tpt.pathways` (decompositions of the net flux),
-:mod:`~transportkit.tpt.reactive_paths` (sampling reactive paths),
-:mod:`~transportkit.tpt.solvers` (the linear systems), :mod:`~transportkit.tpt.graph` (the network structure,
-edge sums and graph searches), :mod:`~transportkit.tpt.validation` (input conversion and checks),
+:mod:`~transportkit.tpt.reactive_paths` (sampling reactive paths), :mod:`~transportkit.tpt.solvers` (the linear
+systems), :mod:`~transportkit.tpt.graph` (the network structure, edge sums and graph searches),
+:mod:`~transportkit.tpt.validation` (input checks), :mod:`~transportkit.tpt.network_forms` (input conversion),
 :mod:`~transportkit.tpt.examples` (birth–death chains, Müller–Brown, random networks).
 
 >>> import transportkit as tk
