@@ -19,6 +19,7 @@ from ._validation import refuse_lazy
 __all__ = [
     "cholesky_solve",
     "ess",
+    "legendre_shifted",
     "log1mexp",
     "logmeanexp",
     "logsumexp",
@@ -147,3 +148,17 @@ def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = Fals
     if return_logdet:
         return x, 2.0 * xp.sum(xp.log(diag), axis=-1)
     return x
+
+
+def legendre_shifted(t: Any, degree: int) -> list[Any]:
+    r"""The shifted Legendre polynomials :math:`P_0(2t-1), \dots, P_{\mathrm{degree}}(2t-1)`, orthogonal on
+    :math:`[0, 1]`, by Bonnet's three-term recurrence :math:`(k+1)P_{k+1}(s) = (2k+1)sP_k(s) - kP_{k-1}(s)`
+    (Abramowitz & Stegun 1964, 22.7.10). ``t``: a Python float or an array of any shape (each result has its shape).
+    """
+    s = 2.0 * t - 1.0
+    out = [s * 0.0 + 1.0]
+    if degree >= 1:
+        out.append(s)
+    for k in range(1, degree):
+        out.append(((2 * k + 1) * s * out[k] - k * out[k - 1]) / (k + 1))
+    return out

@@ -28,22 +28,8 @@ References
 
 from __future__ import annotations
 
-from .diagnostics import (
-    ESS_WARNING,
-    BarDiagnostics,
-    Diagnostics,
-    EscortedDiagnostics,
-    ExpDiagnostics,
-    FreeEnergyConvergenceWarning,
-    FreeEnergyDegenerateWeightsWarning,
-    FreeEnergyEstimate,
-    FreeEnergyOverlapWarning,
-    FreeEnergyUncertaintyWarning,
-    FreeEnergyWarning,
-    GaussDiagnostics,
-    MbarDiagnostics,
-    WorkBounds,
-)
+from . import diagnostics as _diagnostics
+from .diagnostics import *  # noqa: F403 -- the result types and warnings, listed once in diagnostics.__all__
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
 from .feat import feat
@@ -53,21 +39,7 @@ from .showcase import demo
 from .works import from_samples, works_from_samples
 
 __all__ = [
-    "ESS_WARNING",
     "MBAR",
-    "BarDiagnostics",
-    "Diagnostics",
-    "EscortedDiagnostics",
-    "ExpDiagnostics",
-    "FreeEnergyConvergenceWarning",
-    "FreeEnergyDegenerateWeightsWarning",
-    "FreeEnergyEstimate",
-    "FreeEnergyOverlapWarning",
-    "FreeEnergyUncertaintyWarning",
-    "FreeEnergyWarning",
-    "GaussDiagnostics",
-    "MbarDiagnostics",
-    "WorkBounds",
     "bar",
     "bar_overlap",
     "bounds",
@@ -81,3 +53,4 @@ __all__ = [
     "mbar",
     "works_from_samples",
 ]
+__all__ += [name for name in _diagnostics.__all__ if name != "Array"]

@@ -78,21 +78,10 @@ def optimal_gaussian_schedule(r: float) -> Interpolant:
     def alpha(t, xp):
         return xp.sqrt(xp.clip(1.0 - b2(t, xp), 0.0, 1.0))
 
-    sched = Schedule(
-        f"optimal_gaussian(r={r:g})",
-        alpha=alpha,
-        beta=beta,
-        gamma=lambda t, xp: xp.zeros_like(t),
-        alpha_dot=lambda t, xp: _safe_div(-bbd(t, xp), alpha(t, xp), xp, -math.inf),
-        beta_dot=lambda t, xp: _safe_div(bbd(t, xp), beta(t, xp), xp, math.inf),
-        gamma_dot=lambda t, xp: xp.zeros_like(t),
-        alpha_alpha_dot=lambda t, xp: -bbd(t, xp),
-        beta_beta_dot=bbd,
-        gamma_gamma_dot=lambda t, xp: xp.zeros_like(t),
-        gamma_is_zero=True,
-        theta_inverse=inv,
-    )
-    return Interpolant.from_schedule(sched)
+    def beta_dot(t, xp):
+        return _safe_div(bbd(t, xp), beta(t, xp), xp, math.inf)
+
+    return _vp_schedule(f"optimal_gaussian(r={r:g})", beta, beta_dot, inv, bbd, alpha=alpha)
 
 
 # ------------------------------------------------------------------------------------------ dilated schedules
@@ -214,10 +203,13 @@ class _Table:
 
 
 def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | None,
-                 bbd: Callable | None = None) -> Interpolant:
-    def alpha(t, xp):
-        b = beta(t, xp)
-        return xp.sqrt(xp.clip(1.0 - b * b, 0.0, None))
+                 bbd: Callable | None = None, *, alpha: Callable | None = None) -> Interpolant:
+    """The variance-preserving interpolant of ``beta`` (``alpha`` = sqrt(1 - beta^2) unless given), with
+    ``bbd`` = beta beta' and the products alpha alpha' = -beta beta' that stay finite where a derivative does not."""
+    if alpha is None:
+        def alpha(t, xp):
+            b = beta(t, xp)
+            return xp.sqrt(xp.clip(1.0 - b * b, 0.0, None))
 
     if bbd is None:
         def bbd(t, xp):
