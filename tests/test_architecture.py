@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     "transportkit.numerics": 0,
     "transportkit._linalg": 0,
     "transportkit._validation": 0,
+    "transportkit._typing": 0,
     "transportkit.backends": 0,
     # 1 backend: resolution, dtype/device policy, random streams, result objects
     "transportkit._backend": 1,

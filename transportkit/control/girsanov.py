@@ -26,6 +26,7 @@ from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
 from .._loops import scan_steps
 from .._results import Result
+from .._typing import Array
 from .._validation import as_choice, as_count, as_real, check_callable
 from ..numerics import legendre_shifted
 from ..random import SEED_DEPRECATED, resolve_rng
@@ -41,7 +42,6 @@ __all__ = [
     "surrogate_gradient",
 ]
 
-Array = Any
 
 
 @dataclasses.dataclass

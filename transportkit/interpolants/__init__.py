@@ -22,7 +22,7 @@ from .exact import ExactField, exact_field
 from .field import BoundField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
 from .interpolant import Interpolant
-from .likelihood import log_likelihood
+from .likelihood import log_likelihood, log_likelihood_hutchinson
 from .mlp import MLPModel, train_velocity
 from .schedules import GAMMAS, SCHEDULES, Schedule
 from .spectral import (
@@ -59,6 +59,7 @@ __all__ = [
     "geodesic_schedule",
     "lipschitz",
     "log_likelihood",
+    "log_likelihood_hutchinson",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
     "plot_energy_spectrum",
