@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import array_api_extra as xpx
 
 from .._backend import Backend, get_backend, host_backend
+from .._typing import Array
 
 if TYPE_CHECKING:
     from .result import ReactiveFlux
@@ -45,7 +46,7 @@ def compute_backend(be: Backend) -> Backend:
         return be
 
 
-def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Any:
+def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Array:
     """``x[idx] = vals`` for a 1-D ``x`` and unique integer ``idx`` (``vals`` a scalar or an array like ``idx``).
 
     ``array_api_extra.at`` where the library assigns through integer arrays (:attr:`Adapter.fancy_setitem`; numpy
@@ -70,7 +71,7 @@ def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Any:
     return xp.where(hit, xp.astype(new, x.dtype), x)
 
 
-def segment_sum(be: Backend, idx: Any, v: Any, n: int) -> Any:
+def segment_sum(be: Backend, idx: Any, v: Any, n: int) -> Array:
     """``out_i = sum_{e: idx[e] = i} v_e`` for ``i < n`` (any order of ``idx``, repeats allowed).
 
     The backend's sparse matrix (an ``n x 1`` COO matrix, duplicates summed) times a vector where it has one, else
@@ -195,7 +196,7 @@ def _expand(ptr: Any, other: Any, frontier: Any, be: Backend) -> tuple[Any, Any]
     return eidx, xp.take(other, eidx)
 
 
-def reach(net: Network, start: Any, *, reverse: bool = False, stop: Any = None) -> Any:
+def reach(net: Network, start: Any, *, reverse: bool = False, stop: Any = None) -> Array:
     """Boolean mask of the states reachable from the mask ``start`` along edges (``reverse=True``: the states that
     can reach ``start``); with a mask ``stop`` the search ends as soon as a state of ``stop`` is reached.
 

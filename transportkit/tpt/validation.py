@@ -13,6 +13,7 @@ from typing import Any
 import array_api_extra as xpx
 
 from .._backend import Backend
+from .._typing import Array
 from .._validation import as_choice, as_real
 from .graph import Network, reach, scatter_set, segment_sum
 from .network_forms import (
@@ -202,7 +203,7 @@ def as_network(
     return net
 
 
-def as_states(S: Any, net: Network, name: str) -> Any:
+def as_states(S: Any, net: Network, name: str) -> Array:
     """A state set (index array, list, boolean mask of length n, or networkx labels) -> boolean mask."""
     be, xp, n = net.be, net.be.xp, net.n
     if net.labels is not None and not hasattr(S, "dtype"):
@@ -252,7 +253,7 @@ def check_positive_pi(pi: Any, net: Network, solved: bool = False) -> None:
                          f"{fmt_states(w, net.be, net.labels)} {why}")
 
 
-def as_pi(pi: Any, net: Network, rtol: float | None = None) -> Any:
+def as_pi(pi: Any, net: Network, rtol: float | None = None) -> Array:
     r"""A user's stationary distribution: shape ``(n,)``, real, finite, positive, and stationary: the balance
     :math:`(\pi^\top L)_j = \sum_{i\ne j}\pi_i L_{ij} - \pi_j\lambda_j = 0` must hold at every state to
     ``rtol`` (default ``1e-8``; ``1e-4`` for float32 input) relative to the state's in- plus out-flow
