@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     "transportkit.numerics": 0,
     "transportkit._linalg": 0,
     "transportkit._validation": 0,
+    "transportkit._typing": 0,
     "transportkit.backends": 0,
     # 1 backend: resolution, dtype/device policy, random streams, result objects
     "transportkit._backend": 1,
@@ -39,9 +40,11 @@ FLOORS: dict[str, int] = {
     "transportkit.runge_kutta": 2,
     "transportkit.integrate": 2,
     "transportkit.target_base": 2,
+    "transportkit.callable_target": 2,
     "transportkit.gaussians": 2,
     "transportkit.targets": 2,
     "transportkit._target_zoo": 2,
+    "transportkit.lattice_targets": 2,
     "transportkit.highdim_targets": 2,
     # 3 interpolants: schedules, fields, fits
     "transportkit.interpolants": 3,
@@ -73,8 +76,9 @@ ALLOWED_ROOT_IMPORTS: set[tuple[str, str]] = set()
 ALLOWED_DEFERRED_CYCLES: list[set[str]] = [
     # Backend.rng() is public API (`be.rng(seed)`); random.Generator needs Backend. Same floor, deferred import.
     {"transportkit._backend", "transportkit.random"},
-    # ReactiveFlux.pathways()/bottleneck()/... are conveniences that call tpt.pathways, which takes a ReactiveFlux
-    {"transportkit.tpt.pathways", "transportkit.tpt.result"},
+    # ReactiveFlux.pathways()/bottleneck()/sample_reactive()/... are conveniences that call tpt.pathways and
+    # tpt.reactive_paths, which take a ReactiveFlux (tpt.pathways re-exports sample_reactive, its old home)
+    {"transportkit.tpt.pathways", "transportkit.tpt.reactive_paths", "transportkit.tpt.result"},
 ]
 
 

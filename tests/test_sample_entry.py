@@ -45,7 +45,7 @@ def test_n_is_checked():
         tk.sample(tk.targets.Gaussian.standard(2), 2.5)
     with pytest.raises(ValueError, match="n must be"):
         tk.sample(tk.targets.Gaussian.standard(2), 0)
-    r = tk.sample(tk.targets.Gaussian.standard(2), np.int64(5), method="rwm", steps=2, seed=0)
+    r = tk.sample(tk.targets.Gaussian.standard(2), np.int64(5), method="rwm", steps=2, rng=0)
     assert tuple(r.x.shape) == (5, 2)
 
 
@@ -64,9 +64,9 @@ def test_docstring_and_docs_hold_the_generated_table():
 
 
 def test_repr_of_a_1000_walker_smc_run_is_short():
-    r = tk.sample(tk.targets.GMM40(), 1000, method="smc", steps=20, seed=0)
+    r = tk.sample(tk.targets.GMM40(), 1000, method="smc", steps=20, rng=0)
     text = repr(r)
     assert len(text) < 1000, text
     assert "(1000, 2)" in text and "<list of 20>" in text
-    m = tk.sample(tk.targets.GMM40(), 50, method="rwm", steps=30, thin=3, seed=0)
+    m = tk.sample(tk.targets.GMM40(), 50, method="rwm", steps=30, thin=3, rng=0)
     assert len(repr(m)) < 600 and "(5, 50, 2)" in repr(m)  # 15 post-warm-up steps, every 3rd

@@ -55,7 +55,7 @@ def test_exact_velocity_as_drift_gives_zero_variance_weights(backend):
 
     r = tk.sample(
         _anisotropic(), 400, method="nets", path=path, drift=drift, steps=20, eps=0.5, weights="riemann",
-        return_works=True, backend=backend, seed=0,
+        return_works=True, backend=backend, rng=0,
     )  # fmt: skip
     A = -backend.to_numpy(r.info["works"])
     assert numpy.abs(A).max() < 1e-8
@@ -69,7 +69,7 @@ def test_learned_drift_follows_moving_modes(backend):
     # AIS 0.008-0.045.
     mix = _four_modes()
     path = InterpolantPath(mix)
-    kw = dict(path=path, steps=40, backend=backend, seed=3)
+    kw = dict(path=path, steps=40, backend=backend, rng=3)
     r = tk.sample(mix, 500, method="nets", features="affine+score", n_fit=40, ridge=1e-7, eps=3.0, **kw)
     # AIS at the same cost (one move per step); its weights degenerate (it may warn so)
     with warnings.catch_warnings():

@@ -171,7 +171,7 @@ def test_rwm_with_a_bare_callable_needs_no_gradient(backend):
     xp = backend.xp
     n = 400
     r = tk.sample(lambda x: -0.5 * xp.sum(x * x, axis=-1), n, method="rwm", x0=np.zeros((n, 2)), steps=60,
-                  backend=backend, seed=0)  # fmt: skip
+                  backend=backend, rng=0)  # fmt: skip
     x = backend.to_numpy(r.x)
     assert x.shape == (n, 2)
     # N(0, I): the mean of n chains is within 4 SE (chains started at 0 and mixed for 60 steps: variance <= 1)
@@ -195,10 +195,10 @@ def test_every_method_accepts_every_form(method, form):
     elif form == "pair":
         opts["base"] = None
         obj = tk.targets.as_target(mk(), dim=2)  # a pair has no dim: give it (ais/smc/nets take it from here)
-        r = tk.sample(obj, 20, method=method, seed=0, **{k: v for k, v in opts.items() if k != "base"})
+        r = tk.sample(obj, 20, method=method, rng=0, **{k: v for k, v in opts.items() if k != "base"})
         assert tuple(r.x.shape) == (20, 2)
         return
-    r = tk.sample(mk(), 20, method=method, seed=0, **opts)
+    r = tk.sample(mk(), 20, method=method, rng=0, **opts)
     assert tuple(r.x.shape) == (20, 2)
 
 
@@ -227,6 +227,6 @@ def test_make_path_for_gradient_free_kernels():
 
 
 def test_pair_through_smc_takes_the_dimension_from_base_mean():
-    r = tk.sample((_np_gauss, _np_grad), 200, method="smc", base_mean=np.zeros(3), steps=5, seed=0)
+    r = tk.sample((_np_gauss, _np_grad), 200, method="smc", base_mean=np.zeros(3), steps=5, rng=0)
     # target = N(0, I) unnormalized, base N(0, I): every weight equal, log Z = (3/2) log 2 pi exactly
     assert tuple(r.x.shape) == (200, 3) and abs(r.log_Z - 1.5 * math.log(2 * math.pi)) < 1e-12

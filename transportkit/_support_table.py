@@ -17,7 +17,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import backends
@@ -152,26 +152,25 @@ def _tables() -> dict[str, str]:
     return {"backend-table": backend_table(), "support-table": support_table()}
 
 
-def check(root: Path) -> list[str]:
-    """The files under ``root`` whose generated tables are not current (empty when all are)."""
+def _rendered(root: Path) -> Iterator[tuple[str, Path, str, str]]:
+    """``(relative name, path, current text, text with the tables regenerated)`` of each file holding tables."""
     tables = _tables()
-    stale = []
     for rel in FILES:
         path = root / rel
         text = path.read_text()
-        if render(text, tables) != text or not all(_markers(m)[0] in text for m in MARKERS):
-            stale.append(rel)
-    return stale
+        yield rel, path, text, render(text, tables)
+
+
+def check(root: Path) -> list[str]:
+    """The files under ``root`` whose generated tables are not current (empty when all are)."""
+    return [rel for rel, _, text, new in _rendered(root)
+            if new != text or not all(_markers(m)[0] in text for m in MARKERS)]  # fmt: skip
 
 
 def write(root: Path) -> list[str]:
     """Regenerate the tables in the files under ``root``; return the files that changed."""
-    tables = _tables()
     changed = []
-    for rel in FILES:
-        path = root / rel
-        text = path.read_text()
-        new = render(text, tables)
+    for rel, path, text, new in _rendered(root):
         if new != text:
             path.write_text(new)
             changed.append(rel)

@@ -29,9 +29,10 @@ from typing import Any
 from ._backend import Backend, get_backend
 from ._validation import as_count, as_real
 from .gaussians import GaussianMixture
+from .lattice_targets import Phi4
 from .numerics import logsumexp
 from .random import SEED_DEPRECATED, resolve_rng
-from .target_base import Target, is_traced
+from .target_base import _ParamTarget
 
 __all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
 
@@ -87,46 +88,7 @@ def _softplus(x: float) -> float:
     return math.log1p(math.exp(-abs(x))) + max(x, 0.0)
 
 
-class _Target(Target):
-    """Shared plumbing: parameters stored as Python floats, converted once per (backend, device, dtype)."""
-
-    log_Z: float | None = None
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple, dict[str, Any]] = {}
-        self.backend = get_backend("numpy")
-
-    def _params(self, be: Backend) -> dict[str, Any]:
-        key = (be.name, str(be.device), str(be.dtype))
-        p = self._cache.get(key)
-        if p is None:
-            p = {k: be.asarray(v) for k, v in self._raw_params().items()}
-            if not is_traced(*p.values()):  # converted under a JAX trace: tracers, never cached
-                self._cache[key] = p
-        return p
-
-    def _raw_params(self) -> dict[str, Any]:
-        return {}
-
-    def _prepare(self, be: Backend) -> None:
-        self._params(be)
-
-    def laplacian_log_prob(self, x: Any, *, backend: Any = None) -> Any:
-        r"""The Laplacian :math:`\Delta\log\tilde\rho(x) = \sum_i\partial_i^2\log\tilde\rho` at the rows of ``x``
-        (analytic; used by the NETS drift features that contain the score)."""
-        be, x = self._resolve(x, backend)
-        single = x.ndim == 1
-        out = self._laplacian_log_prob(x[None, :] if single else x, be)
-        return out[0] if single else out
-
-    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(dim={self.dim}, log_Z={self.log_Z})"
-
-
-class GMM40(_Target):
+class GMM40(_ParamTarget):
     r"""The 2-D mixture of 40 equal-weight Gaussians of the FAB / NETS benchmarks (normalized, log Z = 0):
 
     .. math:: \rho(x) = \frac{1}{40}\sum_{k=1}^{40}\mathcal N(x;\mu_k, s^2 I_2),\qquad
@@ -219,7 +181,7 @@ class GMM40(_Target):
         return int(xp.sum(xp.astype(xp.any(near, axis=0), xp.int64)))
 
 
-class Funnel(_Target):
+class Funnel(_ParamTarget):
     r"""Neal's funnel (normalized, log Z = 0):
     :math:`x_1\sim\mathcal N(0, \sigma^2)`, :math:`x_{2:d}\mid x_1\sim\mathcal N(0, e^{x_1}I)`, σ = ``scale`` = 3.
 
@@ -287,7 +249,7 @@ def _double_well_integral(
     return h / 3 * (f[0] + f[-1] + 4 * math.fsum(f[1:-1:2]) + 2 * math.fsum(f[2:-1:2]))
 
 
-class ManyWell(_Target):
+class ManyWell(_ParamTarget):
     r"""The many-well target: d/2 independent copies of a 2-D double well (unnormalized),
 
     .. math:: \log\tilde\rho(x) = -\sum_{i=1}^{d/2}\big[x_{2i-1}^4 - 6x_{2i-1}^2 - \tfrac12 x_{2i-1}
@@ -370,7 +332,7 @@ class ManyWell(_Target):
         return xp.reshape(xp.stack([out, xe], axis=-1), (n, self.dim))
 
 
-class StudentTMixture(_Target):
+class StudentTMixture(_ParamTarget):
     r"""Mixture of K product Student-t distributions (normalized, log Z = 0), as in the "Beyond ELBOs" suite:
 
     .. math:: \rho(x) = \sum_k w_k\prod_{i=1}^d \frac{1}{\sigma}t_\nu\!\Big(\frac{x_i-\mu_{ki}}{\sigma}\Big),\quad
@@ -463,66 +425,3 @@ class StudentTMixture(_Target):
         nu = int(self.df)
         chi2 = xp.sum(gen.normal((n, self.dim, nu)) ** 2, axis=-1)
         return mu + self.scale * gen.normal((n, self.dim)) / xp.sqrt(chi2 / nu)
-
-
-class Phi4(_Target):
-    r"""Lattice :math:`\phi^4` theory on a periodic L x L lattice in the hopping-parameter form,
-    :math:`\tilde\rho = e^{-S}`,
-
-    .. math:: S(\phi) = \sum_x\Big[-2\kappa\sum_{\mu=1}^{2}\phi_x\phi_{x+\hat\mu} + \phi_x^2
-              + \lambda(\phi_x^2 - 1)^2\Big],
-
-    .. math:: \partial S/\partial\phi_x = -2\kappa\sum_\mu(\phi_{x+\hat\mu} + \phi_{x-\hat\mu}) + 2\phi_x
-              + 4\lambda\phi_x(\phi_x^2 - 1).
-
-    ``x`` has shape ``(..., L*L)`` (row-major sites). log Z is unknown (``None``); ``magnetization(x)`` gives
-    :math:`M = \frac{1}{L^2}\sum_x\phi_x`.
-    """
-
-    def __init__(self, L: int = 8, kappa: float = 0.3, lam: float = 0.02) -> None:
-        super().__init__()
-        self.L = as_count("L", L, low=2)
-        self.kappa = as_real("kappa", kappa)
-        self.lam = as_real("lam", lam, low=0.0)
-        self._vanishes_at_infinity = self.lam > 0
-        self.dim = self.L * self.L
-        self.log_Z = None
-        self.base_scale = 1.0
-
-    def _grid(self, x: Any, be: Backend) -> tuple[Any, Any]:
-        xp = be.xp
-        return xp, xp.reshape(x, (*x.shape[:-1], self.L, self.L))
-
-    def action(self, x: Any, *, backend: Any = None) -> Any:
-        """:math:`S(\\phi)` for each row of ``x``."""
-        be, x = self._resolve(x, backend)
-        return self._action(x, be)
-
-    def _action(self, x: Any, be: Backend) -> Any:
-        xp, p = self._grid(x, be)
-        hop = p * (xp.roll(p, -1, axis=-1) + xp.roll(p, -1, axis=-2))
-        site = -2 * self.kappa * hop + p * p + self.lam * (p * p - 1) ** 2
-        return xp.sum(xp.reshape(site, x.shape), axis=-1)
-
-    def _log_prob(self, x: Any, be: Backend) -> Any:
-        s = self._action(x, be)
-        if self.lam > 0:  # the quartic term dominates: an overflow (inf - inf = NaN) means S = +inf
-            s = be.xp.where(be.xp.isnan(s), math.inf, s)
-        return -s
-
-    def _grad_log_prob(self, x: Any, be: Backend) -> Any:
-        xp, p = self._grid(x, be)
-        nb = xp.roll(p, -1, axis=-1) + xp.roll(p, 1, axis=-1) + xp.roll(p, -1, axis=-2) + xp.roll(p, 1, axis=-2)
-        g = -2 * self.kappa * nb + 2 * p + 4 * self.lam * p * (p * p - 1)
-        return -xp.reshape(g, x.shape)
-
-    def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
-        r""":math:`\Delta\log\tilde\rho = -\sum_x\big(2 + 4\lambda(3\phi_x^2 - 1)\big)` (L > 2)."""
-        if self.L <= 2:
-            raise NotImplementedError("Phi4 Laplacian needs L > 2")
-        return -be.xp.sum(2 + 4 * self.lam * (3 * x * x - 1), axis=-1)
-
-    def magnetization(self, x: Any, *, backend: Any = None) -> Any:
-        """:math:`M = L^{-2}\\sum_x\\phi_x` for each row of ``x``."""
-        be, x = self._resolve(x, backend)
-        return be.xp.mean(x, axis=-1)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
-import math
 import os
 import sys
 import time
@@ -170,28 +169,9 @@ def demo_free_energy(say: Say = print, fig: Any = None) -> None:
     """EXP and BAR on Gaussian works satisfying Crooks exactly, works of magnitude 1e4, MBAR on harmonic states;
     picture: the work distributions and Crooks' relation."""
     from . import plot
-    from ._backend import host_backend
-    from .free_energy import bar, bounds, exp, mbar
+    from .free_energy.showcase import showcase
 
-    be = host_backend()
-    xp = be.xp
-    gen = be.rng(0)
-    dF, s, n = 1.0, 2.0, 20_000
-    wf = gen.normal((n,), loc=dF + s * s / 2, scale=s)
-    wr = gen.normal((n,), loc=-dF + s * s / 2, scale=s)
-    say(f"Gaussian works satisfying Crooks exactly: dF = {dF}, sigma = {s}, n = {n} per direction")
-    for name, e in [("EXP forward", exp(wf)), ("EXP reverse", exp(wr, direction="reverse")), ("BAR", bar(wf, wr))]:
-        say(f"  {name:12s} {float(e.value):8.4f} +- {float(e.stderr):.4f}")
-    b = bounds(wf, wr)
-    say(f"  bounds       {float(b.lower):8.4f} <= dF <= {float(b.upper):.4f}")
-    e = bar(wf + 1e4, wr - 1e4, ess_warning=0)
-    say(f"  works shifted by +-1e4 (dF = 1e4 + 1): BAR {float(e.value):.4f} +- {float(e.stderr):.4f}")
-    ks = [1.0, 2.0, 4.0]
-    x = xp.concat([gen.normal((2000,), scale=1 / math.sqrt(k)) for k in ks])
-    m = mbar(xp.stack([0.5 * k * x * x for k in ks]), [2000, 2000, 2000])
-    exact = ", ".join(f"{0.5 * math.log(k):.4f}" for k in ks)
-    got = ", ".join(f"{float(v):.4f} +- {float(se):.4f}" for v, se in zip(m.value, m.stderr, strict=True))
-    say(f"  MBAR, harmonic states k = 1, 2, 4: f_k - f_0 = {got} (exact {exact})")
+    wf, wr, dF = showcase(say)
     if fig is not None:
         a1, a2 = fig.subplots(1, 2)
         plot.plot_work_distributions(wf, wr, delta_f=dF, ax=a1)

@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 from ._backend import Backend, get_backend, resolve_backend
+from ._typing import Array
 from ._validation import as_count, as_points
 from .numerics import logsumexp
 from .target_base import Target, is_traced
@@ -47,7 +48,7 @@ def _host_param(name: str, v: Any, src: Backend, host: Backend, ndim: Any, shape
         raise
 
 
-def _as_covs(covs: Any, k: int, d: int, xp: Any) -> Any:
+def _as_covs(covs: Any, k: int, d: int, xp: Any) -> Array:
     """(K, d, d) full, (K, d) diagonal, (K,) isotropic, or a scalar -> (K, d, d)."""
     eye = xp.eye(d, dtype=xp.float64)
     if covs.ndim == 0:

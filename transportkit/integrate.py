@@ -28,6 +28,7 @@ import array_api_extra as xpx
 from ._backend import Backend, resolve_backend
 from ._capabilities import declare
 from ._loops import progress_bar, run_steps, scan_steps
+from ._typing import Array
 from ._validation import as_bool, as_choice, as_count, as_points, as_real, check_callable, check_returned_shape
 from .errors import NonFiniteWarning
 from .random import SEED_DEPRECATED, resolve_rng
@@ -46,7 +47,7 @@ MAX_NONFINITE_REJECTS = 40
 
 def time_grid(
     steps: int, t0: float = 0.0, t1: float = 1.0, *, kind: str = "uniform", power: float = 2.0, backend: Any = None
-) -> Any:
+) -> Array:
     r"""A grid of ``steps + 1`` times from ``t0`` to ``t1`` (decreasing when ``t1 < t0``).
 
     ``kind``: ``"uniform"``; ``"ends"`` (denser near both ends, :math:`u \mapsto (1-\cos\pi u)/2`); ``"start"`` /
@@ -196,7 +197,7 @@ def odeint(
     return_path: bool = False,
     progress: bool = False,
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Solve :math:`\dot x = f(t, x)` from ``x0`` along a time grid; returns :math:`x(t_{\rm end})`, or with
     ``return_path`` the states at every grid time, shape ``(len(grid), *x0.shape)``.
 
@@ -355,7 +356,7 @@ def sdeint(
     progress: bool = False,
     backend: Any = None,
     seed: Any = SEED_DEPRECATED,
-) -> Any:
+) -> Array:
     r"""Solve :math:`dX = f(t, X)\,dt + \sqrt{2\varepsilon(t)}\,dW` from ``x0`` along a time grid (backward when
     the grid decreases). ``diffusion`` is :math:`\varepsilon`: a non-negative number or a callable of the 0-d
     time array (evaluated once before the run at the times it will use, up to 1000 of them, and refused if

@@ -14,11 +14,13 @@ from typing import Any
 from array_api_compat import array_namespace
 from array_api_compat import device as _device
 
+from ._typing import Array
 from ._validation import refuse_lazy
 
 __all__ = [
     "cholesky_solve",
     "ess",
+    "legendre_shifted",
     "log1mexp",
     "logmeanexp",
     "logsumexp",
@@ -39,7 +41,7 @@ def _prepare(name: str, a: Any, xp: Any) -> tuple[Any, Any]:
 
 def logsumexp(
     a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
-) -> Any:
+) -> Array:
     """log sum_i exp(a_i), computed as m + log sum_i exp(a_i - m) with m = max_i a_i.
 
     Stable for entries of any magnitude; entries equal to ``-inf`` contribute nothing, and a slice that is
@@ -79,7 +81,7 @@ def _axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
 
 def logmeanexp(
     a: Any, axis: int | tuple[int, ...] | None = None, *, keepdims: bool = False, xp: Any = None
-) -> Any:
+) -> Array:
     """log( (1/n) sum_i exp(a_i) ) = logsumexp(a) - log n, with n the number of entries reduced over (an empty
     reduction, whose mean is undefined, is a ``ValueError``)."""
     a, xp = _prepare("a", a, xp)
@@ -89,13 +91,13 @@ def logmeanexp(
     return logsumexp(a, axis=axis, keepdims=keepdims, xp=xp) - math.log(n)
 
 
-def normalized_weights(log_w: Any, axis: int = -1, *, xp: Any = None) -> Any:
+def normalized_weights(log_w: Any, axis: int = -1, *, xp: Any = None) -> Array:
     """w_i = exp(log_w_i - logsumexp(log_w)): weights summing to one, stable for any magnitude."""
     log_w, xp = _prepare("log_w", log_w, xp)
     return xp.exp(log_w - logsumexp(log_w, axis=axis, keepdims=True, xp=xp))
 
 
-def ess(log_w: Any, axis: int = -1, *, relative: bool = False, xp: Any = None) -> Any:
+def ess(log_w: Any, axis: int = -1, *, relative: bool = False, xp: Any = None) -> Array:
     """Kish effective sample size (sum w)^2 / sum w^2 = exp(2 logsumexp(log w) - logsumexp(2 log w)).
 
     Between 1 and n; ``relative=True`` divides by n. No weights at all (an empty axis) is a ``ValueError``.
@@ -107,7 +109,7 @@ def ess(log_w: Any, axis: int = -1, *, relative: bool = False, xp: Any = None) -
     return out / log_w.shape[axis] if relative else out
 
 
-def log1mexp(x: Any, *, xp: Any = None) -> Any:
+def log1mexp(x: Any, *, xp: Any = None) -> Array:
     """log(1 - exp(x)) for x <= 0, accurate everywhere (Maechler 2012):
 
     log(-expm1(x)) for -log 2 < x <= 0, and log1p(-exp(x)) for x <= -log 2. Gives -inf at x = 0 and 0 at
@@ -122,7 +124,7 @@ def log1mexp(x: Any, *, xp: Any = None) -> Any:
     return xp.where(x > 0, xp.full_like(x, math.nan), out)
 
 
-def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = False) -> Any:
+def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = False) -> Array | tuple[Array, Array]:
     """Solve A x = b for symmetric positive-definite A by its Cholesky factor A = L L^T, batched.
 
     ``a`` has shape (..., n, n); ``b`` has shape (..., n) or (..., n, k) (batch dimensions broadcast).
@@ -147,3 +149,17 @@ def cholesky_solve(a: Any, b: Any, *, xp: Any = None, return_logdet: bool = Fals
     if return_logdet:
         return x, 2.0 * xp.sum(xp.log(diag), axis=-1)
     return x
+
+
+def legendre_shifted(t: Any, degree: int) -> list[Any]:
+    r"""The shifted Legendre polynomials :math:`P_0(2t-1), \dots, P_{\mathrm{degree}}(2t-1)`, orthogonal on
+    :math:`[0, 1]`, by Bonnet's three-term recurrence :math:`(k+1)P_{k+1}(s) = (2k+1)sP_k(s) - kP_{k-1}(s)`
+    (Abramowitz & Stegun 1964, 22.7.10). ``t``: a Python float or an array of any shape (each result has its shape).
+    """
+    s = 2.0 * t - 1.0
+    out = [s * 0.0 + 1.0]
+    if degree >= 1:
+        out.append(s)
+    for k in range(1, degree):
+        out.append(((2 * k + 1) * s * out[k] - k * out[k - 1]) / (k + 1))
+    return out

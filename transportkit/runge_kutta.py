@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._typing import Array
+
 __all__ = ["TABLEAUS", "Tableau", "error_norm", "get_tableau", "next_step_factor", "rk_step", "rk_step_error"]
 
 
@@ -115,7 +117,7 @@ def _combine(x: Any, h: Any, weights: tuple[float, ...], ks: list[Any]) -> Any:
     return out
 
 
-def rk_step(tab: Tableau | str, f: Callable[[Any, Any], Any], t: Any, h: Any, x: Any) -> Any:
+def rk_step(tab: Tableau | str, f: Callable[[Any, Any], Any], t: Any, h: Any, x: Any) -> Array:
     """One step of size ``h`` (negative: backward in time) from ``(t, x)``; returns :math:`x(t + h)`."""
     tab = get_tableau(tab)
     return _combine(x, h, tab.b, _stages(tab, f, t, h, x))
@@ -136,7 +138,7 @@ def rk_step_error(
     return x_new, err, (ks[-1] if tab.fsal else None)
 
 
-def error_norm(err: Any, x: Any, x_new: Any, rtol: float, atol: float, xp: Any, norm: str = "max") -> Any:
+def error_norm(err: Any, x: Any, x_new: Any, rtol: float, atol: float, xp: Any, norm: str = "max") -> Array:
     r"""The scaled error :math:`\|e_i / (\mathrm{atol} + \mathrm{rtol}\max(|x_i|, |x'_i|))\|` as a 0-d array, with
     the max norm (``"max"``) or the root mean square (``"rms"``, Hairer et al. eq. II.4.11); a step is accepted
     when it is at most 1."""
@@ -148,7 +150,7 @@ def error_norm(err: Any, x: Any, x_new: Any, rtol: float, atol: float, xp: Any, 
     raise ValueError(f"norm must be 'max' or 'rms', got {norm!r}")
 
 
-def next_step_factor(err: Any, order: int, xp: Any, safety: float = 0.9, fmin: float = 0.2, fmax: float = 5.0) -> Any:
+def next_step_factor(err: Any, order: int, xp: Any, safety: float = 0.9, fmin: float = 0.2, fmax: float = 5.0) -> Array:
     r"""Step-size factor :math:`\mathrm{clip}(s\,\mathrm{err}^{-1/(q+1)}, f_{\min}, f_{\max})` with q the order of
     the error estimate (``order - 1`` for the lower-order solution); ``err = 0`` gives ``fmax``, NaN ``fmin``."""
     safe = xp.where(err > 0, err, xp.ones_like(err))

@@ -6,10 +6,11 @@ sampling is possible, ``sample(n, rng=None)``. Inputs may be arrays of any backe
 backend of ``x`` (NumPy in, NumPy out). Parameters are stored once on the host (float64) and moved to each
 backend on first use (cached per backend, device and dtype).
 
-This module is the public face: the base class (:mod:`transportkit.target_base`), the Gaussian family
-(:mod:`transportkit.gaussians`) and the benchmark targets (:mod:`transportkit._target_zoo`), each module importing
-only the floors below it (no import circle); and the normalizer :func:`as_target` with :func:`from_log_prob`:
-a target from a log-density callable, an object with ``log_prob``, a ``(log_prob, grad)`` pair or a frozen
+This module is the public face: the base class (:mod:`transportkit.target_base`), targets from callables
+(:mod:`transportkit.callable_target`), the Gaussian family (:mod:`transportkit.gaussians`) and the benchmark targets
+(:mod:`transportkit._target_zoo`, :mod:`transportkit.lattice_targets`), each module importing only the floors below
+it (no import circle); and the normalizer :func:`as_target` with :func:`from_log_prob`: a target from a log-density
+callable, an object with ``log_prob``, a ``(log_prob, grad)`` pair or a frozen
 ``scipy.stats`` distribution.
 """
 
@@ -19,11 +20,13 @@ import math
 from typing import Any
 
 from ._backend import get_backend
-from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, Phi4, StudentTMixture
+from ._target_zoo import GMM40, GMM40_MEANS, Funnel, ManyWell, StudentTMixture
 from ._validation import as_count
+from .callable_target import CallableTarget, from_log_prob, gradient_free
 from .gaussians import Gaussian, GaussianMixture, _as_covs, gaussian_terms
 from .highdim_targets import CurieWeiss, GaussianRandomField, SymmetricMixture
-from .target_base import BoundTarget, CallableTarget, Target, from_log_prob, gradient_free, is_traced
+from .lattice_targets import Phi4
+from .target_base import BoundTarget, Target, is_traced
 
 __all__ = [
     "GMM40",

@@ -13,24 +13,7 @@ Optimal Control", arXiv:2410.05163 (2024).
 
 from __future__ import annotations
 
-from .girsanov import (
-    ControlModel,
-    LinearFeedback,
-    OnPolicyResult,
-    linear_feedback,
-    mlp_control,
-    on_policy,
-    simulate,
-    surrogate_gradient,
-)
+from . import girsanov as _girsanov
+from .girsanov import *  # noqa: F403 -- the public names, listed once in girsanov.__all__
 
-__all__ = [
-    "ControlModel",
-    "LinearFeedback",
-    "OnPolicyResult",
-    "linear_feedback",
-    "mlp_control",
-    "on_policy",
-    "simulate",
-    "surrogate_gradient",
-]
+__all__ = list(_girsanov.__all__)

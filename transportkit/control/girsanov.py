@@ -26,7 +26,9 @@ from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
 from .._loops import scan_steps
 from .._results import Result
+from .._typing import Array
 from .._validation import as_choice, as_count, as_real, check_callable
+from ..numerics import legendre_shifted
 from ..random import SEED_DEPRECATED, resolve_rng
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "surrogate_gradient",
 ]
 
-Array = Any
 
 
 @dataclasses.dataclass
@@ -60,16 +61,6 @@ class ControlModel:
         return self.apply(self.params, tt, x)
 
 
-def _legendre(t: Any, degree: int) -> list[Any]:
-    s = 2.0 * t - 1.0
-    out = [s * 0.0 + 1.0]
-    if degree >= 1:
-        out.append(s)
-    for k in range(1, degree):
-        out.append(((2 * k + 1) * s * out[k] - k * out[k - 1]) / (k + 1))
-    return out
-
-
 def linear_feedback(dim: int, degree: int = 3, T: float = 1.0, *, backend: Any = None) -> ControlModel:
     r"""Affine feedback :math:`u(t, x) = x K(t)^\top + k(t)` with :math:`K, k` polynomials of degree ``degree`` in
     :math:`t/T` (shifted Legendre basis), started at zero. ``params["K"]``: (degree+1, d, d), ``params["k"]``:
@@ -84,7 +75,7 @@ def linear_feedback(dim: int, degree: int = 3, T: float = 1.0, *, backend: Any =
     }
 
     def apply(p: dict[str, Any], t: Any, x: Any) -> Any:
-        P = _legendre(t / T, degree)
+        P = legendre_shifted(t / T, degree)
         out = 0.0
         for j in range(degree + 1):
             out = out + P[j][:, None] * (x @ _transpose(p["K"][j, ...]) + p["k"][j, ...])
@@ -101,7 +92,7 @@ class LinearFeedback(ControlModel):
     T: float = 1.0
 
     def gain(self, t: float) -> Any:
-        P = _legendre(float(t) / self.T, self.degree)
+        P = legendre_shifted(float(t) / self.T, self.degree)
         return sum(float(q) * self.params["K"][j, ...] for j, q in enumerate(P))
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from .._backend import resolve_backend
 from .._capabilities import declare
+from .._typing import Array
 from ..interpolants.field import Field
 from ._autodiff import jvp
 from .maps import BoundFlowMap, FlowMap, _col
@@ -114,14 +115,14 @@ def _ds_map(m: BoundFlowMap, s: Any, t: Any, x: Any, v: Any) -> Any:
 
 
 @declare(name="tk.flowmaps.losses.diagonal")
-def diagonal(model: Any, batch: dict[str, Any], *, reduce: bool = True) -> Any:
+def diagonal(model: Any, batch: dict[str, Any], *, reduce: bool = True) -> Array:
     r"""Mean of :math:`|\varphi_{t,t}(I_t) - \dot I_t|^2` (flow matching on the diagonal)."""
     m = _bound(model, batch, "t", "dxt", "xt")
     return _out(m.xp, m.velocity(batch["t"], batch["xt"]) - batch["dxt"], reduce)
 
 
 @declare(needs=("value_and_grad",), name="tk.flowmaps.losses.lsd")
-def lsd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Any:
+def lsd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Array:
     r"""Lagrangian self-distillation: mean of
     :math:`|\partial_t X_{s,t}(I_s) - \mathrm{sg}[\varphi_{t,t}(X_{s,t}(I_s))]|^2`."""
     m = _bound(model, batch, "s", "t", "xs")
@@ -133,7 +134,7 @@ def lsd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool 
 
 
 @declare(needs=("value_and_grad",), name="tk.flowmaps.losses.esd")
-def esd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Any:
+def esd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Array:
     r"""Eulerian self-distillation: mean of
     :math:`|\partial_s X_{s,t}(I_s) + \nabla X_{s,t}(I_s)\,\mathrm{sg}[\varphi_{s,s}(I_s)]|^2`."""
     m = _bound(model, batch, "s", "t", "xs")
@@ -143,7 +144,7 @@ def esd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool 
 
 
 @declare(name="tk.flowmaps.losses.psd")
-def psd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Any:
+def psd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool = True) -> Array:
     r"""Progressive self-distillation: mean of :math:`|\varphi_{s,t}(I_s) - \mathrm{sg}[\tfrac{u-s}{t-s}
     \varphi_{s,u}(I_s) + \tfrac{t-u}{t-s}\varphi_{u,t}(X_{s,u}(I_s))]|^2` with ``batch["u"]`` (default
     :math:`u = (s+t)/2`, weights ½, ½; where :math:`s = t` the weights are ½, ½ as well)."""
@@ -165,7 +166,7 @@ def psd(model: Any, batch: dict[str, Any], *, teacher: Any = None, reduce: bool 
 
 
 @declare(needs=("value_and_grad",), name="tk.flowmaps.losses.lmd")
-def lmd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -> Any:
+def lmd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -> Array:
     r"""Lagrangian map distillation of a given field :math:`b` (a Field or ``b(t, x)``): mean of
     :math:`|\partial_t X_{s,t}(I_s) - b_t(X_{s,t}(I_s))|^2`."""
     m = _bound(model, batch, "s", "t", "xs")
@@ -175,7 +176,7 @@ def lmd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -
 
 
 @declare(needs=("value_and_grad",), name="tk.flowmaps.losses.emd")
-def emd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -> Any:
+def emd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -> Array:
     r"""Eulerian map distillation of a given field :math:`b`: mean of
     :math:`|\partial_s X_{s,t}(I_s) + \nabla X_{s,t}(I_s)\, b_s(I_s)|^2`."""
     m = _bound(model, batch, "s", "t", "xs")
@@ -185,7 +186,7 @@ def emd(model: Any, batch: dict[str, Any], field: Any, *, reduce: bool = True) -
 
 
 @declare(needs=("value_and_grad",), name="tk.flowmaps.losses.fmm")
-def fmm(model: Any, batch: dict[str, Any], *, invertibility_weight: float = 1.0, reduce: bool = True) -> Any:
+def fmm(model: Any, batch: dict[str, Any], *, invertibility_weight: float = 1.0, reduce: bool = True) -> Array:
     r"""Direct flow-map matching: mean of :math:`|\partial_t X_{s,t}(y) - \dot I_t|^2 + w|X_{s,t}(y) - I_t|^2`,
     :math:`y = X_{t,s}(I_t)` held fixed in the derivative. Minimum: :math:`E|\dot I_t|^2 - E|b_t(I_t)|^2`."""
     m = _bound(model, batch, "s", "t", "dxt", "xt")
@@ -198,7 +199,7 @@ def fmm(model: Any, batch: dict[str, Any], *, invertibility_weight: float = 1.0,
 
 
 @declare(name="tk.flowmaps.losses.invertibility")
-def invertibility(model: Any, batch: dict[str, Any], *, reduce: bool = True) -> Any:
+def invertibility(model: Any, batch: dict[str, Any], *, reduce: bool = True) -> Array:
     r"""Mean of :math:`|X_{s,t}(X_{t,s}(I_t)) - I_t|^2` (zero for an exact map)."""
     m = _bound(model, batch, "s", "t", "xt")
     s, t, xt = batch["s"], batch["t"], batch["xt"]

@@ -31,6 +31,7 @@ from typing import Any
 
 from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
+from .._typing import Array
 from .._validation import as_count, as_points
 from ..integrate import grid_times, odeint
 from ..interpolants.exact import exact_field
@@ -275,7 +276,7 @@ def time_features(s: Any, t: Any, n: int, n_time: int, xp: Any, like: Any) -> An
     return xp.concat(parts, axis=1)
 
 
-def phi_mlp_apply(params: dict[str, Any], s: Any, t: Any, x: Any, xp: Any) -> Any:
+def phi_mlp_apply(params: dict[str, Any], s: Any, t: Any, x: Any, xp: Any) -> Array:
     r""":math:`\varphi_{s,t}(x) = W_L\,\sigma(\cdots\sigma(W_1[x, \tau(s,t)] + c_1)\cdots) + c_L` with the SiLU
     :math:`\sigma(h) = h/(1 + e^{-h}) = h(1 + \tanh(h/2))/2` and the time features :func:`time_features`."""
     n_layers = len(params) // 2

@@ -13,7 +13,8 @@ and typed ``diagnostics`` (effective sample sizes, overlap, iteration counts, ..
 
 Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds),
 :mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.mbar_object` (the
-pymbar-shaped :class:`MBAR` object), :mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
+pymbar-shaped :class:`MBAR` object; its asymptotic covariance in :mod:`~transportkit.free_energy.mbar_covariance`),
+:mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
 :mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
 (result types, the warnings).
 
@@ -27,22 +28,8 @@ References
 
 from __future__ import annotations
 
-from .diagnostics import (
-    ESS_WARNING,
-    BarDiagnostics,
-    Diagnostics,
-    EscortedDiagnostics,
-    ExpDiagnostics,
-    FreeEnergyConvergenceWarning,
-    FreeEnergyDegenerateWeightsWarning,
-    FreeEnergyEstimate,
-    FreeEnergyOverlapWarning,
-    FreeEnergyUncertaintyWarning,
-    FreeEnergyWarning,
-    GaussDiagnostics,
-    MbarDiagnostics,
-    WorkBounds,
-)
+from . import diagnostics as _diagnostics
+from .diagnostics import *  # noqa: F403 -- the result types and warnings, listed once in diagnostics.__all__
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
 from .feat import feat
@@ -52,21 +39,7 @@ from .showcase import demo
 from .works import from_samples, works_from_samples
 
 __all__ = [
-    "ESS_WARNING",
     "MBAR",
-    "BarDiagnostics",
-    "Diagnostics",
-    "EscortedDiagnostics",
-    "ExpDiagnostics",
-    "FreeEnergyConvergenceWarning",
-    "FreeEnergyDegenerateWeightsWarning",
-    "FreeEnergyEstimate",
-    "FreeEnergyOverlapWarning",
-    "FreeEnergyUncertaintyWarning",
-    "FreeEnergyWarning",
-    "GaussDiagnostics",
-    "MbarDiagnostics",
-    "WorkBounds",
     "bar",
     "bar_overlap",
     "bounds",
@@ -80,3 +53,4 @@ __all__ = [
     "mbar",
     "works_from_samples",
 ]
+__all__ += [name for name in _diagnostics.__all__ if name != "Array"]

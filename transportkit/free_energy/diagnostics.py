@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator
-from typing import Any, TypeAlias
+from typing import Any
 
 from array_api_compat import array_namespace
 
 from .._results import Estimate, Result
+from .._typing import Array
 from ..errors import (
     ConvergenceWarning,
     DegenerateWeightsWarning,
@@ -42,8 +43,6 @@ __all__ = [
     "WorkBounds",
 ]
 
-#: an array of the caller's backend (any Array-API library)
-Array: TypeAlias = Any
 
 #: default threshold of the Kish effective sample size below which a FreeEnergyWarning is issued
 ESS_WARNING = 10.0

@@ -41,7 +41,18 @@ from ..numerics import ess, logsumexp
 from ..random import SEED_DEPRECATED, resolve_rng
 from ._checks import check_threshold, refuse_lazy_inputs
 from .diagnostics import ESS_WARNING, Array, FreeEnergyUncertaintyWarning, check_ess, check_overlap
-from .multistate import _mbar_inputs, _mbar_solve, _mbar_theta, mbar_fit, pymbar_aliases
+from .mbar_covariance import (
+    _augmented_theta,
+    _error_of_differences,
+    _expectations_kernel,
+    _fe_kernel,
+    _new_states,
+    _observables,
+    _overlap_spectrum,
+    _perturbed_kernel,
+    _squared_differences,
+)
+from .multistate import _mbar_inputs, _mbar_resample, mbar_fit, pymbar_aliases
 
 __all__ = ["MBAR", "MbarResult"]
 
@@ -71,103 +82,6 @@ class MbarResult(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
-
-
-def _error_of_differences(d2: Array, cutoff: float, xp: Any) -> Array:
-    r"""Standard errors :math:`\sqrt{d^2}` of all differences from their squares :math:`C_{ii} + C_{jj} - 2C_{ij}`;
-    round-off negatives above ``-cutoff`` set to 0, larger negatives reported as NaN with a
-    :class:`FreeEnergyUncertaintyWarning`."""
-    if bool(xp.any(d2 < -abs(cutoff))):
-        warnings.warn(
-            f"a squared uncertainty is negative (largest magnitude {-float(xp.min(d2)):.3g}); reported as NaN",
-            FreeEnergyUncertaintyWarning,
-            stacklevel=3,
-        )
-    d2 = xp.where((d2 < 0) & (d2 >= -abs(cutoff)), xp.zeros_like(d2), d2)
-    return xp.where(d2 >= 0, xp.sqrt(xp.where(d2 >= 0, d2, xp.zeros_like(d2))), xp.full_like(d2, math.nan))
-
-
-def _theta(W: Array, N: Array, method: str, xp: Any, device: Any) -> Array:
-    """Asymptotic covariance of the log normalizing constants from weights ``W`` (M, N_samples) and counts ``N``
-    (M,): pymbar's ``"svd-ew"`` (eigen-decomposition of W W^T; also used for ``"bootstrap"``), ``"svd"`` (SVD of
-    W) or ``"approximate"`` (W W^T, Kong et al. 2003)."""
-    if method == "approximate":
-        return W @ xp.matrix_transpose(W)
-    if method == "svd":
-        _, S, Vt = xp.linalg.svd(xp.matrix_transpose(W), full_matrices=False)
-        VS = xp.matrix_transpose(Vt) * S[None, :]
-        eye = xp.eye(W.shape[0], dtype=W.dtype, device=device)
-        A = eye - xp.matrix_transpose(VS) @ (N[:, None] * VS)
-        return VS @ xp.linalg.pinv(A, rtol=1e-10) @ xp.matrix_transpose(VS)
-    return _mbar_theta(W, N, xp, device)
-
-
-def _squared_differences(cov: Array, xp: Any) -> Array:
-    """:math:`C_{ii} + C_{jj} - 2C_{ij}` for all i, j."""
-    d = xp.linalg.diagonal(cov)
-    return d[:, None] + d[None, :] - 2 * cov
-
-
-def _new_states(u_ln: Array, ld: Array, xp: Any) -> tuple[Array, Array]:
-    """(f_l (L,), log W_l (L, N)) of new states given the log-denominators ``ld``."""
-    f = -logsumexp(-u_ln - ld[None, :], axis=1, xp=xp)
-    return f, f[:, None] - u_ln - ld[None, :]
-
-
-def _observables(A: Array, u_ln: Array, ld: Array, xp: Any) -> tuple[Array, ...]:
-    """Expectations of the rows of ``A`` (S, N) in the states of ``u_ln`` (S, N), row by row, as ratios of
-    normalizing constants: (mu (S,), log W_A (S, N), log W_l (S, N), shift (S,))."""
-    _, logW_l = _new_states(u_ln, ld, xp)
-    Amin = xp.min(A, axis=1)
-    shift = Amin - xp.abs(4.0 * 2.220446049250313e-16 * Amin)
-    logW_A = _positive_log(A - shift[:, None], xp) + logW_l
-    f_A = -logsumexp(logW_A, axis=1, xp=xp)
-    return xp.exp(-f_A) + shift, logW_A + f_A[:, None], logW_l, shift
-
-
-def _augmented_theta(log_W: Array, Nf: Array, extra: Array, *, method: str, xp: Any, device: Any) -> Array:
-    """Θ over the K states of ``log_W`` followed by the rows of ``extra`` (log weights, zero counts)."""
-    W = xp.exp(xp.concat([log_W, extra], axis=0))
-    N = xp.concat([Nf, xp.zeros_like(extra[:, 0])])
-    return _theta(W, N, method, xp, device)
-
-
-def _fe_kernel(log_W: Array, Nf: Array, *, method: str, xp: Any, device: Any) -> tuple[Array, Array]:
-    """(Θ (K, K), squared stderr of all differences)."""
-    T = _theta(xp.exp(log_W), Nf, method, xp, device)
-    return T, _squared_differences(T, xp)
-
-
-def _expectations_kernel(
-    log_W: Array, Nf: Array, ld: Array, A: Array, u_ln: Array, *, method: str, xp: Any, device: Any
-) -> tuple[Array, Array, Array]:
-    """(mu (L,), pymbar's Θ block (2L, 2L) scaled by the shifted averages, cov of the averages (L, L))."""
-    K, L = log_W.shape[0], u_ln.shape[0]
-    mu, logW_A, logW_l, shift = _observables(A, u_ln, ld, xp)
-    T = _augmented_theta(log_W, Nf, xp.concat([logW_l, logW_A], axis=0), method=method, xp=xp, device=device)
-    T = xp.concat([xp.concat([T[K + L :, K + L :], T[K + L :, K : K + L]], axis=1),
-                   xp.concat([T[K : K + L, K + L :], T[K : K + L, K : K + L]], axis=1)], axis=0)  # fmt: skip
-    a = mu - shift
-    d = xp.concat([a, a])
-    theta = d[:, None] * T * d[None, :]
-    covA = theta[:L, :L] + theta[L:, L:] - theta[:L, L:] - theta[L:, :L]
-    return mu, theta, covA
-
-
-def _perturbed_kernel(
-    log_W: Array, Nf: Array, ld: Array, u_ln: Array, *, method: str, xp: Any, device: Any
-) -> tuple[Array, Array]:
-    """(f_l (L,), squared stderr of all differences (L, L))."""
-    K = log_W.shape[0]
-    f, logW = _new_states(u_ln, ld, xp)
-    T = _augmented_theta(log_W, Nf, logW, method=method, xp=xp, device=device)[K:, K:]
-    return f, _squared_differences(T, xp)
-
-
-def _positive_log(x: Array, xp: Any) -> Array:
-    """log(x) for x >= 0, with log 0 = -inf and no floating-point warning."""
-    pos = x > 0
-    return xp.where(pos, xp.log(xp.where(pos, x, xp.ones_like(x))), xp.full_like(x, -math.inf))
 
 
 @declare()
@@ -290,15 +204,9 @@ class MBAR:
     # ------------------------------------------------------------------------------------------- internals
     def _bootstrap_once(self, gen: Any) -> tuple[Array, Array, Array]:
         """One resample (with replacement within each state's block): (indices (N,), f (K,), ld (N,))."""
-        xp, fit = self.backend.xp, self._fit
-        offsets = [sum(self._Nk_host[:k]) for k in range(self.K)]
-        idx = xp.concat(
-            [gen.integers(0, n, (n,)) + offsets[k] for k, n in enumerate(self._Nk_host) if n > 0], axis=0
-        )
-        _, ld, _, _ = _mbar_solve(xp.take(fit.us, idx, axis=1), fit.NK, fit.f_s, self.backend,
-                                  tol=self._tol, maxiter=self._maxiter)  # fmt: skip
-        f = -logsumexp(-xp.take(self.u_kn, idx, axis=1) - ld[None, :], axis=1, xp=xp)
-        return idx, f - f[0], ld - f[0]
+        fit = self._fit
+        return _mbar_resample(self.u_kn, fit.us, fit.NK, fit.f_s, self._Nk_host, gen, self.backend, self._tol,
+                              self._maxiter)  # fmt: skip
 
     def _states(self, name: str, u_ln: Any) -> Array:
         """New states' reduced energies as an (L, N) array (a length-N vector is one state)."""
@@ -349,12 +257,7 @@ class MBAR:
         sample from state i is seen in state j), its eigenvalues in descending order (``"eigenvalues"``, real:
         computed from the symmetric similar matrix :math:`N^{1/2} W W^\top N^{1/2}`) and ``"scalar"`` = 1 - the
         second-largest eigenvalue (1 for K = 1)."""
-        xp = self.backend.xp
-        W = xp.exp(self._log_W)
-        G = W @ xp.matrix_transpose(W)
-        r = xp.sqrt(self._Nf)
-        ev = xp.flip(xp.linalg.eigvalsh(r[:, None] * G * r[None, :]))
-        scalar = 1.0 - ev[1] if self.K > 1 else xp.asarray(1.0, dtype=G.dtype, device=G.device)
+        scalar, ev, G = _overlap_spectrum(self.backend.xp.exp(self._log_W), self._Nf, self.backend.xp)
         return MbarResult(scalar=scalar, eigenvalues=ev, matrix=G * self._Nf[None, :])
 
     def compute_free_energy_differences(

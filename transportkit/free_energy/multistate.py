@@ -32,6 +32,7 @@ from .diagnostics import (
     check_ess,
     check_overlap,
 )
+from .mbar_covariance import _mbar_overlap, _mbar_theta, _squared_differences
 
 __all__ = ["mbar"]
 
@@ -238,24 +239,27 @@ def mbar_fit(u: Array, Nk_host: list[int], f_init: Array | None, be: Backend, to
     return MbarFit(u, Nk_host, f_all, ld, log_W, us, NK, f_s, n_iter, converged)
 
 
+def _mbar_resample(
+    u: Array, us: Array, NK: Array, f_s: Array, Nk_host: list[int], gen: Generator, be: Backend, tol: float,
+    maxiter: int,
+) -> tuple[Array, Array, Array]:  # fmt: skip
+    """One bootstrap resample (with replacement within each state's block of samples), solved warm-started at
+    ``f_s``: (indices (N,), f_k - f_0 (K,), log-denominators shifted to the gauge f_0 = 0 (N,))."""
+    xp = be.xp
+    offsets = [sum(Nk_host[:k]) for k in range(len(Nk_host))]
+    idx = xp.concat([gen.integers(0, n, (n,)) + offsets[k] for k, n in enumerate(Nk_host) if n > 0], axis=0)
+    _, ldb, _, _ = _mbar_solve(xp.take(us, idx, axis=1), NK, f_s, be, tol=tol, maxiter=maxiter)
+    fa = -logsumexp(-xp.take(u, idx, axis=1) - ldb[None, :], axis=1, xp=xp)
+    return idx, fa - fa[0], ldb - fa[0]
+
+
 def _mbar_bootstrap(
     u: Array, us: Array, NK: Array, f_s: Array, Nk_host: list[int], n_boot: int, gen: Generator, be: Backend,
     tol: float, maxiter: int,
 ) -> Array:  # fmt: skip
-    """Standard deviation of f_k - f_0 over ``n_boot`` resamples (with replacement within each state's block of
-    samples), each a full solve warm-started at ``f_s``."""
-    xp = be.xp
-    K = len(Nk_host)
-    sampled = [k for k in range(K) if Nk_host[k] > 0]
-    offsets = [sum(Nk_host[:k]) for k in range(K)]
-    reps = []
-    for _ in range(n_boot):
-        idx = xp.concat([gen.integers(0, Nk_host[k], (Nk_host[k],)) + offsets[k] for k in sampled], axis=0)
-        ub = xp.take(us, idx, axis=1)
-        _, ldb, _, _ = _mbar_solve(ub, NK, f_s, be, tol=tol, maxiter=maxiter)
-        fa = -logsumexp(-xp.take(u, idx, axis=1) - ldb[None, :], axis=1, xp=xp)
-        reps.append(fa - fa[0])
-    return std_over_first(xp.stack(reps, axis=0), xp)
+    """Standard deviation of f_k - f_0 over ``n_boot`` resamples (:func:`_mbar_resample`)."""
+    reps = [_mbar_resample(u, us, NK, f_s, Nk_host, gen, be, tol, maxiter)[1] for _ in range(n_boot)]
+    return std_over_first(be.xp.stack(reps, axis=0), be.xp)
 
 
 @declare()
@@ -349,8 +353,7 @@ def mbar(
     W = xp.exp(log_W)
     Nfull = xp.asarray([float(v) for v in Nk_host], dtype=u.dtype, device=be.device)
     theta = _mbar_theta(W, Nfull, xp)
-    dg = xp.linalg.diagonal(theta)
-    d2 = dg[:, None] + dg[None, :] - 2 * theta
+    d2 = _squared_differences(theta, xp)
     d2 = xp.where(d2 > 0, d2, xp.zeros_like(d2))
     dDelta = xp.sqrt(d2)
     n_eff = ess(log_W, axis=1, xp=xp)
@@ -411,27 +414,3 @@ def _scatter(values: Array, idx: list[int], K: int, xp: Any) -> Array:
     pos = {k: i for i, k in enumerate(idx)}
     zero = xp.zeros((1,), dtype=values.dtype, device=values.device)
     return xp.concat([values[pos[k] : pos[k] + 1] if k in pos else zero for k in range(K)])
-
-
-def _mbar_theta(W: Array, NK: Array, xp: Any, device: Any = None) -> Array:
-    """pymbar's 'svd-ew' asymptotic covariance from W (K, N) and N_k (``device``: where the arrays live; given
-    explicitly inside compiled programs, whose traced arrays do not carry one)."""
-    K = W.shape[0]
-    device = W.device if device is None else device
-    S2, V = xp.linalg.eigh(W @ xp.matrix_transpose(W))
-    S = xp.sqrt(xp.where(S2 > 0, S2, xp.zeros_like(S2)))
-    VS = V * S[None, :]
-    eye = xp.eye(K, dtype=W.dtype, device=device)
-    A = eye - xp.matrix_transpose(VS) @ (NK[:, None] * VS)
-    return VS @ xp.linalg.pinv(A, rtol=1e-10) @ xp.matrix_transpose(VS)
-
-
-def _mbar_overlap(W: Array, NK: Array, xp: Any) -> Array:
-    """1 - second-largest eigenvalue of O = W^T W diag(N) (via the symmetric similar matrix)."""
-    K = W.shape[0]
-    if K < 2:
-        return xp.asarray(1.0, dtype=W.dtype, device=W.device)
-    r = xp.sqrt(NK)
-    B = r[:, None] * (W @ xp.matrix_transpose(W)) * r[None, :]
-    ev = xp.linalg.eigvalsh(B)
-    return 1.0 - ev[-2]

@@ -7,7 +7,7 @@ Albergo, Boffi & Vanden-Eijnden 2023, arXiv:2303.08797). Generate with :func:`tr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..random import SEED_DEPRECATED
 from .design import (
@@ -22,7 +22,7 @@ from .exact import ExactField, exact_field
 from .field import BoundField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
 from .interpolant import Interpolant
-from .likelihood import log_likelihood
+from .likelihood import log_likelihood, log_likelihood_hutchinson
 from .mlp import MLPModel, train_velocity
 from .schedules import GAMMAS, SCHEDULES, Schedule
 from .spectral import (
@@ -34,6 +34,9 @@ from .spectral import (
     spectral_field,
 )
 from .transfer import TransferredField, transfer
+
+if TYPE_CHECKING:
+    from ..gaussians import GaussianMixture
 
 __all__ = [
     "GAMMAS",
@@ -59,6 +62,7 @@ __all__ = [
     "geodesic_schedule",
     "lipschitz",
     "log_likelihood",
+    "log_likelihood_hutchinson",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
     "plot_energy_spectrum",
@@ -70,7 +74,7 @@ __all__ = [
 ]
 
 
-def eight_mode_mixture(radius: float = 4.0, rng: Any = 0, *, seed: Any = SEED_DEPRECATED):
+def eight_mode_mixture(radius: float = 4.0, rng: Any = 0, *, seed: Any = SEED_DEPRECATED) -> GaussianMixture:
     """The 2-D test mixture of the docs and demo: 8 modes on a circle, random weights and small covariances
     (``rng`` draws them: the default 0 is the documented mixture; ``seed=`` deprecated alias)."""
     import math

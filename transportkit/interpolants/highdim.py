@@ -47,11 +47,13 @@ def _check(interpolant: Any, target: Any) -> Interpolant:
     return interpolant
 
 
-class SymmetricMixtureField(Field):
-    """The exact field toward a :class:`~transportkit.targets.SymmetricMixture` (base N(0, I)); see the module
-    docstring."""
+class _HighDimField(Field):
+    """The exact field of a one-sided interpolant toward a high-dimensional target (base N(0, I)), evaluated by its
+    bound class ``_bound_class``."""
 
-    def __init__(self, interpolant: Interpolant | str, target: SymmetricMixture):
+    _bound_class: type
+
+    def __init__(self, interpolant: Interpolant | str, target: Any):
         self.interpolant = _check(interpolant, target)
         self.target = target
         self.dim = target.dim
@@ -60,8 +62,15 @@ class SymmetricMixtureField(Field):
     def __repr__(self) -> str:
         return f"exact_field({self.interpolant!r}, {self.target!r})"
 
-    def _make_bound(self, be: Backend) -> _BoundSymmetric:
-        return _BoundSymmetric(be, self)
+    def _make_bound(self, be: Backend) -> Any:
+        return self._bound_class(be, self)
+
+
+class SymmetricMixtureField(_HighDimField):
+    """The exact field toward a :class:`~transportkit.targets.SymmetricMixture` (base N(0, I)); see the module
+    docstring."""
+
+    target: SymmetricMixture
 
     def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
         r""":math:`E[x_1|x_t=x]` (``"x1"``), :math:`E[x_0|x_t=x]` (``"x0"``, the base variable) or the two-sided noise's
@@ -195,21 +204,11 @@ class _BoundSymmetric(BoundField):
         return self.log_density(self.be.asarray(float(t0)), x)
 
 
-class CurieWeissField(Field):
+class CurieWeissField(_HighDimField):
     """The exact field toward a :class:`~transportkit.targets.CurieWeiss` law (base N(0, I)); see the module
     docstring. Singular at :math:`\\alpha = 0` (t = 1): sample with ``t_span=(0, 1 - delta)``."""
 
-    def __init__(self, interpolant: Interpolant | str, target: CurieWeiss):
-        self.interpolant = _check(interpolant, target)
-        self.target = target
-        self.dim = target.dim
-        self.backend = None
-
-    def __repr__(self) -> str:
-        return f"exact_field({self.interpolant!r}, {self.target!r})"
-
-    def _make_bound(self, be: Backend) -> _BoundCurieWeiss:
-        return _BoundCurieWeiss(be, self)
+    target: CurieWeiss
 
     def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
         r""":math:`E[\sigma|x_t = x]`, shape (n, d)."""
@@ -251,3 +250,7 @@ class _BoundCurieWeiss(BoundField):
             return z
         c = self.interpolant.coefficients(self.be.asarray(float(t0)), self.xp)
         return c.a * z + c.b * self.field.target._sample(n, gen, self.be)
+
+
+SymmetricMixtureField._bound_class = _BoundSymmetric
+CurieWeissField._bound_class = _BoundCurieWeiss

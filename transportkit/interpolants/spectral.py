@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
@@ -35,6 +35,9 @@ from ..errors import CapabilityError
 from ..highdim_targets import GaussianRandomField, field_from_modes
 from .field import BoundField, Field
 from .interpolant import Interpolant
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "SpectralField",
@@ -251,7 +254,7 @@ def expected_energy_spectrum(law: GaussianRandomField, *, backend: Any = None) -
     return ks, e[0, :]
 
 
-def plot_energy_spectrum(*curves: tuple[str, Any, Any], ax: Any = None) -> Any:
+def plot_energy_spectrum(*curves: tuple[str, Any, Any], ax: Any = None) -> Axes:
     """Log-log plot of energy spectra: ``curves`` are ``(label, k, E)`` triples (needs matplotlib)."""
     import matplotlib.pyplot as plt
 

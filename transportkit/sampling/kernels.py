@@ -45,6 +45,8 @@ from typing import Any, NamedTuple
 
 from array_api_compat import array_namespace
 
+from .._typing import Array
+
 __all__ = [
     "KERNELS",
     "KERNEL_STEPS",
@@ -126,14 +128,14 @@ def _sq(xp: Any, v: Any) -> Any:
     return xp.sum(v * v, axis=-1)
 
 
-def apply_L(v: Any, scale: Any) -> Any:
+def apply_L(v: Any, scale: Any) -> Array:
     """:math:`Lv` for each row v of ``v`` (``scale`` None: the identity; (d,): diagonal; (d, d): lower factor)."""
     if scale is None:
         return v
     return v * scale if scale.ndim == 1 else v @ scale.T
 
 
-def apply_Lt(g: Any, scale: Any) -> Any:
+def apply_Lt(g: Any, scale: Any) -> Array:
     """:math:`L^\\top g` for each row g of ``g``."""
     if scale is None:
         return g
@@ -254,7 +256,7 @@ def adapt_step_size(state: MCMCState, mean_accept: Any, target: float | None, ra
     return state._replace(step_size=xp.where(ok, h * xp.exp(step), h))
 
 
-def particle_scale(x: Any, log_w: Any, kind: str) -> Any:
+def particle_scale(x: Any, log_w: Any, kind: str) -> Array:
     r"""The preconditioner of the moves from the weighted particle cloud (as in the SMC samplers of Chopin 2002 and
     pymc's SMC; Buchholz, Chopin & Jacob 2021, arXiv:1808.07730, for adapting the kernels of tempering SMC from the
     particles): with :math:`W = \mathrm{softmax}(\log w)`, :math:`\mu = \sum_i W_i x_i`,

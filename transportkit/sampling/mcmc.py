@@ -278,29 +278,27 @@ def _target_key(target: Any) -> Any:
     return tuple(target) if isinstance(target, list) else target
 
 
-@declare(name="tk.sample(method='rwm')")
-def rwm(target: Any, n: int, **kwargs: Any) -> Samples:
-    """Random-walk Metropolis chains: :func:`mcmc` with ``kernel="rwm"``."""
-    check_options("rwm()", kwargs, _MCMC_OPTIONS)
-    return mcmc(target, n, kernel="rwm", _where="rwm()", **kwargs)
+def _chains(kernel: str, doc: str) -> Callable[..., Samples]:
+    """The entry ``kernel(target, n, **kwargs)``: :func:`mcmc` with that kernel (its options checked by name)."""
+
+    def run(target: Any, n: int, **kwargs: Any) -> Samples:
+        check_options(f"{kernel}()", kwargs, _MCMC_OPTIONS)
+        return mcmc(target, n, kernel=kernel, _where=f"{kernel}()", **kwargs)
+
+    run.__name__ = run.__qualname__ = kernel
+    run.__doc__ = doc
+    return run
 
 
-@declare(uses=("value_and_grad",), name="tk.sample(method='ula')")
-def ula(target: Any, n: int, **kwargs: Any) -> Samples:
-    """Unadjusted Langevin chains (biased, O(h)): :func:`mcmc` with ``kernel="ula"``."""
-    check_options("ula()", kwargs, _MCMC_OPTIONS)
-    return mcmc(target, n, kernel="ula", _where="ula()", **kwargs)
-
-
-@declare(uses=("value_and_grad",), name="tk.sample(method='mala')")
-def mala(target: Any, n: int, **kwargs: Any) -> Samples:
-    """Metropolis-adjusted Langevin chains: :func:`mcmc` with ``kernel="mala"``."""
-    check_options("mala()", kwargs, _MCMC_OPTIONS)
-    return mcmc(target, n, kernel="mala", _where="mala()", **kwargs)
-
-
-@declare(uses=("value_and_grad",), name="tk.sample(method='hmc')")
-def hmc(target: Any, n: int, **kwargs: Any) -> Samples:
-    """Hamiltonian Monte Carlo chains (leapfrog, ``n_leapfrog`` steps): :func:`mcmc` with ``kernel="hmc"``."""
-    check_options("hmc()", kwargs, _MCMC_OPTIONS)
-    return mcmc(target, n, kernel="hmc", _where="hmc()", **kwargs)
+rwm = declare(name="tk.sample(method='rwm')")(
+    _chains("rwm", 'Random-walk Metropolis chains: :func:`mcmc` with ``kernel="rwm"``.')
+)
+ula = declare(uses=("value_and_grad",), name="tk.sample(method='ula')")(
+    _chains("ula", 'Unadjusted Langevin chains (biased, O(h)): :func:`mcmc` with ``kernel="ula"``.')
+)
+mala = declare(uses=("value_and_grad",), name="tk.sample(method='mala')")(
+    _chains("mala", 'Metropolis-adjusted Langevin chains: :func:`mcmc` with ``kernel="mala"``.')
+)
+hmc = declare(uses=("value_and_grad",), name="tk.sample(method='hmc')")(
+    _chains("hmc", 'Hamiltonian Monte Carlo chains (leapfrog, ``n_leapfrog`` steps): :func:`mcmc`, ``kernel="hmc"``.')
+)

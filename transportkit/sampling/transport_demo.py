@@ -39,15 +39,13 @@ def demo(plot_path: str | None = None) -> None:
     err = float(xp.max(xp.abs(ll - T.log_prob(x))))
     print(f"  log-likelihood by the probability flow (RK4, 100 steps) vs exact: max error {err:.1e}")
     if plot_path:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+        try:  # a bare Figure: no pyplot, the user's matplotlib backend untouched
+            from matplotlib.figure import Figure
         except ImportError:
             print("  (matplotlib not installed: no plot)")
             return
-        fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
+        fig = Figure(figsize=(8, 4))
+        axes = fig.subplots(1, 2, sharex=True, sharey=True)
         for ax, (method, s, *_r) in zip(axes, rows, strict=True):
             ax.scatter(s.x[:, 0], s.x[:, 1], s=1, alpha=0.3)
             ax.set_title(f"{method.upper()} samples")

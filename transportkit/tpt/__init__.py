@@ -6,9 +6,10 @@ Schütte & Vanden-Eijnden, "Transition path theory for Markov jump processes", M
 Lennard-Jones cluster rearrangement", J. Stat. Phys. 156, 427 (2014).
 
 Modules: :mod:`~transportkit.tpt.flux` (the public entry points), :mod:`~transportkit.tpt.result`
-(:class:`ReactiveFlux`), :mod:`~transportkit.tpt.pathways` (decompositions and sampling on the net flux),
-:mod:`~transportkit.tpt.solvers` (the linear systems), :mod:`~transportkit.tpt.graph` (the network structure,
-edge sums and graph searches), :mod:`~transportkit.tpt.validation` (input conversion and checks),
+(:class:`ReactiveFlux`), :mod:`~transportkit.tpt.pathways` (decompositions of the net flux),
+:mod:`~transportkit.tpt.reactive_paths` (sampling reactive paths), :mod:`~transportkit.tpt.solvers` (the linear
+systems), :mod:`~transportkit.tpt.graph` (the network structure, edge sums and graph searches),
+:mod:`~transportkit.tpt.validation` (input checks), :mod:`~transportkit.tpt.network_forms` (input conversion),
 :mod:`~transportkit.tpt.examples` (birth–death chains, Müller–Brown, random networks).
 
 >>> import transportkit as tk
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 from .examples import birth_death, mueller_brown, mueller_brown_potential, random_network, to_dense
 from .flux import ReactiveFlux, committors, mean_first_passage_times, reactive_flux, stationary_distribution
-from .pathways import bottleneck, coarse_grain, isocommittor_cut, pathways, sample_reactive
+from .pathways import bottleneck, coarse_grain, isocommittor_cut, pathways
+from .reactive_paths import sample_reactive
 from .result import ReactivePath, ReactivePaths
 
 __all__ = [

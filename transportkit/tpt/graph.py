@@ -15,13 +15,17 @@ Conversion and validation of user input live in :mod:`transportkit.tpt.validatio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import array_api_extra as xpx
 
 from .._backend import Backend, get_backend, host_backend
+from .._typing import Array
 
-__all__ = ["Network", "compute_backend", "reach", "reversible_log_pi", "scatter_set", "segment_sum"]
+if TYPE_CHECKING:
+    from .result import ReactiveFlux
+
+__all__ = ["NetFluxCSR", "Network", "compute_backend", "reach", "reversible_log_pi", "scatter_set", "segment_sum"]
 
 
 def compute_backend(be: Backend) -> Backend:
@@ -42,7 +46,7 @@ def compute_backend(be: Backend) -> Backend:
         return be
 
 
-def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Any:
+def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Array:
     """``x[idx] = vals`` for a 1-D ``x`` and unique integer ``idx`` (``vals`` a scalar or an array like ``idx``).
 
     ``array_api_extra.at`` where the library assigns through integer arrays (:attr:`Adapter.fancy_setitem`; numpy
@@ -67,7 +71,7 @@ def scatter_set(be: Backend, x: Any, idx: Any, vals: Any) -> Any:
     return xp.where(hit, xp.astype(new, x.dtype), x)
 
 
-def segment_sum(be: Backend, idx: Any, v: Any, n: int) -> Any:
+def segment_sum(be: Backend, idx: Any, v: Any, n: int) -> Array:
     """``out_i = sum_{e: idx[e] = i} v_e`` for ``i < n`` (any order of ``idx``, repeats allowed).
 
     The backend's sparse matrix (an ``n x 1`` COO matrix, duplicates summed) times a vector where it has one, else
@@ -192,7 +196,7 @@ def _expand(ptr: Any, other: Any, frontier: Any, be: Backend) -> tuple[Any, Any]
     return eidx, xp.take(other, eidx)
 
 
-def reach(net: Network, start: Any, *, reverse: bool = False, stop: Any = None) -> Any:
+def reach(net: Network, start: Any, *, reverse: bool = False, stop: Any = None) -> Array:
     """Boolean mask of the states reachable from the mask ``start`` along edges (``reverse=True``: the states that
     can reach ``start``); with a mask ``stop`` the search ends as soon as a state of ``stop`` is reached.
 
@@ -272,3 +276,46 @@ def _reversible_log_pi(net: Network, rtol: float) -> Any | None:
     if not bool(xp.all(xp.abs(a + logr - b) <= rtol * scale)):
         return None
     return logpi
+
+
+@dataclass(frozen=True)
+class NetFluxCSR:
+    """The positive net-flux edges of a :class:`ReactiveFlux` on the host, by source (CSR), built once per use.
+
+    ``rows``/``cols``/``flux`` are the edges with :math:`f^+_{ij} > 0` sorted by source, ``ptr`` the CSR row
+    pointer (the edges of ``i`` are ``ptr[i]:ptr[i+1]``), ``out``/``into`` the total net flux out of / into each
+    state, ``in_a``/``in_b`` the boolean masks of A and B.
+    """
+
+    n: int
+    rows: Any
+    cols: Any
+    flux: Any
+    ptr: Any
+    out: Any
+    into: Any
+    in_a: Any
+    in_b: Any
+
+    @staticmethod
+    def masks(rf: ReactiveFlux) -> tuple[Any, Any]:
+        """The host boolean masks of A and B, shape (n,)."""
+        hb = host_backend()
+        out = []
+        for S in (rf.A, rf.B):
+            m = hb.xp.zeros(rf.n, dtype=hb.xp.bool)
+            m[hb.asarray(rf.backend.to_numpy(S))] = True
+            out.append(m)
+        return out[0], out[1]
+
+    @classmethod
+    def of(cls, rf: ReactiveFlux) -> NetFluxCSR:
+        be, hb = rf.backend, host_backend()
+        hx = hb.xp
+        r, c, w = (hb.asarray(be.to_numpy(a)) for a in (*rf.edges, rf.net_flux_values))
+        (pos,) = hx.nonzero(w > 0)
+        r, c, w = hx.take(r, pos), hx.take(c, pos), hx.take(w, pos)  # still sorted by (row, col)
+        ptr = hx.searchsorted(r, hx.arange(rf.n + 1, dtype=r.dtype))
+        in_a, in_b = cls.masks(rf)
+        return cls(n=rf.n, rows=r, cols=c, flux=w, ptr=ptr, out=segment_sum(hb, r, w, rf.n),
+                   into=segment_sum(hb, c, w, rf.n), in_a=in_a, in_b=in_b)

@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._backend import host_backend
 from .._results import Result
+from .._typing import Array
 from ..random import SEED_DEPRECATED, resolve_rng
 
 if TYPE_CHECKING:
     import networkx
 
 __all__ = ["Array", "Path", "ReactiveFlux", "ReactivePath", "ReactivePaths"]
-
-
-class Array(Protocol):
-    """An array of the caller's backend (numpy, torch, jax, array_api_strict, cupy): anything with a ``shape`` and
-    a ``dtype`` (a structural type, so that every library's arrays match it)."""
-
-    @property
-    def shape(self) -> tuple[int | None, ...]: ...
-
-    @property
-    def dtype(self) -> Any: ...
 
 
 #: one pathway: the states from A to B (indices, or labels for networkx input) and its share of the total flux
@@ -180,8 +170,8 @@ class ReactiveFlux(Result):
     def sample_reactive(self, n_paths: int, *, method: str = "doob", rng: Any = None, max_steps: int = 100_000,
                         seed: Any = SEED_DEPRECATED) -> ReactivePaths:
         r"""Reactive trajectories (``method="doob"``) or detour-free paths on the net flux (``"net_flux"``); see
-        :func:`transportkit.tpt.pathways.sample_reactive`."""
-        from .pathways import sample_reactive
+        :func:`transportkit.tpt.reactive_paths.sample_reactive`."""
+        from .reactive_paths import sample_reactive
 
         if seed is not SEED_DEPRECATED:  # warn here, at the caller's line
             rng = resolve_rng(rng, host_backend(), seed=seed)

@@ -21,6 +21,7 @@ from typing import Any
 import array_api_extra as xpx
 
 from .._backend import Backend
+from .._typing import Array
 from .graph import Network, scatter_set, segment_sum
 from .validation import check_positive_pi
 
@@ -72,7 +73,7 @@ def factor(be: Backend, rows: Any, cols: Any, vals: Any, m: int, tol: float, wha
     return checked
 
 
-def solve(be: Backend, rows: Any, cols: Any, vals: Any, m: int, rhs: Any, tol: float, what: str) -> Any:
+def solve(be: Backend, rows: Any, cols: Any, vals: Any, m: int, rhs: Any, tol: float, what: str) -> Array:
     """Solve the ``m x m`` sparse system given by COO ``(rows, cols, vals)`` (duplicates summed) once."""
     return factor(be, rows, cols, vals, m, tol, what)(rhs)
 
@@ -119,7 +120,7 @@ def committor(net: Network, mA: Any, mB: Any, tol: float) -> tuple[Any, tuple | 
     return scatter_set(be, q, iidx, x), (lu, iidx, xp.take(diag, iidx))
 
 
-def backward_committor(net: Network, pi: Any, mA: Any, mB: Any, factored: tuple | None, refine: int = 1) -> Any:
+def backward_committor(net: Network, pi: Any, mA: Any, mB: Any, factored: tuple | None, refine: int = 1) -> Array:
     r"""Backward committor with the forward system's factorization.
 
     The time-reversed generator restricted to the interior is :math:`\tilde L_{II} = \Pi^{-1} L_{II}^\top \Pi`
@@ -156,7 +157,7 @@ def backward_committor(net: Network, pi: Any, mA: Any, mB: Any, factored: tuple 
     return scatter_set(be, q, iidx, xp.clip(y, 0.0, 1.0))
 
 
-def stationary(net: Network, tol: float) -> Any:
+def stationary(net: Network, tol: float) -> Array:
     """``pi^T L = 0``, ``sum pi = 1`` by one sparse solve of ``L^T`` with the equation of the state ``k`` of
     smallest exit rate replaced by ``pi_k = 1`` (then normalized); ``ValueError`` where ``pi`` is not positive."""
     be, xp, n = net.be, net.be.xp, net.n

@@ -48,8 +48,9 @@ constant on every initial walker (improper) warns. Randomness: ``rng=`` (SciPy S
 
 **Modules** of :mod:`transportkit.sampling.nets`: ``features`` (drift features), ``pinn`` (least squares),
 ``mlp_drift`` (MLP), ``drift`` (:class:`TrainedDrift`), ``settings`` (:class:`RunSettings`,
-:class:`TrainSettings`), ``simulate`` (the dynamics, compiled on JAX), ``driver`` (:func:`train`,
-:func:`sample_with_drift`), ``sampler`` (:func:`nets`).
+:class:`TrainSettings`), ``simulate`` (the dynamics, compiled on JAX), ``entry`` (what a call resolves and checks at
+entry: backend, streams, path, drift), ``driver`` (:func:`train`, :func:`sample_with_drift`), ``sampler``
+(:func:`nets`).
 """
 
 from __future__ import annotations

@@ -22,15 +22,14 @@ import math
 import warnings
 from typing import Any
 
-from ..._backend import Backend, resolve_backend
-from ..._validation import as_real, check_options
+from ..._validation import check_options
 from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
-from ...random import SEED_DEPRECATED, Generator, default_rng, resolve_rng
-from .._common import GaussianBase, make_path
-from ..resampling import Resampler, final_estimate, make_resampler
+from ...random import SEED_DEPRECATED
+from ..resampling import final_estimate
 from ..results import Samples
-from .drift import Field, TrainedDrift, as_field, combined_drift, probe_drift
+from .drift import Field, TrainedDrift, as_field, combined_drift
+from .entry import Setup, Streams, _check_drift, _learner, path_options, resolve, setup, streams
 from .features import make_families
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
@@ -58,85 +57,6 @@ DEGENERATE_ESS_MIN = 10.0
 #: a learned drift "loses" when its ESS on fresh walkers is below this fraction of the best ESS of the drifts tried
 #: before it (b = 0 included): closer scores are within the sampling noise of the ESS, and the last drift is kept
 LOSS_MARGIN = 0.9
-
-
-@dataclasses.dataclass(frozen=True)
-class Streams:
-    """The random streams of one NETS call: ``run`` (final run), ``train`` (training rounds), ``resample``."""
-
-    run: Generator
-    train: Generator
-    resample: Generator
-
-
-def streams(rng: Any, be: Backend) -> Streams:
-    """The stream of ``rng`` (anything :func:`transportkit.random.default_rng` takes) for the final run and two
-    spawned children for training and resampling."""
-    gen = default_rng(rng, be)
-    if gen.backend.name != be.name:
-        raise ValueError(
-            f"rng is a transportkit Generator of backend {gen.backend.name!r}, the run is on {be.name!r}: pass an int "
-            "or a numpy.random.Generator (it seeds any backend)"
-        )
-    train_gen, resample_gen = gen.spawn(2)
-    return Streams(gen, train_gen, resample_gen)
-
-
-@dataclasses.dataclass(frozen=True)
-class Setup:
-    """What a call resolves once, at entry: backend, path, streams and (for a sampling run) the resampler."""
-
-    be: Backend
-    path: Any
-    streams: Streams
-    resampler: Resampler | None = None
-
-
-def setup(
-    target: Any,
-    path_kw: dict[str, Any],
-    be: Backend,
-    gen: Generator,
-    *,
-    run: RunSettings | None = None,
-    n: int | None = None,
-    learner: str | None = None,
-    eps_checked: tuple[tuple[str, float], ...] = (),
-    drift: Any = None,
-) -> Setup:
-    """Bind the path, check what needs it (stable step on the base, the user drift's shapes), spawn the streams and
-    build the resampler, evaluating no target."""
-    if learner == "mlp":
-        be.require("value_and_grad")
-    pth = make_path(target, be, **path_kw)
-    steps = run.steps if run is not None else None
-    for name, eps in eps_checked:
-        check_stable_step(pth, name, eps, steps)
-    if drift is not None and not isinstance(drift, TrainedDrift):
-        probe_drift(drift, pth, be)
-    check_trained_drift(drift, pth)
-    st = streams(gen, be)
-    rs = None
-    if run is not None and n is not None:
-        rs = make_resampler(run.resample, n, run.islands, run.ess_threshold, st.resample, be.xp, be.dtype, be.device)
-    return Setup(be, pth, st, rs)
-
-
-def check_stable_step(path: Any, name: str, eps: float, steps: int | None) -> None:
-    r"""``ValueError`` when the Euler–Maruyama step is unstable on the Gaussian base already: at t = 0 the move is
-    :math:`x \mapsto x + h\varepsilon\nabla\log\rho_0(x) = m + (1 - h\varepsilon/\sigma^2)(x - m)`, which
-    diverges when :math:`h\varepsilon \ge 2\sigma^2` (h = 1/steps, σ the base scale)."""
-    base = getattr(path, "base", None)
-    if steps is None or not isinstance(base, GaussianBase):
-        return
-    h = 1.0 / steps
-    if h * eps >= 2 * base.scale**2:
-        bound = 2 * base.scale**2 * steps
-        raise ValueError(
-            f"{name} = {eps:g} with steps = {steps} is unstable: the Euler–Maruyama step h*{name} = {h * eps:g} is "
-            f">= 2 * base_scale**2 = {2 * base.scale**2:g}, so the walkers diverge on the base already; use "
-            f"{name} < {bound:g} (or more steps, or a wider base_scale)"
-        )
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -336,53 +256,6 @@ def is_degenerate(ess: float, n: int) -> bool:
     return not ess >= min(DEGENERATE_ESS_MIN, n / 2)
 
 
-def _check_drift(drift: Any) -> None:
-    if drift is not None and not callable(drift):
-        raise TypeError(
-            f"drift must be None, a callable drift(t, x) -> (b, div_b) or a TrainedDrift, got {type(drift).__name__}"
-        )
-
-
-def path_options(path: Any, base: Any, base_mean: Any, base_scale: Any, schedule: Any) -> dict[str, Any]:
-    """The path arguments, checked: ``base_scale`` a positive finite real, ``base_mean`` a finite real or a 1-D
-    sequence of them, ``schedule`` a pair of callables ``(lam, dlam)``; ``path`` and ``base`` exclude the others."""
-    if base_scale is not None:
-        base_scale = as_real("base_scale", base_scale, low=0.0, low_open=True)
-    if isinstance(base_mean, (str, bytes, bool)) or base_mean is None:
-        raise TypeError(f"base_mean must be a real number or a sequence of d real numbers, got {base_mean!r}")
-    if (hasattr(base_mean, "shape") and getattr(base_mean, "ndim", None) != 0) or isinstance(base_mean, (list, tuple)):
-        vals = base_mean.tolist() if hasattr(base_mean, "tolist") else list(base_mean)
-        if not isinstance(vals, list) or not vals or any(isinstance(v, list) for v in vals):
-            raise ValueError(f"base_mean must be a real number or a non-empty 1-D sequence, got {base_mean!r}")
-        for v in vals:
-            as_real("base_mean", v)
-    else:
-        base_mean = as_real("base_mean", base_mean)
-    if schedule is not None and not (
-        isinstance(schedule, (tuple, list)) and len(schedule) == 2 and all(callable(f) for f in schedule)
-    ):
-        raise TypeError("schedule must be a pair of callables (lam, dlam) with lam(0) = 0 and lam(1) = 1")
-    if path is not None and (base is not None or base_scale is not None or schedule is not None):
-        raise ValueError("give either path= or the geometric path's base/base_scale/schedule, not both")
-    return dict(path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule)
-
-
-def check_trained_drift(drift: Any, path: Any) -> None:
-    """``ValueError`` when a :class:`TrainedDrift` was learned in another dimension than the path's."""
-    if not isinstance(drift, TrainedDrift):
-        return
-    d_new = getattr(getattr(path, "base", None), "dim", None)
-    d_old = getattr(getattr(drift.path, "base", None), "dim", None)
-    if d_new is not None and d_old is not None and d_new != d_old:
-        raise ValueError(f"drift is a TrainedDrift learned in dimension {d_old}; this target has dimension {d_new}")
-
-
-def resolve(backend: Any, device: Any, dtype: Any, rng: Any, seed: Any) -> tuple[Backend, Generator]:
-    """The backend and the stream of a public call (``seed=`` warns as the deprecated alias of ``rng=``)."""
-    be = resolve_backend(backend=backend, device=device, dtype=dtype)
-    return be, resolve_rng(rng, be, seed=seed)
-
-
 def train(
     target: Any,
     *,
@@ -507,6 +380,3 @@ def sample_with_drift(
     return run_sampler(s, n, run, as_field(drift), trained, 0)
 
 
-def _learner(tr: TrainSettings) -> str | None:
-    """ "mlp" when the settings need autodiff for sure (checked at entry), else None."""
-    return "mlp" if tr.learner == "mlp" else None

@@ -11,7 +11,8 @@ from ..._capabilities import declare
 from ...random import SEED_DEPRECATED
 from ..results import Samples
 from .drift import TrainedDrift, as_field
-from .driver import _check_drift, _learner, path_options, resolve, run_sampler, run_training, setup
+from .driver import run_sampler, run_training
+from .entry import _check_drift, _learner, path_options, resolve, setup
 from .settings import RunSettings, TrainSettings
 
 __all__ = ["nets"]
