@@ -79,6 +79,7 @@ from ..numerics import logmeanexp
 from ..random import SEED_DEPRECATED
 from ._common import make_path
 from .ais_step import AISCarry, make_step, run_adaptive, run_fixed
+from .islands import IslandRun, run_islands
 from .kernels import init_state
 from .options import SamplerOptions, check_target_dim
 from .pilot import pilot_base
@@ -236,7 +237,7 @@ def ais(
     pilot = None
     if path is None and base is None and base_mean is None and base_scale is None and x0 is None:
         if getattr(target, "base_scale", None) is None:
-            pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen)
+            pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen, ais)
             base_mean, base_scale = pilot["mean"], pilot["scale"]
     base_mean = 0.0 if base_mean is None else base_mean
     pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule,
@@ -246,14 +247,12 @@ def ais(
     if x0 is not None and not _island:
         x0 = _check_x0(w, x0, pth, be)
     if cfg is not None and cfg.K > 1:
-        from .islands import IslandRun, run_islands
-
         kw = {"steps": steps, "kernel": kernel, "n_mcmc": n_mcmc, "max_mcmc": max_mcmc, "precondition": precondition,
               "step_size": step_size, "adapt_step_size": adapt_step_size, "target_accept": target_accept,
               "n_leapfrog": n_leapfrog, "path": path, "base": base, "base_mean": base_mean, "base_scale": base_scale,
               "schedule": schedule, "resample": resample, "ess_threshold": ess_threshold, "adaptive": adaptive,
               "target_cess": target_cess, "max_steps": max_steps}  # fmt: skip
-        run = IslandRun(w, target, n, cfg.K, kw)
+        run = IslandRun(w, target, n, cfg.K, kw, ais)
         return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
     x = pth.sample0(n, gen) if x0 is None else x0
     parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)

@@ -22,6 +22,7 @@ island that still fails is a :class:`~transportkit._dask.TaskLostError` naming i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .._dask import backend_spec, run_tasks, task_backend, task_generator, task_seeds
@@ -36,24 +37,24 @@ __all__ = ["IslandRun", "island_task", "run_islands"]
 
 class IslandRun(NamedTuple):
     """What every island shares: the caller's name for messages, the target, the total walkers ``n``, the number of
-    islands ``K`` and the keyword options of :func:`~transportkit.sampling.ais.ais` for one island (base fixed)."""
+    islands ``K``, the keyword options of :func:`~transportkit.sampling.ais.ais` for one island (base fixed) and
+    ``ais`` itself (passed in: that module imports this one)."""
 
     where: str
     target: Any
     n: int
     K: int
     options: dict
+    ais: Callable
 
 
 def island_task(run: IslandRun, seed: list[int], backend: Any, rng_on_host: bool, x0: Any) -> tuple:
     """Island with seed ``seed``: ``(x, log_weights, log_Z, info)`` of an SMC run of ``n/K`` walkers (a module-level
     function, so that Dask can ship it)."""
-    from .ais import ais
-
     be = task_backend(backend)
     gen = task_generator(seed, be, rng_on_host)
     x0 = None if x0 is None else be.asarray(x0)
-    r = ais(run.target, run.n // run.K, islands=1, x0=x0, backend=be, rng=gen, _where=run.where, _island=True,
+    r = run.ais(run.target, run.n // run.K, islands=1, x0=x0, backend=be, rng=gen, _where=run.where, _island=True,
             **run.options)  # fmt: skip
     return r.x, r.log_weights, float(r.log_Z), r.info
 

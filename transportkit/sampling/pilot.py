@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..numerics import logsumexp
@@ -29,14 +30,16 @@ def _coarse_base(mean: list[float], scale: float) -> tuple[list[float], float]:
     return [round(v / q) * q + 0.0 for v in mean], scale
 
 
-def pilot_base(target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, gen: Any) -> dict[str, Any]:
+def pilot_base(
+    target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, gen: Any, ais: Callable
+) -> dict[str, Any]:
     r"""A Gaussian base :math:`\mathcal N(\mu, \sigma^2 I)` for AIS/SMC from a pilot SMC run from N(0, I):
     :math:`\max(100, n/5)` walkers, :math:`\max(10, \text{steps}/4)` annealing steps, one population;
     :math:`\mu` the weighted mean of its final particles and σ = 2 × their largest weighted standard deviation.
     Returns ``{"mean", "scale", "target_evaluations"}`` (mean and scale on a coarse grid: :func:`_coarse_base`);
     falls back to N(0, I) if the pilot's particles are not finite. Its random stream is drawn from ``gen``
-    (deterministic given the main stream)."""
-    from .ais import ais
+    (deterministic given the main stream). ``ais`` is :func:`transportkit.sampling.ais.ais` (passed in: that
+    module imports this one)."""
     from .kernels import particle_scale
 
     n_p = max(PILOT_MIN, int(PILOT_FRACTION * n))
