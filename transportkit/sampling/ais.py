@@ -25,8 +25,7 @@ stop it after a move or two instead of burning the cap). The proposal is precond
 cloud (``precondition="diag"``: the particles' standard deviations per coordinate; ``"full"``: their covariance;
 :func:`~transportkit.sampling.kernels.particle_scale`), so that the step size is relative to the current spread of
 :math:`\rho_{t_k}` (Chopin 2002; Buchholz, Chopin & Jacob 2021, arXiv:1808.07730). Both adaptations use the whole
-population (all islands): the kernels stay invariant for :math:`\rho_{t_k}`; the islands are coupled only through
-these two statistics.
+population of an island (each island adapts on its own): the kernels stay invariant for :math:`\rho_{t_k}`.
 
 **SMC**: after the reweighting of step k (k < K), the islands whose ESS/m is below ``ess_threshold`` resample
 (multinomial, systematic or stratified), add :math:`\operatorname{logmeanexp}(A)` to their running
@@ -41,8 +40,9 @@ next :math:`t_k` solves, by a fixed number of bisection steps, conditional ESS
 (delta method on the mean of :math:`e^{A}`). With resampling and one population the epochs' variances are summed
 (an approximation that ignores the correlations created by resampling and underestimates the spread); with
 ``islands = K`` (default: up to 10 islands of at least 100 walkers) the walkers form K independent SMC
-populations and the standard error comes from the spread of their K estimates (consistent;
-:mod:`transportkit.sampling.resampling`).
+populations, each a whole SMC run from its own random stream (run one after another here, or as Dask tasks with
+``client=``: the same numbers), and the standard error comes from the spread of their K estimates (consistent;
+:mod:`transportkit.sampling.islands`).
 
 **Diagnostics** (warnings of :mod:`transportkit.errors`, docs/reliability.md):
 
