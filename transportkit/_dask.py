@@ -1,7 +1,7 @@
 """Independent tasks (SMC/AIS islands, chunks of transport sampling, bootstrap blocks) in this process or on a Dask
 cluster (``client=``), with the same random streams either way, so that the two give the same numbers.
 
-**Streams.** :func:`task_seeds` draws 128 bits from the caller's stream once and gives task k the seed
+**Streams.** :func:`task_seeds` draws 124 bits from the caller's stream once and gives task k the seed
 ``(bits, k)``: a NumPy ``SeedSequence`` entropy (the adapters seed every backend from one), hence independent
 streams, reproducible from the caller's seed, and plain integers that travel to a worker and seed its stream there
 (:func:`task_generator`) on the backend the worker has.
@@ -42,8 +42,9 @@ def check_client(where: str, client: Any) -> Any:
 
 
 def task_seeds(gen: Any, k: int) -> list[list[int]]:
-    """``k`` seeds ``[b0, b1, b2, b3, j]`` (j = 0..k-1) from 128 bits drawn once from ``gen``."""
-    bits = [int(v) for v in gen.backend.to_numpy(gen.integers(0, 2**32, (4,))).tolist()]
+    """``k`` seeds ``[b0, b1, b2, b3, j]`` (j = 0..k-1) from four 31-bit integers drawn once from ``gen`` (31: every
+    backend draws them, JAX without 64-bit mode too)."""
+    bits = [int(v) for v in gen.backend.to_numpy(gen.integers(0, 2**31 - 1, (4,))).tolist()]
     return [[*bits, j] for j in range(k)]
 
 

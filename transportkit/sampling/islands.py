@@ -3,7 +3,7 @@ tasks (``client=``), and combined into one estimate.
 
 Island k runs the whole SMC of :mod:`transportkit.sampling.ais` on its m walkers (its own resampling, step-size
 adaptation, preconditioning, adaptive moves and, with ``adaptive=True``, its own temperature grid) from its own
-random stream (:func:`transportkit._dask.task_seeds`: the seed ``(128 bits drawn from the caller's stream, k)``).
+random stream (:func:`transportkit._dask.task_seeds`: the seed ``(124 bits drawn from the caller's stream, k)``).
 Nothing couples the islands, so that their estimates :math:`\hat Z_k` are independent and unbiased and
 
 .. math:: \log\hat Z = \log\frac1K\sum_k\hat Z_k,\qquad
