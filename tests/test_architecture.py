@@ -37,6 +37,7 @@ FLOORS: dict[str, int] = {
     "transportkit._results": 1,
     # 2 machinery: loops, Runge-Kutta, integrators, targets
     "transportkit._loops": 2,
+    "transportkit._dask": 2,
     "transportkit.runge_kutta": 2,
     "transportkit.integrate": 2,
     "transportkit.target_base": 2,

@@ -110,21 +110,45 @@ def std_over_first(values: Array, xp: Any) -> Array:
     return xp.std(values, axis=0, correction=1)
 
 
-def bootstrap_std(stat: Callable[..., Array], arrays: list[Array], n_boot: int, gen: Generator, be: Backend) -> Array:
+#: bootstrap resamples are drawn in blocks, each block from its own random stream (so that blocks can run as Dask
+#: tasks and give the same numbers): at least this many blocks (one per resample when there are fewer)
+BOOT_BLOCKS = 8
+
+
+def bootstrap_std(
+    stat: Callable[..., Array], arrays: list[Array], n_boot: int, gen: Generator, be: Backend, client: Any = None
+) -> Array:
     """Standard deviation over ``n_boot`` resamples (with replacement, independently per array) of
-    ``stat(*resampled)``, evaluated in vectorized chunks of at most ~4e6 entries (Efron 1979, Ann. Statist. 7, 1)."""
-    xp = be.xp
+    ``stat(be, *resampled)`` (Efron 1979, Ann. Statist. 7, 1).
+
+    The resamples are drawn in blocks of at most ~4e6 entries, at least :data:`BOOT_BLOCKS` of them, block j from
+    the stream :func:`transportkit._dask.task_generator` of seed j of :func:`transportkit._dask.task_seeds`; the
+    blocks run one after another here or, with ``client`` (a ``dask.distributed.Client``), as Dask tasks, with the
+    same result (``stat`` must then be picklable: a module-level function or a small object)."""
+    from .._dask import backend_spec, run_tasks, task_seeds
+
     total = sum(a.shape[0] for a in arrays)
     chunk = max(1, (1 << 22) // total)
-    out = []
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        res = []
-        for a in arrays:
-            n = a.shape[0]
-            idx = gen.integers(0, n, (b * n,))
-            res.append(xp.reshape(xp.take(a, idx, axis=0), (b, n)))
-        out.append(stat(*res))
-        done += b
-    return std_over_first(xp.concat(out, axis=0), xp)
+    blocks = max(-(-n_boot // chunk), min(n_boot, BOOT_BLOCKS))
+    sizes = [n_boot // blocks + (1 if j < n_boot % blocks else 0) for j in range(blocks)]
+    spec, arrs = (be, arrays) if client is None else (backend_spec(be), [be.to_numpy(a) for a in arrays])
+    args = [(stat, arrs, b, s, spec, gen.rng_on_host) for b, s in zip(sizes, task_seeds(gen, blocks), strict=True)]
+    out = run_tasks("bootstrap", "bootstrap block", bootstrap_block, args, client=client)
+    return std_over_first(be.xp.concat([be.asarray(o) for o in out], axis=0), be.xp)
+
+
+def bootstrap_block(stat: Callable[..., Array], arrays: list[Any], b: int, seed: list[int], backend: Any,
+                    rng_on_host: bool) -> Array:  # fmt: skip
+    """``stat`` on ``b`` resamples of ``arrays`` drawn from the stream of ``seed`` (module level: a Dask task)."""
+    from .._dask import task_backend, task_generator
+
+    be = task_backend(backend)
+    gen = task_generator(seed, be, rng_on_host)
+    xp = be.xp
+    res = []
+    for a in arrays:
+        a = be.asarray(a)
+        n = a.shape[0]
+        idx = gen.integers(0, n, (b * n,))
+        res.append(xp.reshape(xp.take(a, idx, axis=0), (b, n)))
+    return stat(be, *res)

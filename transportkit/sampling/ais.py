@@ -25,8 +25,7 @@ stop it after a move or two instead of burning the cap). The proposal is precond
 cloud (``precondition="diag"``: the particles' standard deviations per coordinate; ``"full"``: their covariance;
 :func:`~transportkit.sampling.kernels.particle_scale`), so that the step size is relative to the current spread of
 :math:`\rho_{t_k}` (Chopin 2002; Buchholz, Chopin & Jacob 2021, arXiv:1808.07730). Both adaptations use the whole
-population (all islands): the kernels stay invariant for :math:`\rho_{t_k}`; the islands are coupled only through
-these two statistics.
+population of an island (each island adapts on its own): the kernels stay invariant for :math:`\rho_{t_k}`.
 
 **SMC**: after the reweighting of step k (k < K), the islands whose ESS/m is below ``ess_threshold`` resample
 (multinomial, systematic or stratified), add :math:`\operatorname{logmeanexp}(A)` to their running
@@ -41,8 +40,9 @@ next :math:`t_k` solves, by a fixed number of bisection steps, conditional ESS
 (delta method on the mean of :math:`e^{A}`). With resampling and one population the epochs' variances are summed
 (an approximation that ignores the correlations created by resampling and underestimates the spread); with
 ``islands = K`` (default: up to 10 islands of at least 100 walkers) the walkers form K independent SMC
-populations and the standard error comes from the spread of their K estimates (consistent;
-:mod:`transportkit.sampling.resampling`).
+populations, each a whole SMC run from its own random stream (run one after another here, or as Dask tasks with
+``client=``: the same numbers), and the standard error comes from the spread of their K estimates (consistent;
+:mod:`transportkit.sampling.islands`).
 
 **Diagnostics** (warnings of :mod:`transportkit.errors`, docs/reliability.md):
 
@@ -69,22 +69,20 @@ program on JAX (geometric paths; a custom path is stepped in Python); the moves 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
-from typing import Any, NamedTuple
-
-import array_api_extra as xpx
+from typing import Any
 
 from .._capabilities import declare
-from .._loops import Loops, run_while, scan_steps
+from .._dask import check_client
 from .._validation import as_bool, as_choice, as_count, as_points, as_probability, as_real, check_options
-from ..errors import DegenerateWeightsWarning, NonFiniteWarning, UncertaintyWarning
 from ..numerics import ess as _ess
-from ..numerics import logmeanexp, logsumexp
+from ..numerics import logmeanexp
 from ..random import SEED_DEPRECATED
 from ._common import make_path
-from .kernels import KERNEL_STEPS, MCMCParams, MCMCState, adapt_step_size, init_state, particle_scale
+from .ais_step import AISCarry, make_step, run_adaptive, run_fixed
+from .islands import IslandRun, run_islands
+from .kernels import init_state
 from .options import SamplerOptions, check_target_dim
+from .pilot import pilot_base
 from .resampling import (
     RESAMPLERS,
     ResampleConfig,
@@ -94,199 +92,13 @@ from .resampling import (
     resample_config,
     resample_indices,
     resample_init,
-    resample_step,
 )
 from .results import AISInfo, Samples
+from .weight_diagnostics import ESS_WARNING, PARETO_K_WARNING, diagnose, pareto_k
 
-__all__ = ["ESS_WARNING", "RESAMPLERS", "ais", "pareto_k", "pilot_base", "resample_indices", "smc"]
+_diagnose = diagnose  # the name the reliability tests import
 
-#: bisection steps of adaptive tempering: the temperature to (1 - t) 2^-20
-BISECT_STEPS = 20
-#: adaptive moves: continue while the mean correlation with the positions before the moves is above this ...
-DECORRELATION_FLOOR = 0.05
-#: ... and the last move lowered it by more than this (pymc's ``correlation_threshold``)
-DECORRELATION_TOL = 0.005
-#: final ESS/n below which a :class:`~transportkit.errors.DegenerateWeightsWarning` is issued
-ESS_WARNING = 0.01
-#: Pareto tail shape of the final weights above which a :class:`~transportkit.errors.DegenerateWeightsWarning` is
-#: issued (Vehtari et al.'s bound beyond which importance sampling is unreliable at any practical sample size)
-PARETO_K_WARNING = 0.7
-#: p-value below which the islands' spread is declared inconsistent with the reported standard error
-ISLAND_P_VALUE = 1e-3
-
-
-class AISCarry(NamedTuple):
-    """The state of a run between annealing steps: the walkers as an MCMC state (``extra`` holds the path's parts),
-    their log-weights ``A``, the resampling bookkeeping (None for AIS) and the current temperature ``t``."""
-
-    mc: MCMCState
-    A: Any
-    rs: ResampleState | None
-    t: Any
-
-
-#: per-step outputs: t, ESS/n, resampling event, logmeanexp before resampling, mean acceptance of the moves, step size
-#: before the moves, number of moves, non-finite target values met
-N_OUTPUTS = 8
-
-
-def _next_t(path: Any, t: Any, parts: tuple, A: Any, goal: float, be: Any) -> Any:
-    """The next temperature of adaptive tempering: 1 if the conditional ESS at 1 is above ``exp(goal)``, else
-    :data:`BISECT_STEPS` bisection steps on [t, 1] (array operations, no host sync)."""
-    xp = be.xp
-    lw = A - logsumexp(A, xp=xp)
-    lp_t = path.log_prob(t, parts)
-
-    def log_cess(s: Any) -> Any:
-        d = path.log_prob(s, parts) - lp_t
-        d = xp.where(xp.isnan(d), -math.inf, d)
-        return 2 * logsumexp(lw + d, xp=xp) - logsumexp(lw + 2 * d, xp=xp)
-
-    one = xp.ones_like(t)
-
-    def bisect(_: Any, lohi: tuple[Any, Any]) -> tuple[Any, Any]:
-        lo, hi = lohi
-        mid = 0.5 * (lo + hi)
-        ok = log_cess(mid) >= goal
-        return xp.where(ok, mid, lo), xp.where(ok, hi, mid)
-
-    lo, _ = be.fori_loop(0, BISECT_STEPS, bisect, (t, one))
-    return xp.where(log_cess(one) >= goal, one, xp.maximum(lo, t + 1e-10))
-
-
-def _correlation(xp: Any, w: Any, x0c: Any, v0: Any, x: Any) -> Any:
-    """Mean over coordinates of the weighted |Pearson correlation| between the centred start ``x0c`` (variances
-    ``v0``) and ``x``; coordinates without spread count as decorrelated."""
-    xc = x - xp.sum(w[:, None] * x, axis=0)
-    cov = xp.sum(w[:, None] * x0c * xc, axis=0)
-    v = v0 * xp.sum(w[:, None] * xc * xc, axis=0)
-    ok = v > 0
-    r = xp.where(ok, xp.abs(cov) / xp.sqrt(xp.where(ok, v, xp.ones_like(v))), xp.zeros_like(v))
-    return xp.mean(r)
-
-
-def _make_step(
-    pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, compiled: bool
-) -> Callable:
-    """``step(carry, t_new, key, index) -> (carry, outputs)``: one annealing step (reweight, resample, move, adapt).
-    ``index`` numbers the step's draws (``gen.at(key, index * (max_moves + 1) + j)``)."""
-    xp = be.xp
-    max_moves, adaptive, pre = opts.max_moves, opts.adaptive_moves, opts.precondition
-    step_fn, a_star, stride = KERNEL_STEPS[opts.kernel], opts.a_star, max_moves + 1
-    loops = Loops(be, compiled)
-    dev = be.device
-
-    def step(c: AISCarry, t: Any, key: Any, index: Any) -> tuple[AISCarry, tuple]:
-        mc, A, rs = c.mc, c.A, c.rs
-        t_out = xp.asarray(t, dtype=A.dtype, device=dev)
-        parts = mc.extra
-        lp_old = pth.log_prob(c.t, parts)
-        inc = pth.log_prob(t, parts) - lp_old
-        bad_inc = xp.isnan(inc) | (inc == math.inf)
-        A = A + xp.where(bad_inc, -math.inf, inc)
-        # a walker already at zero density (-inf - -inf = NaN) is not a non-finite value of the target
-        nf0 = xp.sum(xp.astype(bad_inc & (lp_old > -math.inf), A.dtype))
-        x = mc.x
-        event = lme = xp.zeros((), dtype=A.dtype, device=dev)
-        if cfg is None:
-            ess_rel = _ess(A, xp=xp) / A.shape[0]
-        else:
-            ess_rel = _ess(_island_log_weights(cfg, rs, A, xp), xp=xp) / cfg.n
-            g = gen.at(key, index * stride)
-            rs, A, x, parts, ev, lme = resample_step(cfg, rs, A, x, parts, g, xp, allow=t_out < 1.0)
-            event = xp.astype(ev, A.dtype)
-        zero = xp.zeros((), dtype=A.dtype, device=dev)
-        if not max_moves:
-            outs = (t_out, ess_rel, event, lme, zero, mc.step_size, zero, nf0)
-            return AISCarry(mc._replace(x=x, extra=parts), A, rs, t), outs
-
-        def fn(y: Any) -> tuple[Any, Any, tuple]:
-            p = pth.evaluate(y)
-            return pth.log_prob(t, p), pth.grad(t, p), p
-
-        params = MCMCParams(fn, opts.n_leapfrog)
-        lw = A if cfg is None else _island_log_weights(cfg, rs, A, xp)
-        scale = None if pre == "none" else particle_scale(x, lw, pre)
-        s = MCMCState(x, pth.log_prob(t, parts), pth.grad(t, parts), parts, mc.step_size, scale)
-        w = xp.exp(lw - logsumexp(lw, xp=xp))
-        w = xp.where(xp.isfinite(w), w, xp.zeros_like(w))
-        x0c = x - xp.sum(w[:, None] * x, axis=0)
-        v0 = xp.sum(w[:, None] * x0c * x0c, axis=0)
-        j0 = xp.asarray(0, dtype=xp.int32, device=dev)
-        one = xp.ones((), dtype=A.dtype, device=dev)
-
-        def cond(st: tuple) -> Any:
-            _, j, c_prev, c_now, _, _ = st
-            more = j < max_moves
-            if adaptive:
-                more = more & ((j < 1) | ((c_prev - c_now > DECORRELATION_TOL) & (c_now > DECORRELATION_FLOOR)))
-            return more
-
-        def body(st: tuple) -> tuple:
-            s, j, _, c_now, acc, nf = st
-            s, info = step_fn(s, gen.at(key, index * stride + 1 + j), params)
-            s = adapt_step_size(s, info.mean_acceptance, a_star)
-            c_new = _correlation(xp, w, x0c, v0, s.x) if adaptive else c_now
-            acc = acc + xp.astype(info.mean_acceptance, A.dtype)
-            return s, j + 1, c_now, c_new, acc, nf + xp.astype(info.n_nonfinite, A.dtype)
-
-        h0 = mc.step_size
-        s, j, _, _, acc, nf = loops.while_loop(cond, body, (s, j0, one, one, zero, nf0))
-        jf = xp.astype(j, A.dtype)
-        acc_mean = acc / xp.maximum(jf, one)
-        s = s._replace(scale=None)
-        return AISCarry(s, A, rs, t), (t_out, ess_rel, event, lme, acc_mean, h0, jf, nf)
-
-    return step
-
-
-def _island_log_weights(cfg: ResampleConfig, rs: ResampleState, A: Any, xp: Any) -> Any:
-    return xp.reshape(rs.log_z[:, None] + xp.reshape(A, (cfg.K, cfg.m)), (cfg.n,))
-
-
-def _run_fixed(step: Callable, carry: AISCarry, steps: int, be: Any, compiled: bool, key: Any, opts: Any, gen: Any):
-    grid = [1.0 if k == steps else k / steps for k in range(steps + 1)]
-    if compiled:
-        grid = be.xp.asarray(grid, dtype=carry.A.dtype, device=be.device)
-    loop_key = gen.loop_key() if compiled else None
-
-    def body(i: Any, c: AISCarry, consts: tuple) -> tuple[AISCarry, tuple]:
-        return step(c, consts[1][i + 1], consts[0], i)
-
-    desc = "ais" if carry.rs is None else "smc"
-    carry, ys = scan_steps(be, body, carry, steps, consts=(loop_key, grid), key=key, progress=opts.progress,
-                         desc=desc, compile=compiled)  # fmt: skip
-    return carry, ys, steps
-
-
-def _run_adaptive(
-    step: Callable, carry: AISCarry, pth: Any, target_cess: float, max_steps: int, be: Any,
-    compiled: bool, key: Any, gen: Any,
-) -> tuple[AISCarry, tuple, int]:  # fmt: skip
-    """Adaptive tempering as one while loop; per-step traces in buffers of length ``max_steps``, trimmed after."""
-    xp, dt, dev = be.xp, carry.A.dtype, be.device
-    goal = math.log(target_cess)
-    bufs = tuple(xp.zeros((max_steps,), dtype=dt, device=dev) for _ in range(N_OUTPUTS))
-    k0 = xp.asarray(0, dtype=xp.int32, device=dev) if compiled else 0
-    carry = carry._replace(t=xp.asarray(carry.t, dtype=dt, device=dev))
-
-    def cond(state: tuple, consts: tuple) -> Any:
-        c, k, _ = state
-        return (c.t < 1.0) & (k < max_steps)
-
-    def body(state: tuple, consts: tuple) -> tuple:
-        c, k, b = state
-        t = _next_t(pth, c.t, c.mc.extra, c.A, goal, be)
-        c, ys = step(c, t, consts[0], k)
-        b = tuple(xpx.at(buf, k).set(xp.astype(y, dt)) for buf, y in zip(b, ys, strict=True))
-        return c, k + 1, b
-
-    loop_key = gen.loop_key() if compiled else None
-    carry, k, bufs = run_while(be, compiled, cond, body, (carry, k0, bufs), key=key, consts=(loop_key,))
-    k = int(k)
-    if float(carry.t) < 1.0:
-        raise RuntimeError(f"adaptive tempering did not reach t = 1 in {max_steps} steps (t = {float(carry.t)})")
-    return carry, tuple(b[:k] for b in bufs), k
+__all__ = ["ESS_WARNING", "PARETO_K_WARNING", "RESAMPLERS", "ais", "pareto_k", "pilot_base", "resample_indices", "smc"]
 
 
 def _with_dim(target: Any, dim: int) -> Any:
@@ -335,7 +147,9 @@ def ais(
     rng: Any = None,
     seed: Any = SEED_DEPRECATED,
     progress: bool = False,
+    client: Any = None,
     _where: str = "ais()",
+    _island: bool = False,
     **unknown: Any,
 ) -> Samples:
     r"""AIS (``resample=None``) or SMC (``resample`` in ``("multinomial", "systematic", "stratified")``) from
@@ -380,6 +194,10 @@ def ais(
         :func:`~transportkit.sampling.resampling.auto_islands`: up to 10 of at least 100 walkers).
     adaptive, target_cess, max_steps : bool, float, int
         adaptive tempering with conditional ESS ``target_cess`` and at most ``max_steps`` steps.
+    client : dask.distributed.Client, optional
+        run the ``islands`` (SMC with ``islands >= 2``) as Dask tasks on its cluster, retried on failure; the
+        result is the one this process computes with the same ``rng`` (bit-identical on NumPy), see
+        :mod:`transportkit.sampling.islands` and docs/scaling.md.
     return_works : bool
         put the per-walker works :math:`W^i = -A^i` (so that
         :math:`\Delta F = -\log(Z_1/Z_0) = -\log\frac1n\sum_i e^{-W^i}`) in ``info["works"]``; AIS only.
@@ -405,6 +223,9 @@ def ais(
     steps = steps if adaptive else as_count(f"{w}: steps", steps, 1)
     max_steps = as_count(f"{w}: max_steps", max_steps, 1)
     cfg = _check_run(w, n, resample, ess_threshold, islands, target_cess, return_works)
+    client = check_client(w, client)
+    if client is not None and (cfg is None or cfg.K == 1):
+        raise ValueError(f"{w}: client= runs islands as tasks: give resample=... and islands >= 2")
     target_cess = float(target_cess)
     check_target_dim(w, target)
     be, gen = opts.resolve() if x0 is None else opts.resolve(x0)
@@ -416,17 +237,24 @@ def ais(
     pilot = None
     if path is None and base is None and base_mean is None and base_scale is None and x0 is None:
         if getattr(target, "base_scale", None) is None:
-            pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen)
+            pilot = pilot_base(target, n, steps if not adaptive else 20, opts, be, gen, ais)
             base_mean, base_scale = pilot["mean"], pilot["scale"]
     base_mean = 0.0 if base_mean is None else base_mean
     pth = make_path(target, be, path=path, base=base, base_mean=base_mean, base_scale=base_scale, schedule=schedule,
                     x0=x0, need_grad=opts.kernel != "rwm")
     compiled = be.compiles_loops and gen.functional and getattr(pth, "geometric", False)
     path_key = pth.cache_key(target) if compiled else None
-    if x0 is None:
-        x = pth.sample0(n, gen)
-    else:
-        x = _check_x0(w, x0, pth, be)
+    if x0 is not None and not _island:
+        x0 = _check_x0(w, x0, pth, be)
+    if cfg is not None and cfg.K > 1:
+        kw = {"steps": steps, "kernel": kernel, "n_mcmc": n_mcmc, "max_mcmc": max_mcmc, "precondition": precondition,
+              "step_size": step_size, "adapt_step_size": adapt_step_size, "target_accept": target_accept,
+              "n_leapfrog": n_leapfrog, "path": path, "base": base, "base_mean": base_mean, "base_scale": base_scale,
+              "schedule": schedule, "resample": resample, "ess_threshold": ess_threshold, "adaptive": adaptive,
+              "target_cess": target_cess, "max_steps": max_steps}  # fmt: skip
+        run = IslandRun(w, target, n, cfg.K, kw, ais)
+        return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
+    x = pth.sample0(n, gen) if x0 is None else x0
     parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
     xp = be.xp
     d = x.shape[1]
@@ -434,62 +262,16 @@ def ais(
     mc = init_state(x, lp0, g0, parts, opts.initial_step_size(scale, d))
     A = xp.zeros((n,), dtype=x.dtype, device=be.device)
     rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
-    step = _make_step(pth, opts, cfg, gen, be, compiled)
+    step = make_step(pth, opts, cfg, gen, be, compiled)
     key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.max_mcmc, opts.precondition, opts.n_leapfrog, opts.a_star,
            cfg, target_cess, max_steps, path_key)  # fmt: skip
     carry = AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
     if adaptive:
-        carry, ys, k = _run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key, gen)
+        carry, ys, k = run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key, gen)
     else:
-        carry, ys, k = _run_fixed(step, carry, steps, be, compiled, key, opts, gen)
-    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot)
+        carry, ys, k = run_fixed(step, carry, steps, be, compiled, key, opts, gen)
+    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot, _island)
 
-
-#: the pilot's walkers (a fraction of n, at least 100), annealing steps (a fraction of steps, at least 10) and the
-#: inflation of its largest standard deviation into the base scale
-PILOT_FRACTION, PILOT_MIN, PILOT_STEPS, PILOT_INFLATION = 0.2, 100, 0.25, 2.0
-
-
-def _coarse_base(mean: list[float], scale: float) -> tuple[list[float], float]:
-    """The pilot's base on a coarse grid: the scale rounded *up* to 1, 1.5, 2, 3, 5 or 7 times a power of 10, the
-    mean to a multiple of scale/4. Any such base is as valid (the weights are exact for any base); the grid makes
-    repeated calls on the same target share one base, hence one compiled program on JAX."""
-    e = math.floor(math.log10(scale))
-    grid = [m * 10.0**k for k in (e - 1, e, e + 1) for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
-    scale = min(g for g in grid if g >= scale * (1 - 1e-12))
-    q = scale / 4
-    return [round(v / q) * q + 0.0 for v in mean], scale
-
-
-def pilot_base(target: Any, n: int, steps: int, opts: SamplerOptions, be: Any, gen: Any) -> dict[str, Any]:
-    r"""A Gaussian base :math:`\mathcal N(\mu, \sigma^2 I)` for AIS/SMC from a pilot SMC run from N(0, I):
-    :math:`\max(100, n/5)` walkers, :math:`\max(10, \text{steps}/4)` annealing steps, one population;
-    :math:`\mu` the weighted mean of its final particles and σ = 2 × their largest weighted standard deviation.
-    Returns ``{"mean", "scale", "target_evaluations"}`` (mean and scale on a coarse grid: :func:`_coarse_base`);
-    falls back to N(0, I) if the pilot's particles are not finite. Its random stream is drawn from ``gen``
-    (deterministic given the main stream)."""
-    from .kernels import particle_scale
-
-    n_p = max(PILOT_MIN, int(PILOT_FRACTION * n))
-    k_p = max(10, int(PILOT_STEPS * steps))
-    seed = int(be.to_numpy(gen.integers(0, 2**31 - 1)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        r = ais(
-            target, n_p, steps=k_p, kernel=opts.kernel, max_mcmc=opts.max_mcmc, n_leapfrog=opts.n_leapfrog,
-            base_mean=0.0, base_scale=1.0, resample="systematic", islands=1, backend=be, rng=seed,
-        )  # fmt: skip
-    xp = be.xp
-    x, lw = r.x, r.log_weights
-    w = xp.exp(lw - logsumexp(lw, xp=xp))
-    mu = xp.sum(w[:, None] * x, axis=0)
-    sd = particle_scale(x, lw, "diag")
-    mean = [float(v) for v in be.to_numpy(mu).tolist()]
-    scale = PILOT_INFLATION * float(xp.max(sd))
-    if not (all(math.isfinite(v) for v in mean) and math.isfinite(scale) and scale > 0):
-        mean, scale = [0.0] * len(mean), 1.0
-    mean, scale = _coarse_base(mean, scale)
-    return {"mean": mean, "scale": scale, "target_evaluations": int(r.info.target_evaluations)}
 
 
 def _check_x0(where: str, x0: Any, pth: Any, be: Any) -> Any:
@@ -563,108 +345,6 @@ def _check_run(
     return resample_config(resample, n, islands, ess_threshold)
 
 
-def pareto_k(log_w: list[float]) -> float:
-    r"""The Pareto shape :math:`\hat k` of the upper tail of the weights :math:`e^{\log w}` (NaN for fewer than 20
-    finite weights, or when the largest weights agree to 0.1%).
-
-    The largest :math:`M = \lceil\min(n/5, 3\sqrt n)\rceil` weights' excesses over the next one are fitted by a
-    generalized Pareto distribution with the profile-likelihood/empirical-Bayes estimate of Zhang & Stephens (2009,
-    Technometrics 51:316), shrunk toward 0.5 by a weak prior (10 pseudo-observations) as in PSIS (Vehtari et al.
-    2024, arXiv:1507.02646). :math:`\hat k > 0.5`: infinite variance; :math:`\hat k \ge 1`: infinite mean.
-    Host-side (Python floats): called once per run on the final weights."""
-    lw = sorted(v for v in log_w if math.isfinite(v))
-    n = len(lw)
-    if n < 20:
-        return math.nan
-    M = math.ceil(min(0.2 * n, 3 * math.sqrt(n)))
-    top = lw[-1]
-    cut = math.exp(lw[-M - 1] - top)
-    if 1 - cut < 1e-3:  # the largest weights within 0.1% of each other: no tail to speak of (e.g. equal weights)
-        return math.nan
-    x = [math.exp(v - top) - cut for v in lw[-M:]]  # ascending excesses, the largest 1 - cut
-    m = 30 + int(math.sqrt(M))
-    q = x[max(int(M / 4 + 0.5) - 1, 0)]
-    if q <= 0:
-        q = x[-1] / M
-    thetas = [1 / x[-1] + (1 - math.sqrt(m / (j - 0.5))) / (3 * q) for j in range(1, m + 1)]
-
-    def k_of(theta: float) -> float:
-        return -sum(math.log1p(-theta * v) for v in x) / M
-
-    prof = []
-    for th in thetas:
-        k = k_of(th)
-        prof.append(M * (math.log(th / k) + k - 1) if th != 0 and k != 0 and th / k > 0 else -math.inf)
-    top_l = max(prof)
-    wts = [math.exp(p - top_l) for p in prof]
-    theta = sum(t * v for t, v in zip(thetas, wts, strict=True)) / sum(wts)
-    xi = -k_of(theta)  # the GPD shape (Zhang & Stephens' k is -xi)
-    return (M * xi + 10 * 0.5) / (M + 10)
-
-
-def _chi2_sf(x: float, dof: int) -> float:
-    r""":math:`P(\chi^2_{dof} > x)` in closed form for integer ``dof`` (Abramowitz & Stegun 26.4.4–26.4.5)."""
-    if x <= 0:
-        return 1.0
-    h = x / 2
-    if dof % 2 == 0:
-        term, total = 1.0, 1.0
-        for i in range(1, dof // 2):
-            term *= h / i
-            total += term
-        return min(1.0, math.exp(-h) * total)
-    r = math.sqrt(x)
-    total, term = math.erfc(r / math.sqrt(2)), 0.0
-    if dof > 1:
-        term = r
-        s = term
-        for j in range(2, (dof - 1) // 2 + 1):
-            term *= x / (2 * j - 1)
-            s += term
-        total += math.sqrt(2 / math.pi) * math.exp(-h) * s
-    return min(1.0, total)
-
-
-def _diagnose(where: str, lz: float, se: float, islands_lz: list[float] | None, ess_rel: float, n: int, k_hat: float,
-              n_nonfinite: int) -> None:  # fmt: skip
-    """The warnings of the module docstring."""
-    if n_nonfinite:
-        warnings.warn(
-            f"{where}: the target returned NaN/+inf (or a non-finite gradient) at {n_nonfinite} proposals or walkers; "
-            "they were rejected (info.n_nonfinite); check log_prob where it is not finite",
-            NonFiniteWarning,
-            stacklevel=4,
-        )
-    k_max = PARETO_K_WARNING
-    why = []
-    if ess_rel < ESS_WARNING:
-        why.append(f"ESS/n = {ess_rel:.3g} < {ESS_WARNING}")
-    if math.isfinite(k_hat) and k_hat > k_max:
-        why.append(
-            f"the weights' tail has Pareto shape k = {k_hat:.2f} > {k_max:.2f} (infinite variance at k > 0.5, "
-            "infinite mean at k >= 1: an improper target, or a path too coarse)"
-        )
-    if why:
-        warnings.warn(
-            f"{where}: degenerate importance weights ({'; '.join(why)}); log Z = {lz:.4g} +- {se:.2g} is not "
-            "reliable: use more walkers/steps, or check that the target is normalizable",
-            DegenerateWeightsWarning,
-            stacklevel=4,
-        )
-    if islands_lz and len(islands_lz) >= 3 and se > 0 and math.isfinite(se):
-        K = len(islands_lz)
-        mean = sum(islands_lz) / K
-        s2 = sum((v - mean) ** 2 for v in islands_lz) / (K - 1)
-        stat = (K - 1) * s2 / (K * se * se)
-        p = _chi2_sf(stat, K - 1)
-        if p < ISLAND_P_VALUE:
-            warnings.warn(
-                f"{where}: the {K} islands' log Z scatter with standard deviation {math.sqrt(s2):.3g}, more than the "
-                f"reported standard error {se:.3g} allows (chi^2 = {stat:.3g} on {K - 1} dof, p = {p:.2g}): the "
-                "stderr is not trustworthy; use more walkers or steps",
-                UncertaintyWarning,
-                stacklevel=4,
-            )
 
 
 def _result(
@@ -673,6 +353,7 @@ def _result(
     compiled: bool,
     where: str,
     pilot: dict[str, Any] | None = None,
+    island: bool = False,
 ) -> Samples:  # fmt: skip
     """Host-side summary after the loop: the estimate, its standard error, the typed info and the diagnostics."""
     xp, A = be.xp, carry.A
@@ -697,7 +378,7 @@ def _result(
     elif cfg is not None:
         islands_lz = [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
     n_nonfinite = int(sum(nfs))
-    k_hat = pareto_k(be.to_numpy(A).tolist())
+    k_hat = math.nan if island else pareto_k(be.to_numpy(A).tolist())
     info = AISInfo(
         times=[0.0, *(float(t) for t in ts)],
         ess_trace=[float(v) for v in ess_t],
@@ -720,7 +401,8 @@ def _result(
         pilot=None if pilot is None else {"mean": pilot["mean"], "scale": pilot["scale"]},
     )
     se = math.sqrt(var)
-    _diagnose(where, lz + pth.log_Z0, se, islands_lz, ess_final / n, n, k_hat, n_nonfinite)
+    if not island:  # an island's diagnostics are those of the combined run (transportkit.sampling.islands)
+        diagnose(where, lz + pth.log_Z0, se, islands_lz, ess_final / n, n, k_hat, n_nonfinite)
     return Samples(
         x=carry.mc.x, log_weights=log_w + pth.log_Z0, log_Z=lz + pth.log_Z0, log_Z_stderr=se,
         ess=ess_final, info=info, backend=be,
@@ -731,7 +413,7 @@ _AIS_OPTIONS = frozenset(
     {
         "steps", "kernel", "n_mcmc", "max_mcmc", "precondition", "step_size", "adapt_step_size", "target_accept",
         "n_leapfrog", "path", "base", "base_mean", "base_scale", "schedule", "x0", "islands", "adaptive",
-        "target_cess", "max_steps", "backend", "device", "dtype", "rng", "seed", "progress",
+        "target_cess", "max_steps", "backend", "device", "dtype", "rng", "seed", "progress", "client",
     }
 )  # fmt: skip
 

@@ -64,7 +64,8 @@ class AISInfo(InfoRecord):
     ``target_evaluations``; with resampling ``islands``, ``log_Z_epochs`` (one island) or ``log_Z_islands``
     (several); with ``return_works`` the per-walker ``works``; ``n_moves`` (MCMC moves per annealing step),
     ``n_nonfinite`` (NaN/+inf target values met and rejected), ``pareto_k`` (tail shape of the final weights) and
-    ``pilot`` (the base a pilot run chose, or None)."""
+    ``pilot`` (the base a pilot run chose, or None); with several islands ``island_info``, each island's own record
+    (the traces above are then the islands' means, ``n_moves`` their maxima per step, where their grids agree)."""
 
     times: list[float]
     ess_trace: list[float]
@@ -85,6 +86,7 @@ class AISInfo(InfoRecord):
     n_nonfinite: int = 0
     pareto_k: float | None = None
     pilot: dict | None = None
+    island_info: list | None = None
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._backend import get_backend
 from .._capabilities import declare
+from .._dask import backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
 from .._validation import as_bool, as_count
 from ..integrate import ODE_SOLVERS, SDE_SOLVERS, diffusion_function, grid_times, odeint, sdeint
 from ..random import SEED_DEPRECATED, Generator, resolve_rng
@@ -44,6 +45,8 @@ def sample_transport(
     rng_on_host: bool = False,
     return_path: bool = False,
     progress: bool = False,
+    chunks: int | None = None,
+    client: Any = None,
 ) -> Samples:
     r"""``n`` samples of :math:`\rho_{t_1}` by integrating from base samples at :math:`t_0`.
 
@@ -58,6 +61,11 @@ def sample_transport(
       ``seed=`` is its deprecated alias); ``rng_on_host=True`` draws every random
       number with NumPy on the host, so that backends can be compared on identical noise.
 
+    - ``chunks``: split the walkers into that many chunks (sizes differing by at most one), each from its own
+      random stream (:func:`transportkit._dask.task_seeds`), integrated one after another here or, with ``client``
+      (a ``dask.distributed.Client``), as Dask tasks on its cluster: the same numbers either way (bit-identical on
+      NumPy), a lost chunk an error naming it (docs/scaling.md).
+
     Returns :class:`Samples` with ``x`` (n, d); ``info`` holds ``method, solver, steps, t_span`` and, with
     ``return_path``, ``path`` (len(grid), n, d).
     """
@@ -71,7 +79,13 @@ def sample_transport(
     if solver not in allowed:
         raise ValueError(f"unknown {method.upper()} solver {solver!r}; use one of {allowed}")
     steps = steps if steps is not None else (100 if method == "ode" else 500)
-    eps_t = diffusion_function(diffusion) if method == "sde" else None
+    chunks = None if chunks is None else as_count("chunks", chunks, 1)
+    if chunks is not None and chunks > n:
+        raise ValueError(f"chunks = {chunks} is more than the n = {n} walkers")
+    if check_client("sample_transport()", client) is not None and chunks is None:
+        raise ValueError("client= runs chunks of walkers as tasks: give chunks=k as well")
+    if method == "sde":
+        diffusion_function(diffusion)  # checks the diffusion before any work
     src = rng if seed is SEED_DEPRECATED else seed
     if isinstance(src, Generator) and backend is None:
         backend = src.backend
@@ -80,20 +94,44 @@ def sample_transport(
     if not (0.0 <= min(ts) and max(ts) <= 1.0):
         raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
     gen = resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
-    bf = field.bind(be)
-    x0 = bf.initial_samples(n, ts[0], gen)
     info: dict[str, Any] = {"method": method, "solver": solver, "steps": len(ts) - 1, "t_span": (ts[0], ts[-1])}
-    if method == "ode":
-        out = odeint(bf.velocity, x0, grid=ts, solver=solver, return_path=return_path, progress=progress, backend=be)
-    else:
+    if method == "sde":
         info["diffusion"] = diffusion
-        drift = _forward_drift(bf, eps_t if callable(diffusion) else eps_t(None))
-        out = sdeint(drift, x0, diffusion, grid=ts, solver=solver, rng=gen, return_path=return_path,
-                     progress=progress, backend=be)
+    if chunks is None:
+        out = _integrate(field, n, method, solver, ts, diffusion, be, gen, return_path, progress)
+    else:
+        info["chunks"] = chunks
+        sizes = [n // chunks + (1 if j < n % chunks else 0) for j in range(chunks)]
+        spec = be if client is None else backend_spec(be)
+        args = [(field, m, method, solver, ts, diffusion, spec, s, rng_on_host, return_path)
+                for m, s in zip(sizes, task_seeds(gen, chunks), strict=True)]  # fmt: skip
+        parts = run_tasks("sample_transport()", "chunk", _chunk_task, args, client=client, progress=progress)
+        out = be.xp.concat([be.asarray(p) for p in parts], axis=-2)
     if return_path:
         info["path"] = out
         out = out[-1, ...]
     return Samples(out, info=info, backend=be)
+
+
+def _integrate(field: Any, n: int, method: str, solver: str, ts: list, diffusion: Any, be: Any, gen: Any,
+               return_path: bool, progress: bool) -> Any:  # fmt: skip
+    """``n`` base samples from ``gen`` pushed through the ODE or SDE of ``field`` on the grid ``ts``."""
+    bf = field.bind(be)
+    x0 = bf.initial_samples(n, ts[0], gen)
+    if method == "ode":
+        return odeint(bf.velocity, x0, grid=ts, solver=solver, return_path=return_path, progress=progress, backend=be)
+    eps_t = diffusion_function(diffusion)
+    drift = _forward_drift(bf, eps_t if callable(diffusion) else eps_t(None))
+    return sdeint(drift, x0, diffusion, grid=ts, solver=solver, rng=gen, return_path=return_path, progress=progress,
+                  backend=be)  # fmt: skip
+
+
+def _chunk_task(field: Any, n: int, method: str, solver: str, ts: list, diffusion: Any, backend: Any,
+                seed: list[int], rng_on_host: bool, return_path: bool) -> Any:  # fmt: skip
+    """One chunk of walkers from its own stream (module level, so that Dask can ship it)."""
+    be = task_backend(backend)
+    return _integrate(field, n, method, solver, ts, diffusion, be, task_generator(seed, be, rng_on_host), return_path,
+                      False)  # fmt: skip
 
 
 class _forward_drift:
