@@ -83,7 +83,8 @@ def ceiling(be, rng):
             row = f"  eps={eps} steps={steps:4d}: unescorted {wf0.var():.3f}/{wr0.var():.3f}"
             for scheme in ("em", "split"):
                 wf, wr = F.feat_works(Exact(be), ea, eb, Ua, Ub, eps=eps, steps=steps, rng=7, scheme=scheme)
-                row += f"; {scheme} {wf.var():.2e}/{wr.var():.2e} [{wf0.var() / wf.var():.0f}x/{wr0.var() / wr.var():.0f}x]"
+                rf, rr = wf0.var() / wf.var(), wr0.var() / wr.var()
+                row += f"; {scheme} {wf.var():.2e}/{wr.var():.2e} [{rf:.0f}x/{rr:.0f}x]"
             print(row, flush=True)
 
 
