@@ -1,29 +1,34 @@
 r"""FEAT: free energies from a learned escort and stochastic works in both directions.
 
 The escort drift :math:`b_t` is learned from samples of both end states with the linear stochastic interpolant
-:math:`x_t = (1-t)x_a + t x_b` (independent coupling): :math:`b = \arg\min E|\hat b(t, x_t) - (x_b - x_a)|^2`.
-Two models:
+:math:`x_t = (1-t)x_a + t x_b` (independent coupling): :math:`b = \arg\min E|\hat b(t, x_t) - (x_b - x_a)|^2`
+(:mod:`transportkit.free_energy.escort_fit`): ``model="linear"`` (every backend), :math:`\hat b(t, x) = \sum_k
+P_k(t)\,(xW_k + c_k)` with shifted Legendre polynomials in time, fitted in closed form from the sample moments
+(for Gaussian end states the exact velocity is of this form with rational time coefficients); ``model="mlp"``
+(torch, jax), an MLP trained with Adam on the same loss. The Langevin part uses the score
+:math:`s_t(x) = -(x - \mu_t)\Sigma_t^{-1}` of the moment-matched Gaussian interpolant (:math:`\mu_t = (1-t)m_a +
+t m_b`, :math:`\Sigma_t = (1-t)^2C_a + t^2C_b`, from the fit samples).
 
-- ``model="linear"`` (every backend): :math:`\hat b(t, x) = \sum_k P_k(t)\,(W_k x + c_k)` with shifted Legendre
-  polynomials :math:`P_k` in time — linear in its parameters, so the loss is a least-squares problem solved with
-  ``xp.linalg``. For Gaussian end states the exact interpolant velocity is of this form with rational time
-  coefficients, which the polynomials approximate.
-- ``model="mlp"`` (torch, jax): the MLP of :mod:`transportkit.interpolants.mlp` trained with Adam on the same loss.
-
-The Langevin part uses the score :math:`s_t(x) = -\Sigma_t^{-1}(x - \mu_t)` of the moment-matched Gaussian
-interpolant (:math:`\mu_t = (1-t)m_a + t m_b`, :math:`\Sigma_t = (1-t)^2C_a + t^2C_b`, from the fit samples).
 Works use the discrete forward/backward kernel ratio (Albergo & Vanden-Eijnden 2024, "NETS", arXiv:2410.02711):
-with Euler–Maruyama kernels
-:math:`q_F(x_{k+1}|x_k) = \mathcal N(x_k + h(b+\varepsilon s)(t_k, x_k), 2h\varepsilon I)` and
-:math:`q_B(x_k|x_{k+1}) = \mathcal N(x_{k+1} - h(b-\varepsilon s)(t_{k+1}, x_{k+1}), 2h\varepsilon I)`,
 
-.. math:: W_F = U_b(x_K) - U_a(x_0) + \sum_k[\log q_F(x_{k+1}|x_k) - \log q_B(x_k|x_{k+1})],
+.. math:: W_F = U_b(x_K) - U_a(x_0) + \sum_k[\log q_F(x_{k+1}|x_k) - \log q_B(x_k|x_{k+1})]
 
 from :math:`x_0 \sim \rho_a`, and the same functional with the sign flipped along paths drawn backward from
 :math:`x_K \sim \rho_b` (:math:`W_R`). Then :math:`E[e^{-W_F}] = e^{-\Delta F}` and Crooks' relation hold exactly
-for any step size, drift and score, so BAR (§6.2) on :math:`(W_F, W_R)` is consistent; the learned escort only
-lowers the variance. ε = 0 is refused (use :func:`~transportkit.free_energy.escorted_jarzynski` for deterministic
-flows).
+for any step size, drift and score, so BAR on :math:`(W_F, W_R)` is consistent; the escort only lowers the
+variance. Two kernel pairs (``scheme``):
+
+- ``"em"`` (any drift): Euler–Maruyama, :math:`q_F(x_{k+1}|x_k) = \mathcal N(x_k + h(b+\varepsilon s)(t_k, x_k),
+  2h\varepsilon I)`, :math:`q_B(x_k|x_{k+1}) = \mathcal N(x_{k+1} - h(b-\varepsilon s)(t_{k+1}, x_{k+1}),
+  2h\varepsilon I)`. The divergence of :math:`b` then enters the works only through the noise
+  (:math:`-h\,\xi^\top\nabla b\,\xi` per step): a work variance :math:`\approx 2h\int_0^1 E\|\nabla b\|_F^2\,dt`
+  even for the exact escort (for two isotropic Gaussian wells, :math:`2hd\int\beta_t^2dt` with
+  :math:`b = \beta_t x`).
+- ``"split"`` (affine drifts, the default for ``model="linear"``): an exactly invertible Crank–Nicolson step of
+  :math:`b`, whose log-determinant enters the work exactly, then a Langevin step of :math:`\varepsilon s`
+  (:func:`_split_body`); with the exact escort the work variance falls as :math:`h^2`.
+
+ε = 0 is refused (use :func:`~transportkit.free_energy.escorted_jarzynski` for deterministic flows).
 
 References
 ----------
@@ -49,118 +54,10 @@ from ..errors import UncertaintyWarning
 from ..random import SEED_DEPRECATED, resolve_rng
 from ._checks import check_threshold
 from .diagnostics import ESS_WARNING, Array, EscortedDiagnostics, FreeEnergyEstimate
+from .escort_fit import LinearEscort, fit_linear_escort, fit_mlp_escort
 from .exp_bar import bar, bounds, exp
 
-__all__ = ["LinearEscort", "feat", "fit_linear_escort"]
-
-
-def _legendre(t: Any, degree: int) -> list[Any]:
-    """Shifted Legendre polynomials P_0..P_degree of 2t - 1 (t a 0-d or 1-d array), by the three-term recurrence."""
-    s = 2.0 * t - 1.0
-    out = [s * 0.0 + 1.0]
-    if degree >= 1:
-        out.append(s)
-    for k in range(1, degree):
-        out.append(((2 * k + 1) * s * out[k] - k * out[k - 1]) / (k + 1))
-    return out
-
-
-class LinearEscort:
-    r"""A fitted drift :math:`b(t, x) = \sum_k P_k(t)\,[x, 1]\,\Theta_k` and the Gaussian interpolant score
-    :math:`s_t(x) = -(x - \mu_t)\Sigma_t^{-1}` (see the module docstring). ``theta``: (K, d + 1, d)."""
-
-    def __init__(self, theta: Array, m_a: Array, C_a: Array, m_b: Array, C_b: Array, be: Backend) -> None:
-        self.theta, self.m_a, self.C_a, self.m_b, self.C_b, self.be = theta, m_a, C_a, m_b, C_b, be
-        self.degree = int(theta.shape[0]) - 1
-
-    def velocity(self, t: Any, x: Any) -> Any:
-        P = _legendre(t, self.degree)
-        M = P[0] * self.theta[0, ...]
-        for k in range(1, self.degree + 1):
-            M = M + P[k] * self.theta[k, ...]
-        return x @ M[:-1, :] + M[-1, :]
-
-    def score(self, t: Any, x: Any) -> Any:
-        xp = self.be.xp
-        mu = (1.0 - t) * self.m_a + t * self.m_b
-        S = (1.0 - t) ** 2 * self.C_a + t**2 * self.C_b
-        return -((x - mu) @ xp.linalg.inv(S))  # S is symmetric (d x d): one small inverse, then a matmul
-
-
-def _moments(x: Array, xp: Any) -> tuple[Array, Array]:
-    m = xp.mean(x, axis=0)
-    y = x - m
-    return m, (xp.matrix_transpose(y) @ y) / (x.shape[0] - 1)
-
-
-def fit_linear_escort(
-    xa: Array, xb: Array, be: Backend, gen: Any, *, degree: int = 7, pairs: int = 20000, ridge: float = 1e-8
-) -> LinearEscort:
-    r"""Least-squares fit of the linear-in-parameters interpolant velocity (module docstring) on ``pairs`` random
-    pairs :math:`(x_a, x_b, t)`, :math:`t \sim U[0, 1]`: normal equations with a relative ridge ``ridge``."""
-    xp = be.xp
-    na, d = xa.shape
-    nb = xb.shape[0]
-    ia = gen.integers(0, na, (pairs,))
-    ib = gen.integers(0, nb, (pairs,))
-    a, b = xp.take(xa, ia, axis=0), xp.take(xb, ib, axis=0)
-    t = gen.uniform((pairs,))
-    xt = (1.0 - t)[:, None] * a + t[:, None] * b
-    ones = xp.ones((pairs, 1), dtype=xa.dtype, device=be.device)
-    z = xp.concat([xt, ones], axis=1)  # (m, d+1)
-    P = _legendre(t, degree)
-    Phi = xp.concat([p[:, None] * z for p in P], axis=1)  # (m, K(d+1))
-    G = xp.matrix_transpose(Phi) @ Phi
-    scale = xp.mean(xp.linalg.diagonal(G))
-    nf = G.shape[0]
-    G = G + ridge * scale * xp.eye(nf, dtype=G.dtype, device=be.device)
-    theta = xp.linalg.solve(G, xp.matrix_transpose(Phi) @ (b - a))  # (K(d+1), d)
-    theta = xp.reshape(theta, (degree + 1, d + 1, d))
-    m_a, C_a = _moments(xa, xp)
-    m_b, C_b = _moments(xb, xp)
-    return LinearEscort(theta, m_a, C_a, m_b, C_b, be)
-
-
-class _MLPEscort(LinearEscort):
-    """The Gaussian score of :class:`LinearEscort` with an MLP drift."""
-
-    def __init__(self, params: dict[str, Any], moments: LinearEscort) -> None:
-        self.params = params
-        self.m_a, self.C_a, self.m_b, self.C_b, self.be = (
-            moments.m_a, moments.C_a, moments.m_b, moments.C_b, moments.be,
-        )  # fmt: skip
-
-    def velocity(self, t: Any, x: Any) -> Any:
-        from ..interpolants.mlp import mlp_apply
-
-        xp = self.be.xp
-        return mlp_apply(self.params, xp.asarray(t, dtype=x.dtype, device=self.be.device), x, xp)
-
-
-def _fit_mlp_escort(
-    xa: Array, xb: Array, be: Backend, gen: Any, hidden: tuple[int, ...], train_steps: int, lr: float, batch: int
-) -> _MLPEscort:
-    from ..interpolants.mlp import adam, init_mlp, mlp_apply
-
-    xp = be.xp
-    d = xa.shape[1]
-    params = init_mlp(d, hidden, 4, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be)
-
-    def batches(i: int) -> tuple[Array, Array, Array]:
-        a = xp.take(xa, gen.integers(0, xa.shape[0], (batch,)), axis=0)
-        b = xp.take(xb, gen.integers(0, xb.shape[0], (batch,)), axis=0)
-        return gen.uniform((batch,)), a, b
-
-    def loss(p: dict[str, Any], bt: tuple[Array, Array, Array]) -> Any:
-        t, a, b = bt
-        xt = (1.0 - t)[:, None] * a + t[:, None] * b
-        r = mlp_apply(p, t, xt, xp) - (b - a)
-        return xp.mean(xp.sum(r * r, axis=1))
-
-    params, _ = adam(be, loss, params, batches, steps=train_steps, lr=lr)
-    m_a, C_a = _moments(xa, xp)
-    m_b, C_b = _moments(xb, xp)
-    return _MLPEscort(params, LinearEscort(xp.zeros((1, d + 1, d), dtype=xa.dtype), m_a, C_a, m_b, C_b, be))
+__all__ = ["LinearEscort", "feat", "feat_works", "fit_linear_escort"]
 
 
 def _log_ratio(fwd: Array, bwd: Array, h: float, eps: float, xp: Any) -> Array:
@@ -171,15 +68,21 @@ def _log_ratio(fwd: Array, bwd: Array, h: float, eps: float, xp: Any) -> Array:
 
 
 def _works(
-    escort: LinearEscort, x: Array, be: Backend, gen: Any, eps: float, steps: int, forward: bool
+    escort: LinearEscort, x: Array, be: Backend, gen: Any, eps: float, steps: int, forward: bool, scheme: str
 ) -> tuple[Array, Array]:
-    r"""Simulate ``steps`` Euler–Maruyama steps forward (from t=0, kernel :math:`q_F`) or backward (from t=1,
-    kernel :math:`q_B`); return :math:`\sum_k[\log q_F - \log q_B]` along the path and the end points."""
+    r"""Simulate ``steps`` steps forward (from t=0) or backward (from t=1) with the kernels of ``scheme``; return
+    :math:`\sum_k[\log q_F - \log q_B]` along the path and the end points."""
+    body = (_split_body if scheme == "split" else _em_body)(escort, be, gen, eps, 1.0 / steps, steps, forward)
+    acc0 = be.xp.zeros(x.shape[:1], dtype=x.dtype, device=be.device)
+    end, acc = run_steps(be, body, (x, acc0), steps, compile=be.compiles_loops and gen.functional)
+    return acc, end
+
+
+def _em_body(escort: Any, be: Backend, gen: Any, eps: float, h: float, steps: int, forward: bool) -> Callable:
+    """Euler–Maruyama kernels :math:`q_F, q_B` of the module docstring (any drift)."""
     xp = be.xp
-    h = 1.0 / steps
     sq = math.sqrt(2.0 * h * eps)
-    compiled = be.compiles_loops and gen.functional
-    key = gen.loop_key() if compiled else None
+    key = gen.loop_key() if be.compiles_loops and gen.functional else None
 
     def drift_f(t: Any, z: Array) -> Array:
         return escort.velocity(t, z) + eps * escort.score(t, z)
@@ -197,9 +100,50 @@ def _works(
         new = z - h * drift_b(1.0 - i * h, z) + noise
         return new, acc + _log_ratio(z - new - h * drift_f(1.0 - (i + 1) * h, new), noise, h, eps, xp)
 
-    acc0 = xp.zeros(x.shape[:1], dtype=x.dtype, device=be.device)
-    end, acc = run_steps(be, body, (x, acc0), steps, compile=compiled)
-    return acc, end
+    return body
+
+
+def _split_body(escort: Any, be: Backend, gen: Any, eps: float, h: float, steps: int, forward: bool) -> Callable:
+    r"""Split kernels for an affine drift :math:`b = xA_t + c_t`: the Crank–Nicolson map
+    :math:`y = \Phi_k(x)`, :math:`(y - x)/h = \tfrac12(x + y)A + c` at :math:`t_{k+1/2}` (invertible, exact
+    :math:`\log|\det\nabla\Phi_k|`), then a Langevin step :math:`x' \sim \mathcal N(y + h\varepsilon
+    s_{t_{k+1}}(y), 2h\varepsilon I)`; backward: the Langevin step from :math:`x'`, then :math:`\Phi_k^{-1}`. Per
+    step :math:`\log q_F/q_B = \log q_L(x'|y) - \log q_L(y|x') - \log|\det\nabla\Phi_k|`: the divergence of
+    :math:`b` enters exactly instead of through the noise, so an exact escort leaves only the Langevin step's
+    :math:`O(h^{3/2})` defect per step (Wu, Köhler & Noé 2020, "Stochastic normalizing flows", arXiv:2002.06707)."""
+    xp = be.xp
+    sq = math.sqrt(2.0 * h * eps)
+    key = gen.loop_key() if be.compiles_loops and gen.functional else None
+
+    def body(i: Any, carry: tuple[Array, Array], consts: Any) -> tuple[Array, Array]:
+        z, acc = carry
+        k = i if forward else steps - 1 - i
+        A, c = escort.affine((k + 0.5) * h)
+        eye = xp.eye(A.shape[0], dtype=A.dtype, device=be.device)
+        Pp, Pm = eye + (0.5 * h) * A, eye - (0.5 * h) * A
+        logdet = xp.linalg.slogdet(Pp)[1] - xp.linalg.slogdet(Pm)[1]
+        t1 = (k + 1) * h
+        noise = sq * gen.at(key, i).normal(z.shape, dtype=z.dtype)
+        if forward:  # z = x_k -> y = Phi_k(x_k) -> new = x_{k+1}
+            y = (z @ Pp + h * c) @ xp.linalg.inv(Pm)
+            new = y + (h * eps) * escort.score(t1, y) + noise
+            bwd = y - new - (h * eps) * escort.score(t1, new)
+            return new, acc + _log_ratio(noise, bwd, h, eps, xp) - logdet
+        # z = x_{k+1} -> y (Langevin) -> new = x_k = Phi_k^{-1}(y)
+        y = z + (h * eps) * escort.score(t1, z) + noise
+        fwd = z - y - (h * eps) * escort.score(t1, y)
+        new = (y @ Pm - h * c) @ xp.linalg.inv(Pp)
+        return new, acc + _log_ratio(fwd, noise, h, eps, xp) - logdet
+
+    return body
+
+
+def _resolve_scheme(scheme: Any, escort: Any) -> str:
+    scheme = as_choice("scheme", scheme, ("auto", "split", "em"))
+    affine = callable(getattr(escort, "affine", None))
+    if scheme == "split" and not affine:
+        raise ValueError("scheme='split' needs an affine escort (with affine(t) -> (A, c)), e.g. model='linear'")
+    return "em" if scheme == "em" or not affine else "split"
 
 
 def _split(x: Array, frac: float, gen: Any, be: Backend, name: str) -> tuple[Array, Array]:
@@ -225,11 +169,12 @@ def feat(
     steps: int = 100,
     fit_fraction: float = 0.5,
     degree: int = 7,
-    pairs: int = 20000,
+    pairs: int | None = None,
     hidden: tuple[int, ...] = (64, 64),
     train_steps: int = 2000,
     lr: float = 2e-3,
     batch_size: int = 512,
+    scheme: str = "auto",
     ess_warning: float = ESS_WARNING,
     rng: Any = None,
     backend: Any = None,
@@ -255,9 +200,17 @@ def feat(
     fit_fraction : float in (0, 1)
         Fraction of each sample set used to fit the escort.
     degree, pairs
-        Polynomial degree in time and number of interpolant pairs of the linear fit.
+        Polynomial degree in time of the linear fit, and its interpolant pairs: ``None`` (default) the exact
+        expectation over all pairs of the fit samples (closed form from their moments), an int that many random
+        pairs.
     hidden, train_steps, lr, batch_size
         MLP width, Adam steps, learning rate and batch of the ``"mlp"`` model.
+    scheme : {"auto", "split", "em"}
+        Time discretization of the escorted works (both exact at any step count): ``"em"`` Euler–Maruyama kernels
+        (any drift; the divergence of :math:`b` enters through the noise, a work variance :math:`\propto d/` steps
+        even for an exact escort); ``"split"`` an exactly invertible Crank–Nicolson step of the affine drift with
+        its exact log-determinant, then a Langevin step (work variance :math:`O(\text{steps}^{-2})` for an exact
+        escort); ``"auto"``: ``"split"`` for ``model="linear"``, ``"em"`` for ``"mlp"``.
     ess_warning : float
         As in :func:`~transportkit.free_energy.bar`; 0 disables.
     rng : None, int, numpy.random.Generator or transportkit Generator
@@ -278,13 +231,16 @@ def feat(
     steps = as_count("steps", steps)
     fit_fraction = as_real("fit_fraction", fit_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     degree = as_count("degree", degree, 0)
-    pairs = as_count("pairs", pairs, 2)
+    pairs = None if pairs is None else as_count("pairs", pairs, 2)
     train_steps = as_count("train_steps", train_steps)
     batch_size = as_count("batch_size", batch_size)
     lr = as_real("lr", lr, low=0.0, low_open=True)
     hidden = tuple(as_count("hidden", h) for h in hidden)
     check_callable("energy_a", energy_a)
     check_callable("energy_b", energy_b)
+    scheme = as_choice("scheme", scheme, ("auto", "split", "em"))
+    if scheme == "split" and model == "mlp":
+        raise ValueError("scheme='split' needs the affine drift of model='linear'")
     threshold = check_threshold(ess_warning)
     refuse_lazy("samples_a", samples_a)
     refuse_lazy("samples_b", samples_b)
@@ -301,8 +257,8 @@ def feat(
     if model == "linear":
         escort = fit_linear_escort(fa, fb, be, gen, degree=degree, pairs=pairs)
     else:
-        escort = _fit_mlp_escort(fa, fb, be, gen, hidden, train_steps, lr, batch_size)
-    wf, wr = feat_works(escort, ea, eb, energy_a, energy_b, eps=eps, steps=steps, rng=gen, backend=be)
+        escort = fit_mlp_escort(fa, fb, be, gen, hidden, train_steps, lr, batch_size)
+    wf, wr = feat_works(escort, ea, eb, energy_a, energy_b, eps=eps, steps=steps, scheme=scheme, rng=gen, backend=be)
     est = bar(wf, wr, ess_warning=threshold, backend=be)
     ef = exp(wf, ess_warning=0, backend=be)
     bd = bounds(wf, wr, backend=be)
@@ -333,18 +289,21 @@ def feat_works(
     *,
     eps: float = 0.5,
     steps: int = 100,
+    scheme: str = "auto",
     rng: Any = None,
     backend: Any = None,
 ) -> tuple[Array, Array]:
     r"""Forward works from ``xa`` and reverse works from ``xb`` along the escorted SDE of ``escort`` (an object with
-    ``velocity(t, x)`` and ``score(t, x)``) with the FB-RND kernel ratio (module docstring); ``escort`` with a
-    zero velocity gives the unescorted (plain annealed-Langevin) works on the same path and step count."""
+    ``velocity(t, x)`` and ``score(t, x)``, and ``affine(t) -> (A, c)`` for the ``"split"`` scheme) with the
+    FB-RND kernel ratio (module docstring; ``scheme`` as in :func:`feat`); ``escort.without_drift()`` gives the
+    unescorted (plain annealed-Langevin) works on the same path and step count."""
     be = resolve_backend(xa, xb, backend=backend)
     gen = resolve_rng(rng, be)
     eps = as_real("eps", eps, low=0.0, low_open=True)
     steps = as_count("steps", steps)
-    lf, xK = _works(escort, xa, be, gen, eps, steps, True)
+    scheme = _resolve_scheme(scheme, escort)
+    lf, xK = _works(escort, xa, be, gen, eps, steps, True, scheme)
     wf = energy_b(xK) - energy_a(xa) + lf
-    lr_, x0 = _works(escort, xb, be, gen, eps, steps, False)
+    lr_, x0 = _works(escort, xb, be, gen, eps, steps, False, scheme)
     wr = energy_a(x0) - energy_b(xb) - lr_
     return wf, wr
