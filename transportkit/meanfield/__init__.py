@@ -8,13 +8,15 @@ A network :math:`f_n(x) = \\frac1n\\sum_i c_i\\varphi(x; w_i)` is the empirical 
 training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of the local potential and, with
 birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`.
 Modules: :mod:`.units` (activations), :mod:`.network` (fields), :mod:`.problems` (teachers with known answers),
-:mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations).
+:mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations), :mod:`.ebm` (energy-based models
+trained by gradient descent–ascent).
 See ``docs/meanfield.md``.
 """
 
 from __future__ import annotations
 
 from .dynamics import Trajectory, birth_death_indices, gradient_flow, sgd, train
+from .ebm import EBMResult, ebm_gda, energy_gradient_x
 from .experiments import (
     Fluctuations,
     PowerLawFit,
@@ -43,6 +45,7 @@ from .units import Gaussian, Quadratic, ReLU, Ridge, Sigmoid, Tanh, Unit, get_un
 
 __all__ = [
     "DataProblem",
+    "EBMResult",
     "FieldEval",
     "Fluctuations",
     "Gaussian",
@@ -61,6 +64,8 @@ __all__ = [
     "Unit",
     "birth_death_indices",
     "demo",
+    "ebm_gda",
+    "energy_gradient_x",
     "fit_power_law",
     "fluctuations",
     "gaussian_teacher_student",
