@@ -250,7 +250,7 @@ def ebm_gda(
     else:
         X0 = a["X0"]
     steps, every = a["steps"], a["record_every"]
-    jit = True if a["jit"] is None else a["jit"]  # on JAX one compilation beats eager op-by-op dispatch already at 1 step
+    jit = True if a["jit"] is None else a["jit"]  # one compilation beats eager JAX dispatch already at 1 step
     compiled = jit and be.compiles_loops and gen.functional
     step = _make_step(u, a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"], gen, be)
     cache = ("meanfield.ebm_gda", type(u).__name__, repr(u), a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"])
