@@ -152,3 +152,13 @@ def test_ebm_gda_checks():
         mf.ebm_gda(D, steps=2.5)
     r = mf.ebm_gda(D + np.arange(5.0)[:, None], n=2, particles=np.int64(7), steps=np.int64(3), record_every=2, rng=0)
     assert r.particles.shape == (7, 1) and r.c_path.shape == (3, 2) and np.allclose(r.times, [0.0, 0.2, 0.3])
+
+
+def test_ebm_gda_divergence_warns():
+    """Langevin steps far too large for the base measure (x <- x - h x / s^2 with h / s^2 = 5.6) blow up: the run
+    returns with a NonFiniteWarning naming dt_x, not silently."""
+    from transportkit.errors import NonFiniteWarning
+
+    D = np.random.default_rng(0).normal(size=(20, 1))
+    with pytest.warns(NonFiniteWarning, match="dt_x"):
+        mf.ebm_gda(D, n=2, particles=10, steps=800, dt_x=50.0, record_every=100, rng=0)

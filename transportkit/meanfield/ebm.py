@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 from .._backend import Backend, resolve_backend
@@ -37,6 +38,7 @@ from .._capabilities import declare
 from .._loops import Loops, scan_steps
 from .._results import Result
 from .._validation import as_bool, as_count, as_points, as_real
+from ..errors import NonFiniteWarning
 from ..random import SEED_DEPRECATED, resolve_rng
 from .units import Gaussian, Ridge, Unit, get_unit
 
@@ -221,7 +223,10 @@ def ebm_gda(
 
     Notes
     -----
-    Every argument is checked before any work. Unadjusted Langevin has an :math:`O(h_x)` bias: at a fixed point the
+    Every argument is checked before any work; a run whose units or particles become NaN/inf (Langevin steps too
+    large for the energy) returns with a :class:`~transportkit.errors.NonFiniteWarning`.
+
+    Unadjusted Langevin has an :math:`O(h_x)` bias: at a fixed point the
     *particles* match the data, so the Gibbs density of the learned energy differs from the data law by
     :math:`O(h_x)` (for a Gaussian target of variance :math:`s^2` the Gibbs variance is
     :math:`v = (s^2 + \sqrt{s^4 - 2s^2h_x})/2 \approx s^2 - h_x/2`).
@@ -257,23 +262,33 @@ def ebm_gda(
     key = gen.loop_key()
     blocks = [(k, length) for k, length in ((steps // every, every), (1, steps % every)) if k and length]
     state, outs, k0 = (c0, W0, X0), [], 0
-    for count, length in blocks:
-        loops = Loops(be, compiled)
+    with warnings.catch_warnings():  # overflow in a diverging run: reported below as one NonFiniteWarning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for count, length in blocks:
+            loops = Loops(be, compiled)
 
-        def block(b: Any, st: tuple, consts: tuple, length: int = length, loops: Loops = loops) -> tuple:
-            kk, start, DD = consts
-            st, gaps = loops.scan(lambda k, s: step(k, s, kk, DD), st, start + b * length, length)
-            return st, (st[0], st[1], gaps[-1])
+            def block(b: Any, st: tuple, consts: tuple, length: int = length, loops: Loops = loops) -> tuple:
+                kk, start, DD = consts
+                st, gaps = loops.scan(lambda k, s: step(k, s, kk, DD), st, start + b * length, length)
+                return st, (st[0], st[1], gaps[-1])
 
-        state, ys = scan_steps(be, block, state, count, consts=(key, xp.asarray(k0), D), compile=compiled,
-                               key=(*cache, length))
-        outs.append(ys)
-        k0 += count * length
+            state, ys = scan_steps(be, block, state, count, consts=(key, xp.asarray(k0), D), compile=compiled,
+                                   key=(*cache, length))
+            outs.append(ys)
+            k0 += count * length
     c, W, X = state
+    c_path = xp.concat([c0[None, :], *[o[0] for o in outs]], axis=0)
+    ok = [bool(v) for v in be.to_numpy(xp.all(xp.isfinite(c_path), axis=1)).tolist()]
+    if not all(ok) or not bool(xp.all(xp.isfinite(X))):
+        first = ok.index(False) if not all(ok) else len(ok) - 1
+        t_bad = first * every * a["dt"]
+        warnings.warn(f"ebm_gda: the units or particles became NaN/inf (first recorded at t = {t_bad:g}): reduce"
+                      f" dt_x (= {a['dt_x']:g}; Langevin on a steep energy) or dt (= {a['dt']:g})",
+                      NonFiniteWarning, stacklevel=2)
     times = [0.0] + [min(k, steps) * a["dt"] for k in range(every, steps + every, every)]
     return EBMResult(
         c=c, W=W, particles=X, times=xp.asarray(times, dtype=D.dtype, device=be.device),
-        c_path=xp.concat([c0[None, :], *[o[0] for o in outs]], axis=0),
+        c_path=c_path,
         W_path=xp.concat([W0[None, ...], *[o[1] for o in outs]], axis=0),
         gap=xp.concat([xp.zeros((1,), dtype=D.dtype, device=be.device), *[o[2] for o in outs]], axis=0),
         unit=u, base_scale=a["base_scale"], backend=be,
