@@ -9,7 +9,7 @@ training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of th
 birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`.
 Modules: :mod:`.units` (activations), :mod:`.network` (fields), :mod:`.problems` (teachers with known answers),
 :mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations), :mod:`.ebm` (energy-based models
-trained by gradient descent–ascent).
+trained by gradient descent–ascent), :mod:`.limited_sample` (generation from n samples).
 See ``docs/meanfield.md``.
 """
 
@@ -28,6 +28,7 @@ from .experiments import (
     scaling_exponent,
     steps_to_reach,
 )
+from .limited_sample import LimitedSampleResult, empirical_denoiser, empirical_flow, limited_sample_error
 from .network import FieldEval, Particles, ShallowNetwork, mc_field
 from .problems import (
     DataProblem,
@@ -50,6 +51,7 @@ __all__ = [
     "Fluctuations",
     "Gaussian",
     "GaussianTeacherStudent",
+    "LimitedSampleResult",
     "Particles",
     "PowerLawFit",
     "Problem",
@@ -65,12 +67,15 @@ __all__ = [
     "birth_death_indices",
     "demo",
     "ebm_gda",
+    "empirical_denoiser",
+    "empirical_flow",
     "energy_gradient_x",
     "fit_power_law",
     "fluctuations",
     "gaussian_teacher_student",
     "get_unit",
     "gradient_flow",
+    "limited_sample_error",
     "mc_field",
     "plot_losses",
     "quadratic_population_error",
