@@ -41,7 +41,7 @@ class GalerkinResult(Result):
 
     Both are ``NaN`` when the PDE has no ``u0``; neither includes the time-discretization error of the integrator
     (small against the residual for RK4 at the usual steps, not for explicit Euler) nor the propagation of the
-    residuals by the dynamics: the error is :math:`\int_0^tS(t,s)r(s)ds` with :math:`S` the solution operator of the
+    residuals by the dynamics: the error is :math:`\\int_0^tS(t,s)r(s)ds` with :math:`S` the solution operator of the
     linearized flow, taken here as the identity. On KdV (docs/galerkin.md, ``benchmarks/galerkin_training.py
     estimate``) ``error_estimate`` is 2–4 times the true error, and the same residuals propagated by the error
     equation reproduce it within 3 %.
