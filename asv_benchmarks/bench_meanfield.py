@@ -132,3 +132,38 @@ class Accuracy:
         P = mf.gaussian_teacher_student(d=2, m_teacher=1, tau=1.0, init="teacher", rng=0)
         res = mf.scaling_exponent(P, [32, 64, 128, 256, 512, 1024], seeds=range(2), dt=0.5, steps=200)
         return res.fit.a
+
+    def track_limited_sample_exponent(self):
+        """Exponent of the squared mean error of generation from n samples (claim: 1 ± 0.1; Cui, Krzakala,
+        Vanden-Eijnden & Zdeborová, arXiv:2310.03575). Sized from the error formula: d = 64, 12 seeds, n = 8..128
+        give a standard error of about 0.024 on the exponent."""
+        import transportkit.meanfield as mf
+
+        r = mf.limited_sample_error((8, 16, 32, 64, 128), d=64, seeds=12, n_gen=256, steps=12, rng=0)
+        return r.fit.a
+
+    def track_ebm_gda_variance_bias_m1200(self):
+        """Fixed-point error of the Gibbs variance of ebm_gda on a 1-D Gaussian (quadratic units, m = 1200 particles,
+        ULA-corrected target; mean over 4 seeds): the O(1/m) bias of GDA with finitely many particles."""
+        import math
+
+        import numpy as np
+
+        import transportkit.meanfield as mf
+
+        x = np.linspace(-8, 8, 2001)[:, None]
+        out = []
+        for seed in range(4):
+            D = np.random.default_rng(seed).normal(0.7, 0.8, size=(300, 1))
+            r = mf.ebm_gda(D, n=8, particles=1200, unit="quadratic", steps=1500, dt=0.05, dt_x=0.05, record_every=10,
+                           rng=seed + 100, init_scale=0.5)
+            vs = []
+            for k in range(r.times.shape[0] // 2, r.times.shape[0]):
+                E = np.asarray(r.energy(x, k))
+                p = np.exp(-(E - E.min()))
+                p /= p.sum()
+                mu = (p * x[:, 0]).sum()
+                vs.append((p * (x[:, 0] - mu) ** 2).sum())
+            ve = D.var()
+            out.append(np.mean(vs) - (ve + math.sqrt(ve**2 - 2 * ve * 0.05)) / 2)
+        return float(np.mean(out))

@@ -16,6 +16,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._validation import as_choice
+
 __all__ = ["PDE", "advection", "allen_cahn", "kdv", "ou_fokker_planck"]
 
 
@@ -75,26 +77,54 @@ def advection(
     *,
     velocity: float | Sequence[float] | None = None,
     centers: Sequence[Sequence[float]] | None = None,
-    stds: Sequence[Sequence[float]] | float = 0.25,
+    stds: Sequence[Sequence[float]] | float | None = None,
     weights: Sequence[float] | None = None,
-    low: float = -1.0,
-    high: float = 3.0,
+    low: float | None = None,
+    high: float | None = None,
+    coefficients: str = "sine",
 ) -> PDE:
-    r"""Linear advection :math:`\partial_t u = -a(t)\cdot\nabla u` with Gaussian packets.
+    r"""Linear advection :math:`\partial_t u = -a(t)\cdot\nabla u` with Gaussian packets; exact
+    :math:`u(t,x) = u_0(x - A(t))`, :math:`A(t) = \int_0^ta`.
 
-    :math:`a(t) = a_0(1 + \tfrac12\sin 2\pi t)` (``velocity`` = :math:`a_0`, default
-    :math:`a_{0,k} = 1 - \tfrac12 (k-1)/\max(d-1,1)`), so the packets move by
-    :math:`A(t) = a_0(t + (1-\cos 2\pi t)/(4\pi))`. Initial condition
-    :math:`u_0 = \sum_j a_j\exp(-\tfrac12\sum_k (x_k-m_{jk})^2/s_{jk}^2)` (default: one packet at
-    :math:`0.5\cdot\mathbb 1`, :math:`s = 0.25`); exact :math:`u(t,x) = u_0(x - A(t))`.
-    Domain box :math:`[\text{low}, \text{high}]^d` (free space; the packets stay inside up to :math:`t = 1`).
+    ``coefficients="sine"`` (default): :math:`a(t) = a_0(1 + \tfrac12\sin 2\pi t)` (``velocity`` = :math:`a_0`,
+    default :math:`a_{0,k} = 1 - \tfrac12 (k-1)/\max(d-1,1)`), :math:`A(t) = a_0(t + (1-\cos 2\pi t)/(4\pi))`;
+    initial condition :math:`u_0 = \sum_j a_j\exp(-\tfrac12\sum_k (x_k-m_{jk})^2/s_{jk}^2)` (default: one packet
+    at :math:`0.5\cdot\mathbb 1`, :math:`s = 0.25`); box :math:`[-1, 3]^d` (the packets stay inside up to
+    :math:`t = 1`).
+
+    ``coefficients="paper"``: the benchmark of Bruna, Peherstorfer & Vanden-Eijnden (J. Comput. Phys. 2024,
+    arXiv:2203.01360), :math:`a_i(t) = i\sin(s_i\pi t) + \tfrac54 i`, :math:`s_i = 2(1 + (i-1)/(d-1))`
+    (:math:`s_1 = 2` when :math:`d = 1`), so :math:`A_i(t) = i(1 - \cos s_i\pi t)/(\pi s_i) + \tfrac54 it`; by
+    default the paper's initial condition, the sum of the normal densities :math:`N(m^1, \mathrm{diag}\,v^1)` and
+    :math:`N(m^2, \mathrm{diag}\,v^2)` with :math:`m^1 = 1.1\cdot\mathbb 1`,
+    :math:`m^2_i = 0.75(1.5 - (-1)^i i/(d+1))`, :math:`v^1_i = 0.01i`, :math:`v^2_i = 0.005(d + 2 - i)`, on
+    :math:`[0, 15]^d` (final time 1.8 in the paper). ``velocity`` is refused with it (the coefficients are fixed).
     """
     d = int(d)
     if d < 1:
         raise ValueError(f"d must be >= 1, got {d}")
-    a0 = _vec(velocity, d, "velocity") if velocity is not None else [
-        1.0 - 0.5 * k / max(d - 1, 1) for k in range(d)
-    ]
+    coefficients = as_choice("coefficients", coefficients, ("sine", "paper"))
+    if coefficients == "paper":
+        if velocity is not None:
+            raise ValueError("coefficients='paper' fixes a(t); velocity= applies to coefficients='sine' only")
+        idx = range(1, d + 1)
+        sfreq = [2.0 * (1.0 + (i - 1) / (d - 1)) if d > 1 else 2.0 for i in idx]
+        a0 = [float(i) for i in idx]
+        if centers is None:
+            centers = [[1.1] * d, [0.75 * (1.5 - (-1) ** i * i / (d + 1)) for i in idx]]
+            v1, v2 = [0.01 * i for i in idx], [0.005 * (d + 2 - i) for i in idx]
+            stds = [[math.sqrt(v) for v in v1], [math.sqrt(v) for v in v2]] if stds is None else stds
+            if weights is None:
+                weights = [math.prod((2.0 * math.pi * v) ** -0.5 for v in vv) for vv in (v1, v2)]
+        low = 0.0 if low is None else low
+        high = 15.0 if high is None else high
+    else:
+        a0 = _vec(velocity, d, "velocity") if velocity is not None else [
+            1.0 - 0.5 * k / max(d - 1, 1) for k in range(d)
+        ]
+        low = -1.0 if low is None else low
+        high = 3.0 if high is None else high
+    stds = 0.25 if stds is None else stds
     cs = [[0.5] * d] if centers is None else [_vec(c, d, "centers") for c in centers]
     if isinstance(stds, (int, float)):
         ss = [[float(stds)] * d for _ in cs]
@@ -106,26 +136,49 @@ def advection(
     if any(v <= 0 for s in ss for v in s):
         raise ValueError(f"stds must be positive, got {ss}")
 
-    def shift(t: float) -> float:
-        return t + (1.0 - math.cos(2.0 * math.pi * t)) / (4.0 * math.pi)
+    if coefficients == "paper":
 
-    def rhs(t: Any, x: Any, fields: dict[str, Any], xp: Any) -> Any:
-        # t may be a traced 0-d array (compiled steps): use xp, not math, on it
-        s = 1.0 + 0.5 * xp.sin((2.0 * math.pi) * xp.asarray(t, dtype=x.dtype))
-        a = xp.asarray(a0, dtype=x.dtype) * s
-        return -(fields["grad"] @ a)
+        def shift_vec(t: float) -> list[float]:
+            return [i * (1.0 - math.cos(s * math.pi * t)) / (math.pi * s) + 1.25 * i * t
+                    for i, s in zip(a0, sfreq, strict=True)]
+
+        def rhs(t: Any, x: Any, fields: dict[str, Any], xp: Any) -> Any:
+            tt = xp.asarray(t, dtype=x.dtype)  # t may be a traced 0-d array (compiled steps): xp, not math
+            i = xp.asarray(a0, dtype=x.dtype)
+            a = i * xp.sin((math.pi * tt) * xp.asarray(sfreq, dtype=x.dtype)) + 1.25 * i
+            return -(fields["grad"] @ a)
+
+        def shift(t: float) -> list[float]:
+            return shift_vec(t)
+
+    else:
+
+        def shift(t: float) -> float:  # type: ignore[misc]
+            return t + (1.0 - math.cos(2.0 * math.pi * t)) / (4.0 * math.pi)
+
+        def shift_vec(t: float) -> list[float]:
+            return [a * shift(t) for a in a0]
+
+        def rhs(t: Any, x: Any, fields: dict[str, Any], xp: Any) -> Any:
+            # t may be a traced 0-d array (compiled steps): use xp, not math, on it
+            s = 1.0 + 0.5 * xp.sin((2.0 * math.pi) * xp.asarray(t, dtype=x.dtype))
+            a = xp.asarray(a0, dtype=x.dtype) * s
+            return -(fields["grad"] @ a)
 
     def u0(x: Any, xp: Any) -> Any:
         return _packets(x, xp, cs, ss, ws)
 
     def exact(t: float, x: Any, xp: Any) -> Any:
-        A = xp.asarray(a0, dtype=x.dtype) * shift(t)
+        A = xp.asarray(shift_vec(float(t)), dtype=x.dtype)
         return _packets(x - A, xp, cs, ss, ws)
 
+    info = {"velocity": a0, "centers": cs, "stds": ss, "weights": ws, "shift": shift, "shift_vec": shift_vec,
+            "coefficients": coefficients}
+    if coefficients == "paper":
+        info["frequencies"] = sfreq
     return PDE(
-        rhs=rhs, d=d, low=(low,) * d, high=(high,) * d, needs=("grad",), u0=u0, exact=exact,
-        name=f"advection-{d}d",
-        info={"velocity": a0, "centers": cs, "stds": ss, "weights": ws, "shift": shift},
+        rhs=rhs, d=d, low=(float(low),) * d, high=(float(high),) * d, needs=("grad",), u0=u0, exact=exact,
+        name=f"advection-{d}d" if coefficients == "sine" else f"advection-paper-{d}d", info=info,
     )
 
 

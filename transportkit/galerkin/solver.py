@@ -19,125 +19,41 @@ Python loops elsewhere.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
 
-from array_api_compat import array_namespace
-
 from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import progress_bar, scan_steps
-from .._results import Result
 from .._validation import as_bool, as_choice, as_count, as_real
 from ..random import SEED_DEPRECATED, resolve_rng
-from ..runge_kutta import error_norm, get_tableau, next_step_factor
 from ._checks import check_problem, points_array, theta_array
 from ._compiling import Identity, Loops
+from .estimates import rms
 from .fit import fit_initial
-from .implicit import gauss_newton_solve, implicit_parts
-from .lstsq import lstsq_arrays
 from .params import Parametrization
 from .particles import AdaptiveParticles, GridSampler, Sampler, UniformSampler, UnitSampler
 from .pde import PDE
-from .schemes import rk_step
+from .result import GalerkinResult, assemble_result, relative_l2_error
+
+# DTO_ALPHA, NEWTON_TOL, SCHEMES and _dto_residual are re-exported for the old import paths
+from .training import (  # noqa: F401
+    DTO_ALPHA,
+    NEWTON_TOL,
+    SCHEMES,
+    _check_training,
+    _dto_residual,
+    _make_step,
+    _value_and_grad,
+)
 
 __all__ = ["GalerkinResult", "relative_l2_error", "solve"]
 
-SCHEMES = ("euler", "rk4", "dopri5", "backward_euler", "crank_nicolson")
-#: the implicit weight alpha of each discretize-then-optimize scheme (0: explicit Euler fit)
-DTO_ALPHA = {"euler": 0.0, "backward_euler": 1.0, "crank_nicolson": 0.5}
 #: ``solve(jit=None)`` compiles runs with at least this many time steps
 JIT_MIN_STEPS = 50
 #: default limit on the number of time steps of a run (``t_final / dt``; for ``dopri5`` the attempted internal steps)
 MAX_STEPS = 1_000_000
-#: Gauss–Newton stopping tolerance of the implicit schemes (relative increment)
-NEWTON_TOL = 1e-10
-
-
-@dataclasses.dataclass
-class GalerkinResult(Result):
-    """Output of :func:`solve`.
-
-    Fields: ``t`` ``(K,)`` saved times; ``theta`` ``(K, p)`` parameters at those times; ``particles``
-    ``(K, n, d)`` the sample points used in the step starting at each saved time (the last entry: the points
-    at the final time); ``rank``, ``cond`` (lists, one per step): numerical rank and condition number of the
-    sampled Jacobian; ``fit_error``: relative residual of the initial fit; ``n_steps``: time steps taken;
-    ``param``, ``pde``: what was solved. ``result(x, t=None)`` evaluates :math:`u(x;\\theta(t))` at a saved
-    time (default: the final one).
-
-    ``training`` is ``"otd"`` or ``"dto"``; ``residual`` (one per step) is the root-mean-square residual over the
-    samples of the step: :math:`\\|J\\dot\\theta - f\\|_{\\nu_n}` of the least-squares problem (OtD, first stage) or
-    :math:`\\|u(\\theta_{k+1}) - u(\\theta_k) - \\Delta t[(1-\\alpha)f_k + \\alpha f_{k+1}]\\|_{\\nu_n}/\\Delta t`
-    of the fit (DtO). With :math:`r_k` that residual on the samples and :math:`e_0 = u(\\theta_0) - u_0`, the error
-    equation :math:`\\dot e = r + [f(u_\\theta) - f(u^*)]` integrated with a stability constant 1 (Zhang, Chen,
-    Vanden-Eijnden & Peherstorfer, arXiv:2404.01145, bound the error by the time integral of the residual times
-    :math:`e^{L(t-s)}`; here :math:`L = 0`, exact for a linear skew-adjoint :math:`f` and an assumption otherwise)
-    gives two a-posteriori quantities at the saved times ``(K,)``, both root-mean-square over the samples:
-
-    - ``error_bound`` :math:`= \\|e_0\\| + \\sum_{k<K}\\Delta t\\,\\|r_k\\|` (the triangle inequality: a bound
-      when :math:`L = 0`, pessimistic when the residuals of different steps cancel);
-    - ``error_estimate`` :math:`= \\|e_0 + \\sum_{k<K}\\Delta t\\,r_k\\|` (the residuals accumulated point by point;
-      this needs fixed samples, so with samples that move or are redrawn it falls back to ``error_bound``).
-
-    Measured on KdV (docs/galerkin.md, ``benchmarks/galerkin_training.py``). Both are ``NaN`` when the PDE has no
-    ``u0``; neither includes the time-discretization error of the integrator (small against the residual for
-    RK4 at the usual steps, not for explicit Euler).
-    """
-
-    t: Any
-    theta: Any
-    particles: Any
-    rank: list[int]
-    cond: list[float]
-    fit_error: float
-    n_steps: int
-    param: Any = dataclasses.field(repr=False, default=None)
-    pde: Any = dataclasses.field(repr=False, default=None)
-    residual: list[float] = dataclasses.field(default_factory=list)
-    error_estimate: Any = None
-    error_bound: Any = None
-    training: str = "otd"
-
-    @property
-    def steps(self) -> int:
-        """The number of time steps (the library's name for step counts; ``n_steps`` is kept for compatibility)."""
-        return self.n_steps
-
-    def _index(self, t: float | None) -> int:
-        K = self.t.shape[0]
-        if t is None:
-            return K - 1
-        ts = [float(v) for v in self.backend.to_numpy(self.t).tolist()] if self.backend else list(self.t)
-        k = min(range(K), key=lambda i: abs(ts[i] - float(t)))
-        if abs(ts[k] - float(t)) > 1e-9 * max(1.0, abs(float(t))):
-            raise ValueError(f"t = {t} is not a saved time; saved times span [{ts[0]}, {ts[-1]}]")
-        return k
-
-    def solution(self, x: Any, t: float | None = None) -> Any:
-        """:math:`u(x;\\theta(t))` for ``x`` ``(n, d)`` at the saved time nearest ``t`` (must match)."""
-        be = self.backend
-        x = be.asarray(x)
-        return self.param.value(self.theta[self._index(t), :], x)
-
-    __call__ = solution
-
-
-def relative_l2_error(result: GalerkinResult, x: Any, t: float | None = None, exact: Any = None) -> float:
-    r"""Relative error :math:`\|u(\cdot;\theta(t)) - u^*(t)\|/\|u^*(t)\|` on the points ``x`` (a quadrature
-    grid or samples of a measure), against ``exact(t, x, xp)`` (default: ``result.pde.exact``)."""
-    be = result.backend
-    xp = be.xp
-    x = be.asarray(x)
-    k = result._index(t)
-    tt = float(be.to_numpy(result.t[k]))
-    ex = exact if exact is not None else result.pde.exact
-    if ex is None:
-        raise ValueError(f"{result.pde.name} has no exact solution: pass exact=")
-    ue = ex(tt, x, xp)
-    u = result.param.value(result.theta[k, :], x)
-    return float(xp.linalg.vector_norm(u - ue)) / float(xp.linalg.vector_norm(ue))
 
 
 def _default_sampler(pde: PDE, param: Parametrization) -> Sampler:
@@ -160,106 +76,6 @@ def _fit_points(pde: PDE, param: Parametrization, theta: Any, sampler: Sampler, 
 def _draws(sampler: Sampler) -> bool:
     """Whether the sampler draws random points during the run (then a compiled run needs functional draws)."""
     return type(sampler).refresh is not Sampler.refresh and bool(getattr(sampler, "resample", True))
-
-
-def _rms(v: Any, xp: Any) -> Any:
-    """Root mean square of a 1-D array (the :math:`L^2(\\nu_n)` norm on the samples)."""
-    return xp.sqrt(xp.mean(v * v))
-
-
-def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any, th0: Any, th1: Any,
-                  X: Any) -> Any:
-    """The DtO fit residual on the samples,
-    :math:`(u(\\theta_1) - u(\\theta_0) - h[(1-\\alpha)f(t,\\theta_0) + \\alpha f(t+h,\\theta_1)])/h`,
-    shape ``(n,)``."""
-    xp = array_namespace(th0, X)
-    f0 = param.evaluate(th0, X, ("u", *pde.needs))
-    f1 = param.evaluate(th1, X, ("u", *pde.needs))
-    target = f0["u"] + (h * (1.0 - alpha)) * pde.rhs(t, X, f0, xp)
-    if alpha > 0:
-        target = target + (h * alpha) * pde.rhs(t + h, X, f1, xp)
-    return (f1["u"] - target) / h
-
-
-def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
-               rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
-               gen: Any, max_steps: int = MAX_STEPS, training: str = "otd") -> Callable:
-    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual))`` of ``scheme``
-    and ``training``, with ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
-
-    def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
-        xp = array_namespace(th, XX)
-        fields = param.evaluate(th, XX, ("jac", *pde.needs))
-        f = pde.rhs(t, XX, fields, xp)
-        v, diag = lstsq_arrays(fields["jac"], f, rcond=rcond, ridge=ridge)
-        diag = (*diag, fields["jac"] @ v - f)
-        return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
-
-    def out(theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, h: Any, diag: tuple) -> tuple:
-        # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with L = 0)
-        xp = loops.be.xp
-        acc = acc + h * diag[3]
-        return (theta, X, h_ad, count, acc), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count,
-                                              _rms(diag[3], xp), _rms(acc, xp))
-
-    if training == "otd" and scheme in ("euler", "rk4"):
-
-        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta, X, h_ad, count, acc = state
-            X = sampler.refresh(X, param, theta, gen.at(key, k))
-            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
-            return out(theta, X, h_ad, count, acc, h, diag)
-
-        return step
-    if training == "dto":
-        alpha = DTO_ALPHA[scheme]
-        parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, value_and_grad=value_and_grad)
-
-        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta0, X, h_ad, count, acc = state
-            X = sampler.refresh(X, param, theta0, gen.at(key, k))
-            theta, diag = gauss_newton_solve(parts, k * h, h, theta0, X, iters=newton_iters, tol=NEWTON_TOL,
-                                             loops=loops)
-            res = _dto_residual(pde, param, alpha, k * h, h, theta0, theta, X)
-            return out(theta, X, h_ad, count, acc, h, (*diag[:3], res))
-
-        return step
-    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
-                        max_steps=max_steps)
-
-
-def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
-                 loops: Loops, gen: Any, out: Callable, max_steps: int = MAX_STEPS) -> Callable:
-    """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
-    :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt. The
-    attempts of the whole run are counted (``count``) and stop at ``max_steps`` (then :func:`solve` raises)."""
-    xp = loops.be.xp
-    order = get_tableau("dopri5").order
-
-    def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-        theta, X, h_ad, count, acc = state
-        t_end = (k + 1) * h
-        limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
-
-        def cond(c: tuple) -> Any:
-            return (c[0] < limit) & (c[4] < max_steps)
-
-        def body(c: tuple) -> tuple:
-            tt, th, XX, h_ad, count, _ = c
-            hh = xp.minimum(h_ad, t_end - tt)
-            XX = sampler.refresh(XX, param, th, gen.at(key, count))
-            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5")
-            en = error_norm(err, th, th_new, rtol, atol, xp, norm="rms")
-            acc = (en <= 1.0) | (hh < 1e-12)
-            return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
-                    hh * next_step_factor(en, order, xp), count + 1, diag)
-
-        zero = xp.zeros_like(h_ad)
-        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
-                                                                        (zero, zero, zero, xp.zeros_like(acc))))
-        return out(theta, X, h_ad, count, acc, h, diag)
-
-    return step
 
 
 def _make_block(step: Callable, length: int, loops: Loops) -> Callable:
@@ -344,37 +160,6 @@ def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, deriva
                          f"max_steps={out['max_steps']}; increase dt or pass a larger max_steps=")
     out["n_steps"] = n_steps
     return out
-
-
-def _check_training(scheme: Any, training: Any) -> tuple[str, str]:
-    """``(scheme, training)`` with their defaults, checked: DtO needs a scheme that discretizes in time first."""
-    if training is not None:
-        if not isinstance(training, str):
-            raise TypeError(f"training must be 'otd' or 'dto', got {training!r}")
-        training = as_choice("training", training.lower(), ("otd", "dto"))
-    if scheme is not None:
-        scheme = as_choice("scheme", scheme, SCHEMES)
-    if training is None:
-        training = "dto" if scheme in ("backward_euler", "crank_nicolson") else "otd"
-    if scheme is None:
-        scheme = "rk4" if training == "otd" else "euler"
-    if training == "dto" and scheme not in DTO_ALPHA:
-        raise ValueError(f"training='dto' fits each time step of a scheme that discretizes first: scheme must be one "
-                         f"of {', '.join(map(repr, DTO_ALPHA))}; got {scheme!r}")
-    if training == "otd" and scheme in ("backward_euler", "crank_nicolson"):
-        raise ValueError(f"scheme={scheme!r} is a discretize-then-optimize scheme: pass training='dto' (or an "
-                         "explicit scheme 'euler', 'rk4', 'dopri5' for training='otd')")
-    return scheme, training
-
-
-def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
-    """The backend's ``value_and_grad`` for the implicit schemes' :math:`\\partial_\\theta f` (``None``: finite
-    differences); ``CapabilityError`` when ``derivatives="autodiff"`` and the backend has none."""
-    if scheme not in ("backward_euler", "crank_nicolson") or derivatives == "fd":
-        return None
-    if derivatives == "autodiff" and be.value_and_grad is None:
-        be.require("value_and_grad")
-    return be.value_and_grad
 
 
 @declare(uses=("value_and_grad", "jit"))
@@ -509,7 +294,7 @@ def solve(
     X = sampler.initial(param, theta, gen, xp)
     u_err0 = (param.value(theta, X) - pde.u0(X, xp) if pde.u0 is not None
               else xp.full((X.shape[0],), xp.nan, dtype=theta.dtype, device=be.device))
-    e0 = float(_rms(u_err0, xp))
+    e0 = float(rms(u_err0, xp))
     fixed = not _draws(sampler) and not sampler.coupled
     se = int(save_every)
     blocks = [(n, k) for n, k in ((n_steps // se, se), (1, n_steps % se)) if n > 0 and k > 0]
@@ -527,40 +312,6 @@ def solve(
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
                        compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
                        cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
-    return _result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed)
+    return assemble_result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed)
 
 
-def _result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_steps: int, h: float, se: int,
-            fit_error: float, param: Parametrization, pde: PDE, max_steps: int = MAX_STEPS,
-            training: str = "otd", e0: float = float("nan"), fixed: bool = True) -> GalerkinResult:
-    """Assemble the :class:`GalerkinResult` (one host transfer of the per-step diagnostics)."""
-    xp = be.xp
-    thetas = xp.concat([theta0[None, :], *[o[0] for o in outs]], axis=0)
-    Xs = xp.concat([X0[None, ...], *[o[1] for o in outs]], axis=0)
-    ranks, conds, finite, counts, resid, signed = (
-        be.to_numpy(xp.concat([xp.reshape(o[j], (-1,)) for o in outs])) for j in (2, 3, 4, 5, 6, 7))
-    spent = [k for k, c in enumerate(counts.tolist()) if c >= max_steps]
-    if spent:
-        raise RuntimeError(f"dopri5 used up max_steps={max_steps} attempted steps before t = {(spent[0] + 1) * h:.6g} "
-                           f"(step {spent[0] + 1} of {n_steps}); loosen rtol/atol or pass a larger max_steps=")
-    bad = [k for k, ok in enumerate(finite.tolist()) if not ok]
-    if bad:
-        k = bad[0]
-        raise FloatingPointError(f"non-finite parameters at t = {(k + 1) * h:.6g} (step {k + 1}); reduce dt or add "
-                                 "ridge")
-    times = [0.0] + [min(k, n_steps) * h for k in range(se, n_steps + se, se)]
-    resid = [float(r) for r in resid.tolist()]
-    cum = [e0]
-    for r in resid:
-        cum.append(cum[-1] + h * r)
-    saved = [min(k, n_steps) for k in [0, *range(se, n_steps + se, se)]]
-    bound = [cum[k] for k in saved]
-    signed_all = [e0, *(float(v) for v in signed.tolist())]
-    est = [signed_all[k] for k in saved] if fixed else bound
-    return GalerkinResult(
-        t=xp.asarray(times, dtype=be.dtype, device=be.device), theta=thetas, particles=Xs,
-        rank=[int(r) for r in ranks.tolist()], cond=[float(c) for c in conds.tolist()], fit_error=fit_error,
-        n_steps=n_steps, param=param, pde=pde, residual=resid,
-        error_estimate=xp.asarray(est, dtype=be.dtype, device=be.device),
-        error_bound=xp.asarray(bound, dtype=be.dtype, device=be.device), training=training, backend=be,
-    )

@@ -8,13 +8,15 @@ A network :math:`f_n(x) = \\frac1n\\sum_i c_i\\varphi(x; w_i)` is the empirical 
 training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of the local potential and, with
 birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`.
 Modules: :mod:`.units` (activations), :mod:`.network` (fields), :mod:`.problems` (teachers with known answers),
-:mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations).
+:mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations), :mod:`.ebm` (energy-based models
+trained by gradient descent–ascent), :mod:`.limited_sample` (generation from n samples).
 See ``docs/meanfield.md``.
 """
 
 from __future__ import annotations
 
 from .dynamics import Trajectory, birth_death_indices, gradient_flow, sgd, train
+from .ebm import EBMResult, ebm_gda, energy_gradient_x
 from .experiments import (
     Fluctuations,
     PowerLawFit,
@@ -26,6 +28,7 @@ from .experiments import (
     scaling_exponent,
     steps_to_reach,
 )
+from .limited_sample import LimitedSampleResult, empirical_denoiser, empirical_flow, limited_sample_error
 from .network import FieldEval, Particles, ShallowNetwork, mc_field
 from .problems import (
     DataProblem,
@@ -43,10 +46,12 @@ from .units import Gaussian, Quadratic, ReLU, Ridge, Sigmoid, Tanh, Unit, get_un
 
 __all__ = [
     "DataProblem",
+    "EBMResult",
     "FieldEval",
     "Fluctuations",
     "Gaussian",
     "GaussianTeacherStudent",
+    "LimitedSampleResult",
     "Particles",
     "PowerLawFit",
     "Problem",
@@ -61,11 +66,16 @@ __all__ = [
     "Unit",
     "birth_death_indices",
     "demo",
+    "ebm_gda",
+    "empirical_denoiser",
+    "empirical_flow",
+    "energy_gradient_x",
     "fit_power_law",
     "fluctuations",
     "gaussian_teacher_student",
     "get_unit",
     "gradient_flow",
+    "limited_sample_error",
     "mc_field",
     "plot_losses",
     "quadratic_population_error",

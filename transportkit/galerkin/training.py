@@ -1,0 +1,163 @@
+r"""Sequential-in-time training steps of the Neural Galerkin solver: optimize-then-discretize (OtD) and
+discretize-then-optimize (DtO).
+
+OtD integrates the Dirac–Frenkel ODE :math:`\dot\theta = J^+f` with an explicit Runge–Kutta scheme (Euler, RK4,
+adaptive Dormand–Prince); DtO discretizes in time first and fits :math:`\theta_{k+1}` to the time-stepped
+solution, :math:`\min_\theta\|u(\theta) - u(\theta_k) - \Delta t[(1-\alpha)f_k + \alpha f_{k+1}(\theta)]\|^2`,
+by Gauss–Newton (Zhang, Chen, Vanden-Eijnden & Peherstorfer, "Sequential-in-time training of nonlinear
+parametrizations for solving time-dependent partial differential equations", arXiv:2404.01145).
+
+Each builder returns the pure step ``(k, state, key, h) -> (state, outputs)`` that :func:`.solver.solve` runs block
+by block; ``state = (theta, X, h_adaptive, draw_count, accumulated_error)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from array_api_compat import array_namespace
+
+from .._backend import Backend
+from .._validation import as_choice
+from ..runge_kutta import error_norm, get_tableau, next_step_factor
+from ._compiling import Loops
+from .estimates import rms
+from .implicit import gauss_newton_solve, implicit_parts
+from .lstsq import lstsq_arrays
+from .params import Parametrization
+from .particles import Sampler
+from .pde import PDE
+from .schemes import rk_step
+
+SCHEMES = ("euler", "rk4", "dopri5", "backward_euler", "crank_nicolson")
+#: the implicit weight alpha of each discretize-then-optimize scheme (0: explicit Euler fit)
+DTO_ALPHA = {"euler": 0.0, "backward_euler": 1.0, "crank_nicolson": 0.5}
+#: Gauss–Newton stopping tolerance of the implicit schemes (relative increment)
+NEWTON_TOL = 1e-10
+
+
+def _check_training(scheme: Any, training: Any) -> tuple[str, str]:
+    """``(scheme, training)`` with their defaults, checked: DtO needs a scheme that discretizes in time first."""
+    if training is not None:
+        if not isinstance(training, str):
+            raise TypeError(f"training must be 'otd' or 'dto', got {training!r}")
+        training = as_choice("training", training.lower(), ("otd", "dto"))
+    if scheme is not None:
+        scheme = as_choice("scheme", scheme, SCHEMES)
+    if training is None:
+        training = "dto" if scheme in ("backward_euler", "crank_nicolson") else "otd"
+    if scheme is None:
+        scheme = "rk4" if training == "otd" else "euler"
+    if training == "dto" and scheme not in DTO_ALPHA:
+        raise ValueError(f"training='dto' fits each time step of a scheme that discretizes first: scheme must be one "
+                         f"of {', '.join(map(repr, DTO_ALPHA))}; got {scheme!r}")
+    if training == "otd" and scheme in ("backward_euler", "crank_nicolson"):
+        raise ValueError(f"scheme={scheme!r} is a discretize-then-optimize scheme: pass training='dto' (or an "
+                         "explicit scheme 'euler', 'rk4', 'dopri5' for training='otd')")
+    return scheme, training
+
+
+def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
+    """The backend's ``value_and_grad`` for the implicit schemes' :math:`\\partial_\\theta f` (``None``: finite
+    differences); ``CapabilityError`` when ``derivatives="autodiff"`` and the backend has none."""
+    if scheme not in ("backward_euler", "crank_nicolson") or derivatives == "fd":
+        return None
+    if derivatives == "autodiff" and be.value_and_grad is None:
+        be.require("value_and_grad")
+    return be.value_and_grad
+
+
+def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any, th0: Any, th1: Any,
+                  X: Any) -> Any:
+    """The DtO fit residual on the samples,
+    :math:`(u(\\theta_1) - u(\\theta_0) - h[(1-\\alpha)f(t,\\theta_0) + \\alpha f(t+h,\\theta_1)])/h`,
+    shape ``(n,)``."""
+    xp = array_namespace(th0, X)
+    f0 = param.evaluate(th0, X, ("u", *pde.needs))
+    f1 = param.evaluate(th1, X, ("u", *pde.needs))
+    target = f0["u"] + (h * (1.0 - alpha)) * pde.rhs(t, X, f0, xp)
+    if alpha > 0:
+        target = target + (h * alpha) * pde.rhs(t + h, X, f1, xp)
+    return (f1["u"] - target) / h
+
+
+def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
+               rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
+               gen: Any, max_steps: int, training: str = "otd") -> Callable:
+    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual))`` of ``scheme``
+    and ``training``, with ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
+
+    def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
+        xp = array_namespace(th, XX)
+        fields = param.evaluate(th, XX, ("jac", *pde.needs))
+        f = pde.rhs(t, XX, fields, xp)
+        v, diag = lstsq_arrays(fields["jac"], f, rcond=rcond, ridge=ridge)
+        diag = (*diag, fields["jac"] @ v - f)
+        return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
+
+    def out(theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, h: Any, diag: tuple) -> tuple:
+        # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with L = 0)
+        xp = loops.be.xp
+        acc = acc + h * diag[3]
+        return (theta, X, h_ad, count, acc), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count,
+                                              rms(diag[3], xp), rms(acc, xp))
+
+    if training == "otd" and scheme in ("euler", "rk4"):
+
+        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+            theta, X, h_ad, count, acc = state
+            X = sampler.refresh(X, param, theta, gen.at(key, k))
+            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
+            return out(theta, X, h_ad, count, acc, h, diag)
+
+        return step
+    if training == "dto":
+        alpha = DTO_ALPHA[scheme]
+        parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, value_and_grad=value_and_grad)
+
+        def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+            theta0, X, h_ad, count, acc = state
+            X = sampler.refresh(X, param, theta0, gen.at(key, k))
+            theta, diag = gauss_newton_solve(parts, k * h, h, theta0, X, iters=newton_iters, tol=NEWTON_TOL,
+                                             loops=loops)
+            res = _dto_residual(pde, param, alpha, k * h, h, theta0, theta, X)
+            return out(theta, X, h_ad, count, acc, h, (*diag[:3], res))
+
+        return step
+    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
+                        max_steps=max_steps)
+
+
+def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
+                 loops: Loops, gen: Any, out: Callable, max_steps: int) -> Callable:
+    """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
+    :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt. The
+    attempts of the whole run are counted (``count``) and stop at ``max_steps`` (then :func:`solve` raises)."""
+    xp = loops.be.xp
+    order = get_tableau("dopri5").order
+
+    def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
+        theta, X, h_ad, count, acc = state
+        t_end = (k + 1) * h
+        limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
+
+        def cond(c: tuple) -> Any:
+            return (c[0] < limit) & (c[4] < max_steps)
+
+        def body(c: tuple) -> tuple:
+            tt, th, XX, h_ad, count, _ = c
+            hh = xp.minimum(h_ad, t_end - tt)
+            XX = sampler.refresh(XX, param, th, gen.at(key, count))
+            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5")
+            en = error_norm(err, th, th_new, rtol, atol, xp, norm="rms")
+            acc = (en <= 1.0) | (hh < 1e-12)
+            return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
+                    hh * next_step_factor(en, order, xp), count + 1, diag)
+
+        zero = xp.zeros_like(h_ad)
+        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
+                                                                        (zero, zero, zero, xp.zeros_like(acc))))
+        return out(theta, X, h_ad, count, acc, h, diag)
+
+    return step
