@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..random import SEED_DEPRECATED
+from . import couplings
+from .couplings import Coupling
 from .design import (
     LipschitzResult,
     dilated_schedule,
@@ -19,7 +21,7 @@ from .design import (
     optimal_gaussian_schedule,
 )
 from .exact import ExactField, exact_field
-from .field import BoundField, Field
+from .field import Base, BoundField, ConditionedField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
 from .interpolant import Interpolant
 from .likelihood import log_likelihood
@@ -38,7 +40,10 @@ from .transfer import TransferredField, transfer
 __all__ = [
     "GAMMAS",
     "SCHEDULES",
+    "Base",
     "BoundField",
+    "ConditionedField",
+    "Coupling",
     "ExactField",
     "FeatureModel",
     "Field",
@@ -49,6 +54,7 @@ __all__ = [
     "SpectralField",
     "TensorFeatures",
     "TransferredField",
+    "couplings",
     "dilated_schedule",
     "eight_mode_mixture",
     "energy_spectrum",
