@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..random import SEED_DEPRECATED
-from . import couplings
+from . import couplings, operator_time
 from .couplings import Coupling
 from .design import (
     LipschitzResult,
@@ -65,6 +65,7 @@ __all__ = [
     "geodesic_schedule",
     "lipschitz",
     "log_likelihood",
+    "operator_time",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
     "plot_energy_spectrum",

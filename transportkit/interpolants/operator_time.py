@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend, get_backend, requires, resolve_backend
+from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
 from .._loops import run_steps
 from .._validation import as_choice, as_count, as_points
@@ -110,7 +110,7 @@ class ExactDenoiser:
         return f"exact_denoiser({self.target!r})"
 
 
-@declare()
+@declare(name="tk.interpolants.operator_time.exact_denoiser")
 def exact_denoiser(target: GaussianMixture) -> ExactDenoiser:
     """The closed-form denoiser of operator-valued time for a Gaussian or Gaussian-mixture ``target``."""
     return ExactDenoiser(target)
@@ -169,7 +169,7 @@ def _draw_alpha(kind: str, n: int, d: int, gen: Any, be: Backend) -> Any:
     return xp.where(which < 1 / 3, scalar, xp.where(which < 2 / 3, u, masked))
 
 
-@requires("value_and_grad")
+@declare(needs=("value_and_grad",), name="tk.interpolants.operator_time.train_denoiser")
 def train_denoiser(
     x1: Any,
     *,
@@ -243,7 +243,7 @@ def _takes_dim(path: Path) -> bool:
     return path.alpha.__code__.co_argcount == 3 if hasattr(path.alpha, "__code__") else False
 
 
-@declare(uses=("jit",))
+@declare(uses=("jit",), name="tk.interpolants.operator_time.transport")
 def transport(
     denoiser: Any,
     x: Any,
@@ -286,7 +286,7 @@ def transport(
     return x
 
 
-@declare(uses=("jit",))
+@declare(uses=("jit",), name="tk.interpolants.operator_time.sample")
 def sample(denoiser: Any, n: int, *, steps: int = 100, solver: str = "heun", rng: Any = None,
            seed: Any = SEED_DEPRECATED, backend: Any = None) -> Any:
     """``n`` draws of the data law: noise :math:`x_0 \\sim N(0, I)` pushed along :func:`linear_path` (1, 0)."""
@@ -297,7 +297,7 @@ def sample(denoiser: Any, n: int, *, steps: int = 100, solver: str = "heun", rng
     return transport(denoiser, gen.normal((n, denoiser.dim)), steps=steps, solver=solver, backend=be)
 
 
-@declare(uses=("jit",))
+@declare(uses=("jit",), name="tk.interpolants.operator_time.inpaint")
 def inpaint(
     denoiser: Any,
     x_obs: Any,
