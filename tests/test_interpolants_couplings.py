@@ -219,3 +219,26 @@ def test_mlp_trains_on_coupled_batches(backend):
     m2 = train_velocity("linear", backend.asarray(rng.normal(size=(300, 2))),
                         x0=backend.asarray(rng.normal(size=(300, 2)) + 5), hidden=(8,), steps=5, rng=0)
     assert not m2.bind(backend).base_law.standard_normal
+
+
+def test_super_resolution_coupling_is_the_stated_gaussian():
+    # x0 = U D x1 + sigma zeta (pairs of coordinates averaged): the draws' joint moments are those of as_gaussian
+    # (m0 = A m1, C0 = A C1 A^T + sigma^2 I, K = A C1), within 4 SE; 2-D images average r x r blocks.
+    m, C = _gaussian_data(4, seed=13)
+    cpl = couplings.super_resolution(tk.targets.Gaussian(m, C), 2, noise=0.3, condition=False)
+    b0, b1, K = cpl.as_gaussian()
+    np.testing.assert_allclose(b1._host["covs"][0], C)
+    x0, x1, xi = cpl.sample(20_000, rng=0)
+    assert xi is None
+    J = np.block([[b0._host["covs"][0], K], [K.T, C]])
+    _moments_within(np.concatenate([x0, x1], 1), np.concatenate([b0._host["means"][0], m]), J, 1.0)
+    img = couplings.super_resolution(np.arange(32.0).reshape(2, 16), 2, shape=(4, 4), noise=0.0)
+    x0, x1, xi = img.sample(2, rng=0)
+    low = x1.reshape(2, 2, 2, 2, 2).mean(axis=(2, 4)).reshape(2, 4)
+    np.testing.assert_allclose(xi, np.repeat(np.repeat(low.reshape(2, 2, 2), 2, 1), 2, 2).reshape(2, 16))
+    np.testing.assert_allclose(x0, xi)
+    x0c, xic = img.condition(low[0], n=3, rng=0)
+    np.testing.assert_allclose(xic, np.broadcast_to(xi[0], (3, 16)))
+    np.testing.assert_allclose(x0c, xic)
+    with pytest.raises(ValueError, match="multiple of factor"):
+        couplings.super_resolution(np.zeros((3, 6)), 4)

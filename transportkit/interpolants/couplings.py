@@ -9,6 +9,8 @@ the learned velocity transports the conditional base to the conditional target. 
 - :func:`paired`: given pairs (rows of ``x0``, ``x1``, optionally ``xi``);
 - :func:`inpainting`: :math:`x_0 = \xi\odot x_1 + (1-\xi)\odot\sigma\zeta` with a mask :math:`\xi` (1 observed),
   fixed or drawn per sample (then :math:`\xi` conditions the model);
+- :func:`super_resolution`: :math:`x_0 = U(D(x_1)) + \sigma\zeta` (block-average ``D``, nearest upsampling
+  ``U``), with :math:`\xi = U(D(x_1))` conditioning the model;
 - :func:`gaussian`: :math:`(x_0, x_1)` jointly Gaussian with cross-covariance :math:`K = \operatorname{Cov}(x_0, x_1)`
   (closed-form fields: :func:`~transportkit.interpolants.exact_field` with ``coupling=``).
 
@@ -28,7 +30,7 @@ from ..gaussians import Gaussian, GaussianMixture
 from ..random import SEED_DEPRECATED, resolve_rng
 from .field import Base, EmpiricalBase, as_base
 
-__all__ = ["Coupling", "gaussian", "independent", "inpainting", "paired"]
+__all__ = ["Coupling", "gaussian", "independent", "inpainting", "paired", "super_resolution"]
 
 
 class _Data:
@@ -258,6 +260,91 @@ def inpainting(data: Any, mask: Any, *, noise: float = 1.0) -> Coupling:
     probability p: a fresh Bernoulli(p) mask per draw, then :math:`\xi` is the conditioning passed to the model.
     ``condition(x_obs, mask)`` gives the conditional base for an observation."""
     return _Inpainting(data, mask, noise)
+
+
+# ------------------------------------------------------------------------------------------- super-resolution
+class _SuperResolution(Coupling):
+    def __init__(self, data: Any, factor: int, shape: Any, noise: float, condition: bool):
+        self.x1 = _law("data", data)
+        self.dim = int(self.x1.dim)
+        self.factor = as_count("factor", factor)
+        self.noise = as_real("noise", noise, low=0.0)
+        self.shape = (self.dim,) if shape is None else tuple(int(v) for v in shape)
+        if len(self.shape) not in (1, 2) or _prod(self.shape) != self.dim:
+            raise ValueError(f"shape must be (d,) or (H, W) with product {self.dim}, got {shape!r}")
+        if any(v % self.factor for v in self.shape):
+            raise ValueError(f"every side of shape {self.shape} must be a multiple of factor = {self.factor}")
+        self.low_shape = tuple(v // self.factor for v in self.shape)
+        self.size = self.x1.n if isinstance(self.x1, _Data) else None
+        self.backend = self.x1.backend
+        self.cond_dim = self.dim if condition else 0
+
+    def down(self, x: Any, xp: Any) -> Any:
+        """Block averages (n, d) -> (n, prod(low_shape))."""
+        n, r = x.shape[0], self.factor
+        if len(self.shape) == 1:
+            return xp.mean(xp.reshape(x, (n, self.low_shape[0], r)), axis=-1)
+        h, w = self.low_shape
+        return xp.reshape(xp.mean(xp.reshape(x, (n, h, r, w, r)), axis=(2, 4)), (n, h * w))
+
+    def up(self, y: Any, xp: Any) -> Any:
+        """Nearest upsampling (n, prod(low_shape)) -> (n, d)."""
+        n, r = y.shape[0], self.factor
+        if len(self.shape) == 1:
+            return xp.reshape(xp.broadcast_to(y[:, :, None], (n, self.low_shape[0], r)), (n, self.dim))
+        h, w = self.low_shape
+        y4 = xp.reshape(y, (n, h, 1, w, 1))
+        return xp.reshape(xp.broadcast_to(y4, (n, h, r, w, r)), (n, self.dim))
+
+    def _draw(self, n, idx, gen, be):
+        x1 = _draw_law(self.x1, n, idx, gen, be)
+        xi = self.up(self.down(x1, be.xp), be.xp)
+        x0 = xi + self.noise * gen.normal((n, self.dim))
+        return x0, x1, (xi if self.cond_dim else None)
+
+    def condition(self, low: Any, n: int | None = None, rng: Any = None, *, backend: Any = None):
+        """``(x0, xi)`` for low-resolution observations ``low`` (prod(low_shape),) with ``n`` draws, or (n, ...)
+        (``xi`` None when the coupling does not condition the model)."""
+        be = resolve_backend(low, backend=backend)
+        xp = be.xp
+        m = _prod(self.low_shape)
+        y = as_points("low", low, be, ndim=(1, 2), dim=m)
+        if y.ndim == 1:
+            y = xp.broadcast_to(y[None, :], (as_count("n", 1 if n is None else n), m))
+        xi = self.up(y, xp)
+        x0 = xi + self.noise * resolve_rng(rng, be).normal(tuple(xi.shape))
+        return x0, (xi if self.cond_dim else None)
+
+    def as_gaussian(self):
+        if self.cond_dim or not isinstance(self.x1, GaussianMixture) or self.x1.n_components != 1 or not self.noise:
+            raise TypeError("the exact field of a super-resolution coupling needs a Gaussian data law, noise > 0 "
+                            "and condition=False")
+        host = host_backend()
+        xp = host.xp
+        A = xp.linalg.matrix_transpose(self.up(self.down(xp.eye(self.dim, dtype=xp.float64), xp), xp))  # x -> UDx
+        m1, C1 = self.x1._host["means"][0, ...], self.x1._host["covs"][0, ...]
+        C0 = A @ C1 @ xp.linalg.matrix_transpose(A) + self.noise**2 * xp.eye(self.dim, dtype=xp.float64)
+        return _gauss_psd(A @ m1, C0), self.x1, A @ C1
+
+    def __repr__(self) -> str:
+        return f"super_resolution(shape={self.shape}, factor={self.factor})"
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    out = 1
+    for v in shape:
+        out *= v
+    return out
+
+
+def super_resolution(data: Any, factor: int, *, shape: Any = None, noise: float = 0.1,
+                     condition: bool = True) -> Coupling:
+    r"""The super-resolution coupling :math:`x_0 = U(D(x_1)) + \sigma\zeta`: ``D`` averages blocks of ``factor``
+    (of a 1-D signal, or ``factor`` x ``factor`` blocks of an image of ``shape`` (H, W), flattened row-major), ``U``
+    repeats each value back, ``noise`` :math:`\sigma`. With ``condition=True`` the upsampled low-resolution
+    :math:`\xi = U(D(x_1))` is passed to the model. ``condition(low)`` gives the conditional base of an
+    observation."""
+    return _SuperResolution(data, factor, shape, noise, bool(condition))
 
 
 # --------------------------------------------------------------------------------------------------- gaussian

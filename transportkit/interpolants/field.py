@@ -96,6 +96,7 @@ class _Rows(Base):
         from .._validation import as_points
 
         src = resolve_backend(rows)
+        self.source = src
         a = as_points(name, rows, src, ndim=ndim)
         self.rows = host_backend().asarray(src.to_numpy(a), copy=True)
         self.dim = int(self.rows.shape[-1])
@@ -398,9 +399,10 @@ class ConditionedField(Field):
         if not isinstance(field, Field):
             raise TypeError(f"field must be a Field, got {type(field).__name__}")
         self.inner, self.interpolant, self.dim = field, field.interpolant, field.dim
-        self.backend = field.backend
         inner_law = field.base_law() if field.cond_dim == 0 else None
         self.base = GivenStart(x0, law=inner_law)
+        # arrays in, same arrays out: sample on the backend of x0 (unless it is NumPy and the model lives elsewhere)
+        self.backend = field.backend if self.base.source.is_host and field.backend is not None else self.base.source
         if self.base.dim != field.dim:
             raise ValueError(f"x0 must have {field.dim} coordinates, got shape {tuple(self.base.rows.shape)}")
         n = int(self.base.rows.shape[0])
