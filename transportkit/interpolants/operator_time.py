@@ -49,8 +49,16 @@ class Path:
     r"""A path :math:`\tau \mapsto \alpha(\tau) \in [0, 1]^d`: ``alpha(tau, xp)`` gives a (d,) array for a 0-d
     ``tau``. Built by :func:`linear_path`, or from a callable (values checked on the grid)."""
 
-    def __init__(self, alpha: Callable[[Any, Any], Any], dim: int, name: str = "path"):
+    def __init__(self, alpha: Callable[[Any, Any], Any], dim: int, name: str = "path", key: Any = None):
         self.alpha, self.dim, self.name = alpha, int(dim), name
+        #: what determines ``alpha`` (compiled runs are cached by it); None: the object itself
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Path) and self.key is not None and self.key == other.key)
+
+    def __hash__(self) -> int:
+        return id(self) if self.key is None else hash(self.key)
 
     def __repr__(self) -> str:
         return f"Path({self.name}, dim={self.dim})"
@@ -74,7 +82,7 @@ def linear_path(start: Any, end: Any) -> Path:
         a1 = xp.asarray(e_l * (n if len(e_l) == 1 else 1), dtype=tau.dtype, device=getattr(tau, "device", None))
         return (1.0 - tau) * a0 + tau * a1
 
-    return Path(alpha, dim, f"linear {s_l} -> {e_l}")
+    return Path(alpha, dim, f"linear {s_l} -> {e_l}", key=("linear", tuple(s_l), tuple(e_l)))
 
 
 # ------------------------------------------------------------------------------------------------ denoisers
@@ -232,11 +240,11 @@ class _Step:
         return x + 0.5 * (dx + (a1 - a0) * (f0 - f1))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Step) and (other.den, other.path, other.heun, other.d) == (
-            self.den, self.path, self.heun, self.d)
+        return isinstance(other, _Step) and other.den is self.den and (other.path, other.heun, other.d) == (
+            self.path, self.heun, self.d)
 
     def __hash__(self) -> int:
-        return hash((id(self.den), id(self.path), self.heun, self.d))
+        return hash((id(self.den), self.path, self.heun, self.d))
 
 
 def _takes_dim(path: Path) -> bool:
@@ -338,5 +346,5 @@ def inpaint(
     def alpha(tau: Any, xp: Any) -> Any:
         return (1.0 - tau) * xp.asarray(free, dtype=tau.dtype, device=getattr(tau, "device", None))
 
-    return transport(denoiser, start, Path(alpha, d, f"inpaint {math.fsum(free):.0f} free"), steps=steps,
-                     solver=solver, backend=be)
+    path = Path(alpha, d, f"inpaint {math.fsum(free):.0f} free", key=("inpaint", tuple(free)))
+    return transport(denoiser, start, path, steps=steps, solver=solver, backend=be)
