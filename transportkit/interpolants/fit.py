@@ -358,7 +358,8 @@ def fit_score(
     backend: Any = None,
 ) -> FeatureModel:
     r"""Fit the score :math:`\hat s` by ridge least squares on the target :math:`-z/\gamma` (two-sided) or
-    :math:`-x_0/\alpha` (one-sided, Gaussian base); ``t_range`` keeps away from where these blow up."""
+    :math:`-x_0/\alpha` (one-sided, Gaussian base only); ``t_range`` keeps away from where these blow up.
+    ``x0``, ``base``, ``coupling``, ``n_pairs`` as in :func:`fit_velocity` (two-sided interpolants for other bases)."""
     options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, rng=rng, seed=seed,
                    backend=backend, base=base, coupling=coupling, n_pairs=n_pairs)
     return _fit(interpolant, x1, "score", x0=x0, features=features, **options)
