@@ -17,7 +17,7 @@ def test_fixed_time_affine_features_reproduce_the_closed_form(backend):
     C = np.array([[1.5, 0.4], [0.4, 0.6]])
     mu = np.array([1.0, -2.0])
     T = tk.targets.Gaussian(mu, C)
-    x1 = backend.asarray(T.sample(n, seed=1))
+    x1 = backend.asarray(T.sample(n, rng=1))
     feats = TensorFeatures(2, time_degree=0, n_fourier=0)
     model = fit_velocity("linear", x1, features=feats, t_range=(t, t + 1e-12), ridge=0.0, rng=0)
     theta = backend.to_numpy(model.theta)[0]  # (3, 2): rows (1, x_1, x_2)
@@ -64,17 +64,17 @@ def test_eight_modes_sliced_w2_criterion():
     from test_interpolants_sampling import eight_modes
 
     T, *_ = eight_modes()
-    model = fit_velocity("linear", T.sample(20_000, seed=1), rng=0)
+    model = fit_velocity("linear", T.sample(20_000, rng=1), rng=0)
     n = 2000
-    xs = tk.sample(model, n, steps=50, seed=3).x
-    ref = sliced_w2(T.sample(n, seed=4), T.sample(n, seed=5))
-    assert sliced_w2(xs, T.sample(n, seed=4)) < 1.5 * ref + 0.05
+    xs = tk.sample(model, n, steps=50, rng=3).x
+    ref = sliced_w2(T.sample(n, rng=4), T.sample(n, rng=5))
+    assert sliced_w2(xs, T.sample(n, rng=4)) < 1.5 * ref + 0.05
 
 
 def test_fit_score_two_sided_gaussian():
     T = tk.targets.Gaussian(np.array([1.0, 0.0]), np.array([0.5, 2.0]))
     I = tk.Interpolant("linear", gamma="sqrt")  # noqa: E741
-    model = fit_score(I, T.sample(20_000, seed=0), features=TensorFeatures(2, time_degree=6, n_fourier=0), rng=0)
+    model = fit_score(I, T.sample(20_000, rng=0), features=TensorFeatures(2, time_degree=6, n_fourier=0), rng=0)
     f = tk.interpolants.exact_field(I, T)
     x = np.random.default_rng(0).normal(size=(20, 2))
     err = np.abs(model.score(0.5, x) - f.score(0.5, x))

@@ -15,10 +15,10 @@ def test_training_lowers_the_loss_and_divergence_by_autodiff(backend):
     # Smoke-size training (the full SW2 criterion run is reported in the docs): the loss decreases, the model
     # samples, and its autodiff divergence matches finite differences of its velocity.
     T = tk.interpolants.eight_mode_mixture()
-    model = train_velocity("linear", backend.asarray(T.sample(2000, seed=1)), hidden=(32, 32), steps=120, rng=0)
+    model = train_velocity("linear", backend.asarray(T.sample(2000, rng=1)), hidden=(32, 32), steps=120, rng=0)
     hist = model.info["loss_history"]
     assert hist[-1] < hist[0]
-    x = tk.sample(model, 50, steps=10, seed=1).to_numpy().x
+    x = tk.sample(model, 50, steps=10, rng=1).to_numpy().x
     assert x.shape == (50, 2) and np.all(np.isfinite(x))
     xb = backend.asarray(np.random.default_rng(0).normal(size=(5, 2)))
     div = backend.to_numpy(model.divergence(0.3, xb))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..random import SEED_DEPRECATED
+from . import couplings, operator_time
+from .couplings import Coupling
 from .design import (
     LipschitzResult,
     dilated_schedule,
@@ -19,7 +21,7 @@ from .design import (
     optimal_gaussian_schedule,
 )
 from .exact import ExactField, exact_field
-from .field import BoundField, Field
+from .field import Base, BoundField, ConditionedField, Field
 from .fit import FeatureModel, TensorFeatures, fit_score, fit_velocity, sliced_w2
 from .interpolant import Interpolant
 from .likelihood import log_likelihood, log_likelihood_hutchinson
@@ -41,7 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "GAMMAS",
     "SCHEDULES",
+    "Base",
     "BoundField",
+    "ConditionedField",
+    "Coupling",
     "ExactField",
     "FeatureModel",
     "Field",
@@ -52,6 +57,7 @@ __all__ = [
     "SpectralField",
     "TensorFeatures",
     "TransferredField",
+    "couplings",
     "dilated_schedule",
     "eight_mode_mixture",
     "energy_spectrum",
@@ -63,6 +69,7 @@ __all__ = [
     "lipschitz",
     "log_likelihood",
     "log_likelihood_hutchinson",
+    "operator_time",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
     "plot_energy_spectrum",

@@ -22,6 +22,13 @@ With responsibilities :math:`r_p(t,x) = \mathrm{softmax}_p[\log\pi_p + \log N(x;
 
 Only the products :math:`\alpha\alpha', \beta\beta', \gamma\gamma'` enter, and :math:`\Sigma_p` is non-singular at
 :math:`t = 0` and :math:`t = 1`, so nothing divides by :math:`\gamma(t) = 0`.
+
+**Jointly Gaussian couplings** (Albergo, Goldstein, Boffi, Ranganath & Vanden-Eijnden 2024, arXiv:2310.03725):
+with :math:`(x_0, x_1)` jointly Gaussian, cross-covariance :math:`K = \operatorname{Cov}(x_0, x_1)`,
+:math:`\Sigma_t = \alpha^2 C_0 + \beta^2 C_1 + \alpha\beta(K + K^T) + \gamma^2 I` and
+:math:`N = \operatorname{Cov}(\dot R, x_t) = \alpha\alpha' C_0 + \beta\beta' C_1 + \alpha'\beta K + \alpha\beta' K^T
++ \gamma\gamma' I` (not symmetric), in the same formulas; :math:`E[x_1|x_t] = m_1 + (\beta C_1 + \alpha K^T)
+\Sigma_t^{-1}(x - \mu_t)`, :math:`E[x_0|x_t] = m_0 + (\alpha C_0 + \beta K)\Sigma_t^{-1}(x - \mu_t)`.
 """
 
 from __future__ import annotations
@@ -41,13 +48,25 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 @declare()
-def exact_field(interpolant: Interpolant | str, target: Any, base: GaussianMixture | None = None) -> Field:
+def exact_field(
+    interpolant: Interpolant | str, target: Any = None, base: GaussianMixture | None = None, *, coupling: Any = None
+) -> Field:
     """The exact velocity, score, denoisers, SDE drifts, log-density and divergence of ``interpolant``
     between ``base`` (default :math:`N(0, I)`) and ``target``: a :class:`~transportkit.targets.Gaussian` or
     :class:`~transportkit.targets.GaussianMixture` (any interpolant), or, in O(n d) for one-sided interpolants from
     :math:`N(0, I)`, a :class:`~transportkit.targets.SymmetricMixture` or :class:`~transportkit.targets.CurieWeiss`
-    (:mod:`transportkit.interpolants.highdim`)."""
+    (:mod:`transportkit.interpolants.highdim`).
+
+    ``coupling``: a jointly Gaussian coupling (:func:`~transportkit.interpolants.couplings.gaussian`, or an
+    :func:`~transportkit.interpolants.couplings.inpainting` coupling of a Gaussian with a fixed mask, or
+    :func:`~transportkit.interpolants.couplings.independent` of Gaussian(-mixture) laws); ``target`` and ``base``
+    may then be left out (given, they must be the coupling's marginals)."""
     from ..highdim_targets import CurieWeiss, SymmetricMixture
+
+    if coupling is not None:
+        return _coupled_exact(interpolant, target, base, coupling)
+    if target is None:
+        raise TypeError("exact_field needs a target (or coupling=)")
 
     if isinstance(target, (SymmetricMixture, CurieWeiss)):
         if base is not None:
@@ -59,10 +78,31 @@ def exact_field(interpolant: Interpolant | str, target: Any, base: GaussianMixtu
     return ExactField(interpolant, target, base)
 
 
-class ExactField(Field):
-    """See :func:`exact_field`. ``marginal(t)`` is :math:`\\rho_t` as a :class:`GaussianMixture`."""
+def _coupled_exact(interpolant: Any, target: Any, base: Any, coupling: Any) -> ExactField:
+    as_gauss = getattr(coupling, "as_gaussian", None)
+    if as_gauss is None:
+        raise TypeError(f"coupling must be a coupling from transportkit.interpolants.couplings, got "
+                        f"{type(coupling).__name__}")
+    base0, target1, cross = as_gauss()  # TypeError when the coupling is not jointly Gaussian
+    xp = host_backend().xp
+    for name, given, have in (("target", target, target1), ("base", base, base0)):
+        if given is None:
+            continue
+        if not isinstance(given, GaussianMixture) or given.n_components != have.n_components or not (
+            bool(xp.all(xp.abs(given._host["means"] - have._host["means"]) <= 1e-12))
+            and bool(xp.all(xp.abs(given._host["covs"] - have._host["covs"]) <= 1e-12))
+        ):
+            raise ValueError(f"{name}= differs from the coupling's {'x1' if name == 'target' else 'x0'}-marginal; "
+                             "leave it out")
+    return ExactField(interpolant, target1, base0, cross=cross)
 
-    def __init__(self, interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None):
+
+class ExactField(Field):
+    """See :func:`exact_field`. ``marginal(t)`` is :math:`\\rho_t` as a :class:`GaussianMixture`; ``cross`` is the
+    cross-covariance :math:`K` of a jointly Gaussian coupling (single-component base and target)."""
+
+    def __init__(self, interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None,
+                 *, cross: Any = None):
         if isinstance(interpolant, str):
             interpolant = Interpolant(interpolant)
         if not isinstance(interpolant, Interpolant):
@@ -95,6 +135,13 @@ class ExactField(Field):
             "C": xp.asarray(til(ht["covs"], J), copy=True),
         }
         self._base_mean_zero = bool(xp.all(hb["means"] == 0))
+        if cross is not None:
+            if J != 1 or K != 1:
+                raise ValueError("a cross-covariance needs a single-Gaussian base and target")
+            cross = xp.asarray(cross, dtype=xp.float64)
+            if tuple(cross.shape) != (self.dim, self.dim):
+                raise ValueError(f"cross must have shape ({self.dim}, {self.dim}), got {tuple(cross.shape)}")
+            self._host["K"] = xp.asarray(cross[None, ...], copy=True)
 
     def __repr__(self) -> str:
         return f"ExactField({self.interpolant!r}, {self.target!r})"
@@ -113,6 +160,8 @@ class ExactField(Field):
         eye = xp.eye(self.dim, dtype=xp.float64)
         mu = c.a * h["a"] + c.b * h["m"]
         sig = c.a**2 * h["A"] + c.b**2 * h["C"] + c.g**2 * eye
+        if "K" in h:
+            sig = sig + c.a * c.b * (h["K"] + xp.linalg.matrix_transpose(h["K"]))
         return GaussianMixture(xp.exp(h["log_pi"]), mu, sig)
 
     def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
@@ -165,6 +214,8 @@ class _BoundExact(BoundField):
         self.eye = be.xp.eye(field.dim, dtype=be.dtype, device=be.device)
         self.mean_zero = field._base_mean_zero
         kind, dA, dC = _covariance_structure(field._host["A"], field._host["C"])
+        self.cross = "K" in field._host
+        kind = "full" if self.cross else kind
         self.structure = kind
         if kind != "full":
             self.p["dA"], self.p["dC"] = be.asarray(dA, copy=True), be.asarray(dC, copy=True)
@@ -190,6 +241,8 @@ class _BoundExact(BoundField):
                 lc = xp.sum(diff * diff * (-0.5 * prec)[None, ...], axis=-1) + const[None, :]
         else:
             sig = c.a**2 * p["A"] + c.b**2 * p["C"] + c.g**2 * self.eye
+            if self.cross:
+                sig = sig + (c.a * c.b) * (p["K"] + xp.linalg.matrix_transpose(p["K"]))
             chol = xp.linalg.cholesky(sig)
             W = xp.linalg.inv(chol)
             P = W.shape[0]
@@ -224,6 +277,8 @@ class _BoundExact(BoundField):
         if want in ("velocity", "both"):
             mdot = c.bd * p["m"] if self.mean_zero else c.ad * p["a"] + c.bd * p["m"]
             N = c.aad * p["A"] + c.bbd * p["C"] + c.ggd * self.eye
+            if self.cross:
+                N = N + (c.ad * c.b) * p["K"] + (c.a * c.bd) * xp.linalg.matrix_transpose(p["K"])
             G = N @ (xp.linalg.matrix_transpose(W) @ W)  # N_p Sigma_p^{-1}
             gmu = xp.sum(G * mu[:, None, :], axis=-1)
             xg = xp.reshape(x @ _stack_columns(G, xp), (n, P, d))
@@ -244,11 +299,16 @@ class _BoundExact(BoundField):
             cv = lambda v: v[None, :, None]  # noqa: E731
             A, C, eye = p["A"][:, None, ...], p["C"][:, None, ...], self.eye
         sig = co(c.a**2) * A + co(c.b**2) * C + co(c.g**2) * eye
+        Kx = Kt = None
+        if self.cross:
+            Kx = p["K"] if t.ndim == 0 else p["K"][:, None, ...]
+            Kt = xp.linalg.matrix_transpose(Kx)
+            sig = sig + co(c.a * c.b) * (Kx + Kt)
         mu = cv(c.b) * m if self.mean_zero else cv(c.a) * a + cv(c.b) * m
         chol = xp.linalg.cholesky(sig)
         W = xp.linalg.inv(chol)
         logdet = 2.0 * xp.sum(xp.log(xp.linalg.diagonal(chol)), axis=-1)
-        out: dict[str, Any] = {"c": c, "cv": cv, "co": co, "W": W, "A": A, "C": C}
+        out: dict[str, Any] = {"c": c, "cv": cv, "co": co, "W": W, "A": A, "C": C, "K": Kx, "Kt": Kt}
         if t.ndim == 0:
             logn, g = gaussian_terms(x, mu, W, logdet, xp)
         else:
@@ -265,6 +325,8 @@ class _BoundExact(BoundField):
         out.update(lc=lc, log_rho=(mx + xp.log(se))[0, ...], r=e / se, g=g)
         if need == "all":
             N = co(c.aad) * A + co(c.bbd) * C + co(c.ggd) * eye
+            if self.cross:
+                N = N + co(c.ad * c.b) * Kx + co(c.a * c.bd) * Kt
             f = _mv(N, g, xp) + (cv(c.bd) * m if self.mean_zero else cv(c.ad) * a + cv(c.bd) * m)
             out.update(N=N, f=f)
         return out
@@ -329,9 +391,11 @@ class _BoundExact(BoundField):
             return (c.g[:, None] if t.ndim == 1 else c.g) * xp.sum(r * g, axis=0)
         if which == "x1":
             m = self.p["m"][:, None, :]
-            return xp.sum(r * (m + cv(c.b) * _mv(o["C"], g, xp)), axis=0)
+            cov = cv(c.b) * _mv(o["C"], g, xp) + (0.0 if o["K"] is None else cv(c.a) * _mv(o["Kt"], g, xp))
+            return xp.sum(r * (m + cov), axis=0)
         a = self.p["a"][:, None, :]
-        return xp.sum(r * (a + cv(c.a) * _mv(o["A"], g, xp)), axis=0)
+        cov = cv(c.a) * _mv(o["A"], g, xp) + (0.0 if o["K"] is None else cv(c.b) * _mv(o["K"], g, xp))
+        return xp.sum(r * (a + cov), axis=0)
 
     def divergence(self, t: Any, x: Any) -> Any:
         xp = self.xp

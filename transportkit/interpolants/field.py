@@ -8,6 +8,12 @@ resolve nothing: integrators and samplers bind once and call the bound methods i
 SDE drifts follow the library's convention :math:`dX = (b + \varepsilon s)\,dt + \sqrt{2\varepsilon}\,dW` forward
 and :math:`b_B = b - \varepsilon s` backward (Albergo, Boffi & Vanden-Eijnden 2023,
 arXiv:2303.08797, §2.2).
+
+Every field knows its **base** :math:`\rho_0` (:class:`Base`): :math:`N(0, I)` unless told otherwise, a
+:class:`~transportkit.targets.Target`, an empirical sample, a point mass, rows given for one conditional draw, or the
+:math:`x_0`-marginal of a coupling (Albergo, Goldstein, Boffi, Ranganath & Vanden-Eijnden 2024, "Stochastic
+interpolants with data-dependent couplings", arXiv:2310.03725). Sampling starts from it; conversions that hold only
+for the base :math:`N(0, I)` (the one-sided score, the base log-density :math:`N(0, \alpha^2 I)`) raise elsewhere.
 """
 
 from __future__ import annotations
@@ -16,12 +22,167 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend, resolve_backend
+from .._backend import Backend, host_backend, resolve_backend
 from ..errors import CapabilityError
+from ..gaussians import GaussianMixture
 from ..integrate import diffusion_function
 from .interpolant import _col
 
-__all__ = ["BoundField", "Field", "diffusion_fn"]
+__all__ = [
+    "Base", "BoundField", "ConditionedField", "EmpiricalBase", "Field", "GivenStart", "PointMass", "StandardNormal",
+    "TargetBase", "as_base", "diffusion_fn",
+]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------------ bases
+class Base:
+    """The law :math:`\rho_0` a field starts from: ``sample(n, gen, be)`` and, where known, ``log_prob(x, be)``.
+    ``standard_normal`` is ``True`` only for :math:`N(0, I)` (the one-sided conversions assume it)."""
+
+    dim: int
+    standard_normal: bool = False
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        raise NotImplementedError
+
+    def log_prob(self, x: Any, be: Backend) -> Any:
+        raise CapabilityError(f"the base {self!r} has no log density (an empirical or degenerate law)")
+
+
+class StandardNormal(Base):
+    """:math:`N(0, I_d)`, the default base."""
+
+    standard_normal = True
+
+    def __init__(self, dim: int):
+        self.dim = int(dim)
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        return gen.normal((n, self.dim))
+
+    def log_prob(self, x: Any, be: Backend) -> Any:
+        return -0.5 * be.xp.sum(x * x, axis=-1) - 0.5 * self.dim * math.log(2.0 * math.pi)
+
+    def __repr__(self) -> str:
+        return f"StandardNormal(dim={self.dim})"
+
+
+class TargetBase(Base):
+    """A :class:`~transportkit.targets.Target` with an exact sampler as the base (log density from the target)."""
+
+    def __init__(self, target: Any):
+        if not callable(getattr(target, "_sample", None)):
+            raise TypeError(f"a base target needs an exact sampler; {type(target).__name__} has none")
+        self.target, self.dim = target, int(target.dim)
+        xp = host_backend().xp
+        self.standard_normal = False
+        if isinstance(target, GaussianMixture) and target.n_components == 1:
+            h = target._host
+            self.standard_normal = bool(xp.all(h["means"] == 0)) and bool(
+                xp.all(h["covs"][0, ...] == xp.eye(self.dim, dtype=xp.float64)))
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        return self.target._sample(n, gen, be)
+
+    def log_prob(self, x: Any, be: Backend) -> Any:
+        return self.target._log_prob(x, be)
+
+    def __repr__(self) -> str:
+        return f"TargetBase({self.target!r})"
+
+
+class _Rows(Base):
+    def __init__(self, rows: Any, name: str, ndim: int = 2):
+        from .._validation import as_points
+
+        src = resolve_backend(rows)
+        self.source = src
+        a = as_points(name, rows, src, ndim=ndim)
+        self.rows = host_backend().asarray(src.to_numpy(a), copy=True)
+        self.dim = int(self.rows.shape[-1])
+        self._on: dict[Any, Any] = {}
+
+    def _rows_on(self, be: Backend) -> Any:
+        key = (be.name, str(be.device), str(be.dtype))
+        if key not in self._on:
+            self._on[key] = be.asarray(self.rows)
+        return self._on[key]
+
+
+class EmpiricalBase(_Rows):
+    """An empirical base: the rows of a sample (n, d), drawn uniformly with replacement (bootstrap)."""
+
+    def __init__(self, rows: Any):
+        super().__init__(rows, "base samples")
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        idx = gen.integers(0, int(self.rows.shape[0]), (n,))
+        return be.xp.take(self._rows_on(be), idx, axis=0)
+
+    def __repr__(self) -> str:
+        return f"EmpiricalBase(n={self.rows.shape[0]}, dim={self.dim})"
+
+
+class PointMass(Base):
+    r"""The point mass :math:`\delta_{x_0}` at a point (d,)."""
+
+    def __init__(self, point: Any):
+        self._r = _Rows(point, "point", ndim=1)
+        self.dim = self._r.dim
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        p = self._r._rows_on(be)
+        return be.xp.broadcast_to(p[None, :], (n, self.dim)) + be.xp.zeros((n, self.dim), dtype=be.dtype,
+                                                                             device=be.device)
+
+    def __repr__(self) -> str:
+        return f"PointMass(dim={self.dim})"
+
+
+class GivenStart(_Rows):
+    """Start points given row by row (one conditional draw per row): ``sample(n)`` returns them, in order, and
+    needs ``n`` equal to their number."""
+
+    def __init__(self, rows: Any, law: Base | None = None):
+        super().__init__(rows, "x0")
+        #: the law the rows were drawn from, for conversions (None: unknown)
+        self.law = law
+        self.standard_normal = bool(law is not None and law.standard_normal)
+
+    def sample(self, n: int, gen: Any, be: Backend) -> Any:
+        if n != self.rows.shape[0]:
+            raise ValueError(f"this field starts from {self.rows.shape[0]} given points x0; ask for n = "
+                             f"{self.rows.shape[0]} samples, got n = {n}")
+        return self._rows_on(be)
+
+    def __repr__(self) -> str:
+        return f"GivenStart(n={self.rows.shape[0]}, dim={self.dim})"
+
+
+def as_base(base: Any, dim: int | None = None) -> Base:
+    """``base`` as a :class:`Base`: ``None`` -> :math:`N(0, I_{dim})`; a :class:`Base` itself; a Target with an
+    exact sampler; a coupling (its :math:`x_0`-marginal); an array (n, d) -> :class:`EmpiricalBase`; (d,) ->
+    :class:`PointMass`. ``dim``, when given, must match."""
+    if base is None:
+        if dim is None:
+            raise ValueError("the default base N(0, I) needs a dimension")
+        out: Base = StandardNormal(dim)
+    elif isinstance(base, Base):
+        out = base
+    elif callable(getattr(base, "x0_base", None)):
+        out = base.x0_base()
+    elif hasattr(base, "_sample") and hasattr(base, "dim"):
+        out = TargetBase(base)
+    elif hasattr(base, "shape") or isinstance(base, (list, tuple)):
+        nd = getattr(base, "ndim", None)
+        if nd is None:
+            nd = 2 if isinstance(base[0], (list, tuple)) else 1
+        out = PointMass(base) if nd == 1 else EmpiricalBase(base)
+    else:
+        raise TypeError(f"base must be None, a Target, a coupling or an array of samples, got {type(base).__name__}")
+    if dim is not None and out.dim != dim:
+        raise ValueError(f"the base has dimension {out.dim} but the field has dimension {dim}")
+    return out
 
 
 def diffusion_fn(diffusion: Any) -> Callable[[Any, Any], Any]:
@@ -39,6 +200,8 @@ class BoundField:
         self.be = be
         self.xp = be.xp
         self.interpolant = interpolant
+        #: the base law (set by :meth:`Field.bind` from the field's ``base``)
+        self.base_law: Base = StandardNormal(dim)
 
     def velocity(self, t: Any, x: Any) -> Any:
         raise NotImplementedError
@@ -49,6 +212,11 @@ class BoundField:
         (singular where :math:`\alpha = 0`, i.e. at :math:`t = 1`)."""
         if not self.interpolant.one_sided:
             raise CapabilityError("this field has no score; fit one (fit_score) for a two-sided interpolant")
+        if not self.base_law.standard_normal:
+            raise CapabilityError(
+                f"the one-sided score conversion assumes the base N(0, I), but this field's base is "
+                f"{self.base_law!r}; sample with the ODE (method='ode'), or fit a score with a two-sided interpolant"
+            )
         xp = self.xp
         c = self.interpolant.coefficients(_col(t), xp)
         b = self.velocity(t, x)
@@ -105,16 +273,26 @@ class BoundField:
         x0 = self.base_samples(n, gen)
         if t0 == 0.0 and not self.interpolant.schedule.approximate:
             return x0
+        if not self.base_law.standard_normal:
+            raise ValueError(
+                f"this field's base is {self.base_law!r}: sampling must start at t = 0 of a schedule with exact "
+                f"boundary conditions (the law at t0 = {t0} is unknown)"
+            )
         a = self.interpolant.schedule.alpha(self.be.asarray(float(t0)), self.xp)
         return a * x0
 
     def base_samples(self, n: int, gen: Any) -> Any:
-        """Draws from the base :math:`N(0, I)` (models are fitted with this base unless told otherwise)."""
-        return gen.normal((n, self.dim))
+        """Draws from the field's base (:math:`N(0, I)` unless the field was fitted or built with another)."""
+        return self.base_law.sample(n, gen, self.be)
 
     def base_log_prob(self, x: Any, t0: float) -> Any:
-        r"""log-density of the law at ``t0`` that :meth:`initial_samples` draws from: :math:`N(0, \alpha(t_0)^2 I)`."""
+        r"""log-density of the law at ``t0`` that :meth:`initial_samples` draws from: :math:`N(0, \alpha(t_0)^2 I)`
+        for the standard base, the base's own density at :math:`t_0 = 0` otherwise."""
         xp = self.xp
+        if not self.base_law.standard_normal:
+            if t0 == 0.0 and not self.interpolant.schedule.approximate:
+                return self.base_law.log_prob(x, self.be)
+            raise CapabilityError(f"the law at t0 = {t0} of a field with base {self.base_law!r} is unknown")
         a2 = 1.0
         if not (t0 == 0.0 and not self.interpolant.schedule.approximate):
             a2 = float(self.interpolant.schedule.alpha(self.be.asarray(float(t0)), xp)) ** 2
@@ -131,6 +309,14 @@ class Field:
     dim: int
     #: backend of the field's own arrays (parameters), or None for backend-free fields
     backend: Backend | None = None
+    #: the base rho_0 (anything :func:`as_base` takes; None: N(0, I))
+    base: Any = None
+    #: dimension of the conditioning variable xi the model takes (0: none)
+    cond_dim: int = 0
+
+    def base_law(self) -> Base:
+        """The field's base as a :class:`Base`."""
+        return as_base(self.base, self.dim)
 
     def bind(self, be: Backend) -> BoundField:
         """The field on backend ``be`` (cached)."""
@@ -138,8 +324,27 @@ class Field:
         key = (be.name, str(be.device), str(be.dtype))
         bf = cache.get(key)
         if bf is None:
-            bf = cache[key] = self._make_bound(be)
+            bf = self._make_bound(be)
+            bf.base_law = self.base_law()
+            cache[key] = bf
         return bf
+
+    def with_base(self, base: Any) -> Field:
+        """A copy of this field that starts from ``base`` (a Target, samples (n, d), a point (d,), a coupling or a
+        :class:`Base`). Only meaningful for the base the field was built or fitted with: the velocity is unchanged."""
+        import copy
+
+        out = copy.copy(self)
+        out.__dict__.pop("_bound", None)
+        out.base = as_base(base, self.dim)
+        return out
+
+    def given(self, x0: Any, xi: Any = None) -> ConditionedField:
+        r"""This field started from the given points ``x0`` (n, d), one conditional draw per row, with the
+        conditioning ``xi`` (n, k) (or (k,), shared) passed to the model: ``tk.sample(field.given(x0, xi), n)``
+        pushes each :math:`x_0` paired with the data (a coupling's conditional base) to a draw of
+        :math:`\rho_1(\cdot|\xi)` (arXiv:2310.03725)."""
+        return ConditionedField(self, x0, xi)
 
     def _make_bound(self, be: Backend) -> BoundField:
         raise NotImplementedError
@@ -185,3 +390,64 @@ class Field:
         eps = diffusion_fn(diffusion)
         bf, t, x = self._prep(t, x, backend)
         return bf.drift(t, x, eps(t, bf.xp), direction)
+
+
+class ConditionedField(Field):
+    """See :meth:`Field.given`: a field whose base is the given rows ``x0`` and whose model sees ``xi``."""
+
+    def __init__(self, field: Field, x0: Any, xi: Any = None):
+        if not isinstance(field, Field):
+            raise TypeError(f"field must be a Field, got {type(field).__name__}")
+        self.inner, self.interpolant, self.dim = field, field.interpolant, field.dim
+        inner_law = field.base_law() if field.cond_dim == 0 else None
+        self.base = GivenStart(x0, law=inner_law)
+        # arrays in, same arrays out: sample on the backend of x0 (unless it is NumPy and the model lives elsewhere)
+        self.backend = field.backend if self.base.source.is_host and field.backend is not None else self.base.source
+        if self.base.dim != field.dim:
+            raise ValueError(f"x0 must have {field.dim} coordinates, got shape {tuple(self.base.rows.shape)}")
+        n = int(self.base.rows.shape[0])
+        k = field.cond_dim
+        if k == 0:
+            if xi is not None:
+                raise ValueError("this field takes no conditioning variable; pass xi=None")
+            self.xi = None
+        else:
+            if xi is None:
+                raise ValueError(f"this field is conditioned on xi with {k} coordinates; pass xi= (n, {k}) or ({k},)")
+            r = _Rows(xi, "xi", ndim=1) if getattr(xi, "ndim", 2) == 1 else _Rows(xi, "xi")
+            if r.dim != k:
+                raise ValueError(f"xi must have {k} coordinates, got {r.dim}")
+            h = r.rows
+            if h.ndim == 1:
+                h = host_backend().xp.broadcast_to(h[None, :], (n, k))
+            if h.shape[0] != n:
+                raise ValueError(f"xi must have one row per x0 row ({n}), got {h.shape[0]}")
+            self.xi = host_backend().asarray(h, copy=True)
+
+    def _make_bound(self, be: Backend) -> BoundField:
+        return _BoundConditioned(be, self)
+
+    def __repr__(self) -> str:
+        return f"ConditionedField({self.inner!r}, n={self.base.rows.shape[0]})"
+
+
+class _BoundConditioned(BoundField):
+    def __init__(self, be: Backend, field: ConditionedField):
+        super().__init__(be, field.interpolant, field.dim)
+        self.inner = field.inner.bind(be)
+        self.xi = None if field.xi is None else be.asarray(field.xi)
+
+    def velocity(self, t: Any, x: Any) -> Any:
+        if self.xi is None:
+            return self.inner.velocity(t, x)
+        return self.inner.velocity_xi(t, x, self.xi)
+
+    def score(self, t: Any, x: Any) -> Any:
+        if self.xi is not None:
+            raise CapabilityError("a conditioned model has no score; sample it with the ODE (method='ode')")
+        return self.inner.score(t, x)
+
+    def divergence(self, t: Any, x: Any) -> Any:
+        if self.xi is not None:
+            raise CapabilityError("a conditioned model has no divergence")
+        return self.inner.divergence(t, x)

@@ -23,8 +23,9 @@ from typing import Any
 from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
 from .._validation import as_count, as_points, as_real
+from ..errors import CapabilityError
 from ..random import SEED_DEPRECATED, resolve_rng
-from .field import BoundField, Field
+from .field import BoundField, Field, as_base
 from .interpolant import Interpolant
 
 __all__ = ["FeatureModel", "TensorFeatures", "fit_score", "fit_velocity", "sliced_w2"]
@@ -115,11 +116,13 @@ class FeatureModel(Field):
     :class:`~transportkit.interpolants.field.BoundField`), a score model's ``score`` is itself."""
 
     def __init__(
-        self, interpolant: Interpolant, features: TensorFeatures, theta: Any, kind: str, backend: Backend, info: dict
+        self, interpolant: Interpolant, features: TensorFeatures, theta: Any, kind: str, backend: Backend, info: dict,
+        *, cond_dim: int = 0,
     ):
         self.interpolant = interpolant
         self.features = features
-        self.dim = features.dim
+        self.cond_dim = int(cond_dim)
+        self.dim = features.dim - self.cond_dim
         self.kind = kind
         self.backend = backend
         self.theta = theta  # (T, S, d) on ``backend``
@@ -155,7 +158,13 @@ class _BoundFeature(BoundField):
     def velocity(self, t: Any, x: Any) -> Any:
         if self.m.kind != "velocity":
             raise NotImplementedError("a score model has no velocity; fit one with fit_velocity")
+        if self.m.cond_dim:
+            raise CapabilityError("this model is conditioned on xi: sample it with tk.sample(model.given(x0, xi), n)")
         return self._apply(t, x)
+
+    def velocity_xi(self, t: Any, x: Any, xi: Any) -> Any:
+        r"""The conditioned model at :math:`(t, x, \xi)`."""
+        return self._apply(t, self.xp.concat([x, xi], axis=1))
 
     def score(self, t: Any, x: Any) -> Any:
         return self._apply(t, x) if self.m.kind == "score" else super().score(t, x)
@@ -179,12 +188,42 @@ class _BoundFeature(BoundField):
         return pt @ lin + xp.sum(s * (pt @ c), axis=-1)
 
 
+def _sources(interp: Interpolant, x1: Any, x0: Any, base: Any, coupling: Any, n_pairs: Any, be: Backend):
+    """``(n, d, batch, base_spec, cond_dim)`` with ``batch(start, stop, gen) -> (x0, x1, xi)``."""
+    if coupling is not None:
+        if x1 is not None or x0 is not None or base is not None:
+            raise ValueError("give either coupling= or x1 (with x0= or base=), not both")
+        if not hasattr(coupling, "_batch"):
+            raise TypeError(f"coupling must come from transportkit.interpolants.couplings, got "
+                            f"{type(coupling).__name__}")
+        n = coupling.size if coupling.size is not None else as_count("n_pairs", 20_000 if n_pairs is None else n_pairs)
+        return n, coupling.dim, (lambda a, b, gen: coupling._batch(a, b, gen, be)), coupling, coupling.cond_dim
+    if x1 is None:
+        raise TypeError("x1 (target samples) is required unless coupling= is given")
+    x1 = as_points("x1", x1, be)
+    if x1.shape[0] < 2:
+        raise ValueError(f"x1 must have shape (n, d) with n >= 2, got {tuple(x1.shape)}")
+    n, d = x1.shape
+    if x0 is not None and base is not None:
+        raise ValueError("give x0= (paired base samples) or base= (a law), not both")
+    if x0 is not None:
+        x0 = as_points("x0", x0, be)
+        if tuple(x0.shape) != (n, d):
+            raise ValueError(f"x0 must have the shape of x1 {(n, d)}, got {tuple(x0.shape)}")
+        return n, d, (lambda a, b, gen: (x0[a:b, ...], x1[a:b, ...], None)), x0, 0
+    law = as_base(base, d)
+    return n, d, (lambda a, b, gen: (law.sample(b - a, gen, be), x1[a:b, ...], None)), base, 0
+
+
 def _fit(
     interpolant: Interpolant | str,
     x1: Any,
     kind: str,
     *,
     x0: Any,
+    base: Any = None,
+    coupling: Any = None,
+    n_pairs: Any = None,
     features: TensorFeatures | None,
     ridge: float,
     repeats: int,
@@ -197,11 +236,9 @@ def _fit(
     I = Interpolant(interpolant) if isinstance(interpolant, str) else interpolant  # noqa: E741
     if not isinstance(I, Interpolant):
         raise TypeError(f"interpolant must be an Interpolant or a schedule name, got {type(I).__name__}")
-    be = resolve_backend(x1, x0, backend=backend)
+    be = resolve_backend(x1, x0, backend=backend if backend is not None or x1 is not None or x0 is not None
+                         else getattr(coupling, "backend", None))
     xp = be.xp
-    x1 = as_points("x1", x1, be)
-    if x1.shape[0] < 2:
-        raise ValueError(f"x1 must have shape (n, d) with n >= 2, got {tuple(x1.shape)}")
     ridge = as_real("ridge", ridge, low=0.0)
     if not (isinstance(t_range, (tuple, list)) and len(t_range) == 2):
         raise TypeError(f"t_range must be a pair (t_min, t_max), got {t_range!r}")
@@ -210,20 +247,17 @@ def _fit(
         raise ValueError(f"t_range must satisfy 0 <= t_min < t_max <= 1, got {t_range!r}")
     repeats = as_count("repeats", repeats)
     chunk_size = as_count("chunk_size", chunk_size)
+    n, d, batch, base_spec, k_cond = _sources(I, x1, x0, base, coupling, n_pairs, be)
     gen = resolve_rng(rng, be, seed=seed)
-    if kind == "score" and I.one_sided and x0 is not None:
-        raise ValueError("a one-sided score model needs the Gaussian base (x0=None)")
-    n, d = x1.shape
-    if x0 is not None:
-        x0 = as_points("x0", x0, be)
-        if tuple(x0.shape) != (n, d):
-            raise ValueError(f"x0 must have the shape of x1 {(n, d)}, got {tuple(x0.shape)}")
+    if kind == "score" and I.one_sided and not as_base(base_spec, d).standard_normal:
+        raise ValueError("a one-sided score model needs the Gaussian base N(0, I) (x0=None, base=None)")
     if features is None:
-        sd = float(xp.mean(xp.std(x1, axis=0)))
+        probe = as_points("x1", x1, be) if coupling is None else batch(0, min(n, 2048), gen)[1]
+        sd = float(xp.mean(xp.std(probe, axis=0)))
         feature_seed = int(be.to_numpy(gen.integers(0, 2**31, (1,)))[0])
-        features = TensorFeatures(d, bandwidth=(max(sd, 1.0), 0.25 * max(sd, 1.0)), rng=feature_seed)
-    if features.dim != d:
-        raise ValueError(f"features are for dimension {features.dim}, data has {d}")
+        features = TensorFeatures(d + k_cond, bandwidth=(max(sd, 1.0), 0.25 * max(sd, 1.0)), rng=feature_seed)
+    if features.dim != d + k_cond:
+        raise ValueError(f"features are for dimension {features.dim}, data (with conditioning) has {d + k_cond}")
     p = features.params(be)
     k = features.size
     G = xp.zeros((k, k), dtype=be.dtype, device=be.device)
@@ -233,10 +267,9 @@ def _fit(
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
             m = stop - start
-            xb = x1[start:stop, ...]
             tb = t_min + (t_max - t_min) * gen.uniform((m,))
             zb = gen.normal((m, d))
-            x0b = gen.normal((m, d)) if x0 is None else x0[start:stop, ...]
+            x0b, xb, xib = batch(start, stop, gen)
             c = I.coefficients(tb[:, None], xp)
             if I.one_sided:
                 xt = c.a * x0b + c.b * xb
@@ -250,7 +283,7 @@ def _fit(
                     y = c.ad * x0b + c.bd * xb + I.schedule.gamma_dot(tb[:, None], xp) * zb
                 else:
                     y = -zb / c.g
-            phi = features(tb, xt, p, xp)
+            phi = features(tb, xt if xib is None else xp.concat([xt, xib], axis=1), p, xp)
             G = G + xp.linalg.matrix_transpose(phi) @ phi
             H = H + xp.linalg.matrix_transpose(phi) @ y
             total += m
@@ -265,15 +298,20 @@ def _fit(
         "t_range": (t_min, t_max),
         "loss_minus_const": 0.5 * resid,
     }
-    return FeatureModel(I, features, theta, kind, be, info)
+    model = FeatureModel(I, features, theta, kind, be, info, cond_dim=k_cond)
+    model.base = base_spec if not hasattr(base_spec, "shape") else as_base(base_spec, d)
+    return model
 
 
 @declare()
 def fit_velocity(
     interpolant: Interpolant | str,
-    x1: Any,
+    x1: Any = None,
     *,
     x0: Any = None,
+    base: Any = None,
+    coupling: Any = None,
+    n_pairs: int | None = None,
     features: TensorFeatures | None = None,
     ridge: float = 1e-6,
     repeats: int = 1,
@@ -285,7 +323,11 @@ def fit_velocity(
 ) -> FeatureModel:
     r"""Fit :math:`\hat b` to :math:`\dot R` by ridge least squares on interpolant samples.
 
-    ``x1``: target samples (n, d); ``x0``: paired base samples (default: fresh :math:`N(0, I)` draws);
+    ``x1``: target samples (n, d); ``x0``: paired base samples (default: fresh :math:`N(0, I)` draws), which
+    become the model's (empirical) base; ``base``: a base law to draw from instead (a Target with an exact
+    sampler); ``coupling``: a :mod:`~transportkit.interpolants.couplings` object giving the pairs (and the
+    conditioning :math:`\xi` fed to the features), instead of ``x1``/``x0``/``base``, with ``n_pairs`` draws per
+    pass for a coupling that is a law (default 20000). The model samples from its base with ``tk.sample``;
     ``features``: a :class:`TensorFeatures` (default: degree-6 Legendre in t times 128 two-scale Fourier
     features with bandwidths (s, s/4), s the data's mean coordinate std, at least 1); ``repeats``: passes over
     the data with fresh (t, x0, z); ``t_range``: where t is drawn (stay inside (0, 1) when :math:`\gamma'`
@@ -293,16 +335,19 @@ def fit_velocity(
     deprecated alias). Returns a :class:`FeatureModel` with analytic ``velocity`` and ``divergence``.
     """
     options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, rng=rng, seed=seed,
-                   backend=backend)
+                   backend=backend, base=base, coupling=coupling, n_pairs=n_pairs)
     return _fit(interpolant, x1, "velocity", x0=x0, features=features, **options)
 
 
 @declare()
 def fit_score(
     interpolant: Interpolant | str,
-    x1: Any,
+    x1: Any = None,
     *,
     x0: Any = None,
+    base: Any = None,
+    coupling: Any = None,
+    n_pairs: int | None = None,
     features: TensorFeatures | None = None,
     ridge: float = 1e-6,
     repeats: int = 1,
@@ -313,9 +358,10 @@ def fit_score(
     backend: Any = None,
 ) -> FeatureModel:
     r"""Fit the score :math:`\hat s` by ridge least squares on the target :math:`-z/\gamma` (two-sided) or
-    :math:`-x_0/\alpha` (one-sided, Gaussian base); ``t_range`` keeps away from where these blow up."""
+    :math:`-x_0/\alpha` (one-sided, Gaussian base only); ``t_range`` keeps away from where these blow up.
+    ``x0``, ``base``, ``coupling``, ``n_pairs`` as in :func:`fit_velocity` (two-sided interpolants for other bases)."""
     options = dict(ridge=ridge, repeats=repeats, t_range=t_range, chunk_size=chunk_size, rng=rng, seed=seed,
-                   backend=backend)
+                   backend=backend, base=base, coupling=coupling, n_pairs=n_pairs)
     return _fit(interpolant, x1, "score", x0=x0, features=features, **options)
 
 

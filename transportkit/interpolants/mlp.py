@@ -16,19 +16,23 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend, get_backend, requires, resolve_backend
+from .._validation import as_count, as_points
+from ..errors import CapabilityError
 from ..random import SEED_DEPRECATED, default_rng, resolve_rng
-from .field import BoundField, Field
+from .field import BoundField, Field, as_base
 from .interpolant import Interpolant
 from .losses import velocity_loss
 
 __all__ = ["MLPModel", "adam", "init_mlp", "mlp_apply", "train_velocity"]
 
 
-def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, seed: Any = 0, backend: Any = None):
-    """Glorot-normal weights, zero biases: ``{"W0", "c0", ..., "WL", "cL"}`` on the backend."""
+def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, seed: Any = 0, backend: Any = None,
+             cond_dim: int = 0):
+    r"""Glorot-normal weights, zero biases: ``{"W0", "c0", ..., "WL", "cL"}`` on the backend (inputs
+    :math:`[x, \xi, \phi(t)]` with ``cond_dim`` conditioning coordinates)."""
     be = get_backend(backend)
     gen = default_rng(seed, be)
-    sizes = [dim + 2 * n_time, *hidden, dim]
+    sizes = [dim + cond_dim + 2 * n_time, *hidden, dim]
     p = {}
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         p[f"W{i}"] = gen.normal((a, b)) * math.sqrt(2.0 / (a + b))
@@ -93,12 +97,15 @@ class MLPModel(Field):
     """A trained MLP velocity field; ``divergence`` by an autodiff Jacobian trace (small d), ``score`` by the
     one-sided conversion."""
 
-    def __init__(self, interpolant: Interpolant, params: dict[str, Any], backend: Backend, info: dict):
+    def __init__(self, interpolant: Interpolant, params: dict[str, Any], backend: Backend, info: dict, *,
+                 base: Any = None, cond_dim: int = 0):
         self.interpolant = interpolant
         self.params = params
         self.backend = backend
         self.dim = int(params[f"c{len(params) // 2 - 1}"].shape[0])
         self.info = info
+        self.base = base
+        self.cond_dim = int(cond_dim)
         self._host = {k: backend.to_numpy(v) for k, v in params.items()}
 
     def _make_bound(self, be: Backend) -> BoundField:
@@ -110,15 +117,25 @@ class _BoundMLP(BoundField):
         super().__init__(be, model.interpolant, model.dim)
         self.p = model.params if be is model.backend else {k: be.asarray(v) for k, v in model._host.items()}
 
+        self.cond_dim = model.cond_dim
+
     def velocity(self, t: Any, x: Any) -> Any:
+        if self.cond_dim:
+            raise CapabilityError("this model is conditioned on xi: sample it with tk.sample(model.given(x0, xi), n)")
         return mlp_apply(self.p, t, x, self.xp)
+
+    def velocity_xi(self, t: Any, x: Any, xi: Any) -> Any:
+        return mlp_apply(self.p, t, self.xp.concat([x, xi], axis=1), self.xp)
 
 
 @requires("value_and_grad")
 def train_velocity(
     interpolant: Interpolant | str,
-    x1: Any,
+    x1: Any = None,
     *,
+    x0: Any = None,
+    base: Any = None,
+    coupling: Any = None,
     hidden: tuple[int, ...] = (64, 64),
     n_time: int = 4,
     steps: int = 2000,
@@ -128,31 +145,57 @@ def train_velocity(
     seed: Any = SEED_DEPRECATED,
     backend: Any = None,
 ) -> MLPModel:
-    """Train an MLP velocity on the velocity loss of §1.3 with Adam (torch, jax; else ``CapabilityError``);
-    ``rng``: initialization and batches (SPEC 7; ``seed=`` deprecated alias)."""
+    r"""Train an MLP velocity on the velocity loss of §1.3 with Adam (torch, jax; else ``CapabilityError``);
+    ``rng``: initialization and batches (SPEC 7; ``seed=`` deprecated alias). The pairs come from ``x1`` with
+    fresh :math:`N(0, I)` base draws, or paired rows ``x0`` (then the model's base is their empirical law), or
+    draws of ``base`` (a Target), or a ``coupling`` (:mod:`~transportkit.interpolants.couplings`; its conditioning
+    :math:`\xi` is an extra network input). The model samples from its own base with ``tk.sample``."""
     I = Interpolant(interpolant) if isinstance(interpolant, str) else interpolant  # noqa: E741
-    be = resolve_backend(x1, backend=backend)
+    be = resolve_backend(x1, x0, backend=backend if backend is not None or x1 is not None
+                         else getattr(coupling, "backend", None))
     be.require("value_and_grad")
     xp = be.xp
-    x1 = be.asarray(x1)
-    if x1.ndim != 2:
-        raise ValueError(f"x1 must have shape (n, d), got {tuple(x1.shape)}")
-    n, d = x1.shape
+    steps = as_count("steps", steps)
+    batch_size = as_count("batch_size", batch_size)
     gen = resolve_rng(rng, be, seed=seed)
-    params = init_mlp(d, hidden, n_time, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be)
+    if coupling is not None:
+        if x1 is not None or x0 is not None or base is not None:
+            raise ValueError("give either coupling= or x1 (with x0= or base=), not both")
+        d, k, base_spec = coupling.dim, coupling.cond_dim, coupling
+
+        def pairs(i):
+            return coupling._draw(batch_size, None, gen, be)
+    else:
+        if x1 is None:
+            raise TypeError("x1 (target samples) is required unless coupling= is given")
+        x1 = as_points("x1", x1, be)
+        n, d = x1.shape
+        k = 0
+        if x0 is not None and base is not None:
+            raise ValueError("give x0= (paired base samples) or base= (a law), not both")
+        if x0 is not None:
+            x0 = as_points("x0", x0, be, dim=d)
+            if x0.shape[0] != n:
+                raise ValueError(f"x0 must have the shape of x1 {(n, d)}, got {tuple(x0.shape)}")
+        base_spec = as_base(x0 if x0 is not None else base, d)
+        law = base_spec
+
+        def pairs(i):
+            idx = gen.integers(0, n, (batch_size,))
+            xb = xp.take(x1, idx, axis=0)
+            return (law.sample(batch_size, gen, be) if x0 is None else xp.take(x0, idx, axis=0)), xb, None
+
+    params = init_mlp(d, hidden, n_time, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be, cond_dim=k)
 
     def batches(i):
-        idx = gen.integers(0, n, (batch_size,))
-        return (
-            gen.uniform((batch_size,)),
-            gen.normal((batch_size, d)),
-            xp.take(x1, idx, axis=0),
-            gen.normal((batch_size, d)),
-        )
+        x0b, xb, xib = pairs(i)
+        return gen.uniform((batch_size,)), x0b, xb, gen.normal((batch_size, d)), xib
 
     def loss(p, batch):
-        t, x0, xb, z = batch
-        return velocity_loss(lambda tt, x: mlp_apply(p, tt, x, xp), I, t, x0, xb, z)
+        t, x0b, xb, z, xib = batch
+        if xib is None:
+            return velocity_loss(lambda tt, x: mlp_apply(p, tt, x, xp), I, t, x0b, xb, z)
+        return velocity_loss(lambda tt, x: mlp_apply(p, tt, xp.concat([x, xib], axis=1), xp), I, t, x0b, xb, z)
 
     params, hist = adam(be, loss, params, batches, steps=steps, lr=lr)
-    return MLPModel(I, params, be, {"loss_history": hist, "steps": steps})
+    return MLPModel(I, params, be, {"loss_history": hist, "steps": steps}, base=base_spec, cond_dim=k)

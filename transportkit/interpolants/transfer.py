@@ -69,6 +69,7 @@ class TransferredField(Field):
         self.interpolant = interpolant
         self.dim = field.dim
         self.backend = getattr(field, "backend", None)
+        self.base = getattr(field, "base", None)  # the same base: the transfer is pathwise in (x0, x1)
 
     def __repr__(self) -> str:
         return f"transfer({self.source!r}, {self.interpolant!r})"
