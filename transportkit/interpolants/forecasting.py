@@ -119,7 +119,8 @@ def _run(be: Backend, drift: ConditionalDrift, x0: Any, steps: int, diffusion: A
     bd = drift.bind(be)
     body = _runner(bd, diffusion, gen)
     times = xp.asarray([k / steps for k in range(steps + 1)], dtype=be.dtype, device=be.device)
-    key = ("follmer_em", bd, diffusion, gen) if diffusion is None or isinstance(diffusion, str) or \
+    # the body reads gen only through gen.at(key, i), pure in the loop key (a const): one program per (drift, g)
+    key = ("follmer_em", bd, diffusion) if diffusion is None or isinstance(diffusion, str) or \
         _hashable(diffusion) else None
     x = 1.0 * x0
     return run_steps(be, body, x, steps, consts=(times, gen.loop_key(), x0), key=key, compile=gen.functional,
