@@ -26,7 +26,7 @@ def _moments_within_4se(x, mean, cov):
 
 
 def _closed_form_drift(fi, s, x, x0):
-    """b = a' x0 + b' m + (b b' C + sg sg' s fi)(b^2 C + sg^2 s fi)^{-1}(x - a x0 - b m), written out in NumPy."""
+    """b = a' x0 + b' m + (b b' C + sg sg' s I)(b^2 C + sg^2 s I)^{-1}(x - a x0 - b m), written out in NumPy."""
     c = fi.sigma
     a, ad = 1 - s, -1.0
     b, bd = (s, 1.0) if fi.beta == "linear" else (s * s, 2 * s)
