@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..random import SEED_DEPRECATED
+from . import forecasting as forecasting  # submodules (tk.interpolants.forecasting)
+from . import multimarginal as multimarginal
 from .design import (
     LipschitzResult,
     dilated_schedule,
