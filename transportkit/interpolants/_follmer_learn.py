@@ -38,10 +38,16 @@ class _BoundFeatureDrift(_BoundDrift):
     def __init__(self, be: Backend, model: FeatureDrift):
         super().__init__(be, model.interpolant, model.dim)
         self.F, self.p, self.theta = model.features, model.features.params(be), be.asarray(model._theta_host)
+        F = self.F
+        self.theta3 = be.xp.reshape(self.theta, (F.n_time, F.n_space, self.dim))  # time-major, as the features
 
     def drift(self, s: Any, x: Any, x0: Any) -> Any:
-        phi = self.F(s, self.xp.concat([x, x0], axis=1), self.p, self.xp)
-        return phi @ self.theta
+        xp = self.xp
+        u = xp.concat([x, x0], axis=1)
+        if s.ndim == 0:  # one s for all points: Theta(s) = sum_a P_a(s) Theta_a, then psi @ Theta(s)
+            psi, _ = self.F.space(u, self.p, xp)
+            return psi @ xp.sum(self.F.time(s, xp)[:, None, None] * self.theta3, axis=0)
+        return self.F(s, u, self.p, xp) @ self.theta
 
 
 @declare(name="tk.interpolants.forecasting.fit_drift")
