@@ -190,3 +190,11 @@ def test_bad_inputs_are_refused():
         fc.fit_drift(fi, np.zeros((5, 2)), np.ones((6, 2)))
     with pytest.raises(TypeError, match="FollmerInterpolant"):
         fc.exact_drift("linear", A, C)
+
+
+def test_non_finite_result_warns():
+    from transportkit.errors import NonFiniteWarning
+
+    drift = fc.exact_drift(fc.FollmerInterpolant("linear"), A, C)
+    with np.errstate(all="ignore"), pytest.warns(NonFiniteWarning, match="NaN or inf"):
+        fc.sample(drift, X0, 10, steps=20, diffusion=lambda s, xp: xp.asarray(float("inf")), rng=0)

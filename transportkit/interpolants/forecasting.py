@@ -32,6 +32,7 @@ when :math:`c = 1`), a Föllmer process.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import run_steps
 from .._validation import as_choice, as_count, as_points, check_callable
+from ..errors import NonFiniteWarning
 from ..random import resolve_rng
 from ._follmer import (
     _S_CLIP,
@@ -123,8 +125,12 @@ def _run(be: Backend, drift: ConditionalDrift, x0: Any, steps: int, diffusion: A
     key = ("follmer_em", bd, diffusion) if diffusion is None or isinstance(diffusion, str) or \
         _hashable(diffusion) else None
     x = 1.0 * x0
-    return run_steps(be, body, x, steps, consts=(times, gen.loop_key(), x0), key=key, compile=gen.functional,
-                     desc="Föllmer SDE")
+    out = run_steps(be, body, x, steps, consts=(times, gen.loop_key(), x0), key=key, compile=gen.functional,
+                    desc="Föllmer SDE")
+    if not bool(xp.all(xp.isfinite(out))):
+        warnings.warn("the Föllmer SDE returned NaN or inf (a non-finite drift or diffusion, or too few steps for "
+                      "a stiff drift); raise steps or check the drift", NonFiniteWarning, stacklevel=3)
+    return out
 
 
 def _hashable(obj: Any) -> bool:
