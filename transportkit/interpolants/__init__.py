@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..random import SEED_DEPRECATED
-from . import couplings, operator_time
+from . import couplings, forecasting, multimarginal, operator_time
 from .couplings import Coupling
 from .design import (
     LipschitzResult,
@@ -63,12 +63,14 @@ __all__ = [
     "energy_spectrum",
     "exact_field",
     "expected_energy_spectrum",
+    "forecasting",
     "fit_score",
     "fit_velocity",
     "geodesic_schedule",
     "lipschitz",
     "log_likelihood",
     "log_likelihood_hutchinson",
+    "multimarginal",
     "operator_time",
     "optimal_diffusion",
     "optimal_gaussian_schedule",
