@@ -98,6 +98,11 @@ class Adapter:
             f"available devices: {[str(d) for d in self.devices()]}"
         )
 
+    def with_devices(self, devices: Any) -> Adapter:
+        """This library's adapter with the walker axis (axis 0 of particle arrays) sharded across ``devices``
+        (``get_backend(name, devices=...)``); a ``ValueError`` where the library does not shard."""
+        raise ValueError(f"backend {self.name!r} does not shard across devices (devices=); the jax backend does")
+
     def supports_float64(self, device: Any) -> bool:
         return True
 
