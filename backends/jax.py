@@ -29,6 +29,7 @@ class JaxAdapter(Adapter):
     prefers_host_indexing = True
     compiles_loops = True
     fancy_setitem = False
+    sharded = "transportkit.backends.jax_sharded:sharded_adapter"
 
     def load(self) -> None:
         import jax  # noqa: F401
@@ -98,13 +99,6 @@ class JaxAdapter(Adapter):
 
     def random_source(self, seed: Any, device: Any) -> Any:
         return JaxSource(seed, device)
-
-    def with_devices(self, devices: Any) -> Adapter:
-        """The adapter with the walker axis sharded across ``devices`` (an int count, ``"all"`` or a list of JAX
-        devices): :class:`~transportkit.backends.jax_sharded.ShardedJaxAdapter`."""
-        from .jax_sharded import sharded_adapter
-
-        return sharded_adapter(devices)
 
     def value_and_grad(self):
         import jax
