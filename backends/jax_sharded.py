@@ -132,7 +132,38 @@ class ShardedJaxAdapter(JaxAdapter):
 
     def place(self, x: Any) -> Any:
         """``x`` placed by :meth:`sharding_for` (inside ``jit`` a sharding constraint on the traced value)."""
-        return self._jax.device_put(x, self.sharding_for(tuple(x.shape)))
+        s = self.sharding_for(tuple(x.shape))
+        if isinstance(x, self._jax.core.Tracer):
+            return self._jax.lax.with_sharding_constraint(x, s)
+        return self._jax.device_put(x, s)
+
+    def _constrain(self, x: Any) -> Any:
+        return self.place(x) if isinstance(x, (self._jax.Array, self._jax.core.Tracer)) else x
+
+    def jit(self):
+        """``jax.jit`` whose inputs and outputs are placed by :meth:`sharding_for`: left alone (an uncommitted
+        input, any output), XLA may tile a small array (a ``(2, 2)`` covariance on 4 devices as 2 x 2) in a way
+        that a 1-D mesh cannot name; so every array that crosses the program's boundary follows the one rule."""
+        import functools
+
+        jax = self._jax
+
+        def sharded_jit(f, **kwargs):
+            @functools.wraps(f)
+            def placed(*args, **kw):
+                return jax.tree_util.tree_map(self._constrain, f(*args, **kw))
+
+            compiled = jax.jit(placed, **kwargs)
+
+            @functools.wraps(f)
+            def call(*args, **kw):
+                # inputs placed by the same rule (an uncommitted input would be left to XLA, as the outputs are)
+                args, kw = jax.tree_util.tree_map(self._constrain, (args, kw))
+                return compiled(*args, **kw)
+
+            return call
+
+        return sharded_jit
 
     def asarray(self, x: Any, dtype: Any, device: Any) -> Any:
         import jax.numpy as jnp
