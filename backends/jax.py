@@ -29,6 +29,7 @@ class JaxAdapter(Adapter):
     prefers_host_indexing = True
     compiles_loops = True
     fancy_setitem = False
+    sharded = "transportkit.backends.jax_sharded:sharded_adapter"
 
     def load(self) -> None:
         import jax  # noqa: F401
@@ -229,14 +230,23 @@ def _iterative_factor(A: Any, tol: float, maxiter: int | None):
 
 
 class JaxSource:
-    def __init__(self, seed: Any, device: Any):
+    """Draws from keys split on every draw, put on ``device``; ``place(x)`` (a sharded backend's placement by
+    shape) replaces the ``device_put`` when given, and also constrains the draws inside compiled loops."""
+
+    def __init__(self, seed: Any, device: Any, place: Any = None):
         import jax
 
         from ._seeds import seed_int, seed_sequence
 
         self.seq = seed_sequence(seed)
         self.device = device
+        self.place = place
         self.key = jax.random.key(seed_int(self.seq))
+
+    def _put(self, x: Any) -> Any:
+        import jax
+
+        return jax.device_put(x, self.device) if self.place is None else self.place(x)
 
     def _next(self):
         import jax
@@ -247,22 +257,22 @@ class JaxSource:
     def normal(self, shape, dtype):
         import jax
 
-        return jax.device_put(jax.random.normal(self._next(), shape, dtype=dtype), self.device)
+        return self._put(jax.random.normal(self._next(), shape, dtype=dtype))
 
     def uniform(self, shape, dtype):
         import jax
 
-        return jax.device_put(jax.random.uniform(self._next(), shape, dtype=dtype), self.device)
+        return self._put(jax.random.uniform(self._next(), shape, dtype=dtype))
 
     def integers(self, low, high, shape):
         import jax
         import jax.numpy as jnp
 
         dt = jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32
-        return jax.device_put(jax.random.randint(self._next(), shape, low, high, dtype=dt), self.device)
+        return self._put(jax.random.randint(self._next(), shape, low, high, dtype=dt))
 
     def spawn(self, k):
-        return [JaxSource(s, self.device) for s in self.seq.spawn(k)]
+        return [JaxSource(s, self.device, self.place) for s in self.seq.spawn(k)]
 
     def loop_key(self):
         """A fresh key for draws inside a compiled loop (:meth:`at`)."""
@@ -272,15 +282,20 @@ class JaxSource:
         """A pure stream for step ``i`` of a loop: ``fold_in(key, i)``, then one sub-key per draw (traceable)."""
         import jax
 
-        return _StepSource(jax.random.fold_in(key, i))
+        return _StepSource(jax.random.fold_in(key, i), self.place)
 
 
 class _StepSource:
-    """Draws for one step of a compiled loop; the draw counter is a Python int (fixed order when traced)."""
+    """Draws for one step of a compiled loop; the draw counter is a Python int (fixed order when traced).
+    ``place`` (sharded backends) constrains each draw's sharding; the numbers do not depend on it."""
 
-    def __init__(self, key):
+    def __init__(self, key, place=None):
         self.key = key
         self.count = 0
+        self.place = place
+
+    def _put(self, x):
+        return x if self.place is None else self.place(x)
 
     def _next(self):
         import jax
@@ -291,21 +306,21 @@ class _StepSource:
     def normal(self, shape, dtype):
         import jax
 
-        return jax.random.normal(self._next(), shape, dtype=dtype)
+        return self._put(jax.random.normal(self._next(), shape, dtype=dtype))
 
     def uniform(self, shape, dtype):
         import jax
 
-        return jax.random.uniform(self._next(), shape, dtype=dtype)
+        return self._put(jax.random.uniform(self._next(), shape, dtype=dtype))
 
     def integers(self, low, high, shape):
         import jax
         import jax.numpy as jnp
 
         dt = jnp.int64 if jax.config.read("jax_enable_x64") else jnp.int32
-        return jax.random.randint(self._next(), shape, low, high, dtype=dt)
+        return self._put(jax.random.randint(self._next(), shape, low, high, dtype=dt))
 
     def spawn(self, k):
         import jax
 
-        return [_StepSource(jax.random.fold_in(self._next(), j)) for j in range(k)]
+        return [_StepSource(jax.random.fold_in(self._next(), j), self.place) for j in range(k)]

@@ -65,6 +65,9 @@ class Adapter:
     #: the library's arrays are NumPy arrays in host memory (NumPy only): host-side bookkeeping can use them as
     #: they are, without a copy to or from the device
     is_host: bool = False
+    #: ``"module:function"`` of ``function(devices) -> Adapter``, the adapter with the walker axis sharded across
+    #: ``devices`` (:meth:`with_devices`); empty where the library does not shard
+    sharded: str = ""
 
     # -- availability -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -97,6 +100,17 @@ class Adapter:
             f"device {device!r} does not exist for backend {self.name!r}; "
             f"available devices: {[str(d) for d in self.devices()]}"
         )
+
+    def with_devices(self, devices: Any) -> Adapter:
+        """This library's adapter with the walker axis (axis 0 of particle arrays) sharded across ``devices``
+        (``get_backend(name, devices=...)``), made by the function :attr:`sharded` names; a ``ValueError`` where
+        the library does not shard."""
+        if not self.sharded:
+            raise ValueError(f"backend {self.name!r} does not shard across devices (devices=); the jax backend does")
+        import importlib
+
+        module, _, func = self.sharded.partition(":")
+        return getattr(importlib.import_module(module), func)(devices)
 
     def supports_float64(self, device: Any) -> bool:
         return True

@@ -25,6 +25,7 @@ __all__ = [
     "get_backend",
     "host_backend",
     "resolve_backend",
+    "scalar_device",
 ]
 
 
@@ -63,7 +64,7 @@ class Backend:
                 "silently): call .compute() first, or map the computation over the chunks with dask"
             )
         owner = backends.owner_of(x)
-        if owner is not None and owner is not self.adapter:
+        if owner is not None and owner.name != self.adapter.name:  # (a sharded adapter owns its library's arrays)
             if not owner.is_host:  # host (NumPy) arrays may accompany any backend; other libraries' may not
                 raise TypeError(
                     f"cannot mix arrays of {owner.name!r} with backend {self.name!r}; convert first, e.g. "
@@ -264,21 +265,27 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).rsplit(".", 1)[-1].replace("'", "").replace(">", "")
 
 
-def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> Backend:
+def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None, devices: Any = None) -> Backend:
     """Return the :class:`Backend` for ``name`` (default ``"numpy"``).
 
-    ``name`` is a backend name, a ``Backend`` (returned as is, or re-targeted when ``device``/``dtype`` are
-    given), or ``None``. ``dtype`` defaults to float64 where the device supports it and float32 otherwise
-    (JAX without 64-bit mode). Errors: unknown name -> ``ValueError`` listing the known backends; library not
-    installed -> :class:`BackendUnavailableError` with the ``pip install`` line; unknown device -> ``ValueError``.
+    ``name`` is a backend name, a ``Backend`` (returned as is, or re-targeted when ``device``/``dtype``/``devices``
+    are given), or ``None``. ``dtype`` defaults to float64 where the device supports it and float32 otherwise
+    (JAX without 64-bit mode). ``devices`` (an int count, a list of devices, or ``"all"``; JAX) shards the walker
+    axis across several devices (docs/scaling_devices.md); it excludes ``device``. Errors: unknown name ->
+    ``ValueError`` listing the known backends; library not installed -> :class:`BackendUnavailableError` with the
+    ``pip install`` line; unknown device -> ``ValueError``.
     """
+    if devices is not None and device is not None:
+        raise ValueError("give device= (one device) or devices= (the walker axis sharded across several), not both")
     if isinstance(name, Backend):
-        if device is None and dtype is None:
+        if device is None and dtype is None and devices is None:
             return name
         adapter = name.adapter
-        device = name.device if device is None else device
+        device = name.device if device is None and devices is None else device
     else:
         adapter = backends.load(name or "numpy")
+    if devices is not None:
+        adapter = adapter.with_devices(devices)
     dev = adapter.resolve_device(device)
     xp = adapter.namespace()
     if dtype is None:
@@ -294,6 +301,20 @@ def get_backend(name: Any = None, *, device: Any = None, dtype: Any = None) -> B
     if cached is None:
         cached = _BACKENDS[key] = Backend(adapter.name, xp, dev, dt, adapter)
     return cached
+
+
+def scalar_device(x: Any) -> Any:
+    """The device to create arrays of *other* shapes next to ``x`` (scalars, ``(d,)`` vectors, matrices):
+    ``x.device``, except for an array whose axis 0 is sharded across devices (a backend from
+    ``get_backend("jax", devices=...)``), where it is the replicated placement on the same devices (a walker
+    sharding fits only arrays whose leading axis divides across the devices); ``None`` without a device (a
+    tracer inside ``jit``). Use it instead of ``getattr(x, "device", None)`` for arrays that are not walker arrays.
+    """
+    dev = getattr(x, "device", None)
+    spec = getattr(dev, "spec", None)
+    if spec is not None and hasattr(dev, "update") and not getattr(dev, "is_fully_replicated", True):
+        return dev.update(spec=type(spec)())
+    return dev
 
 
 def host_backend() -> Backend:
@@ -345,13 +366,14 @@ def resolve_backend(*arrays: Any, backend: Any = None, device: Any = None, dtype
         )
     if backend is not None:
         base = get_backend(backend) if not isinstance(backend, Backend) else backend
-        foreign = [n for n, ad in owners.items() if ad is not base.adapter and not ad.is_host]
+        foreign = [n for n, ad in owners.items() if n != base.adapter.name and not ad.is_host]
         if foreign:
             raise TypeError(
                 f"arrays of {foreign[0]!r} passed with backend={base.name!r}; "
                 "use one library per call (NumPy arrays may accompany any backend)"
             )
-        own = [a for a in arrs if backends.owner_of(a) is base.adapter] if base.name in owners else []
+        mine = base.name in owners
+        own = [a for a in arrs if getattr(backends.owner_of(a), "name", None) == base.name] if mine else []
     else:
         base = get_backend(next(iter(owners)) if owners else "numpy")
         own = arrs if owners else []

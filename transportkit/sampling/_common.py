@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend
+from .._backend import Backend, scalar_device
 from .._loops import progress_range
 from ..errors import CapabilityError
 from ..targets import CallableTarget, as_target
@@ -155,7 +155,7 @@ def fd_laplacian(grad: Callable, x: Any, xp: Any, rel_step: float = 1e-4) -> Any
     step :math:`\delta = ` ``rel_step`` :math:`\cdot\max(1, \mathrm{rms}(x))`."""
     n, d = x.shape
     delta = rel_step * max(1.0, float(xp.sqrt(xp.mean(x * x))))
-    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None)) * delta
+    eye = xp.eye(d, dtype=x.dtype, device=scalar_device(x)) * delta
     shifted = xp.reshape(
         xp.concat([x[None, :, :] + eye[:, None, :], x[None, :, :] - eye[:, None, :]], axis=0), (2 * d * n, d)
     )
@@ -234,7 +234,7 @@ class GaussianBase:
     def _m(self, x: Any, xp: Any) -> Any:
         if isinstance(self.mean, float):
             return self.mean
-        return xp.asarray(self.mean, dtype=x.dtype, device=getattr(x, "device", None))
+        return xp.asarray(self.mean, dtype=x.dtype, device=scalar_device(x))
 
     def log_prob(self, x: Any, xp: Any) -> Any:
         z = x - self._m(x, xp)

@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 
 from array_api_compat import array_namespace
 
+from .._backend import scalar_device
 from .._typing import Array
 
 __all__ = [
@@ -120,7 +121,7 @@ def default_step_size(kind: str, scale: float, dim: int) -> float:
 def init_state(x: Any, log_prob: Any, grad: Any, extra: tuple, step_size: float, scale: Any = None) -> MCMCState:
     """The state at positions ``x`` with the step size as a 0-d array of ``x``'s dtype and device."""
     xp = array_namespace(x)
-    h = xp.asarray(step_size, dtype=x.dtype, device=getattr(x, "device", None))
+    h = xp.asarray(step_size, dtype=x.dtype, device=scalar_device(x))
     return MCMCState(x, log_prob, grad, tuple(extra), h, scale)
 
 
@@ -279,7 +280,7 @@ def particle_scale(x: Any, log_w: Any, kind: str) -> Array:
         return xp.sqrt(var)
     d = x.shape[1]
     cov = (w[:, None] * xc).T @ xc
-    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None))
+    eye = xp.eye(d, dtype=x.dtype, device=scalar_device(x))
     good = xp.all(xp.isfinite(cov)) & xp.all(ok)
     cov = xp.where(good, cov, eye * var) + 1e-8 * xp.mean(var) * eye
     return xp.linalg.cholesky(cov)

@@ -118,7 +118,9 @@ Gradient-free methods (``"rwm"``, or ``kernel="rwm"`` for ``"ais"``/``"smc"``) n
 
 Each method takes the options in the table below (generated from the registry); an unknown option is a
 ``TypeError`` naming ``tk.sample(method=...)`` and the nearest accepted name, an unknown ``method`` a ``ValueError``
-listing the methods. Returns :class:`~transportkit.sampling.results.Samples`.
+listing the methods. ``shard=True`` (every JAX device; or an int count or a list of devices) runs on
+``get_backend(backend or "jax", devices=...)``: the walker axis split across devices (docs/scaling_devices.md).
+Returns :class:`~transportkit.sampling.results.Samples`.
 
 """
 
@@ -148,6 +150,23 @@ def _target_backend(obj: Any, options: dict[str, Any]) -> Any:
     return None if be is None or be.is_host else be.name
 
 
+def _shard(method: str, m: Method, options: dict[str, Any]) -> None:
+    """``shard=``: sugar for ``backend=get_backend(backend or "jax", devices=...)`` (True: every device; an int or a
+    list of devices: those), the walker axis sharded across devices (docs/scaling_devices.md)."""
+    from .._backend import get_backend
+
+    shard = options.pop("shard")
+    if shard is None or shard is False:
+        return
+    where = f"tk.sample(method={method!r})"
+    if m.options is not None and "backend" not in m.options:
+        raise TypeError(f"{where} takes no backend, so shard= does not apply")
+    if options.get("device") is not None:
+        raise ValueError(f"{where}: give device= (one device) or shard= (the walkers across devices), not both")
+    be = options.get("backend")
+    options["backend"] = get_backend("jax" if be is None else be, devices="all" if shard is True else shard)
+
+
 def sample(obj: Any, n: int, *, method: str | None = None, **options: Any) -> Samples:  # docstring set at import
     _ensure_builtin()
     n = as_count("n", n)
@@ -171,6 +190,8 @@ def sample(obj: Any, n: int, *, method: str | None = None, **options: Any) -> Sa
     m = METHODS[method]
     if not m.accepts(obj):
         raise TypeError(f"method {method!r} samples from {m.kind or 'other objects'}, got {type(obj).__name__}")
+    if "shard" in options:
+        _shard(method, m, options)
     if m.options is not None:
         check_options(f"tk.sample(method={method!r})", options, m.options)
         if "backend" in m.options and options.get("backend") is None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from .._backend import scalar_device
 from ..numerics import ess, logmeanexp, logsumexp
 from ._common import take_parts
 
@@ -80,7 +81,7 @@ def categorical_unchecked(log_p: Any, n: int, gen: Any, xp: Any) -> Any:
     cdf = xp.cumulative_sum(xp.exp(log_p - logsumexp(log_p, xp=xp)))
     u = gen.uniform((n,), dtype=log_p.dtype) * cdf[-1]
     idx = xp.searchsorted(cdf, u, side="right")
-    return xp.minimum(idx, xp.asarray(log_p.shape[0] - 1, dtype=idx.dtype, device=getattr(idx, "device", None)))
+    return xp.minimum(idx, xp.asarray(log_p.shape[0] - 1, dtype=idx.dtype, device=scalar_device(idx)))
 
 
 def resample_indices(log_w: Any, method: str, gen: Any, xp: Any, islands: int = 1) -> Any:
@@ -92,7 +93,7 @@ def resample_indices(log_w: Any, method: str, gen: Any, xp: Any, islands: int = 
     n = log_w.shape[0]
     K = int(islands)
     m = n // K
-    dev = getattr(log_w, "device", None)
+    dev = scalar_device(log_w)
     lw = xp.reshape(log_w, (K, m))
     lse = logsumexp(lw, axis=1, keepdims=True, xp=xp)
     dead = lse == -math.inf

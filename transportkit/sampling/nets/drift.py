@@ -13,6 +13,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from ..._backend import scalar_device
 from ..._validation import check_returned_shape
 from .features import DriftModel
 from .mlp_drift import mlp_drift_div
@@ -41,7 +42,7 @@ def combined_drift(
 
     def drift(t: Any, x: Any, s: Any, need_div: bool) -> tuple[Any, Any]:
         xp = array_namespace(x)
-        tt = xp.asarray(t, dtype=x.dtype, device=getattr(x, "device", None))
+        tt = xp.asarray(t, dtype=x.dtype, device=scalar_device(x))
         b, div = mlp_drift_div(params, tt, x, xp, *scales)
         if lin is not None:
             b0, d0 = lin(t, x, s, need_div)

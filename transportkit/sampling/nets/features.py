@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..._backend import scalar_device
 from ..._validation import close_matches
 
 __all__ = ["FAMILIES", "DriftModel", "check_features", "make_families"]
@@ -28,7 +29,7 @@ FAMILIES = ("affine", "diag", "score", "rbf", "sep")
 
 
 def _dev(x: Any) -> Any:
-    return getattr(x, "device", None)
+    return scalar_device(x)
 
 
 class _Affine:

@@ -16,6 +16,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from ..._backend import scalar_device
+
 __all__ = ["init_net", "mlp_drift_div", "mlp_scales", "pinn_data", "train_mlp"]
 
 
@@ -43,7 +45,7 @@ def mlp_drift_div(params: dict[str, Any], t: Any, x: Any, xp: Any, scale_in: flo
         if i < n_layers - 1:
             h = xp.tanh(h)
             jt = jt * (1.0 - h * h)[:, None, :]
-    eye = xp.eye(d, dtype=x.dtype, device=getattr(x, "device", None))
+    eye = xp.eye(d, dtype=x.dtype, device=scalar_device(x))
     div = xp.sum(xp.reshape(jt * eye[None, :, :], (n, d * d)), axis=1)
     return scale_out * h, scale_out * div
 

@@ -30,6 +30,7 @@ import math
 import warnings
 from typing import Any
 
+from ..._backend import scalar_device
 from ..._loops import progress_range, run_steps, scan_steps
 from ...errors import TransportkitWarning
 from .._common import GeometricPath
@@ -68,7 +69,7 @@ def _drop_nonfinite(xp: Any, A: Any, A_start: Any, lost: Any) -> tuple[Any, Any]
 
 
 def _zero_count(xp: Any, A: Any) -> Any:
-    return xp.zeros((), dtype=xp.int32, device=getattr(A, "device", None))
+    return xp.zeros((), dtype=xp.int32, device=scalar_device(A))
 
 
 def simulate(
