@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
+from .._typing import Array
 from .._validation import as_choice, as_points, as_real
 
 __all__ = ["ConditionalDrift", "ExactDrift", "FollmerCoefficients", "FollmerInterpolant", "exact_drift",
@@ -104,7 +105,7 @@ def _g2_optimal(c: FollmerCoefficients, s: Any) -> Any:
     return c.sg * ((2.0 * c.q - 1.0) * c.sg - 2.0 * s * c.sgd)
 
 
-def optimal_diffusion(interpolant: FollmerInterpolant, s: Any, *, backend: Any = None) -> Any:
+def optimal_diffusion(interpolant: FollmerInterpolant, s: Any, *, backend: Any = None) -> Array:
     r"""The diffusion :math:`g_s` that minimizes the path-KL weight of a drift error (a Föllmer process):
     :math:`g_s^2 = 2s\sigma_s(\dot\beta_s\sigma_s - \beta_s\dot\sigma_s)/\beta_s - \sigma_s^2`, i.e.
     :math:`c^2(1 - s^2)` for :math:`\beta = s` and :math:`c^2(1-s)(3-s)` for :math:`\beta = s^2`

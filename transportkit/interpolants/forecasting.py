@@ -39,6 +39,7 @@ from typing import Any
 from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import run_steps
+from .._typing import Array
 from .._validation import as_choice, as_count, as_points, check_callable
 from ..errors import NonFiniteWarning
 from ..random import resolve_rng
@@ -151,7 +152,7 @@ def sample(
     diffusion: Any = None,
     rng: Any = None,
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Draw from :math:`\rho(x_1 \mid x_0)` by the SDE :math:`dX_s = \tilde b\,ds + g_s\,dW_s`, :math:`X_0 = x_0`
     (Euler–Maruyama on ``steps`` uniform steps; compiled on JAX).
 
@@ -175,7 +176,7 @@ def forecast(
     diffusion: Any = None,
     rng: Any = None,
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Forecast a trajectory by repeated conditional sampling: :math:`X^{(0)} = x_0`, then
     :math:`X^{(k+1)} \sim \rho(\cdot \mid X^{(k)})` by :func:`sample` for each ensemble member, ``horizon`` times.
     Returns the ensemble at every lag, shape (horizon + 1, n, d) (Chen et al. 2024, arXiv:2403.13724)."""

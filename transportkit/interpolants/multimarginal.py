@@ -26,6 +26,7 @@ from typing import Any
 
 from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
+from .._typing import Array
 from .._validation import as_count, as_points, as_real
 from ..integrate import odeint
 from ..random import resolve_rng
@@ -457,7 +458,7 @@ def transport(
     solver: str = "rk4",
     return_path: bool = False,
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Carry samples ``x`` (n, d) of :math:`\rho_i` to :math:`\rho_j` along ``path`` (a :class:`SimplexPath`, or a
     pair (i, j) for the straight edge) by :math:`\dot x = \sum_k \dot\alpha_k(t) g_k(\alpha(t), x)`,
     :math:`t \in [0, 1]`, with :func:`transportkit.integrate.odeint` (compiled on JAX) (Albergo, Boffi, Lindsey &

@@ -33,6 +33,7 @@ from typing import Any
 from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
 from .._loops import run_steps
+from .._typing import Array
 from .._validation import as_choice, as_count, as_points
 from ..gaussians import GaussianMixture, gaussian_terms
 from ..random import SEED_DEPRECATED, resolve_rng
@@ -260,7 +261,7 @@ def transport(
     steps: int = 100,
     solver: str = "heun",
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Push ``x`` (n, d), a draw of :math:`x_{\alpha(0)}`, along ``path`` (a :class:`Path` or a callable
     ``alpha(tau, xp) -> (d,)``; default :func:`linear_path` (1, 0): noise to data) to :math:`\tau = 1` in ``steps``
     steps of ``solver`` ``"heun"`` (second order) or ``"euler"`` (the DDIM step); see the module docstring."""
@@ -296,7 +297,7 @@ def transport(
 
 @declare(uses=("jit",), name="tk.interpolants.operator_time.sample")
 def sample(denoiser: Any, n: int, *, steps: int = 100, solver: str = "heun", rng: Any = None,
-           seed: Any = SEED_DEPRECATED, backend: Any = None) -> Any:
+           seed: Any = SEED_DEPRECATED, backend: Any = None) -> Array:
     """``n`` draws of the data law: noise :math:`x_0 \\sim N(0, I)` pushed along :func:`linear_path` (1, 0)."""
     n = as_count("n", n)
     be = get_backend(backend if backend is not None else getattr(denoiser, "backend", None)
@@ -317,7 +318,7 @@ def inpaint(
     rng: Any = None,
     seed: Any = SEED_DEPRECATED,
     backend: Any = None,
-) -> Any:
+) -> Array:
     r"""Zero-shot inpainting: draws of the masked coordinates given the observed ones (``mask`` (d,) 0/1 or
     bool, 1 = observed). ``x_obs``: (d,) with ``n`` draws, or (n, d) (one observation per row); its masked entries
     are ignored (NaN allowed). Observed coordinates stay at :math:`\alpha = 0` with their values (never moved);

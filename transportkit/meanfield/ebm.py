@@ -37,6 +37,7 @@ from .._backend import Backend, resolve_backend
 from .._capabilities import declare
 from .._loops import Loops, scan_steps
 from .._results import Result
+from .._typing import Array
 from .._validation import as_bool, as_count, as_points, as_real
 from ..errors import NonFiniteWarning
 from ..random import SEED_DEPRECATED, resolve_rng
@@ -45,7 +46,7 @@ from .units import Gaussian, Ridge, Unit, get_unit
 __all__ = ["EBMResult", "ebm_gda", "energy_gradient_x"]
 
 
-def energy_gradient_x(unit: Unit, X: Any, c: Any, W: Any, xp: Any) -> Any:
+def energy_gradient_x(unit: Unit, X: Any, c: Any, W: Any, xp: Any) -> Array:
     r""":math:`\nabla_x E(x) = \frac1n\sum_ic_i\nabla_x\varphi(x;w_i)` at the rows of ``X`` ``(m, d)``, ``(m, d)``:
     :math:`\sigma'(w_{:d}\cdot x + b)\,w_{:d}` for ridge units, :math:`-\varphi\,(x - z)/s^2` for Gaussian units."""
     n, d = W.shape[0], X.shape[1]

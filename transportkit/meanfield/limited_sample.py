@@ -26,6 +26,7 @@ from typing import Any
 from .._backend import resolve_backend
 from .._capabilities import declare
 from .._results import Result
+from .._typing import Array
 from .._validation import as_count, as_points, as_real
 from ..integrate import odeint
 from ..random import SEED_DEPRECATED, resolve_rng
@@ -34,7 +35,7 @@ from .experiments import PowerLawFit, fit_power_law
 __all__ = ["LimitedSampleResult", "empirical_denoiser", "empirical_flow", "limited_sample_error"]
 
 
-def empirical_denoiser(t: Any, x: Any, data: Any, xp: Any) -> Any:
+def empirical_denoiser(t: Any, x: Any, data: Any, xp: Any) -> Array:
     r""":math:`E[x_1|x_t = x]` for the linear interpolant from :math:`N(0, I)` to the empirical measure of the rows of
     ``data`` ``(n, d)``, at the rows of ``x`` ``(m, d)`` and a time ``0 <= t < 1`` (log-space softmax)."""
     s = 1.0 - t
@@ -49,7 +50,7 @@ def empirical_denoiser(t: Any, x: Any, data: Any, xp: Any) -> Any:
 
 @declare()
 def empirical_flow(data: Any, n_samples: int, *, steps: int = 60, t_end: float = 1e-4, rng: Any = None,
-                   backend: Any = None, seed: Any = SEED_DEPRECATED) -> Any:
+                   backend: Any = None, seed: Any = SEED_DEPRECATED) -> Array:
     r"""Samples of the flow of the empirical-data velocity :math:`b = (D - x)/(1-t)` (module docstring) from
     :math:`N(0, I)`: RK4 on the grid :math:`t_k = 1 - \epsilon^{k/K}` (uniform in :math:`\log(1-t)`, where
     :math:`b` stiffens), ``K = steps``, :math:`\epsilon` = ``t_end`` (the remaining time :math:`1 - t`), then the

@@ -159,7 +159,9 @@ def _island_log_weights(cfg: ResampleConfig, rs: ResampleState, A: Any, xp: Any)
     return xp.reshape(rs.log_z[:, None] + xp.reshape(A, (cfg.K, cfg.m)), (cfg.n,))
 
 
-def run_fixed(step: Callable, carry: AISCarry, steps: int, be: Any, compiled: bool, key: Any, opts: Any, gen: Any):
+def run_fixed(
+    step: Callable, carry: AISCarry, steps: int, be: Any, compiled: bool, key: Any, opts: Any, gen: Any
+) -> tuple[AISCarry, Any, int]:
     grid = [1.0 if k == steps else k / steps for k in range(steps + 1)]
     if compiled:
         grid = be.xp.asarray(grid, dtype=carry.A.dtype, device=be.device)
