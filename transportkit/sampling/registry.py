@@ -97,7 +97,13 @@ def _ensure_builtin() -> None:
 
 def methods_table() -> str:
     """The registered methods as a Markdown table: method, what it samples, what it does, and its options (from
-    the registry; the same text is in ``tk.sample``'s docstring and in docs/sampling.md)."""
+    the registry; the same text is in ``tk.sample``'s docstring and in docs/sampling.md). The built-in methods
+    are registered first, so the table does not depend on which modules were imported before."""
+    _ensure_builtin()
+    return _table()
+
+
+def _table() -> str:
     rows = ["| method | samples from | what it does | options |", "| --- | --- | --- | --- |"]
     for name in sorted(METHODS, key=lambda k: (not any(k == d for _, d in DEFAULTS), k)):
         m = METHODS[name]
@@ -126,7 +132,7 @@ Returns :class:`~transportkit.sampling.results.Samples`.
 
 
 def _refresh_docstring() -> None:
-    sample.__doc__ = _SAMPLE_DOC + methods_table() + "\n"
+    sample.__doc__ = _SAMPLE_DOC + _table() + "\n"
 
 
 def _target_backend(obj: Any, options: dict[str, Any]) -> Any:
