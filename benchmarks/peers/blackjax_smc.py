@@ -8,8 +8,10 @@ All methods follow the same geometric path from the same normalized base N(0, ba
 ``base_scale``) to the target, with one MALA move per temperature:
 
 - ``tk-smc``: :func:`transportkit.sampling.ais.smc` with ``n_mcmc=1, precondition="none"`` (its defaults adapt the
-  number of moves), systematic resampling when ESS/n < 0.5, MALA step size
-  adapted on the fly (acceptance 0.574); n (K + 1) target evaluations (value + gradient).
+  number of moves) and ``islands=1`` (one population, as blackjax), systematic resampling when ESS/n < 0.5, MALA
+  step size adapted on the fly (acceptance 0.574); n (K + 1) target evaluations (value + gradient).
+- ``tk-smc-isl``: the same with the default islands (up to 10 independent populations, run one after another:
+  the standard error comes from their spread).
 - ``tk-nets``: :func:`transportkit.sampling.nets.nets` with b = 0 (annealed Langevin, exact forward/backward
   path weights), eps = 10, systematic resampling when ESS/n < 0.5; n (K + 1) evaluations.
 - ``blackjax-smc``: ``blackjax.smc.tempered.build_kernel`` with ``blackjax.mala``, systematic resampling at every
@@ -136,13 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.targets.split(","):
         label, make = targets[key]
         t = make()
-        rows: dict[str, list] = {"tk-smc": [], "tk-nets": [], "blackjax-smc": []}
+        rows: dict[str, list] = {"tk-smc": [], "tk-smc-isl": [], "tk-nets": [], "blackjax-smc": []}
         first: dict[str, float] = {}
         for rep in range(args.reps + 1):  # rep 0 compiles / warms up: reported as the first-call time
             seed = rep
             t0 = time.perf_counter()
-            r = smc(t, args.n, steps=args.steps, n_mcmc=1, precondition="none", backend=be, rng=seed)
+            r = smc(t, args.n, steps=args.steps, n_mcmc=1, precondition="none", islands=1, backend=be, rng=seed)
             w_smc = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r10 = smc(t, args.n, steps=args.steps, n_mcmc=1, precondition="none", backend=be, rng=seed)
+            w_smc10 = time.perf_counter() - t0
             h_trace = r.info["step_size_trace"]
             t0 = time.perf_counter()
             q = nets(
@@ -154,10 +159,13 @@ def main(argv: list[str] | None = None) -> int:
             lz, ess, _, ev = _blackjax_run(t, args.n, k_bj, h_trace, seed)
             w_bj = time.perf_counter() - t0
             if rep == 0:
-                first = {"tk-smc": w_smc, "tk-nets": w_nets, "blackjax-smc": w_bj}
+                first = {"tk-smc": w_smc, "tk-smc-isl": w_smc10, "tk-nets": w_nets, "blackjax-smc": w_bj}
             if rep == 0 and args.reps > 0:
                 continue
             rows["tk-smc"].append((r.log_Z, r.log_Z_stderr, r.ess, r.info["target_evaluations"], w_smc))
+            rows["tk-smc-isl"].append(
+                (r10.log_Z, r10.log_Z_stderr, r10.ess, r10.info["target_evaluations"], w_smc10)
+            )
             rows["tk-nets"].append((q.log_Z, q.log_Z_stderr, q.ess, q.info["target_evaluations"], w_nets))
             rows["blackjax-smc"].append((lz, math.nan, ess, ev, w_bj))
         for meth, vals in rows.items():
