@@ -36,7 +36,7 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------------------ bases
 class Base:
-    """The law :math:`\rho_0` a field starts from: ``sample(n, gen, be)`` and, where known, ``log_prob(x, be)``.
+    r"""The law :math:`\rho_0` a field starts from: ``sample(n, gen, be)`` and, where known, ``log_prob(x, be)``.
     ``standard_normal`` is ``True`` only for :math:`N(0, I)` (the one-sided conversions assume it)."""
 
     dim: int
