@@ -158,7 +158,7 @@ def diffusion_function(diffusion: Any) -> Callable[[Any], Any]:
 
 
 def _check_diffusion(eps: Callable, ts: list[float], solver: str, be: Backend) -> None:
-    """Evaluate a callable :math:`\varepsilon(t)` at the times the run will use (at most 1000 of them, evenly
+    r"""Evaluate a callable :math:`\varepsilon(t)` at the times the run will use (at most 1000 of them, evenly
     spread): each value must be a finite, non-negative real scalar, else a ``ValueError`` naming the time."""
     n = len(ts) - 1
     idx = range(n) if n <= 1000 else sorted({round(k * (n - 1) / 999) for k in range(1000)})

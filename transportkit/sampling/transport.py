@@ -135,7 +135,7 @@ def _chunk_task(field: Any, n: int, method: str, solver: str, ts: list, diffusio
 
 
 class _forward_drift:
-    """:math:`b + \varepsilon s` of a bound field; hashable by (field, diffusion) so that repeated runs reuse one
+    r""":math:`b + \varepsilon s` of a bound field; hashable by (field, diffusion) so that repeated runs reuse one
     compiled program."""
 
     def __init__(self, bf: Any, eps: Any):
