@@ -146,7 +146,7 @@ def test_sde_with_optimal_diffusion_samples_the_target():
     m, C = np.array([1.0, -0.5]), np.array([[1.0, 0.6], [0.6, 0.5]])
     f = tk.interpolants.exact_field("linear", tk.targets.Gaussian(m, C))
     n = 1500
-    x = tk.sample(f, n, method="sde", diffusion=optimal_diffusion("linear"), steps=400, seed=3).x
+    x = tk.sample(f, n, method="sde", diffusion=optimal_diffusion("linear"), steps=400, rng=3).x
     se_m = np.sqrt(np.diag(C) / n)
     se_c = np.sqrt((np.outer(np.diag(C), np.diag(C)) + C**2) / n)
     assert np.all(np.abs(x.mean(0) - m) < 4 * se_m)

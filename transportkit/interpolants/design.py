@@ -330,7 +330,8 @@ def geodesic_schedule(target: Any, *, surrogate: bool = False, start: float = 1e
     if start > 0:  # the straight line from (0, 0) to (start, beta(start)), then the geodesic's nodes
         j = next(i for i, v in enumerate(tn) if v >= start)
         bs = bn[j - 1] + (bn[j] - bn[j - 1]) * (start - tn[j - 1]) / (tn[j] - tn[j - 1])
-        tn, bn = [0.0, start] + [v for v in tn[j:] if v > start], [0.0, bs] + [b for v, b in zip(tn[j:], bn[j:]) if v > start]
+        keep = [i for i in range(j, len(tn)) if tn[i] > start]
+        tn, bn = [0.0, start] + [tn[i] for i in keep], [0.0, bs] + [bn[i] for i in keep]
     tab = _Table(tn, bn)
     return _vp_schedule(
         f"geodesic({target!r}, start={start:g})",
