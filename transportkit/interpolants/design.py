@@ -232,7 +232,30 @@ def _vp_schedule(name: str, beta: Callable, beta_dot: Callable, inv: Callable | 
     return Interpolant.from_schedule(sched)
 
 
-def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001, floor: float = 1e-3) -> Interpolant:
+def _linear_start(name: str, beta: Callable, bbd: Callable, inv: Callable, start: float) -> Interpolant:
+    """The VP schedule ``beta`` with its start replaced by the straight line from (0, 0) to (start, beta(start))."""
+    hx = host_backend().xp
+    bs = float(beta(hx.asarray([start], dtype=hx.float64), hx)[0])
+    slope = bs / start
+
+    def b(t, xp):
+        return xp.where(t < start, slope * t, beta(xp.where(t < start, start, t), xp))
+
+    def bb(t, xp):
+        return xp.where(t < start, slope * slope * t, bbd(xp.where(t < start, start, t), xp))
+
+    def bd(t, xp):
+        return xp.where(t < start, slope * xp.ones_like(t), _safe_div(bb(t, xp), b(t, xp), xp, math.inf))
+
+    def th_inv(th, xp):
+        s = xp.sin(th)
+        return xp.where(s < bs, s / slope, inv(xp.where(s < bs, math.asin(bs), th), xp))
+
+    return _vp_schedule(name, b, bd, th_inv, bb)
+
+
+def geodesic_schedule(target: Any, *, surrogate: bool = False, start: float = 1e-3, nodes: int = 4001,
+                      floor: float = 1e-3) -> Interpolant:
     r"""The variance-preserving schedule (:math:`\alpha = \sqrt{1-\beta^2}`) minimizing
     :math:`A_2 = \int_0^1 E\|\nabla b\|^2 dt` for a :class:`~transportkit.targets.SymmetricMixture` target (Chen,
     Vanden-Eijnden & Xu 2025, arXiv:2509.01629).
@@ -247,7 +270,13 @@ def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001
     :math:`\beta'(0)`, so start sampling slightly after 0, from the exact law there).
 
     ``surrogate=True``: the authors' closed form :math:`\beta(t) = M^{-1}\sqrt{-\log(1 - (1 - e^{-M^2})t)}`,
-    :math:`M = |\mu|`."""
+    :math:`M = |\mu|`.
+
+    ``start``: the geodesic's :math:`\beta \propto \sqrt t` makes :math:`\beta'(t_0) \propto t_0^{-1/2}` at the
+    first Runge–Kutta stage, so few-step sampling from :math:`t_0 \to 0` collapses onto the majority mode. The
+    authors start their uniform RK4 grid at :math:`t_0 = 10^{-3}`; here :math:`\beta` is the straight line from 0 to
+    :math:`\beta(\text{start})` on :math:`[0, \text{start}]` and the geodesic after, a regular schedule that samplers
+    can start at 0 (``start=0``: the bare geodesic)."""
     from ..highdim_targets import SymmetricMixture
     from .highdim import symmetric_jacobian_moments
 
@@ -255,6 +284,7 @@ def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001
         raise TypeError(f"geodesic_schedule needs a SymmetricMixture target, got {type(target).__name__}")
     nodes = as_count("nodes", nodes, low=3)
     floor = as_real("floor", floor, low=0.0, low_open=True)
+    start = as_real("start", start, low=0.0, high=1.0, high_open=True)
     M2 = target.m**2 * target.dim
     if M2 == 0:
         raise ValueError("geodesic_schedule needs m != 0 (the two modes coincide)")
@@ -282,6 +312,8 @@ def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001
         def inv(th, xp):
             return -xp.expm1(-M2 * xp.sin(th) ** 2) / kap
 
+        if start > 0:
+            return _linear_start(f"geodesic_surrogate(M={math.sqrt(M2):.4g}, start={start:g})", b, bbd, inv, start)
         return _vp_schedule(f"geodesic_surrogate(M={math.sqrt(M2):.4g})", b, bd, inv, bbd)
     xp = host_backend().xp
     beta = xp.linspace(0.0, 1.0, nodes, dtype=xp.float64)
@@ -294,10 +326,15 @@ def geodesic_schedule(target: Any, *, surrogate: bool = False, nodes: int = 4001
     rg = xp.sqrt(xp.clip(G, 0.0, None))
     rg = rg + floor * float(xp.max(rg))
     H = xp.concat([xp.zeros(1, dtype=xp.float64), xp.cumulative_sum(0.5 * (rg[1:] + rg[:-1]) * (beta[1:] - beta[:-1]))])
-    tn = H / H[-1]
-    tab = _Table([float(v) for v in tn], [float(v) for v in beta])
+    tn, bn = [float(v) for v in H / H[-1]], [float(v) for v in beta]
+    if start > 0:  # the straight line from (0, 0) to (start, beta(start)), then the geodesic's nodes
+        j = next(i for i, v in enumerate(tn) if v >= start)
+        bs = bn[j - 1] + (bn[j] - bn[j - 1]) * (start - tn[j - 1]) / (tn[j] - tn[j - 1])
+        keep = [i for i in range(j, len(tn)) if tn[i] > start]
+        tn, bn = [0.0, start] + [tn[i] for i in keep], [0.0, bs] + [bn[i] for i in keep]
+    tab = _Table(tn, bn)
     return _vp_schedule(
-        f"geodesic({target!r})",
+        f"geodesic({target!r}, start={start:g})",
         tab.beta_at,
         tab.slope_at,
         lambda th, xp: tab.t_of_beta(xp.sin(th), xp),
