@@ -161,7 +161,7 @@ def dilated_schedule(kind: str, d: int, k: float | None = 5.0) -> Interpolant:
 
 # ------------------------------------------------------------------------------------------ mixture geodesic
 class _Table:
-    """Piecewise-linear :math:`\beta(t)` through host nodes, converted once per (namespace, dtype, device)."""
+    r"""Piecewise-linear :math:`\beta(t)` through host nodes, converted once per (namespace, dtype, device)."""
 
     def __init__(self, t: list[float], beta: list[float]):
         self.t, self.beta = t, beta
