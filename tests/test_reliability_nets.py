@@ -106,6 +106,11 @@ def test_improper_flat_target_warns(backend):
 
     with pytest.warns(TransportkitWarning, match="improper"):
         nets(Flat(), 100, steps=5, rounds=0, backend=backend, rng=0)
+    # over islands (each checks its own first batch) the warning is raised once, in the caller
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nets(Flat(), 200, steps=5, rounds=0, resample="systematic", islands=2, backend=backend, rng=0)
+    assert sum("improper" in str(w.message) for w in caught) == 1
 
 
 def test_proper_target_does_not_warn_flat(backend):

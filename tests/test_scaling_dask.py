@@ -166,3 +166,5 @@ def test_nets_client_needs_islands(client):
         nets(g, 400, steps=5, rounds=0, resample="systematic", islands=1, client=client)
     with pytest.raises(TypeError, match=r"client must be a dask\.distributed\.Client"):
         sample_with_drift(g, 400, steps=5, resample="systematic", islands=2, client=object())
+    with pytest.raises(TaskLostError, match=r"island \d of 4 was lost"):
+        nets(AlwaysFails(), 400, steps=3, rounds=0, resample="systematic", islands=4, rng=0, client=client)

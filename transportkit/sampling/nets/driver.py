@@ -31,7 +31,7 @@ from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift
 from .entry import Setup, Streams, _check_drift, _learner, path_options, resolve, setup, streams
 from .features import make_families
-from .islands import NetsIslands, check_client_islands, island_count, run_islands
+from .islands import NetsIslands, check_client_islands, drift_coefficients, island_count, run_islands
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
 from .settings import RunSettings, TrainSettings
@@ -207,7 +207,8 @@ def run_sampler(
     grid = Grid(K, run.eps, run.rule())
     lz_islands = None
     if rs is not None and rs.K > 1:
-        job = NetsIslands(s.target, s.path_kw or {}, n, rs.K, grid, rs.method, rs.threshold, trained, field,
+        coeffs = drift_coefficients(trained)
+        job = NetsIslands(s.target, s.path_kw or {}, n, rs.K, grid, rs.method, rs.threshold, coeffs, field,
                           train_evals == 0)  # fmt: skip
         isl = run_islands(job, be, s.streams.run, pth, client=client, progress=run.progress)
         x, log_w, lz, var, lost, events = isl.x, isl.log_w, isl.lz, isl.var, isl.lost, isl.events

@@ -19,9 +19,9 @@ are the islands' walkers in island order with log-weights :math:`\ell_k + A^i`.
 as the caller built it), the drift's coefficients (the least-squares models, the MLP parameters, the fitted times
 and scales; rebuilt there with :func:`~transportkit.sampling.nets.drift.combined_drift`) or a user drift (pickled
 by Dask's cloudpickle), and the seed. An island is a function of these alone, so running it here or on any worker
-gives the same numbers (to the bit on NumPy). Warnings an island raises (a flat target) are recorded there and
-re-raised once in the caller. A failing island is retried by Dask; one that still fails is a
-:class:`~transportkit._dask.TaskLostError` naming it.
+gives the same numbers (to the bit on NumPy). Warnings the islands raise (a flat target) are recorded there and
+re-raised in the caller, once per kind and place (the first island's message). A failing island is retried by
+Dask; one that still fails is a :class:`~transportkit._dask.TaskLostError` naming it.
 """
 
 from __future__ import annotations
@@ -37,14 +37,23 @@ from ..resampling import Resampler, auto_islands, log_mean_var_array
 from .drift import Field, TrainedDrift, combined_drift
 from .simulate import Grid, simulate
 
-__all__ = ["IslandsResult", "NetsIslands", "check_client_islands", "island_count", "island_task", "run_islands"]
+__all__ = [
+    "IslandsResult",
+    "NetsIslands",
+    "check_client_islands",
+    "drift_coefficients",
+    "island_count",
+    "island_task",
+    "run_islands",
+]
 
 
 class NetsIslands(NamedTuple):
     """What every island shares: the target and the path arguments (to rebuild the path on a worker), the walkers
-    ``n`` and islands ``K``, the grid, the resampling method and threshold, the drift (``trained``: its coefficients
-    are shipped and the drift rebuilt on a worker; else ``field``, None or a user drift, shipped as is), and whether
-    the first batch of target values is checked for flatness."""
+    ``n`` and islands ``K``, the grid, the resampling method and threshold, the drift (``coeffs``: a trained drift's
+    ``(models, net, times, scales)``, from which a worker rebuilds it; else None, and ``field``, None or a user drift,
+    is shipped as is; in this process ``field`` is used either way), and whether the first batch of target values is
+    checked for flatness."""
 
     target: Any
     path_kw: dict
@@ -53,7 +62,7 @@ class NetsIslands(NamedTuple):
     grid: Grid
     method: str
     threshold: float
-    trained: TrainedDrift | None
+    coeffs: tuple | None
     field: Field | None
     flat: bool
 
@@ -69,6 +78,14 @@ class IslandsResult(NamedTuple):
     lz_islands: list[float]
     lost: int
     events: int
+
+
+def drift_coefficients(trained: TrainedDrift | None) -> tuple | None:
+    """What a worker needs to rebuild a trained drift: ``(models, net, times, scales)`` (not its path, training
+    record or cached closures); None without a trained drift."""
+    if trained is None:
+        return None
+    return trained.models, trained.net, tuple(trained.times), tuple(trained.scales)
 
 
 def island_count(n: int, resample: str | None, islands: int | None) -> int:
@@ -90,10 +107,10 @@ def check_client_islands(where: str, client: Any, K: int) -> Any:
 def _drift_for(job: NetsIslands, path: Any, local: bool) -> Field | None:
     """The island's drift: the caller's own object here (one compiled program for all islands on JAX); rebuilt
     from the trained coefficients along the worker's path on a worker."""
-    if local or job.trained is None:
+    if local or job.coeffs is None:
         return job.field
-    tr = job.trained
-    return combined_drift(tr.models, tr.net, list(tr.times), path, tr.scales)
+    models, net, times, scales = job.coeffs
+    return combined_drift(models, net, list(times), path, scales)
 
 
 def island_task(job: NetsIslands, seed: list[int], backend: Any, rng_on_host: bool, path: Any) -> tuple:
@@ -111,7 +128,7 @@ def island_task(job: NetsIslands, seed: list[int], backend: Any, rng_on_host: bo
         warnings.simplefilter("always")
         traj = simulate(be, pth, m, job.grid, _drift_for(job, pth, local), gen, resampler=rs, flat=job.flat)
     lz, _, log_w, _ = rs.finish(traj.A)
-    said = [(w.category, str(w.message)) for w in caught]
+    said = [(w.category, str(w.message), f"{w.filename}:{w.lineno}") for w in caught]
     if not local:
         return be.to_numpy(traj.x), be.to_numpy(log_w), lz, int(traj.lost), rs.events, said
     return traj.x, log_w, lz, int(traj.lost), rs.events, said
@@ -126,9 +143,9 @@ def run_islands(job: NetsIslands, be: Backend, gen: Any, path: Any, *, client: A
     out = run_tasks("nets()", "island", island_task, args, client=client, progress=progress)
     seen: set = set()
     for o in out:
-        for cat, msg in o[5]:
-            if (cat, msg) not in seen:
-                seen.add((cat, msg))
+        for cat, msg, where in o[5]:  # once per kind and place of warning, with the first island's message
+            if (cat, where) not in seen:
+                seen.add((cat, where))
                 warnings.warn(msg, cat, stacklevel=4)
     xp = be.xp
     x = xp.concat([be.asarray(o[0]) for o in out], axis=0)
