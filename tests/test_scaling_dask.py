@@ -168,3 +168,17 @@ def test_nets_client_needs_islands(client):
         sample_with_drift(g, 400, steps=5, resample="systematic", islands=2, client=object())
     with pytest.raises(TaskLostError, match=r"island \d of 4 was lost"):
         nets(AlwaysFails(), 400, steps=3, rounds=0, resample="systematic", islands=4, rng=0, client=client)
+
+
+def test_a_target_used_on_a_device_backend_still_travels():
+    # the per-backend caches (bound targets, converted parameters) hold device objects; a target is pickled without
+    # them (they are rebuilt on first use), so that NETS, which trains here first, can ship it to the workers
+    import cloudpickle
+
+    pytest.importorskip("torch")
+    g = tk.targets.Gaussian([1.5, -1.0], [[0.5, 0.1], [0.1, 0.8]])
+    x = np.array([[0.0, 0.0], [1.0, -2.0]])
+    before = g.log_prob(x)
+    g.bind(tk.get_backend("torch"))
+    g2 = cloudpickle.loads(cloudpickle.dumps(g))
+    assert np.array_equal(g2.log_prob(x), before)

@@ -139,6 +139,8 @@ def run_islands(job: NetsIslands, be: Backend, gen: Any, path: Any, *, client: A
     """Run the K islands (here, or on ``client``'s cluster) and combine them (module docstring)."""
     seeds = task_seeds(gen, job.K)
     spec, pth = (be, path) if client is None else (backend_spec(be), None)
+    if client is not None and job.coeffs is not None:  # the drift travels as coefficients (its closure holds a device)
+        job = job._replace(field=None)
     args = [(job, seeds[k], spec, gen.rng_on_host, pth) for k in range(job.K)]
     out = run_tasks("nets()", "island", island_task, args, client=client, progress=progress)
     seen: set = set()
