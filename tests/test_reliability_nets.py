@@ -106,6 +106,11 @@ def test_improper_flat_target_warns(backend):
 
     with pytest.warns(TransportkitWarning, match="improper"):
         nets(Flat(), 100, steps=5, rounds=0, backend=backend, rng=0)
+    # over islands (each checks its own first batch) the warning is raised once, in the caller
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nets(Flat(), 200, steps=5, rounds=0, resample="systematic", islands=2, backend=backend, rng=0)
+    assert sum("improper" in str(w.message) for w in caught) == 1
 
 
 def test_proper_target_does_not_warn_flat(backend):
@@ -227,8 +232,9 @@ def test_rng_spec7(backend):
 
 # ------------------------------------------------------------------ resampling inside the compiled run (JAX)
 def test_resampling_run_is_compiled_once(backend):
-    # on JAX the run with resampling is one compiled program: a second call (new rng) traces nothing, so the target
-    # is evaluated in Python once (the first batch, validated eagerly); elsewhere once per step plus the first batch
+    # on JAX the run with resampling is one compiled program per island, the same for every island: a second call
+    # (new rng) traces nothing, so the target is evaluated in Python once per island (its first batch, validated
+    # eagerly); elsewhere once per step plus the first batch, per island (the islands run one after another)
     xp = backend.xp
 
     class Spy:
@@ -247,7 +253,7 @@ def test_resampling_run_is_compiled_once(backend):
     a = nets(t, 400, rng=1, **kw)
     before = Spy.calls
     b = nets(t, 400, rng=2, **kw)
-    assert Spy.calls - before == (1 if backend.compiles_loops else steps + 1)
+    assert Spy.calls - before == 2 * (1 if backend.compiles_loops else steps + 1)
     for r in (a, b):
         assert r.info["n_resample"] > 0 and r.info["islands"] == 2
         # two islands: their spread is a rough stderr, so allow 4 SE with a floor of 0.1 (the one-island spread)

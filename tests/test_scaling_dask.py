@@ -15,6 +15,7 @@ import transportkit as tk
 from transportkit._dask import TaskLostError
 from transportkit._target_zoo import GMM40
 from transportkit.sampling.ais import smc
+from transportkit.sampling.nets import nets, sample_with_drift, train
 
 distributed = pytest.importorskip("distributed")
 
@@ -125,3 +126,59 @@ def test_client_needs_tasks(client):
                   method="ode", client=client)  # fmt: skip
     with pytest.raises(ValueError, match="give bootstrap"):
         tk.free_energy.bar(np.ones(5), np.ones(5), client=client)
+
+
+def _same_nets(a, b):
+    assert np.array_equal(a.x, b.x)
+    assert np.array_equal(a.log_weights, b.log_weights)
+    assert a.log_Z == b.log_Z and a.log_Z_stderr == b.log_Z_stderr and a.ess == b.ess
+    for key in ("log_Z_islands", "n_resample", "islands", "nonfinite_walkers", "target_evaluations"):
+        assert a.info[key] == b.info[key], key
+
+
+def test_nets_islands_on_the_cluster_are_the_islands_here(client):
+    # training runs here; the final run's 4 islands run on the 2 workers with the trained drift's coefficients
+    g = tk.targets.Gaussian([1.5, -1.0], [[0.5, 0.1], [0.1, 0.8]])
+    kw = {"steps": 10, "rounds": 1, "n_train": 200, "features": "affine", "resample": "systematic", "islands": 4,
+          "ess_threshold": 1.0, "rng": 3}  # fmt: skip
+    here = nets(g, 400, **kw)
+    there = tk.sample(g, 400, method="nets", client=client, **kw)
+    assert here.info["chosen_round"] == 1 and here.info["models"] is not None  # a learned drift travelled, not b = 0
+    assert here.info["islands"] == 4 and len(here.info["log_Z_islands"]) == 4 and here.info["n_resample"] > 0
+    _same_nets(here, there)
+    # a TrainedDrift given by the caller, and a user drift (pickled by value), travel the same way
+    drift = train(g, n_train=200, steps=10, rounds=1, features="affine", rng=1)
+    run = {"steps": 10, "resample": "systematic", "islands": 4, "rng": 4}
+    _same_nets(sample_with_drift(g, 400, drift, **run), sample_with_drift(g, 400, drift, client=client, **run))
+    _same_nets(sample_with_drift(g, 400, _half_score, **run),
+               sample_with_drift(g, 400, _half_score, client=client, **run))  # fmt: skip
+
+
+def _half_score(t, x):
+    return -0.5 * x, -0.5 * x.shape[1]
+
+
+def test_nets_client_needs_islands(client):
+    g = tk.targets.Gaussian([0.0], [[1.0]])
+    with pytest.raises(ValueError, match="islands >= 2"):
+        nets(g, 400, steps=5, rounds=0, client=client)
+    with pytest.raises(ValueError, match="islands >= 2"):
+        nets(g, 400, steps=5, rounds=0, resample="systematic", islands=1, client=client)
+    with pytest.raises(TypeError, match=r"client must be a dask\.distributed\.Client"):
+        sample_with_drift(g, 400, steps=5, resample="systematic", islands=2, client=object())
+    with pytest.raises(TaskLostError, match=r"island \d of 4 was lost"):
+        nets(AlwaysFails(), 400, steps=3, rounds=0, resample="systematic", islands=4, rng=0, client=client)
+
+
+def test_a_target_used_on_a_device_backend_still_travels():
+    # the per-backend caches (bound targets, converted parameters) hold device objects; a target is pickled without
+    # them (they are rebuilt on first use), so that NETS, which trains here first, can ship it to the workers
+    import cloudpickle
+
+    pytest.importorskip("jax")
+    g = tk.targets.Gaussian([1.5, -1.0], [[0.5, 0.1], [0.1, 0.8]])
+    x = np.array([[0.0, 0.0], [1.0, -2.0]])
+    before = g.log_prob(x)
+    g.bind(tk.get_backend("jax"))
+    g2 = cloudpickle.loads(cloudpickle.dumps(g))
+    assert np.array_equal(g2.log_prob(x), before)

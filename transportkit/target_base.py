@@ -165,6 +165,16 @@ class Target:
         """Whether :meth:`grad_log_prob` is available on ``be`` (analytic, or by the backend's autodiff)."""
         return True
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the per-backend caches (bound targets, parameters converted to a device), which hold
+        device objects that do not pickle and are rebuilt on first use: a target used on JAX or torch here still
+        travels to a Dask worker (``client=``)."""
+        state = dict(self.__dict__)
+        state.pop("_bound_targets", None)
+        if isinstance(state.get("_cache"), dict):
+            state["_cache"] = {}
+        return state
+
     # -- to implement -------------------------------------------------------------------------------
     def _prepare(self, be: Backend) -> None:
         """Move the parameters to ``be`` (called by :meth:`bind`, outside any compiled program)."""

@@ -35,7 +35,10 @@ Estimates: :math:`\log\hat Z_1 = \log Z_0 + \operatorname{logmeanexp}(A)`, ESS a
 ESS/n < ``ess_threshold`` as in SMC (Del Moral, Doucet & Jasra, "Sequential Monte Carlo samplers", JRSS B 2006),
 over ``islands`` independent populations (:mod:`transportkit.sampling.resampling`): with one island the reported
 variance is the sum of the epochs' delta-method variances, which ignores the correlations resampling creates (it
-underestimates the seed-to-seed spread); with several it comes from the spread of the islands' estimates.
+underestimates the seed-to-seed spread); with several it comes from the spread of the islands' estimates. With
+K >= 2 islands the final run is K independent runs of n/K walkers with the trained drift, each from its own seed,
+one after another in this process or as Dask tasks (``client=``), with the same numbers either way
+(:mod:`transportkit.sampling.nets.islands`).
 
 **Honest results** (docs/reliability.md). Arguments are checked at entry by :mod:`transportkit._validation`
 before any target evaluation, including a step that is unstable on the Gaussian base (h·ε ≥ 2σ₀²) and a user drift
@@ -49,8 +52,8 @@ constant on every initial walker (improper) warns. Randomness: ``rng=`` (SciPy S
 **Modules** of :mod:`transportkit.sampling.nets`: ``features`` (drift features), ``pinn`` (least squares),
 ``mlp_drift`` (MLP), ``drift`` (:class:`TrainedDrift`), ``settings`` (:class:`RunSettings`,
 :class:`TrainSettings`), ``simulate`` (the dynamics, compiled on JAX), ``entry`` (what a call resolves and checks at
-entry: backend, streams, path, drift), ``driver`` (:func:`train`, :func:`sample_with_drift`), ``sampler``
-(:func:`nets`).
+entry: backend, streams, path, drift), ``driver`` (:func:`train`, :func:`sample_with_drift`), ``islands`` (the
+final run over K >= 2 islands, here or as Dask tasks with ``client=``), ``sampler`` (:func:`nets`).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift
 from .entry import Setup, Streams, _check_drift, _learner, path_options, resolve, setup, streams
 from .features import make_families
+from .islands import NetsIslands, check_client_islands, drift_coefficients, island_count, run_islands
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
 from .settings import RunSettings, TrainSettings
@@ -190,16 +191,34 @@ def _round(
 
 # ------------------------------------------------------------------------------------------------- sampling
 def run_sampler(
-    s: Setup, n: int, run: RunSettings, field: Field | None, trained: TrainedDrift | None, train_evals: int
+    s: Setup,
+    n: int,
+    run: RunSettings,
+    field: Field | None,
+    trained: TrainedDrift | None,
+    train_evals: int,
+    client: Any = None,
 ) -> Samples:
-    """The final run with drift ``field`` on the setup's run stream, and its estimates."""
+    """The final run with drift ``field`` on the setup's run stream, and its estimates: one population, or, with
+    resampling over K >= 2 islands, K independent island runs here or on ``client``'s cluster
+    (:mod:`transportkit.sampling.nets.islands`)."""
     be, pth, xp, K = s.be, s.path, s.be.xp, run.steps
     rs = s.resampler
-    traj = simulate(
-        be, pth, n, Grid(K, run.eps, run.rule()), field, s.streams.run, resampler=rs, progress=run.progress,
-        flat=train_evals == 0,
-    )  # fmt: skip
-    lz, var, log_w, _ = final_estimate(rs, traj.A, xp)
+    grid = Grid(K, run.eps, run.rule())
+    lz_islands = None
+    if rs is not None and rs.K > 1:
+        coeffs = drift_coefficients(trained)
+        job = NetsIslands(s.target, s.path_kw or {}, n, rs.K, grid, rs.method, rs.threshold, coeffs, field,
+                          train_evals == 0)  # fmt: skip
+        isl = run_islands(job, be, s.streams.run, pth, client=client, progress=run.progress)
+        x, log_w, lz, var, lost, events = isl.x, isl.log_w, isl.lz, isl.var, isl.lost, isl.events
+        lz_islands = [v + pth.log_Z0 for v in isl.lz_islands]
+        works = None
+    else:
+        traj = simulate(be, pth, n, grid, field, s.streams.run, resampler=rs, progress=run.progress,
+                        flat=train_evals == 0)  # fmt: skip
+        lz, var, log_w, _ = final_estimate(rs, traj.A, xp)
+        x, lost, events, works = traj.x, int(traj.lost), 0 if rs is None else rs.events, -traj.A
     lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
     if math.isnan(lz):
         raise ValueError("NETS log-weights are NaN: the target's log_prob returned NaN during the run")
@@ -208,7 +227,6 @@ def run_sampler(
             "every NETS walker was lost (non-finite position or log-weight): the drift or the step diverged; "
             "use more steps, a smaller eps, or select_best=True so that a harmful learned drift is not used"
         )
-    lost = int(traj.lost)
     if lost:
         warnings.warn(
             f"NETS: {lost} walker(s) met a NaN or +inf log-weight during the run (a non-finite position or target "
@@ -239,15 +257,17 @@ def run_sampler(
         "models": models,
         "chosen_round": None if trained is None else trained.chosen_round,
         "mlp": {} if trained is None else trained.mlp,
-        "n_resample": 0 if rs is None else rs.events,
+        "n_resample": events,
         "islands": 1 if rs is None else rs.K,
     }
+    if lz_islands is not None:
+        info["log_Z_islands"] = lz_islands
     if trained is not None and models is not None:
         info["log_Z_pinn"] = trained.log_Z_pinn
         info["fit_times"] = list(trained.times)
     if run.return_works:
-        info["works"] = -traj.A
-    return Samples(x=traj.x, log_weights=log_w + pth.log_Z0, log_Z=lz, log_Z_stderr=se, ess=e, info=info)
+        info["works"] = works
+    return Samples(x=x, log_weights=log_w + pth.log_Z0, log_Z=lz, log_Z_stderr=se, ess=e, info=info)
 
 
 def is_degenerate(ess: float, n: int) -> bool:
@@ -340,6 +360,7 @@ def sample_with_drift(
     dtype: Any = None,
     rng: Any = None,
     progress: bool = False,
+    client: Any = None,
     seed: Any = SEED_DEPRECATED,
 ) -> Samples:
     """Run the NETS sampler with a given drift: ``None`` (b = 0, annealed Langevin with exact path weights), a
@@ -359,6 +380,8 @@ def sample_with_drift(
         see :class:`~transportkit.sampling.nets.settings.RunSettings`.
     path, base, base_mean, base_scale, schedule, backend, device, dtype, rng, progress
         as in :func:`nets` (``seed=``: deprecated alias of ``rng=``).
+    client : dask.distributed.Client, optional
+        run the islands as Dask tasks, as in :func:`nets`.
 
     Returns
     -------
@@ -372,11 +395,12 @@ def sample_with_drift(
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
     n = run.check_n(n)
+    client = check_client_islands("sample_with_drift()", client, island_count(n, run.resample, run.islands))
     _check_drift(drift)
     path_kw = path_options(path, base, base_mean, base_scale, schedule)
     be, gen = resolve(backend, device, dtype, rng, seed)
     s = setup(target, path_kw, be, gen, run=run, n=n, eps_checked=(("eps", run.eps),), drift=drift)
     trained = drift if isinstance(drift, TrainedDrift) else None
-    return run_sampler(s, n, run, as_field(drift), trained, 0)
+    return run_sampler(s, n, run, as_field(drift), trained, 0, client)
 
 

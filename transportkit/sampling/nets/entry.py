@@ -44,12 +44,15 @@ def streams(rng: Any, be: Backend) -> Streams:
 
 @dataclasses.dataclass(frozen=True)
 class Setup:
-    """What a call resolves once, at entry: backend, path, streams and (for a sampling run) the resampler."""
+    """What a call resolves once, at entry: backend, path, streams, (for a sampling run) the resampler, and the target
+    and path arguments the path was built from (NETS islands rebuild it on a Dask worker)."""
 
     be: Backend
     path: Any
     streams: Streams
     resampler: Resampler | None = None
+    target: Any = None
+    path_kw: dict[str, Any] | None = None
 
 
 def setup(
@@ -79,7 +82,7 @@ def setup(
     rs = None
     if run is not None and n is not None:
         rs = make_resampler(run.resample, n, run.islands, run.ess_threshold, st.resample, be.xp, be.dtype, be.device)
-    return Setup(be, pth, st, rs)
+    return Setup(be, pth, st, rs, target, path_kw)
 
 
 def check_stable_step(path: Any, name: str, eps: float, steps: int | None) -> None:

@@ -13,6 +13,7 @@ from ..results import Samples
 from .drift import TrainedDrift, as_field
 from .driver import run_sampler, run_training
 from .entry import _check_drift, _learner, path_options, resolve, setup
+from .islands import check_client_islands, island_count
 from .settings import RunSettings, TrainSettings
 
 __all__ = ["nets"]
@@ -58,6 +59,7 @@ def nets(
     dtype: Any = None,
     rng: Any = None,
     progress: bool = False,
+    client: Any = None,
     seed: Any = SEED_DEPRECATED,
 ) -> Samples:
     r"""Sample ``target`` and estimate its log Z with NETS (see :mod:`transportkit.sampling.nets` for the
@@ -118,6 +120,12 @@ def nets(
         backend resolution, the random stream (SciPy SPEC 7: None for fresh entropy, an int, a
         ``numpy.random.Generator`` or a :class:`transportkit.random.Generator`; ``seed=`` is its deprecated
         alias), and a progress bar.
+    client : dask.distributed.Client, optional
+        run the final run's ``islands`` (``resample=...`` with K >= 2 islands) as Dask tasks on its cluster, retried
+        on failure; training stays in this process and the trained drift's coefficients travel to the workers. The
+        result is the one this process computes with the same ``rng`` (bit-identical on NumPy): with K >= 2 islands
+        the final run is K independent runs in either case (:mod:`transportkit.sampling.nets.islands`,
+        docs/scaling.md).
 
     Returns
     -------
@@ -149,6 +157,7 @@ def nets(
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
     n = run.check_n(n)
+    client = check_client_islands("nets()", client, island_count(n, run.resample, run.islands))
     tr = TrainSettings(
         rounds, n_train, n_fit, eps_train, features, n_centers, rbf_widths, n_sep, ridge, learner, hidden, n_time,
         train_steps, batch_size, lr, buffer_rounds, select_best,
@@ -166,7 +175,7 @@ def nets(
     )  # fmt: skip
     if drift is not None:
         trained = drift if isinstance(drift, TrainedDrift) else None
-        return run_sampler(s, n, run, as_field(drift), trained, 0)
+        return run_sampler(s, n, run, as_field(drift), trained, 0, client)
     n_tr = min(n, 2000) if tr.n_train is None else tr.n_train
     trained = run_training(s, tr, run, n_tr, run.progress)
-    return run_sampler(s, n, run, trained.field, trained, trained.target_evaluations)
+    return run_sampler(s, n, run, trained.field, trained, trained.target_evaluations, client)
