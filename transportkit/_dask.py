@@ -18,11 +18,11 @@ Dask is imported only here, inside the functions that use it (transportkit impor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ._loops import progress_bar
 
-__all__ = ["TaskLostError", "backend_spec", "check_client", "run_tasks", "task_backend", "task_generator", "task_seeds"]
+__all__ = ["ClientLike", "TaskLostError", "backend_spec", "check_client", "run_tasks", "task_backend", "task_generator", "task_seeds"]
 
 #: Dask retries of a failed task before it is declared lost
 RETRIES = 2
@@ -32,7 +32,15 @@ class TaskLostError(RuntimeError):
     """A task (island, chunk, bootstrap block) failed on the cluster after its retries."""
 
 
-def check_client(where: str, client: Any) -> Any:
+class ClientLike(Protocol):
+    """What transportkit uses of a ``dask.distributed.Client``."""
+
+    def submit(self, func: Callable, *args: Any, **kwargs: Any) -> Any: ...
+
+    def gather(self, futures: Any) -> Any: ...
+
+
+def check_client(where: str, client: Any) -> ClientLike | None:
     """``None`` or a ``dask.distributed.Client`` (duck-typed: ``submit`` and ``gather``); else a ``TypeError``."""
     if client is None:
         return None

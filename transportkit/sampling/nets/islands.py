@@ -30,7 +30,7 @@ import warnings
 from typing import Any, NamedTuple
 
 from ..._backend import Backend
-from ..._dask import backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
+from ..._dask import ClientLike, backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
 from ...numerics import logmeanexp
 from .._common import make_path
 from ..resampling import Resampler, auto_islands, log_mean_var_array
@@ -96,7 +96,7 @@ def island_count(n: int, resample: str | None, islands: int | None) -> int:
     return auto_islands(n) if islands is None else int(islands)
 
 
-def check_client_islands(where: str, client: Any, K: int) -> Any:
+def check_client_islands(where: str, client: Any, K: int) -> ClientLike | None:
     """``client`` checked (:func:`transportkit._dask.check_client`); a client needs resampling and K >= 2 islands."""
     client = check_client(where, client)
     if client is not None and K < 2:
