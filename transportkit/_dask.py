@@ -22,7 +22,16 @@ from typing import Any, Protocol
 
 from ._loops import progress_bar
 
-__all__ = ["ClientLike", "TaskLostError", "backend_spec", "check_client", "run_tasks", "task_backend", "task_generator", "task_seeds"]
+__all__ = [
+    "ClientLike",
+    "TaskLostError",
+    "backend_spec",
+    "check_client",
+    "run_tasks",
+    "task_backend",
+    "task_generator",
+    "task_seeds",
+]
 
 #: Dask retries of a failed task before it is declared lost
 RETRIES = 2
