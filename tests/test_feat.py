@@ -12,6 +12,7 @@ import pytest
 import transportkit as tk
 from transportkit import free_energy as fe
 from transportkit._capabilities import algorithm_test
+from transportkit.numerics import legendre_shifted
 
 D, K0, K1 = 10, 1.0, 4.0
 feat_mod = importlib.import_module("transportkit.free_energy.feat")
@@ -128,7 +129,7 @@ def test_linear_escort_exact_normal_equations():
     nodes, weights = esc_mod.gauss_legendre01(degree + 2)
     rows, ys, ws = [], [], []
     for t, w in zip(nodes, weights, strict=True):
-        P = np.array([float(p) for p in esc_mod._legendre(t, degree)])
+        P = np.array([float(p) for p in legendre_shifted(t, degree)])
         for a in xa:
             for b in xb:
                 rows.append(np.kron(P, np.append((1 - t) * a + t * b, 1.0)))

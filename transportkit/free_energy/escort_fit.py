@@ -20,20 +20,10 @@ import math
 from typing import Any
 
 from .._backend import Backend
+from ..numerics import legendre_shifted
 from .diagnostics import Array
 
 __all__ = ["LinearEscort", "fit_linear_escort", "fit_mlp_escort"]
-
-
-def _legendre(t: Any, degree: int) -> list[Any]:
-    """Shifted Legendre polynomials P_0..P_degree of 2t - 1 (t a 0-d or 1-d array), by the three-term recurrence."""
-    s = 2.0 * t - 1.0
-    out = [s * 0.0 + 1.0]
-    if degree >= 1:
-        out.append(s)
-    for k in range(1, degree):
-        out.append(((2 * k + 1) * s * out[k] - k * out[k - 1]) / (k + 1))
-    return out
 
 
 class LinearEscort:
@@ -50,7 +40,7 @@ class LinearEscort:
 
     def affine(self, t: Any) -> tuple[Any, Any]:
         """``(A, c)`` with :math:`b(t, x) = xA + c` (row vectors): ``A`` (d, d), ``c`` (d,)."""
-        P = _legendre(t, self.degree)
+        P = legendre_shifted(t, self.degree)
         M = P[0] * self.theta[0, ...]
         for k in range(1, self.degree + 1):
             M = M + P[k] * self.theta[k, ...]
@@ -113,7 +103,7 @@ def _normal_equations_exact(xa: Array, xb: Array, be: Backend, degree: int) -> t
         S = (1.0 - t) ** 2 * S_a + t * t * S_b + t * (1.0 - t) * (ab + ba)
         Ez = xp.concat([xp.concat([S, mu[:, None]], axis=1), xp.concat([mu, xp.ones_like(mu[:1])])[None, :]], axis=0)
         Er = xp.concat([(1.0 - t) * (ab - S_a) + t * (S_b - ba), (m_b - m_a)[None, :]], axis=0)  # (d+1, d)
-        P = xp.asarray([float(p) for p in _legendre(t, degree)], dtype=xa.dtype, device=be.device)
+        P = xp.asarray([float(p) for p in legendre_shifted(t, degree)], dtype=xa.dtype, device=be.device)
         G4 = G4 + w * (P[:, None, None, None] * Ez[None, :, None, :]) * P[None, None, :, None]
         R3 = R3 + w * P[:, None, None] * Er[None, :, :]
     return xp.reshape(G4, (K * (d + 1), K * (d + 1))), xp.reshape(R3, (K * (d + 1), d))
@@ -136,7 +126,7 @@ def fit_linear_escort(
         t = gen.uniform((pairs,))
         xt = (1.0 - t)[:, None] * a + t[:, None] * b
         z = xp.concat([xt, xp.ones((pairs, 1), dtype=xa.dtype, device=be.device)], axis=1)  # (m, d+1)
-        Phi = xp.concat([p[:, None] * z for p in _legendre(t, degree)], axis=1)  # (m, K(d+1))
+        Phi = xp.concat([p[:, None] * z for p in legendre_shifted(t, degree)], axis=1)  # (m, K(d+1))
         G, r = xp.matrix_transpose(Phi) @ Phi / pairs, xp.matrix_transpose(Phi) @ (b - a) / pairs
     scale = xp.mean(xp.linalg.diagonal(G))
     G = G + ridge * scale * xp.eye(G.shape[0], dtype=G.dtype, device=be.device)

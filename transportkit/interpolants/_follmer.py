@@ -1,34 +1,5 @@
-r"""Probabilistic forecasting with stochastic interpolants and Föllmer processes.
-
-Chen, Goldstein, Hua, Albergo, Boffi & Vanden-Eijnden, "Probabilistic Forecasting with Stochastic Interpolants and
-Föllmer Processes", ICML 2024, arXiv:2403.13724; Chen & Vanden-Eijnden, "Variational Optimality of Föllmer Processes
-in Generative Diffusions", arXiv:2602.10989.
-
-Data are pairs :math:`(x_0, x_1)` = (current state, future state); the base is the point mass at :math:`x_0`. The
-Wiener interpolant is
-
-.. math:: I_s = \alpha_s x_0 + \beta_s x_1 + \sigma_s W_s,\qquad \alpha_s = 1 - s,\quad
-          \beta_s \in \{s, s^2\},\quad \sigma_s = c\,(1 - s),
-
-and the drift :math:`b(s, x; x_0) = E[\dot\alpha_s x_0 + \dot\beta_s x_1 + \dot\sigma_s W_s \mid I_s = x, x_0]`
-(note :math:`\dot\sigma_s W_s`, not :math:`d(\sigma W)/ds`) is the minimizer of
-:math:`E|\hat b(s, I_s; x_0) - (\dot\alpha x_0 + \dot\beta x_1 + \dot\sigma W_s)|^2` with :math:`W_s = \sqrt s\,\zeta`.
-The SDE :math:`dX_s = b(s, X_s; x_0)\,ds + \sigma_s\,dW_s`, :math:`X_0 = x_0`, ends at :math:`X_1 \sim
-\rho(x_1 \mid x_0)` (library convention: :math:`\varepsilon_s = \sigma_s^2/2`). The conditional score follows from
-the drift,
-
-.. math:: S_s(x) = A_s\,[\beta_s b - \dot\beta_s x + (\alpha_s\dot\beta_s - \dot\alpha_s\beta_s) x_0],\qquad
-          A_s = \frac{1}{s\,\sigma_s(\dot\beta_s\sigma_s - \beta_s\dot\sigma_s)},
-
-so for any :math:`g_s \ge 0` the SDE :math:`dX = [b + \tfrac12(g_s^2 - \sigma_s^2) S_s]\,ds + g_s\,dW` has the
-same marginals. A drift error :math:`\delta b` enters as :math:`(1 + \tfrac12(g^2 - \sigma^2)A\beta)\,\delta b`; the
-path-KL weight :math:`(1 + \tfrac12(g^2-\sigma^2)A\beta)^2/g^2` is smallest at
-
-.. math:: g_s^2 = 2 s\sigma_s(\dot\beta_s\sigma_s - \beta_s\dot\sigma_s)/\beta_s - \sigma_s^2
-
-(:func:`optimal_diffusion`; :math:`1 - s^2` for :math:`\beta = s` and :math:`(1-s)(3-s)` for :math:`\beta = s^2`
-when :math:`c = 1`), a Föllmer process.
-"""
+r"""The Föllmer interpolant, its exact drift for Gaussian conditionals, the score-from-drift formula and the optimal
+diffusion (the math and the papers: :mod:`transportkit.interpolants.forecasting`, the public face)."""
 
 from __future__ import annotations
 
