@@ -381,5 +381,10 @@ def _importance_log_Z(flow: Any, density: Any, m: int, gen: Any, be: Backend) ->
 
 
 register_method(
-    "flow_mcmc", flow_mcmc, is_target, kind="a target (an object with log_prob/grad_log_prob, or a pair of callables)"
+    "flow_mcmc",
+    flow_mcmc,
+    is_target,
+    kind="a target (an object with log_prob/grad_log_prob, or a pair of callables)",
+    summary="local MCMC moves alternated with independence Metropolis–Hastings moves from a proposal retrained on "
+    "the walkers; optional importance-sampling log Z",
 )
