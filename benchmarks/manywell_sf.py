@@ -22,7 +22,7 @@ STEPS = 25
 def separable_control(be, dim, hidden=(32, 32), seed=0):
     xp = be.xp
     # input: (x_j, parity_j) plus time features; output: u_j
-    p = init_mlp(2, hidden, 4, seed=seed, backend=be)
+    p = init_mlp(2, hidden, 4, rng=seed, backend=be)
     last = len(p) // 2 - 1
     p[f"W{last}"] = xp.zeros((p[f"W{last}"].shape[0], 1), dtype=be.dtype)
     p[f"c{last}"] = xp.zeros((1,), dtype=be.dtype)

@@ -154,7 +154,7 @@ def test_mlp_drift_divergence_matches_finite_differences(backend):
     from transportkit.sampling.nets import mlp_drift_div
 
     xp = backend.xp
-    p = init_mlp(3, (16, 16), 3, seed=0, backend=backend)
+    p = init_mlp(3, (16, 16), 3, rng=0, backend=backend)
     rng = numpy.random.default_rng(0)
     x = rng.normal(size=(7, 3))
     t = backend.asarray(numpy.full(7, 0.3))

@@ -111,7 +111,7 @@ def mlp_control(
 
     dim = as_count("dim", dim)
     T = as_real("T", T, low=0.0, low_open=True)
-    params = init_mlp(dim, tuple(hidden), n_time, seed=rng, backend=backend)
+    params = init_mlp(dim, tuple(hidden), n_time, rng=rng, backend=backend)
     last = len(params) // 2 - 1
     from array_api_compat import array_namespace
 

@@ -161,7 +161,7 @@ def fit_mlp_escort(
 
     xp = be.xp
     d = xa.shape[1]
-    params = init_mlp(d, hidden, 4, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be)
+    params = init_mlp(d, hidden, 4, rng=int(be.to_numpy(gen.integers(0, 2**31))), backend=be)
 
     def batches(i: int) -> tuple[Array, Array, Array]:
         a = xp.take(xa, gen.integers(0, xa.shape[0], (batch,)), axis=0)

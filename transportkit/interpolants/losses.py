@@ -24,6 +24,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .._typing import Array
+
 __all__ = ["b_eta_loss", "denoiser_loss", "eta_z_loss", "score_loss", "velocity_loss"]
 
 
@@ -45,7 +47,9 @@ def _pm(interp: Any, c: Any, x0: Any, x1: Any, z: Any, antithetic: bool):
     return out
 
 
-def velocity_loss(b: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None, *, antithetic: bool = True) -> Any:
+def velocity_loss(
+    b: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None, *, antithetic: bool = True
+) -> Array:
     r"""Mean of :math:`\tfrac12|\hat b(t,x_t)|^2 - \dot R\cdot\hat b(t,x_t)`."""
     xp, tc, c = _prep(interp, t, x0, x1, z)
     terms = []
@@ -58,7 +62,9 @@ def velocity_loss(b: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = N
     return sum(terms) / len(terms)
 
 
-def score_loss(s: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None, *, antithetic: bool = True) -> Any:
+def score_loss(
+    s: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None, *, antithetic: bool = True
+) -> Array:
     r"""Mean of :math:`\tfrac12|\hat s|^2 + \gamma^{-1}z\cdot\hat s` (one-sided, Gaussian base x0:
     :math:`\tfrac12|\hat s|^2 + \alpha^{-1}x_0\cdot\hat s`). Keep t away from where :math:`\gamma` (or α) vanishes."""
     xp, _, c = _prep(interp, t, x0, x1, z)
@@ -72,7 +78,7 @@ def score_loss(s: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None
 
 def denoiser_loss(
     eta: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any = None, *, antithetic: bool = True
-) -> Any:
+) -> Array:
     r"""Mean of :math:`\tfrac12|\hat\eta_1(t,x_t)|^2 - x_1\cdot\hat\eta_1(t,x_t)` (minimizer :math:`E[x_1|x_t]`)."""
     xp, _, c = _prep(interp, t, x0, x1, z)
     terms = []
@@ -82,7 +88,9 @@ def denoiser_loss(
     return sum(terms) / len(terms)
 
 
-def eta_z_loss(eta: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any, *, antithetic: bool = True) -> Any:
+def eta_z_loss(
+    eta: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any, *, antithetic: bool = True
+) -> Array:
     r"""Mean of :math:`\tfrac12|\hat\eta_z(t,x_t)|^2 - z\cdot\hat\eta_z(t,x_t)` (minimizer :math:`E[z|x_t]`)."""
     xp, _, c = _prep(interp, t, x0, x1, z)
     terms = []
@@ -94,7 +102,7 @@ def eta_z_loss(eta: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any, *, 
 
 def b_eta_loss(
     b: Callable, eta: Callable, interp: Any, t: Any, x0: Any, x1: Any, z: Any, *, antithetic: bool = True
-) -> Any:
+) -> Array:
     """The velocity and noise-denoiser objectives together (one model pair, one batch)."""
     return velocity_loss(b, interp, t, x0, x1, z, antithetic=antithetic) + eta_z_loss(
         eta, interp, t, x0, x1, z, antithetic=antithetic

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend, get_backend, requires, resolve_backend
+from .._typing import Array
 from .._validation import as_count, as_points
 from ..errors import CapabilityError
-from ..random import SEED_DEPRECATED, default_rng, resolve_rng
+from ..random import SEED_DEPRECATED, resolve_rng
 from .field import BoundField, Field, as_base
 from .interpolant import Interpolant
 from .losses import velocity_loss
@@ -26,12 +27,13 @@ from .losses import velocity_loss
 __all__ = ["MLPModel", "adam", "init_mlp", "mlp_apply", "train_velocity"]
 
 
-def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, seed: Any = 0, backend: Any = None,
-             cond_dim: int = 0):
+def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, rng: Any = None, backend: Any = None,
+             cond_dim: int = 0, seed: Any = SEED_DEPRECATED) -> dict[str, Array]:
     r"""Glorot-normal weights, zero biases: ``{"W0", "c0", ..., "WL", "cL"}`` on the backend (inputs
-    :math:`[x, \xi, \phi(t)]` with ``cond_dim`` conditioning coordinates)."""
+    :math:`[x, \xi, \phi(t)]` with ``cond_dim`` conditioning coordinates); ``rng``: SPEC 7 randomness of the
+    weights (``seed=`` deprecated alias)."""
     be = get_backend(backend)
-    gen = default_rng(seed, be)
+    gen = resolve_rng(rng, be, seed=seed)
     sizes = [dim + cond_dim + 2 * n_time, *hidden, dim]
     p = {}
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
@@ -40,7 +42,7 @@ def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, s
     return p
 
 
-def mlp_apply(params: dict[str, Any], t: Any, x: Any, xp: Any) -> Any:
+def mlp_apply(params: dict[str, Any], t: Any, x: Any, xp: Any) -> Array:
     """The network at (t, x); ``t`` a 0-d array or shape (n,)."""
     n_layers = len(params) // 2
     n_time = (params["W0"].shape[0] - x.shape[1]) // 2
@@ -185,7 +187,7 @@ def train_velocity(
             xb = xp.take(x1, idx, axis=0)
             return (law.sample(batch_size, gen, be) if x0 is None else xp.take(x0, idx, axis=0)), xb, None
 
-    params = init_mlp(d, hidden, n_time, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be, cond_dim=k)
+    params = init_mlp(d, hidden, n_time, rng=int(be.to_numpy(gen.integers(0, 2**31))), backend=be, cond_dim=k)
 
     def batches(i):
         x0b, xb, xib = pairs(i)

@@ -203,7 +203,7 @@ def train_denoiser(
     steps, batch_size = as_count("steps", steps), as_count("batch_size", batch_size)
     n, d = x1.shape
     gen = resolve_rng(rng, be, seed=seed)
-    params = init_mlp(d, hidden, 0, seed=int(be.to_numpy(gen.integers(0, 2**31))), backend=be, cond_dim=d)
+    params = init_mlp(d, hidden, 0, rng=int(be.to_numpy(gen.integers(0, 2**31))), backend=be, cond_dim=d)
 
     def batches(i):
         xb = xp.take(x1, gen.integers(0, n, (batch_size,)), axis=0)

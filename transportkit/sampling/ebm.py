@@ -73,7 +73,7 @@ def mlp_energy(dim: int, hidden: tuple[int, ...] = (64, 64), *, rng: Any = 0, ba
     from ..interpolants.mlp import init_mlp, mlp_apply
 
     dim = as_count("dim", dim)
-    params = init_mlp(dim, tuple(hidden), 0, seed=rng, backend=backend)
+    params = init_mlp(dim, tuple(hidden), 0, rng=rng, backend=backend)
     last = len(params) // 2 - 1
     W, c = params[f"W{last}"], params[f"c{last}"]
     xp = _namespace(W)

@@ -123,7 +123,7 @@ def init_net(data: tuple[Any, ...], hidden: Sequence[int], n_time: int, gen: Any
     xp = be.xp
     X, _, _, R0, KI = data
     d = X.shape[1]
-    p = init_mlp(d, tuple(hidden), n_time, seed=int(be.to_numpy(gen.integers(0, 2**31, (1,)))[0]), backend=be)
+    p = init_mlp(d, tuple(hidden), n_time, rng=int(be.to_numpy(gen.integers(0, 2**31, (1,)))[0]), backend=be)
     L = sum(1 for k in p if k.startswith("W")) - 1
     p[f"W{L}"] = xp.zeros_like(p[f"W{L}"])
     onehot = xp.astype(KI[:, None] == xp.arange(K + 1, dtype=KI.dtype, device=getattr(KI, "device", None)), X.dtype)
