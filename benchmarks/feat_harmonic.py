@@ -18,7 +18,7 @@ import numpy as np
 import transportkit as tk
 from transportkit import free_energy as fe
 
-F = importlib.import_module("transportkit.free_energy.feat")
+F = importlib.import_module("transportkit.free_energy.feat_estimator")
 D, K0, K1, NW = 10, 1.0, 4.0, 4000
 DF = 0.5 * D * math.log(K1 / K0)
 

@@ -15,9 +15,19 @@ from transportkit._capabilities import algorithm_test
 from transportkit.numerics import legendre_shifted
 
 D, K0, K1 = 10, 1.0, 4.0
-feat_mod = importlib.import_module("transportkit.free_energy.feat")
+feat_mod = importlib.import_module("transportkit.free_energy.feat_estimator")
 esc_mod = importlib.import_module("transportkit.free_energy.escort_fit")
 DF = 0.5 * D * math.log(K1 / K0)
+
+
+def test_feat_names_one_thing():
+    """``tk.free_energy.feat`` is the estimator; its module has another name, so no import of a submodule can
+    replace the function by a module on the package (issue #14)."""
+    assert callable(fe.feat) and fe.feat is feat_mod.feat
+    importlib.import_module("transportkit.free_energy.feat_estimator")
+    assert fe.feat is feat_mod.feat
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("transportkit.free_energy.feat")
 
 
 def to_np(be, x):

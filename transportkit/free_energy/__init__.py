@@ -15,6 +15,7 @@ Modules: :mod:`~transportkit.free_energy.exp_bar` (EXP, BAR, bounds),
 :mod:`~transportkit.free_energy.multistate` (MBAR), :mod:`~transportkit.free_energy.mbar_object` (the
 pymbar-shaped :class:`MBAR` object; its asymptotic covariance in :mod:`~transportkit.free_energy.mbar_covariance`),
 :mod:`~transportkit.free_energy.escorted` (escorted works along a flow),
+:mod:`~transportkit.free_energy.feat_estimator` (FEAT: works along a learned escort; the function ``feat``),
 :mod:`~transportkit.free_energy.works` (works from sampler results), :mod:`~transportkit.free_energy.diagnostics`
 (result types, the warnings).
 
@@ -32,7 +33,7 @@ from . import diagnostics as _diagnostics
 from .diagnostics import *  # noqa: F403 -- the result types and warnings, listed once in diagnostics.__all__
 from .escorted import escorted_jarzynski, flow_works
 from .exp_bar import bar, bar_overlap, bounds, exp, exp_gauss
-from .feat import feat
+from .feat_estimator import feat
 from .mbar_object import MBAR
 from .multistate import mbar
 from .showcase import demo
