@@ -41,6 +41,7 @@ FLOORS: dict[str, int] = {
     "transportkit.runge_kutta": 2,
     "transportkit.integrate": 2,
     "transportkit.target_base": 2,
+    "transportkit.target_core": 2,
     "transportkit.callable_target": 2,
     "transportkit.gaussians": 2,
     "transportkit.targets": 2,

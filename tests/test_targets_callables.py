@@ -23,6 +23,16 @@ def _np_grad(x):
     return -x
 
 
+def test_old_home_target_base_reexports_the_callable_targets():
+    """``transportkit.target_base`` held these names before the split; they are the same objects there (issue #14)."""
+    import transportkit.target_base as old
+
+    assert old.CallableTarget is tk.targets.CallableTarget and old.from_log_prob is tk.targets.from_log_prob
+    assert old.gradient_free is tk.targets.gradient_free and old.Target is tk.targets.Target
+    t = old.CallableTarget(_np_gauss, dim=2)
+    assert isinstance(t, old.Target) and t.dim == 2
+
+
 def test_from_log_prob_values_dim_and_repr():
     t = tk.targets.from_log_prob(_np_gauss, dim=3)
     assert isinstance(t, tk.targets.Target) and t.dim == 3 and t.log_Z is None

@@ -32,7 +32,7 @@ from .gaussians import GaussianMixture
 from .lattice_targets import Phi4
 from .numerics import logsumexp
 from .random import SEED_DEPRECATED, resolve_rng
-from .target_base import _ParamTarget
+from .target_core import _ParamTarget
 
 __all__ = ["GMM40", "GMM40_MEANS", "Funnel", "ManyWell", "Phi4", "StudentTMixture"]
 

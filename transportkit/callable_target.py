@@ -3,7 +3,7 @@ array library, its library detected by a probe call and its output checked once 
 :func:`gradient_free`, the view of a target for kernels that never read the gradient (random-walk Metropolis).
 
 The base class and its rules (validated public methods, :class:`~transportkit.errors.NonFiniteWarning` on non-finite
-values, nothing cached under tracing) are those of :mod:`transportkit.target_base`.
+values, nothing cached under tracing) are those of :mod:`transportkit.target_core`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from . import backends
 from ._backend import Backend, get_backend, resolve_backend
 from ._validation import as_bool, as_count, as_points, check_callable
 from .errors import BackendUnavailableError, CapabilityError
-from .target_base import Target, is_traced
+from .target_core import Target, is_traced
 
 __all__ = ["CallableTarget", "from_log_prob", "gradient_free"]
 

@@ -11,7 +11,7 @@ from ._backend import Backend, get_backend, resolve_backend
 from ._typing import Array
 from ._validation import as_count, as_points
 from .numerics import logsumexp
-from .target_base import Target, is_traced
+from .target_core import Target, is_traced
 
 __all__ = ["Gaussian", "GaussianMixture", "gaussian_terms"]
 

@@ -21,7 +21,7 @@ from typing import Any
 from ._backend import Backend, get_backend
 from ._validation import as_count, as_probability, as_real
 from .random import SEED_DEPRECATED, resolve_rng
-from .target_base import Target
+from .target_core import Target
 
 __all__ = ["CurieWeiss", "GaussianRandomField", "SymmetricMixture"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._backend import Backend
 from ._validation import as_count, as_real
-from .target_base import _ParamTarget
+from .target_core import _ParamTarget
 
 __all__ = ["Phi4"]
 

@@ -6,7 +6,7 @@ sampling is possible, ``sample(n, rng=None)``. Inputs may be arrays of any backe
 backend of ``x`` (NumPy in, NumPy out). Parameters are stored once on the host (float64) and moved to each
 backend on first use (cached per backend, device and dtype).
 
-This module is the public face: the base class (:mod:`transportkit.target_base`), targets from callables
+This module is the public face: the base class (:mod:`transportkit.target_core`), targets from callables
 (:mod:`transportkit.callable_target`), the Gaussian family (:mod:`transportkit.gaussians`) and the benchmark targets
 (:mod:`transportkit._target_zoo`, :mod:`transportkit.lattice_targets`), each module importing only the floors below
 it (no import circle); and the normalizer :func:`as_target` with :func:`from_log_prob`: a target from a log-density
@@ -26,7 +26,7 @@ from .callable_target import CallableTarget, from_log_prob, gradient_free
 from .gaussians import Gaussian, GaussianMixture, _as_covs, gaussian_terms
 from .highdim_targets import CurieWeiss, GaussianRandomField, SymmetricMixture
 from .lattice_targets import Phi4
-from .target_base import BoundTarget, Target, is_traced
+from .target_core import BoundTarget, Target, is_traced
 
 __all__ = [
     "GMM40",

@@ -40,7 +40,7 @@ from .._capabilities import declare
 from .._validation import as_choice, as_count, as_real
 from ..errors import DegenerateWeightsWarning
 from ..random import SEED_DEPRECATED, resolve_rng
-from ..target_base import Target
+from ..target_core import Target
 from ._common import as_density, infer_dim
 from .mcmc import mcmc
 from .registry import register_method
