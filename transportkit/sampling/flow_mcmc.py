@@ -39,7 +39,7 @@ from .._backend import Backend
 from .._capabilities import declare
 from .._validation import as_choice, as_count, as_real
 from ..errors import DegenerateWeightsWarning
-from ..random import SEED_DEPRECATED, resolve_rng
+from ..random import SEED_DEPRECATED
 from ..target_core import Target
 from ._common import as_density, infer_dim
 from .mcmc import mcmc
@@ -290,11 +290,9 @@ def flow_mcmc(
         flow = GaussianMixtureFlow(components)
     elif flow is not None and not all(callable(getattr(flow, a, None)) for a in ("sample", "log_prob")):
         raise TypeError(f"flow must be 'gmm', None, or an object with sample and log_prob; got {type(flow).__name__}")
-    from .options import SamplerOptions
+    from .options import Placement
 
-    opts = SamplerOptions(backend=backend, dtype=dtype)
-    be, _ = opts.resolve(x0)
-    gen = resolve_rng(rng, be, seed=seed)
+    be, gen = Placement(backend=backend, dtype=dtype, rng=rng, seed=seed).resolve(x0)
     xp = be.xp
     density = as_density(target, be)
     dim = infer_dim(density, target, x0)

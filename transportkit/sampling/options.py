@@ -4,7 +4,8 @@
 n_leapfrog, backend, device, dtype, rng, progress`` (``seed`` is the deprecated alias of ``rng``); building one
 validates every field through :mod:`transportkit._validation` (an error naming the argument and the function the user
 called), and :meth:`SamplerOptions.resolve` turns ``backend/device/dtype/rng`` into a backend and a generator, all
-before the first evaluation of a target.
+before the first evaluation of a target. That last part, :class:`Placement`, is the tail every sampler shares (NETS
+extends it with its path, :class:`transportkit.sampling.nets.entry.CallOptions`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .._validation import as_bool, as_choice, as_count, as_probability, as_real
 from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .kernels import KERNELS, TARGET_ACCEPT, default_step_size
 
-__all__ = ["PRECONDITIONERS", "SamplerOptions", "check_count", "check_target_dim"]
+__all__ = ["PRECONDITIONERS", "Placement", "SamplerOptions", "check_count", "check_target_dim"]
 
 #: preconditioners of the AIS/SMC moves (see :func:`~transportkit.sampling.kernels.particle_scale`)
 PRECONDITIONERS = ("diag", "full", "none")
@@ -35,9 +36,29 @@ def check_target_dim(where: str, target: Any) -> None:
         as_count(f"{where}: target.dim", d, 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class SamplerOptions:
-    """The shared sampler options (see the module docstring); invalid values raise on construction
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where a sampler call runs (``backend``, ``device``, ``dtype``; see :func:`transportkit.get_backend`) and the
+    randomness it draws (``rng``, SciPy SPEC 7; ``seed`` is its deprecated alias): the keyword tail every sampler
+    shares, resolved once at entry by :meth:`resolve`."""
+
+    backend: Any = None
+    device: Any = None
+    dtype: Any = None
+    rng: Any = None
+    seed: Any = SEED_DEPRECATED
+
+    def resolve(self, *arrays: Any) -> tuple[Backend, Generator]:
+        """The backend (from ``backend/device/dtype``, else the arrays) and the generator from ``rng`` (or the
+        deprecated ``seed``, with a ``DeprecationWarning``)."""
+        be = resolve_backend(*arrays, backend=self.backend, device=self.device, dtype=self.dtype)
+        return be, resolve_rng(self.rng, be, seed=self.seed)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SamplerOptions(Placement):
+    """The shared sampler options (see the module docstring; the :class:`Placement` fields and :meth:`resolve` are
+    inherited, keywords only); invalid values raise on construction
     (``TypeError`` for a wrong type, ``ValueError`` for a value out of range), the message naming ``where``.
 
     Parameters
@@ -76,11 +97,6 @@ class SamplerOptions:
     adapt_step_size: bool = True
     target_accept: float | None = None
     n_leapfrog: int = 5
-    backend: Any = None
-    device: Any = None
-    dtype: Any = None
-    rng: Any = None
-    seed: Any = SEED_DEPRECATED
     progress: bool = False
     max_mcmc: int = 10
     precondition: str = "none"
@@ -127,9 +143,3 @@ class SamplerOptions:
     def evals_per_step(self) -> int:
         """Target evaluations (value and gradient) per MCMC step."""
         return self.n_leapfrog if self.kernel == "hmc" else 1
-
-    def resolve(self, *arrays: Any) -> tuple[Backend, Generator]:
-        """The backend (from ``backend/device/dtype``, else the arrays) and the generator from ``rng`` (or the
-        deprecated ``seed``)."""
-        be = resolve_backend(*arrays, backend=self.backend, device=self.device, dtype=self.dtype)
-        return be, resolve_rng(self.rng, be, seed=self.seed)

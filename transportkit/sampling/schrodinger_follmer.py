@@ -25,7 +25,7 @@ from .._validation import as_count, as_real
 from ..errors import DegenerateWeightsWarning
 from ..numerics import ess as _ess
 from ..numerics import logsumexp
-from ..random import SEED_DEPRECATED, resolve_rng
+from ..random import SEED_DEPRECATED
 from ._common import as_density, infer_dim
 from .registry import register_method
 from .results import Samples
@@ -78,7 +78,7 @@ def schrodinger_follmer(
         (``control``, ``history``). Warns :class:`~transportkit.errors.DegenerateWeightsWarning` when ESS/n < 0.01.
     """
     from ..control.girsanov import ControlModel, mlp_control, on_policy, simulate
-    from .options import SamplerOptions
+    from .options import Placement
 
     n = as_count("n", n)
     sigma = as_real("scale", scale, low=0.0, low_open=True)
@@ -86,8 +86,7 @@ def schrodinger_follmer(
     iterations = as_count("iterations", iterations, 0)
     if control is not None and not isinstance(control, ControlModel):
         raise TypeError(f"control must be a ControlModel, got {type(control).__name__}")
-    be, _ = SamplerOptions(backend=backend, dtype=dtype).resolve(None)
-    gen = resolve_rng(rng, be, seed=seed)
+    be, gen = Placement(backend=backend, dtype=dtype, rng=rng, seed=seed).resolve(None)
     xp = be.xp
     density = as_density(target, be)
     d = infer_dim(density, target, None)

@@ -29,9 +29,9 @@ from ...random import SEED_DEPRECATED
 from ..resampling import final_estimate
 from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift
-from .entry import Setup, Streams, _check_drift, _learner, path_options, resolve, setup, streams
+from .entry import CallOptions, Setup, Streams, _learner, check_sampling_call, setup, streams
 from .features import make_families
-from .islands import NetsIslands, check_client_islands, drift_coefficients, island_count, run_islands
+from .islands import NetsIslands, drift_coefficients, run_islands
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
 from .settings import RunSettings, TrainSettings
@@ -332,9 +332,10 @@ def train(
     tr = TrainSettings(n_train=n_train, **options)
     run = RunSettings(steps=steps, eps=eps, weights=weights, progress=progress)
     tr.check_run(run)
-    path_kw = path_options(path, base, base_mean, base_scale, schedule)
-    be, gen = resolve(backend, device, dtype, rng, seed)
-    s = setup(target, path_kw, be, gen, run=run, learner=_learner(tr), eps_checked=(("eps", run.eps),))
+    call = CallOptions(backend=backend, device=device, dtype=dtype, rng=rng, seed=seed, path=path, base=base,
+                       base_mean=base_mean, base_scale=base_scale, schedule=schedule)  # fmt: skip
+    be, gen = call.resolve()
+    s = setup(target, call.path_kw, be, gen, run=run, learner=_learner(tr), eps_checked=(("eps", run.eps),))
     return run_training(s, tr, run, tr.n_train, run.progress)
 
 
@@ -394,12 +395,11 @@ def sample_with_drift(
         the final weights collapsed (ESS below 10 walkers, or below n/2 for n < 20).
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
-    n = run.check_n(n)
-    client = check_client_islands("sample_with_drift()", client, island_count(n, run.resample, run.islands))
-    _check_drift(drift)
-    path_kw = path_options(path, base, base_mean, base_scale, schedule)
-    be, gen = resolve(backend, device, dtype, rng, seed)
-    s = setup(target, path_kw, be, gen, run=run, n=n, eps_checked=(("eps", run.eps),), drift=drift)
+    n, client = check_sampling_call("sample_with_drift()", n, run, client, drift)
+    call = CallOptions(backend=backend, device=device, dtype=dtype, rng=rng, seed=seed, path=path, base=base,
+                       base_mean=base_mean, base_scale=base_scale, schedule=schedule)  # fmt: skip
+    be, gen = call.resolve()
+    s = setup(target, call.path_kw, be, gen, run=run, n=n, eps_checked=(("eps", run.eps),), drift=drift)
     trained = drift if isinstance(drift, TrainedDrift) else None
     return run_sampler(s, n, run, as_field(drift), trained, 0, client)
 

@@ -9,15 +9,27 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..._backend import Backend, resolve_backend
+from ..._backend import Backend
 from ..._validation import as_real
-from ...random import Generator, default_rng, resolve_rng
+from ...random import Generator, default_rng
 from .._common import GaussianBase, make_path
+from ..options import Placement
 from ..resampling import Resampler, make_resampler
 from .drift import TrainedDrift, probe_drift
+from .islands import check_client_islands, island_count
 from .settings import RunSettings, TrainSettings
 
-__all__ = ["Setup", "Streams", "check_stable_step", "path_options", "resolve", "setup", "streams"]
+__all__ = [
+    "CallOptions",
+    "Setup",
+    "Streams",
+    "check_sampling_call",
+    "check_stable_step",
+    "path_options",
+    "resolve",
+    "setup",
+    "streams",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +65,42 @@ class Setup:
     resampler: Resampler | None = None
     target: Any = None
     path_kw: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallOptions(Placement):
+    """The keyword tail of every public NETS call (:func:`~transportkit.sampling.nets.nets`,
+    :func:`~transportkit.sampling.nets.train`, :func:`~transportkit.sampling.nets.sample_with_drift`), checked once
+    when built (keywords only), before any target evaluation: where the call runs (the :class:`Placement` fields
+    ``backend``, ``device``, ``dtype``, ``rng``, ``seed`` and :meth:`~Placement.resolve`) and the path from the base
+    to the target (``path``, else the geometric path from ``base`` or N(``base_mean``, ``base_scale``² I) with
+    ``schedule``; see :func:`path_options`)."""
+
+    path: Any = None
+    base: Any = None
+    base_mean: Any = 0.0
+    base_scale: float | None = None
+    schedule: Any = None
+
+    def __post_init__(self) -> None:
+        kw = path_options(self.path, self.base, self.base_mean, self.base_scale, self.schedule)
+        object.__setattr__(self, "base_mean", kw["base_mean"])
+        object.__setattr__(self, "base_scale", kw["base_scale"])
+
+    @property
+    def path_kw(self) -> dict[str, Any]:
+        """The arguments of :func:`~transportkit.sampling._common.make_path` (besides the target and backend)."""
+        return dict(path=self.path, base=self.base, base_mean=self.base_mean, base_scale=self.base_scale,
+                    schedule=self.schedule)  # fmt: skip
+
+
+def check_sampling_call(where: str, n: Any, run: RunSettings, client: Any, drift: Any) -> tuple[int, Any]:
+    """The checks of a call that ends in a sampling run, besides its settings: ``n`` with the run's islands, the
+    Dask ``client`` with the islands it would run, and the ``drift`` argument's type; returns ``(n, client)``."""
+    n = run.check_n(n)
+    client = check_client_islands(where, client, island_count(n, run.resample, run.islands))
+    _check_drift(drift)
+    return n, client
 
 
 def setup(
@@ -144,9 +192,9 @@ def check_trained_drift(drift: Any, path: Any) -> None:
 
 
 def resolve(backend: Any, device: Any, dtype: Any, rng: Any, seed: Any) -> tuple[Backend, Generator]:
-    """The backend and the stream of a public call (``seed=`` warns as the deprecated alias of ``rng=``)."""
-    be = resolve_backend(backend=backend, device=device, dtype=dtype)
-    return be, resolve_rng(rng, be, seed=seed)
+    """The backend and the stream of a public call (``seed=`` warns as the deprecated alias of ``rng=``); see
+    :meth:`transportkit.sampling.options.Placement.resolve`."""
+    return Placement(backend=backend, device=device, dtype=dtype, rng=rng, seed=seed).resolve()
 
 
 def _learner(tr: TrainSettings) -> str | None:

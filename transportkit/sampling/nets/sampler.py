@@ -12,8 +12,7 @@ from ...random import SEED_DEPRECATED
 from ..results import Samples
 from .drift import TrainedDrift, as_field
 from .driver import run_sampler, run_training
-from .entry import _check_drift, _learner, path_options, resolve, setup
-from .islands import check_client_islands, island_count
+from .entry import CallOptions, _learner, check_sampling_call, setup
 from .settings import RunSettings, TrainSettings
 
 __all__ = ["nets"]
@@ -156,21 +155,20 @@ def nets(
         the target's log-density is constant (zero gradient) on every initial walker: an improper target?
     """
     run = RunSettings(steps, eps, weights, resample, ess_threshold, islands, return_works, progress)
-    n = run.check_n(n)
-    client = check_client_islands("nets()", client, island_count(n, run.resample, run.islands))
+    n, client = check_sampling_call("nets()", n, run, client, drift)
     tr = TrainSettings(
         rounds, n_train, n_fit, eps_train, features, n_centers, rbf_widths, n_sep, ridge, learner, hidden, n_time,
         train_steps, batch_size, lr, buffer_rounds, select_best,
     )  # fmt: skip
     tr.check_run(run)
-    _check_drift(drift)
-    path_kw = path_options(path, base, base_mean, base_scale, schedule)
-    be, gen = resolve(backend, device, dtype, rng, seed)
+    call = CallOptions(backend=backend, device=device, dtype=dtype, rng=rng, seed=seed, path=path, base=base,
+                       base_mean=base_mean, base_scale=base_scale, schedule=schedule)  # fmt: skip
+    be, gen = call.resolve()
     checked = [("eps", run.eps)]
     if drift is None and tr.rounds and tr.eps_train is not None:
         checked.append(("eps_train", tr.eps_train))
     s = setup(
-        target, path_kw, be, gen, run=run, n=n, learner=None if drift is not None else _learner(tr),
+        target, call.path_kw, be, gen, run=run, n=n, learner=None if drift is not None else _learner(tr),
         eps_checked=tuple(checked), drift=drift,
     )  # fmt: skip
     if drift is not None:
