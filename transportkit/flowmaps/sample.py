@@ -10,13 +10,12 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .._backend import get_backend
 from .._capabilities import declare
 from .._validation import as_bool, as_count, check_options
-from ..integrate import grid_times
-from ..random import SEED_DEPRECATED, Generator, resolve_rng
+from ..random import SEED_DEPRECATED
 from ..sampling.registry import register_method
 from ..sampling.results import Samples
+from ..sampling.transport import resolve_grid_run
 from .maps import FlowMap
 
 __all__ = ["sample_flow_map"]
@@ -50,13 +49,7 @@ def sample_flow_map(
     n = as_count("n", n)
     steps = as_count("steps", steps)
     return_path = as_bool("return_path", return_path)
-    if isinstance(rng, Generator) and backend is None:
-        backend = rng.backend
-    be = get_backend(backend if backend is not None else (flow_map.backend or "numpy"), device=device, dtype=dtype)
-    ts = grid_times(grid, steps, t_span, be)
-    if not (0.0 <= min(ts) and max(ts) <= 1.0):
-        raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
-    gen = resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
+    be, ts, gen = resolve_grid_run(flow_map, grid, steps, t_span, backend, device, dtype, rng, seed, rng_on_host)
     bf = flow_map.bind(be)
     x = bf.initial_samples(n, ts[0], gen)
     path = [x]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._backend import get_backend
+from .._backend import Backend, get_backend
 from .._capabilities import declare
 from .._dask import backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
 from .._validation import as_bool, as_count
@@ -86,14 +86,7 @@ def sample_transport(
         raise ValueError("client= runs chunks of walkers as tasks: give chunks=k as well")
     if method == "sde":
         diffusion_function(diffusion)  # checks the diffusion before any work
-    src = rng if seed is SEED_DEPRECATED else seed
-    if isinstance(src, Generator) and backend is None:
-        backend = src.backend
-    be = get_backend(backend if backend is not None else (field.backend or "numpy"), device=device, dtype=dtype)
-    ts = grid_times(grid, steps, t_span, be)
-    if not (0.0 <= min(ts) and max(ts) <= 1.0):
-        raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
-    gen = resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
+    be, ts, gen = resolve_grid_run(field, grid, steps, t_span, backend, device, dtype, rng, seed, rng_on_host)
     info: dict[str, Any] = {"method": method, "solver": solver, "steps": len(ts) - 1, "t_span": (ts[0], ts[-1])}
     if method == "sde":
         info["diffusion"] = diffusion
@@ -111,6 +104,23 @@ def sample_transport(
         info["path"] = out
         out = out[-1, ...]
     return Samples(out, info=info, backend=be)
+
+
+def resolve_grid_run(
+    obj: Any, grid: Any, steps: int, t_span: Any, backend: Any, device: Any, dtype: Any, rng: Any, seed: Any,
+    rng_on_host: bool,
+) -> tuple[Backend, list[float], Generator]:
+    """What a run along a time grid in [0, 1] resolves at entry (transport samplers, flow maps): the backend (given,
+    else that of a transportkit Generator passed as ``rng``/``seed``, else ``obj.backend``, else NumPy), the grid
+    (:func:`~transportkit.integrate.grid_times`; ``ValueError`` outside [0, 1]) and the stream of ``rng``."""
+    src = rng if seed is SEED_DEPRECATED else seed
+    if isinstance(src, Generator) and backend is None:
+        backend = src.backend
+    be = get_backend(backend if backend is not None else (obj.backend or "numpy"), device=device, dtype=dtype)
+    ts = grid_times(grid, steps, t_span, be)
+    if not (0.0 <= min(ts) and max(ts) <= 1.0):
+        raise ValueError(f"the time grid must lie in [0, 1], got [{min(ts)}, {max(ts)}]")
+    return be, ts, resolve_rng(rng, be, seed=seed, rng_on_host=rng_on_host)
 
 
 def _integrate(field: Any, n: int, method: str, solver: str, ts: list, diffusion: Any, be: Any, gen: Any,
