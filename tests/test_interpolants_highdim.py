@@ -139,3 +139,20 @@ def test_geodesic_schedule_minimizes_a2_among_vp_schedules():
                                                                       / 200)], rtol=1e-12)
     with pytest.raises(TypeError, match="SymmetricMixture"):
         geodesic_schedule(tk.targets.Gaussian(np.zeros(2), np.eye(2)))
+
+
+def test_denoiser_and_jvp_have_one_home_on_field():
+    """``Field.denoiser`` checks ``which`` against the field's ``denoisers`` before any work; a field without a
+    closed-form denoiser says so; ``Field.jvp`` is the bound field's (analytic here) for every field."""
+    from transportkit.errors import CapabilityError
+
+    f = tk.interpolants.exact_field(tk.Interpolant("vp"), tk.targets.CurieWeiss(3, 2.0, 0.4))
+    t, x = np.full(4, 0.5), np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError, match=r"which must be one of 'x1'; got 'z'"):
+        f.denoiser(t, x, "z")
+    with pytest.raises(ValueError, match="did you mean 'x1'"):
+        f.denoiser(t, x, "x_1")
+    with pytest.raises(CapabilityError, match="ConditionedField has no closed-form denoiser"):
+        f.given(x).denoiser(t, x)
+    v = np.ones_like(x)
+    np.testing.assert_allclose(f.jvp(t, x, v), f.bind(tk.get_backend("numpy")).jvp(t, x, v), rtol=1e-12)

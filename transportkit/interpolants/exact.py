@@ -101,6 +101,8 @@ class ExactField(Field):
     """See :func:`exact_field`. ``marginal(t)`` is :math:`\\rho_t` as a :class:`GaussianMixture`; ``cross`` is the
     cross-covariance :math:`K` of a jointly Gaussian coupling (single-component base and target)."""
 
+    denoisers = ("x0", "x1", "z")
+
     def __init__(self, interpolant: Interpolant | str, target: GaussianMixture, base: GaussianMixture | None = None,
                  *, cross: Any = None):
         if isinstance(interpolant, str):
@@ -163,19 +165,6 @@ class ExactField(Field):
         if "K" in h:
             sig = sig + c.a * c.b * (h["K"] + xp.linalg.matrix_transpose(h["K"]))
         return GaussianMixture(xp.exp(h["log_pi"]), mu, sig)
-
-    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
-        r"""Conditional expectations :math:`E[x_1|x_t=x]` (``"x1"``), :math:`E[x_0|x_t=x]` (``"x0"``) or
-        :math:`E[z|x_t=x]` (``"z"``), shape (n, d)."""
-        if which not in ("x0", "x1", "z"):
-            raise ValueError(f"which must be 'x0', 'x1' or 'z', got {which!r}")
-        bf, t, x = self._prep(t, x, backend)
-        return bf.denoiser(t, x, which)
-
-    def jvp(self, t: Any, x: Any, v: Any, *, backend: Any = None) -> Any:
-        r""":math:`(\nabla b)(t, x)\, v`, shape (n, d)."""
-        bf, t, x = self._prep(t, x, backend)
-        return bf.jvp(t, x, bf.be.asarray(v))
 
 
 def _covariance_structure(A: Any, C: Any) -> tuple[str, Any, Any]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend, host_backend, resolve_backend
+from .._validation import as_choice
 from ..errors import CapabilityError
 from ..gaussians import GaussianMixture
 from ..integrate import diffusion_function
@@ -313,6 +314,8 @@ class Field:
     base: Any = None
     #: dimension of the conditioning variable xi the model takes (0: none)
     cond_dim: int = 0
+    #: the conditional expectations :meth:`denoiser` gives in closed form (empty: none)
+    denoisers: tuple[str, ...] = ()
 
     def base_law(self) -> Base:
         """The field's base as a :class:`Base`."""
@@ -381,6 +384,21 @@ class Field:
         r""":math:`\log\rho_t(x)`, shape (n,) (closed-form fields only)."""
         bf, t, x = self._prep(t, x, backend)
         return bf.log_density(t, x)
+
+    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
+        r"""The closed-form conditional expectations :math:`E[x_1|x_t=x]` (``"x1"``), :math:`E[x_0|x_t=x]`
+        (``"x0"``) or :math:`E[z|x_t=x]` (``"z"``), shape (n, d), of the fields that have them (``which`` among the
+        field's :attr:`denoisers`; a ``CapabilityError`` for a field without any)."""
+        if not self.denoisers:
+            raise CapabilityError(f"{type(self).__name__} has no closed-form denoiser")
+        as_choice("which", which, self.denoisers)
+        bf, t, x = self._prep(t, x, backend)
+        return bf.denoiser(t, x, which)
+
+    def jvp(self, t: Any, x: Any, v: Any, *, backend: Any = None) -> Any:
+        r""":math:`(\nabla b)(t, x)\,v`, shape (n, d) (analytic for the exact fields, else a central difference)."""
+        bf, t, x = self._prep(t, x, backend)
+        return bf.jvp(t, x, bf.be.asarray(v))
 
     def drift(self, t: Any, x: Any, diffusion: Any = 1.0, direction: str = "forward", *, backend: Any = None) -> Any:
         r"""SDE drift :math:`b_F = b + \varepsilon s` (``direction="forward"``) or :math:`b_B = b - \varepsilon s`

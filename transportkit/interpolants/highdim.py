@@ -71,19 +71,8 @@ class SymmetricMixtureField(_HighDimField):
     docstring."""
 
     target: SymmetricMixture
-
-    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
-        r""":math:`E[x_1|x_t=x]` (``"x1"``), :math:`E[x_0|x_t=x]` (``"x0"``, the base variable) or the two-sided noise's
-        :math:`E[z|x_t=x] = 0` (``"z"``), shape (n, d)."""
-        if which not in ("x0", "x1", "z"):
-            raise ValueError(f"which must be 'x0', 'x1' or 'z', got {which!r}")
-        bf, t, x = self._prep(t, x, backend)
-        return bf.denoiser(t, x, which)
-
-    def jvp(self, t: Any, x: Any, v: Any, *, backend: Any = None) -> Any:
-        r""":math:`(\nabla b)(t, x)\,v`, shape (n, d)."""
-        bf, t, x = self._prep(t, x, backend)
-        return bf.jvp(t, x, bf.be.asarray(v))
+    #: ``"z"``: the two-sided noise's :math:`E[z|x_t=x] = 0`; ``"x0"``: the base variable
+    denoisers = ("x0", "x1", "z")
 
     def _terms_host(self, t: Any) -> dict[str, Any]:
         """The scalar coefficients at host times ``t`` (shape (T,))."""
@@ -209,13 +198,8 @@ class CurieWeissField(_HighDimField):
     docstring. Singular at :math:`\\alpha = 0` (t = 1): sample with ``t_span=(0, 1 - delta)``."""
 
     target: CurieWeiss
-
-    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
-        r""":math:`E[\sigma|x_t = x]`, shape (n, d)."""
-        if which != "x1":
-            raise ValueError(f"CurieWeiss fields give which='x1' only, got {which!r}")
-        bf, t, x = self._prep(t, x, backend)
-        return bf.denoiser(t, x, which)
+    #: :math:`E[\sigma|x_t = x]` only
+    denoisers = ("x1",)
 
 
 class _BoundCurieWeiss(BoundField):

@@ -62,7 +62,10 @@ def transfer(field: Field, interpolant: Interpolant | str) -> TransferredField:
 
 
 class TransferredField(Field):
-    """See :func:`transfer`. ``source`` is the original field."""
+    """See :func:`transfer`. ``source`` is the original field; its ``denoiser`` is :math:`\\eta_1(\tau, x/c)`
+    (``"x1"``) or :math:`E[z|\bar x_t = x]` (``"z"``, ``"x0"``)."""
+
+    denoisers = ("x0", "x1", "z")
 
     def __init__(self, field: Field, interpolant: Interpolant):
         self.source = field
@@ -76,13 +79,6 @@ class TransferredField(Field):
 
     def _make_bound(self, be: Backend) -> _BoundTransfer:
         return _BoundTransfer(be, self)
-
-    def denoiser(self, t: Any, x: Any, which: str = "x1", *, backend: Any = None) -> Any:
-        r""":math:`\eta_1(\tau, x/c)` (``"x1"``) or :math:`E[z|\bar x_t = x]` (``"z"``, ``"x0"``)."""
-        if which not in ("x0", "x1", "z"):
-            raise ValueError(f"which must be 'x0', 'x1' or 'z', got {which!r}")
-        bf, t, x = self._prep(t, x, backend)
-        return bf.denoiser(t, x, which)
 
     def time_map(self, t: Any, *, backend: Any = None) -> tuple[Any, Any]:
         r"""``(tau(t), c(t))``: the old schedule's time and the scale with :math:`\bar x_t = c\,x_\tau`."""
