@@ -20,8 +20,8 @@ from typing import Any
 
 from ._backend import Backend, get_backend
 from ._validation import as_count, as_probability, as_real
-from .random import SEED_DEPRECATED, resolve_rng
-from .target_core import Target
+from .random import SEED_DEPRECATED
+from .target_core import Target, sample_arguments
 
 __all__ = ["CurieWeiss", "GaussianRandomField", "SymmetricMixture"]
 
@@ -34,24 +34,19 @@ def _logaddexp(a: Any, b: Any, xp: Any) -> Any:
 
 
 class _RngSample:
-    """``sample(n, rng=None, *, backend=, dtype=, device=)`` with SPEC 7 ``rng=`` (``seed=`` deprecated)."""
+    """``sample(n, rng=None, *, backend=, dtype=, device=)`` with SPEC 7 ``rng=`` (``seed=`` deprecated), as
+    :meth:`transportkit.target_core.Target.sample`, for an object that is not a :class:`Target`."""
 
     backend: Backend
 
     def sample(self, n: int, rng: Any = None, *, seed: Any = SEED_DEPRECATED, backend: Any = None,
                dtype: Any = None, device: Any = None) -> Any:
         """``n`` exact samples; ``rng``: an int, a ``numpy.random.Generator``, a transportkit Generator or None."""
-        n = as_count("n", n, low=0)
-        if backend is None and hasattr(rng, "backend") and hasattr(rng, "normal"):
-            backend = rng.backend
-        be = get_backend(self.backend if backend is None else backend, device=device, dtype=dtype)
-        gen = resolve_rng(rng, be, seed=seed)
-        if gen.backend is not be:
-            raise ValueError(f"the generator's backend {gen.backend!r} differs from backend={be!r}")
+        n, be, gen = sample_arguments(self.backend, n, rng, seed, backend, device, dtype)
         return self._sample(n, gen, be)
 
 
-class SymmetricMixture(_RngSample, Target):
+class SymmetricMixture(Target):
     r""":math:`\rho(x) = p\,N(x; m\mathbb 1, \sigma^2 I_d) + (1-p)\,N(x; -m\mathbb 1, \sigma^2 I_d)`.
 
     With :math:`\mu = m\mathbb 1` (:math:`|\mu|^2 = m^2 d`) and :math:`h = \tfrac12\log\frac{p}{1-p}`:
@@ -112,7 +107,7 @@ def curie_weiss_magnetization(beta: float, iters: int = 200) -> float:
     return m
 
 
-class CurieWeiss(_RngSample, Target):
+class CurieWeiss(Target):
     r"""The large-d limit of the Curie–Weiss model on :math:`\{\pm1\}^d` at inverse temperature ``beta`` and field
     ``h``: a mixture of two product measures, spins i.i.d. with mean :math:`\pm m`, :math:`m = \tanh(\beta m)`
     (:math:`\beta = 2`: :math:`m \approx 0.9575`), weights :math:`W_\pm = e^{\pm hm}/(2\cosh hm)` (Aranguri, Biroli,

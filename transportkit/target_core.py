@@ -36,6 +36,24 @@ def is_traced(*arrays: Any) -> bool:
     return any(any(c.__name__ == "Tracer" for c in type(a).__mro__) for a in arrays)
 
 
+def sample_arguments(
+    default_backend: Any, n: Any, rng: Any, seed: Any, backend: Any, device: Any, dtype: Any
+) -> tuple[int, Backend, Any]:
+    """The checked arguments of an exact ``sample(n, rng, *, backend, dtype, device, seed)``: ``n`` (an int >= 0),
+    the backend (``backend``, else that of a transportkit Generator passed as ``rng``/``seed``, else
+    ``default_backend``) and the generator of ``rng`` (SPEC 7; ``seed=`` its deprecated alias), which must be on
+    that backend."""
+    n = as_count("n", n, low=0)
+    src = rng if seed is SEED_DEPRECATED else seed
+    if backend is None and hasattr(src, "backend") and hasattr(src, "normal"):
+        backend = src.backend
+    be = get_backend(default_backend if backend is None else backend, device=device, dtype=dtype)
+    gen = resolve_rng(rng, be, seed=seed)
+    if gen.backend is not be:
+        raise ValueError(f"the generator's backend {gen.backend!r} differs from backend={be!r}")
+    return n, be, gen
+
+
 def _first_row(xp: Any, bad: Any) -> int:
     return int(xp.argmax(xp.astype(bad, xp.int32)))
 
@@ -141,14 +159,7 @@ class Target:
         """``n`` exact samples, shape ``(n, d)``. ``rng`` (SPEC 7): ``None`` (fresh entropy), an int, a
         ``numpy.random.Generator`` or a :class:`transportkit.random.Generator` (whose backend is then used unless
         ``backend`` is given); ``seed=`` is its deprecated alias."""
-        n = as_count("n", n, low=0)
-        src = rng if seed is SEED_DEPRECATED else seed
-        if backend is None and hasattr(src, "backend") and hasattr(src, "normal"):
-            backend = src.backend
-        be = get_backend(self.backend if backend is None else backend, device=device, dtype=dtype)
-        gen = resolve_rng(rng, be, seed=seed)
-        if gen.backend is not be:
-            raise ValueError(f"the generator's backend {gen.backend!r} differs from backend={be!r}")
+        n, be, gen = sample_arguments(self.backend, n, rng, seed, backend, device, dtype)
         return self._sample(n, gen, be)
 
     def bind(self, backend: Any) -> BoundTarget:
