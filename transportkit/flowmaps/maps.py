@@ -37,6 +37,7 @@ from ..integrate import grid_times, odeint
 from ..interpolants.exact import exact_field
 from ..interpolants.field import BoundField, Field
 from ..interpolants.interpolant import Interpolant
+from ..interpolants.mlp import init_net
 from ..targets import Gaussian, GaussianMixture
 
 __all__ = [
@@ -254,13 +255,7 @@ class _BoundODE(BoundFlowMap):
 # ---------------------------------------------------------------------------------------------- learned maps
 def init_phi_mlp(dim: int, hidden: tuple[int, ...], n_time: int, gen: Any, be: Backend) -> dict[str, Any]:
     """Glorot-normal weights, zero biases of the two-time network (inputs: ``x`` and the time features)."""
-    sizes = [dim + 3 + 4 * n_time, *hidden, dim]
-    p = {}
-    for i in range(len(sizes) - 1):
-        a, b = sizes[i], sizes[i + 1]
-        p[f"W{i}"] = gen.normal((a, b)) * math.sqrt(2.0 / (a + b))
-        p[f"c{i}"] = be.xp.zeros((b,), dtype=be.dtype, device=be.device)
-    return p
+    return init_net(dim + 3 + 4 * n_time, hidden, dim, gen, be)
 
 
 def time_features(s: Any, t: Any, n: int, n_time: int, xp: Any, like: Any) -> Any:

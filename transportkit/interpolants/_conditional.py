@@ -4,19 +4,19 @@ Two learners, both for a quadratic loss :math:`E\,|\hat f(u) - Y|^2` over draws 
 
 - a linear-in-parameters model :math:`\hat f(u) = \Theta^T\phi(u)`, fitted by the ridge normal equations
   :math:`(E[\phi\phi^T] + \lambda I)\Theta = E[\phi Y^T]` accumulated over chunks (any backend, no autodiff);
-- a small tanh MLP trained with Adam (:func:`transportkit.interpolants.mlp.adam`; backends with autodiff).
+- a small tanh MLP (:func:`transportkit.interpolants.mlp.init_net`, :func:`~transportkit.interpolants.mlp.net_apply`)
+  trained with Adam (:func:`transportkit.interpolants.mlp.adam`; backends with autodiff).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from typing import Any
 
 from .._backend import Backend
 
-__all__ = ["init_net", "lstsq_fit", "net_apply", "time_features"]
+__all__ = ["lstsq_fit", "time_features"]
 
 
 def lstsq_fit(
@@ -54,23 +54,3 @@ def time_features(s: Any, n_time: int, n: int, xp: Any, dtype: Any, device: Any)
     k = xp.asarray(list(range(n_time)), dtype=dtype, device=device)
     ang = (2.0 * math.pi) * ss * k
     return xp.concat([xp.cos(ang), xp.sin(ang)], axis=1)
-
-
-def init_net(n_in: int, hidden: tuple[int, ...], n_out: int, gen: Any, be: Backend) -> dict[str, Any]:
-    """Glorot-normal weights and zero biases of a tanh MLP ``n_in -> hidden -> n_out``."""
-    sizes = [n_in, *hidden, n_out]
-    p = {}
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        p[f"W{i}"] = gen.normal((a, b)) * math.sqrt(2.0 / (a + b))
-        p[f"c{i}"] = be.xp.zeros((b,), dtype=be.dtype, device=be.device)
-    return p
-
-
-def net_apply(params: dict[str, Any], h: Any, xp: Any) -> Any:
-    """The MLP at inputs ``h`` (n, n_in): tanh hidden layers, a linear last layer."""
-    n_layers = len(params) // 2
-    for i in range(n_layers):
-        h = h @ params[f"W{i}"] + params[f"c{i}"]
-        if i < n_layers - 1:
-            h = xp.tanh(h)
-    return h

@@ -12,10 +12,10 @@ from .._backend import Backend, host_backend, resolve_backend
 from .._capabilities import declare
 from .._validation import as_count, as_points, as_real
 from ..random import resolve_rng
-from ._conditional import init_net, lstsq_fit, net_apply, time_features
+from ._conditional import lstsq_fit, time_features
 from ._follmer import ConditionalDrift, FollmerInterpolant, _BoundDrift, _check_interpolant
 from .fit import TensorFeatures
-from .mlp import adam
+from .mlp import adam, init_net, net_apply
 
 __all__ = ["FeatureDrift", "MLPDrift", "fit_drift", "train_drift"]
 

@@ -20,11 +20,12 @@ from .._typing import Array
 from .._validation import as_count, as_points
 from ..errors import CapabilityError
 from ..random import SEED_DEPRECATED, resolve_rng
+from ._conditional import time_features
 from .field import BoundField, Field, as_base
 from .interpolant import Interpolant
 from .losses import velocity_loss
 
-__all__ = ["MLPModel", "adam", "init_mlp", "mlp_apply", "train_velocity"]
+__all__ = ["MLPModel", "adam", "init_mlp", "init_net", "mlp_apply", "net_apply", "train_velocity"]
 
 
 def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, rng: Any = None, backend: Any = None,
@@ -33,8 +34,21 @@ def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, r
     :math:`[x, \xi, \phi(t)]` with ``cond_dim`` conditioning coordinates); ``rng``: SPEC 7 randomness of the
     weights (``seed=`` deprecated alias)."""
     be = get_backend(backend)
-    gen = resolve_rng(rng, be, seed=seed)
-    sizes = [dim + cond_dim + 2 * n_time, *hidden, dim]
+    return init_net(dim + cond_dim + 2 * n_time, hidden, dim, resolve_rng(rng, be, seed=seed), be)
+
+
+def mlp_apply(params: dict[str, Any], t: Any, x: Any, xp: Any) -> Array:
+    r"""The network at (t, x): :func:`net_apply` on :math:`[x, (\cos 2\pi k t, \sin 2\pi k t)_{k<K}]`; ``t`` a 0-d
+    array or shape (n,)."""
+    n_time = (params["W0"].shape[0] - x.shape[1]) // 2
+    tf = time_features(t, n_time, x.shape[0], xp, x.dtype, getattr(x, "device", None))
+    return net_apply(params, xp.concat([x, tf], axis=1), xp)
+
+
+def init_net(n_in: int, hidden: tuple[int, ...], n_out: int, gen: Any, be: Backend) -> dict[str, Array]:
+    """Glorot-normal weights and zero biases ``{"W0", "c0", ..., "WL", "cL"}`` of an MLP ``n_in -> hidden -> n_out``
+    (Glorot & Bengio 2010), drawn from ``gen`` on ``be``: the one initializer of the package's MLPs."""
+    sizes = [n_in, *hidden, n_out]
     p = {}
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         p[f"W{i}"] = gen.normal((a, b)) * math.sqrt(2.0 / (a + b))
@@ -42,16 +56,9 @@ def init_mlp(dim: int, hidden: tuple[int, ...] = (64, 64), n_time: int = 4, *, r
     return p
 
 
-def mlp_apply(params: dict[str, Any], t: Any, x: Any, xp: Any) -> Array:
-    """The network at (t, x); ``t`` a 0-d array or shape (n,)."""
+def net_apply(params: dict[str, Any], h: Any, xp: Any) -> Array:
+    """The tanh MLP of :func:`init_net` at inputs ``h`` (n, n_in): tanh hidden layers, a linear last layer."""
     n_layers = len(params) // 2
-    n_time = (params["W0"].shape[0] - x.shape[1]) // 2
-    tt = t[:, None] if t.ndim == 1 else t * xp.ones((x.shape[0], 1), dtype=x.dtype)
-    k = xp.arange(n_time, dtype=x.dtype)
-    if hasattr(x, "device"):
-        k = xp.asarray(k, device=x.device)
-    ang = 2.0 * math.pi * tt * k
-    h = xp.concat([x, xp.cos(ang), xp.sin(ang)], axis=1)
     for i in range(n_layers):
         h = h @ params[f"W{i}"] + params[f"c{i}"]
         if i < n_layers - 1:

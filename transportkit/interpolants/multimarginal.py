@@ -30,9 +30,9 @@ from .._typing import Array
 from .._validation import as_count, as_points, as_real
 from ..integrate import odeint
 from ..random import resolve_rng
-from ._conditional import init_net, lstsq_fit, net_apply
+from ._conditional import lstsq_fit
 from .fit import TensorFeatures
-from .mlp import adam
+from .mlp import adam, init_net, net_apply
 
 __all__ = [
     "MLPG",

@@ -37,7 +37,7 @@ from .._typing import Array
 from .._validation import as_choice, as_count, as_points
 from ..gaussians import GaussianMixture, gaussian_terms
 from ..random import SEED_DEPRECATED, resolve_rng
-from .mlp import adam, init_mlp
+from .mlp import adam, init_mlp, net_apply
 
 __all__ = [
     "ExactDenoiser", "LearnedDenoiser", "Path", "exact_denoiser", "inpaint", "linear_path", "sample",
@@ -125,15 +125,6 @@ def exact_denoiser(target: GaussianMixture) -> ExactDenoiser:
     return ExactDenoiser(target)
 
 
-def _mlp(params: dict[str, Any], h: Any, xp: Any) -> Any:
-    n_layers = len(params) // 2
-    for i in range(n_layers):
-        h = h @ params[f"W{i}"] + params[f"c{i}"]
-        if i < n_layers - 1:
-            h = xp.tanh(h)
-    return h
-
-
 class LearnedDenoiser:
     r"""An MLP :math:`\hat\eta_1(\alpha, x)` with input :math:`[x, \alpha]` (:func:`train_denoiser`);
     :math:`\eta_0 = (x - \beta\odot\hat\eta_1)/\alpha` where :math:`\alpha > 0` (0 elsewhere)."""
@@ -149,7 +140,7 @@ class LearnedDenoiser:
         xp = be.xp
         p = self.params if be is self.backend else {k: be.asarray(v) for k, v in self._host.items()}
         a = xp.broadcast_to(alpha, x.shape) if alpha.ndim == 1 else alpha
-        return _mlp(p, xp.concat([x, a], axis=1), xp)
+        return net_apply(p, xp.concat([x, a], axis=1), xp)
 
     def eta(self, alpha: Any, x: Any, be: Backend) -> tuple[Any, Any]:
         xp = be.xp
@@ -212,7 +203,7 @@ def train_denoiser(
 
     def loss(p, batch):
         a, xa, xb = batch
-        e = _mlp(p, xp.concat([xa, a], axis=1), xp)
+        e = net_apply(p, xp.concat([xa, a], axis=1), xp)
         return xp.mean(0.5 * xp.sum(e * e, axis=-1) - xp.sum(xb * e, axis=-1))
 
     params, hist = adam(be, loss, params, batches, steps=steps, lr=lr)
