@@ -20,6 +20,18 @@ from .mlp import adam, init_net, net_apply
 __all__ = ["FeatureDrift", "MLPDrift", "fit_drift", "train_drift"]
 
 
+def _paired(interpolant: Any, x0: Any, x1: Any, backend: Any) -> tuple[Backend, Any, Any]:
+    """The checked entry of a forecasting fit: the interpolant, the backend, and ``x0``, ``x1`` as paired (n, d) points
+    (rows are pairs)."""
+    _check_interpolant(interpolant)
+    be = resolve_backend(x0, x1, backend=backend)
+    x1 = as_points("x1", x1, be)
+    x0 = as_points("x0", x0, be, dim=x1.shape[1])
+    if x0.shape != x1.shape:
+        raise ValueError(f"x0 and x1 must be paired (n, d) arrays, got {tuple(x0.shape)} and {tuple(x1.shape)}")
+    return be, x0, x1
+
+
 class FeatureDrift(ConditionalDrift):
     r"""A fitted drift :math:`\hat b(s, x; x_0) = \sum_{a,j}\Theta_{aj} P_a(s)\psi_j([x, x_0])` (tensor features of
     :class:`~transportkit.interpolants.TensorFeatures` on the 2d-dimensional input)."""
@@ -70,14 +82,9 @@ def fit_drift(
     ``features``: a :class:`~transportkit.interpolants.TensorFeatures` of dimension 2d (default: degree-6 Legendre
     in s times 128 two-scale Fourier features of :math:`[x, x_0]`); ``repeats``: passes over the pairs with fresh
     (s, ζ); ``rng``: SPEC 7 randomness."""
-    _check_interpolant(interpolant)
-    be = resolve_backend(x0, x1, backend=backend)
+    be, x0, x1 = _paired(interpolant, x0, x1, backend)
     xp = be.xp
-    x1 = as_points("x1", x1, be)
     n, d = x1.shape
-    x0 = as_points("x0", x0, be, dim=d)
-    if x0.shape != x1.shape:
-        raise ValueError(f"x0 and x1 must be paired (n, d) arrays, got {tuple(x0.shape)} and {tuple(x1.shape)}")
     if n < 2:
         raise ValueError(f"need at least 2 pairs, got {n}")
     ridge = as_real("ridge", ridge, low=0.0)
@@ -148,15 +155,10 @@ def train_drift(
     r"""Train an MLP forecasting drift with Adam on the quadratic loss
     :math:`E[\tfrac12|\hat b|^2 - (\dot\alpha x_0 + \dot\beta x_1 + \dot\sigma W_s)\cdot\hat b]` (its minimizer is
     the drift; Chen et al. 2024, arXiv:2403.13724). Needs ``value_and_grad`` (torch, jax); ``rng``: SPEC 7."""
-    _check_interpolant(interpolant)
-    be = resolve_backend(x0, x1, backend=backend)
+    be, x0, x1 = _paired(interpolant, x0, x1, backend)
     be.require("value_and_grad")
     xp = be.xp
-    x1 = as_points("x1", x1, be)
     n, d = x1.shape
-    x0 = as_points("x0", x0, be, dim=d)
-    if x0.shape != x1.shape:
-        raise ValueError(f"x0 and x1 must be paired (n, d) arrays, got {tuple(x0.shape)} and {tuple(x1.shape)}")
     steps, batch_size = as_count("steps", steps), as_count("batch_size", batch_size)
     n_time = as_count("n_time", n_time, low=0)
     lr = as_real("lr", lr, low=0.0, low_open=True)
