@@ -9,7 +9,7 @@ from typing import Any
 
 from .._backend import Backend
 from .._validation import as_choice, as_count, as_points, as_real, refuse_lazy
-from ..random import Generator
+from ..random import SEED_DEPRECATED, Generator, resolve_rng
 from .diagnostics import Array
 
 
@@ -24,6 +24,15 @@ def check_bootstrap(bootstrap: Any) -> int | None:
     """``None`` or the number of bootstrap resamples (an int >= 2). The public entry then calls
     :func:`transportkit.random.resolve_rng` itself (so that ``seed=``'s DeprecationWarning points at the caller)."""
     return None if bootstrap is None else as_count("bootstrap", bootstrap, low=2)
+
+
+def bootstrap_stream(n_resamples: int | None, rng: Any, seed: Any, be: Backend) -> Generator | None:
+    """The random stream of a bootstrap of ``n_resamples`` resamples (checked by :func:`check_bootstrap`), or
+    ``None`` without one (``None`` or 0); ``seed=`` warns as the deprecated alias of ``rng=`` either way."""
+    if not n_resamples and seed is SEED_DEPRECATED:
+        return None
+    gen = resolve_rng(rng, be, seed=seed)
+    return gen if n_resamples else None
 
 
 def refuse_lazy_inputs(**arrays: Any) -> None:

@@ -28,9 +28,10 @@ from .._capabilities import declare
 from .._dask import check_client
 from .._validation import as_bool, as_choice, as_count, as_real
 from ..numerics import ess, logsumexp
-from ..random import SEED_DEPRECATED, resolve_rng
+from ..random import SEED_DEPRECATED
 from ._checks import (
     bootstrap_std,
+    bootstrap_stream,
     check_bootstrap,
     check_bootstrap_shape,
     check_threshold,
@@ -145,8 +146,7 @@ def exp(
     compute_uncertainty = as_bool("compute_uncertainty", compute_uncertainty)
     threshold = check_threshold(ess_warning)
     be = resolve_backend(w, backend=backend)
-    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
-    gen = None if bootstrap is None else gen
+    gen = bootstrap_stream(check_bootstrap(bootstrap), rng, seed, be)
     w = prepare_works(w, be, "w", nan_policy)
     check_bootstrap_shape(gen, w)
     n = w.shape[-1]
@@ -301,8 +301,7 @@ def bar(
     rtol, maxiter, threshold = _check_bar_args(uncertainty_method, rtol, maxiter, ess_warning)
     compute_uncertainty = as_bool("compute_uncertainty", compute_uncertainty)
     be = resolve_backend(w_forward, w_reverse, backend=backend)
-    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
-    gen = None if bootstrap is None else gen
+    gen = bootstrap_stream(check_bootstrap(bootstrap), rng, seed, be)
     wf = prepare_works(w_forward, be, "w_forward", nan_policy)
     wr = prepare_works(w_reverse, be, "w_reverse", nan_policy)
     if wf.shape[:-1] != wr.shape[:-1]:

@@ -38,8 +38,8 @@ from .._backend import resolve_backend
 from .._capabilities import declare
 from .._validation import as_bool, as_choice, as_count, as_points, as_real, check_options
 from ..numerics import ess, logsumexp
-from ..random import SEED_DEPRECATED, resolve_rng
-from ._checks import check_threshold, refuse_lazy_inputs
+from ..random import SEED_DEPRECATED
+from ._checks import bootstrap_stream, check_threshold, refuse_lazy_inputs
 from .diagnostics import ESS_WARNING, Array, FreeEnergyUncertaintyWarning, check_ess, check_overlap
 from .mbar_covariance import (
     _augmented_theta,
@@ -175,7 +175,7 @@ class MBAR:
         as_bool("verbose", verbose)
         threshold = check_threshold(ess_warning)
         be = self.backend = resolve_backend(u_kn, backend=backend)
-        gen = resolve_rng(rng, be, seed=seed) if (n_boot > 0 or seed is not SEED_DEPRECATED) else None
+        gen = bootstrap_stream(n_boot, rng, seed, be)
         xp = be.xp
         u, Nk_host, f_init = _mbar_inputs(u_kn, N_k, f_k_init, be)
         fit = mbar_fit(u, Nk_host, f_init, be, tol, maxiter)

@@ -21,8 +21,15 @@ from .._capabilities import declare
 from .._validation import as_count, as_points, as_real
 from ..backends import owner_of
 from ..numerics import ess, logsumexp
-from ..random import SEED_DEPRECATED, Generator, resolve_rng
-from ._checks import check_bootstrap, check_threshold, first_bad_index, refuse_lazy_inputs, std_over_first
+from ..random import SEED_DEPRECATED, Generator
+from ._checks import (
+    bootstrap_stream,
+    check_bootstrap,
+    check_threshold,
+    first_bad_index,
+    refuse_lazy_inputs,
+    std_over_first,
+)
 from .diagnostics import (
     ESS_WARNING,
     Array,
@@ -340,8 +347,7 @@ def mbar(
                                             maximum_iterations)  # fmt: skip
     threshold = check_threshold(ess_warning)
     be = resolve_backend(u_kn, backend=backend)
-    gen = resolve_rng(rng, be, seed=seed) if check_bootstrap(bootstrap) or seed is not SEED_DEPRECATED else None
-    gen = None if bootstrap is None else gen
+    gen = bootstrap_stream(check_bootstrap(bootstrap), rng, seed, be)
     xp = be.xp
     u, Nk_host, f_init = _mbar_inputs(u_kn, N_k, f_k_init, be)
     K = u.shape[0]
