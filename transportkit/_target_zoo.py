@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._backend import Backend, get_backend
+from ._backend import Backend, host_backend
 from ._validation import as_count, as_real
 from .gaussians import GaussianMixture
 from .lattice_targets import Phi4
@@ -365,7 +365,7 @@ class StudentTMixture(_ParamTarget):
         if means is None:
             dim, n_components = as_count("dim", dim), as_count("n_components", n_components)
             loc_scale = as_real("loc_scale", loc_scale, low=0.0)
-            nb = get_backend("numpy")
+            nb = host_backend()
             if rng is None and seed is SEED_DEPRECATED:
                 rng = 0  # the means define the benchmark: the same everywhere unless asked otherwise
             gen = resolve_rng(rng, nb, seed=seed)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import backends
-from ._backend import Backend, get_backend, resolve_backend
+from ._backend import Backend, get_backend, host_backend, resolve_backend
 from ._validation import as_bool, as_count, as_points, check_callable
 from .errors import BackendUnavailableError, CapabilityError
 from .target_core import Target, is_traced
@@ -139,7 +139,7 @@ class CallableTarget(Target):
         """The library ``fn`` is written for: the first of numpy, torch, jax on whose arrays it runs (or the library
         of what it returns); a ``TypeError`` that says ``backend=`` when none works."""
         if self.host:
-            return get_backend("numpy")
+            return host_backend()
         errors = []
         for name in _PROBE_ORDER:
             try:
@@ -261,7 +261,7 @@ class CallableTarget(Target):
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         src = self.source
         if src is not None and callable(getattr(src, "rvs", None)):  # scipy.stats: draws from a NumPy generator
-            host = get_backend("numpy")
+            host = host_backend()
             seed = int(gen.backend.to_numpy(gen.integers(0, 2**31 - 1, ())))
             draws = src.rvs(size=n, random_state=seed)
             return be.asarray(host.xp.reshape(host.asarray(draws), (n, self.dim)))

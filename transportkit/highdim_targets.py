@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._backend import Backend, get_backend
+from ._backend import Backend, get_backend, host_backend
 from ._validation import as_count, as_probability, as_real
 from .random import SEED_DEPRECATED
 from .target_core import Target, sample_arguments
@@ -61,7 +61,7 @@ class SymmetricMixture(Target):
         self.m = as_real("m", m)
         self.sigma = as_real("sigma", sigma, low=0.0, low_open=True)
         self.h = 0.5 * math.log(self.p / (1.0 - self.p))
-        self.backend = get_backend("numpy")
+        self.backend = host_backend()
 
     def __repr__(self) -> str:
         return f"SymmetricMixture(d={self.dim}, p={self.p:g}, m={self.m:g}, sigma={self.sigma:g})"
@@ -121,7 +121,7 @@ class CurieWeiss(Target):
         self.m = curie_weiss_magnetization(self.beta)
         hm = self.h * self.m
         self.log_w = (hm - _logaddexp_f(hm, -hm), -hm - _logaddexp_f(hm, -hm))  # log W_+, log W_-
-        self.backend = get_backend("numpy")
+        self.backend = host_backend()
 
     def __repr__(self) -> str:
         return f"CurieWeiss(d={self.dim}, beta={self.beta:g}, h={self.h:g})"
@@ -173,7 +173,7 @@ class GaussianRandomField(_RngSample):
             sigma2 = ((2.0 * math.pi) ** 2 + self.ell**2) ** self.s
         self.sigma2 = as_real("sigma2", sigma2, low=0.0, low_open=True)
         self.dim = self.n * self.n
-        self.backend = get_backend("numpy")
+        self.backend = host_backend()
 
     def __repr__(self) -> str:
         return f"GaussianRandomField(n={self.n}, s={self.s:g}, ell={self.ell:g}, sigma2={self.sigma2:g})"

@@ -22,7 +22,7 @@ import math
 import warnings
 from typing import Any
 
-from ._backend import Backend, get_backend, resolve_backend
+from ._backend import Backend, get_backend, host_backend, resolve_backend
 from ._validation import as_count, as_points
 from .errors import NonFiniteWarning
 from .random import SEED_DEPRECATED, resolve_rng
@@ -249,7 +249,7 @@ class _ParamTarget(Target):
 
     def __init__(self) -> None:
         self._cache: dict[tuple, dict[str, Any]] = {}
-        self.backend = get_backend("numpy")
+        self.backend = host_backend()
 
     def _params(self, be: Backend) -> dict[str, Any]:
         key = (be.name, str(be.device), str(be.dtype))

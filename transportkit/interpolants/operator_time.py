@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._backend import Backend, get_backend, resolve_backend
+from .._backend import Backend, get_backend, host_backend, resolve_backend
 from .._capabilities import declare
 from .._loops import run_steps
 from .._typing import Array
@@ -68,7 +68,7 @@ class Path:
 def linear_path(start: Any, end: Any) -> Path:
     r""":math:`\alpha(\tau) = (1-\tau)\,\alpha_{start} + \tau\,\alpha_{end}` (each (d,), entries in [0, 1]);
     ``linear_path(1, 0)`` with scalars is the ordinary noise-to-data path in every coordinate (dimension from use)."""
-    be = get_backend("numpy")
+    be = host_backend()
     s, e = be.asarray(start, dtype=be.dtype), be.asarray(end, dtype=be.dtype)
     xp = be.xp
     for name, v in (("start", s), ("end", e)):
