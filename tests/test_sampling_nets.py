@@ -278,6 +278,38 @@ BAD = [
 ]
 
 
+PATH_TAIL_BAD = [
+    ({"base_scale": -1.0}, ValueError, "base_scale"),
+    ({"base_mean": "0"}, TypeError, "base_mean"),
+    ({"base_mean": [[0.0, 0.0]]}, ValueError, "base_mean"),
+    ({"schedule": (len,)}, TypeError, "schedule"),
+    ({"path": object(), "base_scale": 1.0}, ValueError, "path="),
+]
+
+
+@pytest.mark.parametrize(("kw", "err", "match"), PATH_TAIL_BAD, ids=[f"{k}" for k, _, _ in PATH_TAIL_BAD])
+def test_the_shared_keyword_tail_is_checked_once_for_every_entry(kw, err, match):
+    """nets, train and sample_with_drift check their path/placement tail through one CallOptions (a Placement, as the
+    MCMC/AIS options are), before any target evaluation."""
+    from transportkit.sampling.nets import sample_with_drift, train
+    from transportkit.sampling.nets.entry import CallOptions
+    from transportkit.sampling.options import Placement, SamplerOptions
+
+    assert issubclass(CallOptions, Placement) and issubclass(SamplerOptions, Placement)
+    t = _Spy(numpy)
+    for call in (lambda: nets(t, 10, steps=5, rng=0, **kw), lambda: train(t, n_train=10, steps=5, rng=0, **kw),
+                 lambda: sample_with_drift(t, 10, None, steps=5, rng=0, **kw), lambda: CallOptions(**kw)):  # fmt: skip
+        with pytest.raises(err, match=match):
+            call()
+    assert t.calls == 0
+    with pytest.raises(TypeError):
+        CallOptions("numpy")  # keywords only
+    c = CallOptions(base_mean=numpy.float32(0.5), base_scale=numpy.int64(2), rng=3)
+    assert c.path_kw["base_mean"] == 0.5 and c.path_kw["base_scale"] == 2.0
+    be, gen = c.resolve()
+    assert gen.backend is be
+
+
 @pytest.mark.parametrize(("kw", "err", "match"), BAD, ids=[f"{k}" for k, _, _ in BAD])
 def test_bad_arguments_raise_before_any_evaluation(kw, err, match):
     # before this check moved to the entry, features/islands were checked after a full training simulation
