@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import os
 import sys
 import time
@@ -37,11 +36,6 @@ class Section:
 
 def _key(name: str) -> str:
     return "".join(ch for ch in name.casefold() if ch.isalnum())
-
-
-def _param(func: Callable, value: Any, new: str, old: str) -> dict[str, Any]:
-    """``{new: value}`` when ``func`` takes ``new`` (e.g. ``rng``, ``steps``), else ``{old: value}``."""
-    return {new if new in inspect.signature(func).parameters else old: value}
 
 
 # --------------------------------------------------------------------------------------------- the tables
@@ -107,7 +101,6 @@ def demo_interpolants(say: Say = print, fig: Any = None) -> None:
     from . import plot
     from .interpolants import Interpolant, eight_mode_mixture, exact_field, log_likelihood
     from .sampling.registry import sample
-    from .sampling.transport import sample_transport
 
     T = eight_mode_mixture()
     f = exact_field(Interpolant("linear"), T)
@@ -118,14 +111,14 @@ def demo_interpolants(say: Say = print, fig: Any = None) -> None:
     fracs: dict[str, Any] = {}
     for method, kw in (("ode", dict(steps=100, solver="rk4")), ("sde", dict(steps=200, diffusion=1.0))):
         t0 = time.perf_counter()
-        s = sample(f, n, method=method, **_param(sample_transport, 0, "rng", "seed"), **kw)
+        s = sample(f, n, method=method, rng=0, **kw)
         lab = T.responsibilities(s.x)
         xp = array_api_compat.array_namespace(lab)
         frac = xp.mean(xp.astype(xp.argmax(lab, axis=0)[None, :] == xp.arange(8)[:, None], xp.float64), axis=1)
         z = float(xp.max(xp.abs(frac - w) / xp.sqrt(w * (1 - w) / n)))
         runs[method.upper()], fracs[method.upper()] = s, frac
         say(f"  {method.upper()}: max |mode weight error| = {z:.2f} binomial SE   ({time.perf_counter() - t0:.2f} s)")
-    x = T.sample(8, **_param(T.sample, 1, "rng", "seed"))
+    x = T.sample(8, rng=1)
     err = float(xp.max(xp.abs(log_likelihood(f, x, steps=100) - T.log_prob(x))))
     say(f"  log-likelihood by the probability flow (RK4, 100 steps) vs exact: max error {err:.1e}")
     if fig is not None:
@@ -150,9 +143,9 @@ def demo_sampling(say: Say = print, fig: Any = None) -> None:
     say(f"GMM40 (2-D, 40 modes, log Z = 0): n = {n} walkers, steps {steps}, numpy")
     runs: dict[str, list[Any]] = {"AIS (MALA)": [], "NETS (eps=1, b=0)": []}
     for k in steps:
-        for label, fn in (("AIS (MALA)", lambda k=k: ais(t, n, steps=k, **_param(ais, 0, "rng", "seed"))),
+        for label, fn in (("AIS (MALA)", lambda k=k: ais(t, n, steps=k, rng=0)),
                           ("NETS (eps=1, b=0)",
-                           lambda k=k: nets(t, n, steps=k, rounds=0, **_param(nets, 0, "rng", "seed")))):
+                           lambda k=k: nets(t, n, steps=k, rounds=0, rng=0))):
             t0 = time.perf_counter()
             r = fn()
             runs[label].append(r)
@@ -211,9 +204,9 @@ def demo_meanfield(say: Say = print, fig: Any = None) -> None:
     from .meanfield.problems import three_spin
 
     n, steps, every = 128, 120, 20
-    P = three_spin(d=6, n_data=1000, **_param(three_spin, 0, "rng", "seed"))
+    P = three_spin(d=6, n_data=1000, rng=0)
     p0 = P.init_particles(n, 1)
-    kw = {**_param(train, steps, "steps", "n_steps"), **_param(train, 2, "rng", "seed")}
+    kw = {"steps": steps, "rng": 2}
     runs = {
         "gradient flow": train(P, p0, dt=0.5, record_every=every, **kw),
         "birth-death + GF": train(P, p0, dt=0.5, record_every=every, birth_death=1.0, **kw),
