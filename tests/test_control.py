@@ -53,9 +53,10 @@ def test_surrogate_gradient_matches_finite_differences(backend):
     drift, run, term, x0 = _lq(backend)
     ctrl = tk.control.linear_feedback(1, 0, backend=backend)
     ctrl.params["K"] = backend.asarray([[[-1.0]]])
-    _, _, g, g_se = tk.control.surrogate_gradient(
-        drift, SIG, run, term, T, ctrl, x0=x0, steps=20, n_paths=2000, batches=10, rng=0
-    )
+    res = tk.control.surrogate_gradient(drift, SIG, run, term, T, ctrl, x0=x0, steps=20, n_paths=2000, batches=10,
+                                        rng=0)
+    assert isinstance(res, tk.control.SurrogateGradient) and res.J_se > 0
+    _, _, g, g_se = res
     # central difference of J in K with common random numbers, many paths
     delta, n = 0.05, 20000
     costs = []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._backend import Backend, get_backend, resolve_backend
 from .._capabilities import declare
@@ -35,6 +35,7 @@ __all__ = [
     "ControlModel",
     "LinearFeedback",
     "OnPolicyResult",
+    "SurrogateGradient",
     "linear_feedback",
     "mlp_control",
     "on_policy",
@@ -340,6 +341,19 @@ def on_policy(
     return OnPolicyResult(model, history, backend=be)
 
 
+class SurrogateGradient(NamedTuple):
+    """What :func:`surrogate_gradient` returns (a tuple, so ``J, J_se, grad, grad_se = ...`` unpacks it)."""
+
+    #: the mean cost :math:`J` over all batches
+    J: float
+    #: its standard error across batches
+    J_se: float
+    #: :math:`\nabla_\theta J`, arrays keyed like ``control.params``
+    grad: dict[str, Array]
+    #: the standard errors of ``grad`` across batches, keyed alike
+    grad_se: dict[str, Array]
+
+
 @declare(needs=("value_and_grad",), name="tk.control.surrogate_gradient")
 def surrogate_gradient(
     drift: Callable[[float, Any], Any],
@@ -356,10 +370,11 @@ def surrogate_gradient(
     baseline: str = "cost_to_go",
     rng: Any = None,
     backend: Any = None,
-) -> tuple[float, float, dict[str, Any], dict[str, Any]]:
+) -> SurrogateGradient:
     r"""Estimates of :math:`J` and :math:`\nabla_\theta J` at the control's parameters from ``batches``
-    independent batches of ``n_paths`` paths (the gradient of the surrogate on each): ``(J, J_se, grad, grad_se)``
-    with the standard errors across batches (dicts of arrays keyed like ``control.params``)."""
+    independent batches of ``n_paths`` paths (the gradient of the surrogate on each): a :class:`SurrogateGradient`
+    ``(J, J_se, grad, grad_se)`` with the standard errors across batches (dicts of arrays keyed like
+    ``control.params``)."""
     sigma, T = _check(drift, sigma, running_cost, terminal_cost, T)
     steps, n_paths, batches = as_count("steps", steps), as_count("n_paths", n_paths, 2), as_count("batches", batches, 2)
     baseline = as_choice("baseline", baseline, ("cost_to_go", "total"))
@@ -379,4 +394,4 @@ def surrogate_gradient(
     J_se = math.sqrt(sum((a - J) ** 2 for a in Js) / (batches - 1) / batches)
     mean = {k: sum(g[k] for g in gs) / batches for k in gs[0]}
     se = {k: xp.sqrt(sum((g[k] - mean[k]) ** 2 for g in gs) / (batches - 1) / batches) for k in gs[0]}
-    return J, J_se, mean, se
+    return SurrogateGradient(J, J_se, mean, se)
