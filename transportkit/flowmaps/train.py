@@ -41,6 +41,7 @@ from .._validation import as_bool, as_choice, as_count, as_points, as_real
 from ..errors import NonFiniteWarning
 from ..interpolants.exact import exact_field
 from ..interpolants.interpolant import Interpolant
+from ..interpolants.mlp import init_net
 from ..random import SEED_DEPRECATED, resolve_rng
 from ..targets import GaussianMixture
 from . import losses as L
@@ -157,12 +158,9 @@ def _optimizer(be: Backend, clip: float) -> Any:
 
 # ---------------------------------------------------------------------------------------------- training
 def _weight_net(gen: Any, be: Backend, width: int = 32) -> dict[str, Any]:
-    sizes = [3 + 4 * 2, width, 1]
-    p = {}
-    for i in range(2):
-        a, b = sizes[i], sizes[i + 1]
-        p[f"W{i}"] = gen.normal((a, b)) * math.sqrt(2.0 / (a + b)) * (1.0 if i == 0 else 0.0)
-        p[f"c{i}"] = be.xp.zeros((b,), dtype=be.dtype, device=be.device)
+    """The learned loss weighting :math:`w(s, t)`: a one-hidden-layer tanh net on the time features, starting at 0."""
+    p = init_net(3 + 4 * 2, (width,), 1, gen, be)
+    p["W1"] = p["W1"] * 0.0
     return p
 
 
@@ -236,64 +234,22 @@ def train(
         backend = model.backend
     be = resolve_backend(*(() if is_target else (data_or_target,)), backend=backend)
     be.require("value_and_grad")
-    xp = be.xp
-    if is_target:
-        d = int(data_or_target.dim)
-        data = None
-    else:
-        data = as_points("data_or_target", data_or_target, be)
-        d = int(data.shape[1])
+    data = None if is_target else as_points("data_or_target", data_or_target, be)
+    d = int(data_or_target.dim) if is_target else int(data.shape[1])
     gen = resolve_rng(rng, be, seed=seed)
     if model is None:
         model = mlp_flow_map(I, d, rng=gen, backend=be)
     if model.dim != d:
         raise ValueError(f"the model maps dimension {model.dim}, the data has {d}")
-    field = None
-    if loss in ("lmd", "emd"):
-        if teacher is None:
-            if not isinstance(data_or_target, GaussianMixture):
-                raise ValueError(f"loss={loss!r} distills a field: pass teacher= (a Field) or a GaussianMixture "
-                                 "target")
-            teacher = exact_field(I, data_or_target)
-        field = teacher.bind(be).velocity if hasattr(teacher, "bind") else teacher
-        if not callable(field):
-            raise TypeError(f"teacher must be a Field or a callable b(t, x), got {type(teacher).__name__}")
+    field = _teacher_field(loss, teacher, data_or_target, I, be)
+    n_diag = round(diag_fraction * batch_size) if loss in ("lsd", "esd", "psd") else 0
+    if loss in ("lsd", "esd", "psd") and batch_size - n_diag < 1:
+        raise ValueError("diag_fraction leaves no off-diagonal samples for self-distillation")
 
     params: dict[str, Any] = {"phi": {k: be.asarray(v) for k, v in model._host.items()}}
     if weighting == "learned":
         params["w"] = _weight_net(gen, be)
-    n_diag = round(diag_fraction * batch_size) if loss in ("lsd", "esd", "psd") else 0
-    n_off = batch_size - n_diag
-    self_distill = loss in ("lsd", "esd", "psd")
-    if self_distill and n_off < 1:
-        raise ValueError("diag_fraction leaves no off-diagonal samples for self-distillation")
-
-    def objective(p: Any, frozen: Any, batch: dict[str, Any]) -> Any:
-        m = ParamFlowMap(be, I, d, p["phi"])
-        T = ParamFlowMap(be, I, d, frozen["phi"])
-        total = 0.0
-        if n_diag:
-            total = L.diagonal(m, {k: v[:n_diag, ...] for k, v in batch.items()})
-        off = {k: v[n_diag:, ...] for k, v in batch.items()} if n_diag else batch
-        if loss == "lsd":
-            per = L.lsd(m, off, teacher=T, reduce=False)
-        elif loss == "esd":
-            per = L.esd(m, off, teacher=T, reduce=False)
-        elif loss == "psd":
-            per = L.psd(m, off, teacher=T, reduce=False)
-        elif loss == "lmd":
-            per = L.lmd(m, off, field, reduce=False)
-        elif loss == "emd":
-            per = L.emd(m, off, field, reduce=False)
-        elif loss == "fmm":
-            per = L.fmm(m, off, invertibility_weight=invertibility_weight, reduce=False)
-        else:
-            per = L.diagonal(m, off, reduce=False)
-        if "w" in p:
-            w = _weight_apply(p["w"], off["s"], off["t"], xp, off["xs"])
-            return total + xp.mean(xp.exp(-w) * per + w)
-        return total + xp.mean(per)
-
+    objective = _objective(loss, be, I, d, n_diag, field, invertibility_weight)
     opt = _optimizer(be, clip)
     vg = be.value_and_grad
 
@@ -302,62 +258,142 @@ def train(
         p, state = opt.update(g, state, p, lr_k)
         return p, state, val
 
-    step_fn = be.maybe_jit(update)
     state = opt.init(params)
     # the arrays the compiled step returns are placed (committed) where its inputs were not: one placement pass
     # first, so that JAX compiles the step once rather than twice
     params, state = be.maybe_jit(lambda p, st: (_tree_map(lambda v: v * 1, p), st))(params, state)
-
-    def draw(gap_max: float) -> dict[str, Any]:
-        B = batch_size
-        if data is None:
-            x1 = data_or_target.sample(B, gen, backend=be)
-        else:
-            x1 = xp.take(data, gen.integers(0, data.shape[0], (B,)), axis=0)
-        x0 = gen.normal((B, d))
-        z = None if I.one_sided else gen.normal((B, d))
-        td = gen.uniform((n_diag,))
-        gap = gap_max * gen.uniform((n_off,))
-        so = (1.0 - gap) * gen.uniform((n_off,))
-        s = xp.concat([td, so])
-        t = xp.concat([td, so + gap])
-        u = None
-        if loss == "psd" and psd_u == "random":
-            u = s + gen.uniform((B,)) * (t - s)
-        return L.make_batch(I, x0, x1, s, t, z=z, u=u)
-
-    history: dict[str, list[float]] = {"step": [], "loss": [], "max_gap": [], "seconds": []}
-    start = time.perf_counter()
-    stopped = None
-    last_good = params
-    for k in progress_range(steps, progress, f"flow map ({loss})"):
-        frac = k / max(steps - 1, 1)  # training progress: by steps, or by wall time under max_seconds
-        if max_seconds is not None:
-            frac = min(1.0, max(frac, (time.perf_counter() - start) / max_seconds))
-        lr_k = lr_final + 0.5 * (lr - lr_final) * (1.0 + math.cos(math.pi * frac))
-        gap_max = 1.0 if anneal == 0 else min(1.0, frac / anneal)
-        new_params, new_state, val = step_fn(params, state, draw(gap_max), be.asarray(lr_k))
-        if k % log_every == 0 or k == steps - 1:
-            v = float(val)
-            if not math.isfinite(v):
-                stopped = k
-                warnings.warn(f"flow-map training ({loss}) hit a non-finite loss at step {k}; stopped and returned "
-                              "the parameters of the last logged finite step (lower lr= or clip=)", NonFiniteWarning,
-                              stacklevel=2)
-                params = last_good
-                break
-            last_good = params
-            history["step"].append(float(k))
-            history["loss"].append(v)
-            history["max_gap"].append(gap_max)
-            history["seconds"].append(time.perf_counter() - start)
-        params, state = new_params, new_state
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            stopped = k + 1
-            break
+    draw = _BatchDrawer(I, data_or_target, data, d, batch_size, n_diag, loss == "psd" and psd_u == "random", gen, be)
+    schedule = _Schedule(steps, lr, lr_final, anneal, max_seconds)
+    params, history, stopped = _fit(be.maybe_jit(update), params, state, draw, schedule, be, loss, log_every,
+                                    progress)  # fmt: skip
     info = {"loss": loss, "steps": steps if stopped is None else stopped, "batch_size": batch_size, "lr": lr,
-            "optimizer": opt.library, "weighting": weighting, "seconds": time.perf_counter() - start}
+            "optimizer": opt.library, "weighting": weighting, "seconds": schedule.elapsed()}
     if "w" in params:
         info["weight_params"] = params["w"]
     trained = MLPFlowMap(I, params["phi"], be, {**model.info, **info})
     return TrainResult(trained, history, info, backend=be)
+
+
+def _teacher_field(loss: str, teacher: Any, data_or_target: Any, I: Interpolant, be: Backend) -> Any:  # noqa: E741
+    """The velocity ``b(t, x)`` distilled by ``"lmd"``/``"emd"`` (the teacher's, or the exact field of a
+    GaussianMixture target); ``None`` for the other losses."""
+    if loss not in ("lmd", "emd"):
+        return None
+    if teacher is None:
+        if not isinstance(data_or_target, GaussianMixture):
+            raise ValueError(f"loss={loss!r} distills a field: pass teacher= (a Field) or a GaussianMixture target")
+        teacher = exact_field(I, data_or_target)
+    field = teacher.bind(be).velocity if hasattr(teacher, "bind") else teacher
+    if not callable(field):
+        raise TypeError(f"teacher must be a Field or a callable b(t, x), got {type(teacher).__name__}")
+    return field
+
+
+def _objective(loss: str, be: Backend, I: Interpolant, d: int, n_diag: int, field: Any,  # noqa: E741
+               invertibility_weight: float) -> Callable[[Any, Any, dict[str, Any]], Any]:  # fmt: skip
+    """The training objective ``(params, frozen params, batch) -> loss``: the diagonal loss on the first ``n_diag``
+    rows, ``loss`` on the others (per sample, reweighted by the learned :math:`e^{-w}` plus :math:`w` when the
+    parameters hold a weight net ``"w"``); self-distillation's teacher is the frozen copy of the map."""
+    xp = be.xp
+
+    def per_sample(m: Any, T: Any, off: dict[str, Any]) -> Any:
+        if loss in ("lsd", "esd", "psd"):
+            return getattr(L, loss)(m, off, teacher=T, reduce=False)
+        if loss in ("lmd", "emd"):
+            return getattr(L, loss)(m, off, field, reduce=False)
+        if loss == "fmm":
+            return L.fmm(m, off, invertibility_weight=invertibility_weight, reduce=False)
+        return L.diagonal(m, off, reduce=False)
+
+    def objective(p: Any, frozen: Any, batch: dict[str, Any]) -> Any:
+        m = ParamFlowMap(be, I, d, p["phi"])
+        total = L.diagonal(m, {k: v[:n_diag, ...] for k, v in batch.items()}) if n_diag else 0.0
+        off = {k: v[n_diag:, ...] for k, v in batch.items()} if n_diag else batch
+        per = per_sample(m, ParamFlowMap(be, I, d, frozen["phi"]), off)
+        if "w" in p:
+            w = _weight_apply(p["w"], off["s"], off["t"], xp, off["xs"])
+            return total + xp.mean(xp.exp(-w) * per + w)
+        return total + xp.mean(per)
+
+    return objective
+
+
+@dataclasses.dataclass(frozen=True)
+class _BatchDrawer:
+    r"""Draws a training batch: ``n_diag`` diagonal times then off-diagonal pairs :math:`s < t` with
+    :math:`t - s \le` ``gap_max`` (a random intermediate time ``u`` for ``psd_u="random"``)."""
+
+    I: Interpolant  # noqa: E741
+    source: Any
+    data: Any
+    d: int
+    batch_size: int
+    n_diag: int
+    random_u: bool
+    gen: Any
+    be: Backend
+
+    def __call__(self, gap_max: float) -> dict[str, Any]:
+        B, gen, xp, d = self.batch_size, self.gen, self.be.xp, self.d
+        if self.data is None:
+            x1 = self.source.sample(B, gen, backend=self.be)
+        else:
+            x1 = xp.take(self.data, gen.integers(0, self.data.shape[0], (B,)), axis=0)
+        x0 = gen.normal((B, d))
+        z = None if self.I.one_sided else gen.normal((B, d))
+        n_off = B - self.n_diag
+        td = gen.uniform((self.n_diag,))
+        gap = gap_max * gen.uniform((n_off,))
+        so = (1.0 - gap) * gen.uniform((n_off,))
+        s = xp.concat([td, so])
+        t = xp.concat([td, so + gap])
+        u = s + gen.uniform((B,)) * (t - s) if self.random_u else None
+        return L.make_batch(self.I, x0, x1, s, t, z=z, u=u)
+
+
+class _Schedule:
+    """The step size (a cosine from ``lr`` to ``lr_final``) and the admissible gap (growing to 1 over the first
+    ``anneal`` of training) at a training progress measured in steps, or in wall time under ``max_seconds``."""
+
+    def __init__(self, steps: int, lr: float, lr_final: float, anneal: float, max_seconds: float | None):
+        self.steps, self.lr, self.lr_final, self.anneal, self.max_seconds = steps, lr, lr_final, anneal, max_seconds
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def at(self, k: int) -> tuple[float, float]:
+        """``(lr_k, gap_max)`` at step ``k``."""
+        frac = k / max(self.steps - 1, 1)
+        if self.max_seconds is not None:
+            frac = min(1.0, max(frac, self.elapsed() / self.max_seconds))
+        lr_k = self.lr_final + 0.5 * (self.lr - self.lr_final) * (1.0 + math.cos(math.pi * frac))
+        return lr_k, 1.0 if self.anneal == 0 else min(1.0, frac / self.anneal)
+
+    def out_of_time(self) -> bool:
+        return self.max_seconds is not None and self.elapsed() > self.max_seconds
+
+
+def _fit(step_fn: Callable, params: Any, state: Any, draw: _BatchDrawer, schedule: _Schedule, be: Backend, loss: str,
+         log_every: int, progress: bool) -> tuple[Any, dict[str, list[float]], int | None]:  # fmt: skip
+    """The training loop: ``(params, history, step where it stopped early or None)``. A non-finite logged loss stops
+    it with a :class:`~transportkit.errors.NonFiniteWarning` and returns the parameters of the last finite log."""
+    history: dict[str, list[float]] = {"step": [], "loss": [], "max_gap": [], "seconds": []}
+    steps, stopped, last_good = schedule.steps, None, params
+    for k in progress_range(steps, progress, f"flow map ({loss})"):
+        lr_k, gap_max = schedule.at(k)
+        new_params, new_state, val = step_fn(params, state, draw(gap_max), be.asarray(lr_k))
+        if k % log_every == 0 or k == steps - 1:
+            v = float(val)
+            if not math.isfinite(v):
+                warnings.warn(f"flow-map training ({loss}) hit a non-finite loss at step {k}; stopped and returned "
+                              "the parameters of the last logged finite step (lower lr= or clip=)", NonFiniteWarning,
+                              stacklevel=3)  # fmt: skip
+                return last_good, history, k
+            last_good = params
+            for key, value in zip(history, (float(k), v, gap_max, schedule.elapsed()), strict=True):
+                history[key].append(value)
+        params, state = new_params, new_state
+        if schedule.out_of_time():
+            return params, history, k + 1
+    return params, history, stopped
