@@ -20,8 +20,10 @@ networks", arXiv:2107.05134). Its two-time-scale gradient descent–ascent moves
 - optionally, each particle is **restarted** at a data point drawn uniformly with probability ``restart`` per step
   (the paper's variant; restarting at every step corresponds to score-matching training).
 
-The active (feature-learning) vs lazy comparison of such EBMs is in Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna,
-"On energy-based models with overparametrized shallow neural networks", ICML 2021 (arXiv:2104.07531).
+``regime="lazy"`` freezes the weights (random features: only the amplitudes move). The active (feature-learning)
+vs lazy comparison of such EBMs is in Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna, "On energy-based models with
+overparametrized shallow neural networks", ICML 2021 (arXiv:2104.07531); its maximum-likelihood version is
+:func:`~transportkit.meanfield.ebm_mle` (module :mod:`.ebm_regimes`).
 Everything here is analytic (unit gradients in :mod:`.units`, input gradients below): every backend, no autodiff;
 on JAX the whole run is one compiled program (:func:`transportkit._loops.scan_steps`).
 """
@@ -143,7 +145,8 @@ def _make_step(unit: Unit, dt: float, dt_x: float, restart: float, base_scale: f
         X_new = X - dt_x * grad_x + math.sqrt(2.0 * dt_x) * g.normal(X.shape, dtype=X.dtype)
         if restart > 0:
             hit = g.uniform((m,), dtype=X.dtype) < restart
-            idx = xp.astype(xp.floor(g.uniform((m,), dtype=X.dtype) * N), xp.int64)
+            # the backend's default integer dtype (int32 on JAX without x64, which would truncate int64 with a warning)
+            idx = xp.astype(xp.floor(g.uniform((m,), dtype=X.dtype) * N), xp.asarray(0).dtype)
             idx = xp.minimum(idx, xp.asarray(N - 1, dtype=idx.dtype, device=be.device))
             X_new = xp.where(hit[:, None], xp.take(D, idx, axis=0), X_new)
         c_new = c - dt * (diff + l2 * c)
@@ -255,7 +258,7 @@ def ebm_gda(
         if c0.shape[0] != W0.shape[0] or W0.shape[0] < 1:
             raise ValueError(f"units: c has {c0.shape[0]} entries and W {W0.shape[0]} rows; they must agree (>= 1)")
     if a["X0"] is None:
-        idx = xp.astype(xp.floor(init_gen.uniform((a["m"],), dtype=D.dtype) * N), xp.int64)
+        idx = xp.astype(xp.floor(init_gen.uniform((a["m"],), dtype=D.dtype) * N), xp.asarray(0).dtype)
         X0 = xp.take(D, xp.minimum(idx, xp.asarray(N - 1, dtype=idx.dtype, device=be.device)), axis=0)
     else:
         X0 = a["X0"]
