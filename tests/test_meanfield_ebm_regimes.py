@@ -171,6 +171,8 @@ def test_ebm_regimes_checks():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         mf.ebm_mle(D, 2, steps=1, rng=np.random.default_rng(1))
+    with pytest.warns(DeprecationWarning, match="rng"):
+        mf.planted_ebm(3, seed=0)
 
 
 def test_collapsed_importance_weights_warn():
