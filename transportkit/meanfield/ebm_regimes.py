@@ -81,10 +81,10 @@ class EBMFit(Result):
 
     ``c`` ``(n,)``, ``W`` ``(n, p)``: the final units; ``times`` ``(K,)``; ``c_path`` ``(K, n)``, ``W_path``
     ``(K, n, p)``: the units at those times (in the lazy regime ``W_path`` is constant); ``loss`` ``(K,)``: the
-    training negative log-likelihood relative to the base, :math:`E_{\\rm data}[E] + \\log E_\\tau[e^{-E}]`, of the
-    step ending at each record (its log-partition estimated from that step's base draws; ``loss[0]`` = 0, the flat
-    start); ``ess`` ``(K,)``: the effective sample size fraction of that step's importance weights; ``regime``,
-    ``base``, ``base_scale``, ``unit``.
+    training negative log-likelihood relative to the base, :math:`E_{\\rm data}[E] + \\log E_\\tau[e^{-E}]`, at the
+    units that start the last step before each record (its log-partition estimated from that step's base draws;
+    ``loss[0]`` is set to 0, the value of the default flat start); ``ess`` ``(K,)``: the effective sample size
+    fraction of that step's importance weights; ``regime``, ``base``, ``base_scale``, ``unit``.
     """
 
     c: Any
