@@ -129,11 +129,8 @@ def test_active_beats_lazy_on_a_planted_neuron():
     KL(p*||p) than the lazy (random-features) model of the same width trained 3x as long with a 10x step, on each
     of 4 seeds and on average by more than 4 standard errors of the paired difference over seeds (measured in
     docs/meanfield.md at width 64, N = 1000: KL 0.014 vs 0.25 at d = 20, 0.009 vs 0.062 at d = 10; the KL
-    estimates' own SE is below 1e-3). JAX compiled (about 10 s)."""
-    try:
-        be = tk.get_backend("jax")
-    except Exception as exc:  # pragma: no cover - backend missing
-        pytest.skip(f"jax: {exc}")
+    estimates' own SE is below 1e-3). NumPy (about 5 s; the same run gives a paired difference of 0.33, 8.6 SE)."""
+    be = tk.get_backend("numpy")
     diffs = []
     for seed in range(4):
         t = mf.planted_ebm(16, rng=seed, backend=be)
