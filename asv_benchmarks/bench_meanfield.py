@@ -167,3 +167,24 @@ class Accuracy:
             ve = D.var()
             out.append(np.mean(vs) - (ve + math.sqrt(ve**2 - 2 * ve * 0.05)) / 2)
         return float(np.mean(out))
+
+    def track_ebm_lazy_minus_active_kl_d16(self):
+        """Test KL(p*||p) of the lazy (random-features, F2) minus the feature-regime ("active", F1) maximum-likelihood
+        EBM of the same width 32 on a planted ReLU neuron on S^15 (400 samples; mean over 4 seeds): positive is the
+        claim of Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna (arXiv:2104.07531). The table over d:
+        ``benchmarks/meanfield_ebm.py regimes``."""
+        import numpy as np
+
+        import transportkit.meanfield as mf
+
+        diffs = []
+        for seed in range(4):
+            t = mf.planted_ebm(16, rng=seed)
+            D = t.sample(400, rng=seed + 10)
+            kl = {}
+            for regime, dt, steps, l2 in (("feature", 0.5, 300, 1e-2), ("lazy", 5.0, 900, 1e-4)):
+                f = mf.ebm_mle(D, 32, regime=regime, steps=steps, dt=dt, l2=l2, base_samples=1000,
+                               record_every=steps, rng=seed + 20)
+                kl[regime] = t.kl(f, samples=40000, rng=seed + 30).value
+            diffs.append(kl["lazy"] - kl["feature"])
+        return float(np.mean(diffs))

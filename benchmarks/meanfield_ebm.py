@@ -10,8 +10,16 @@ and the particles' step.
 (normalized by quadrature on a grid: exact up to the grid) for several particle/unit time-scale ratios and restart
 probabilities, against the target's entropy (its lower bound).
 
+``regimes``: feature ("active", F1) vs lazy (random features, F2) maximum-likelihood EBMs (``ebm_mle``;
+Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna, arXiv:2104.07531) on a planted single-ReLU-neuron target on the
+sphere S^{d-1} (``planted_ebm``, beta = 2 sqrt(d)) for several dimensions d: the test KL(p*||p) of each regime at
+the same width, its weight decay chosen on a validation set, mean ± SE over seeds, and the paired difference.
+
     JAX_ENABLE_X64=1 .venv/bin/python benchmarks/meanfield_ebm.py bias --backend jax
     JAX_ENABLE_X64=1 .venv/bin/python benchmarks/meanfield_ebm.py timescales --backend jax
+    JAX_ENABLE_X64=1 .venv/bin/python benchmarks/meanfield_ebm.py regimes --backend jax --seeds 4
+    JAX_ENABLE_X64=1 .venv/bin/python benchmarks/meanfield_ebm.py regimes --backend jax --seeds 4 --lazy-width 512
+    JAX_ENABLE_X64=1 .venv/bin/python benchmarks/meanfield_ebm.py regimes --backend jax --seeds 4 --neurons 2
 """
 
 from __future__ import annotations
@@ -97,16 +105,64 @@ def timescales(be, seeds: int, steps: int) -> None:
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
 
 
+#: per regime: (step, steps, weight decays tried); the lazy model is convex in its amplitudes but ill-conditioned,
+#: so it gets a 10x larger step and 4x more steps (its test KL no longer improves: see ``--check``)
+REGIMES = {"feature": (0.5, 500, (0.0, 1e-2, 3e-2)), "lazy": (5.0, 2000, (0.0, 1e-4, 1e-3))}
+
+
+def regimes(be, seeds: int, dims: tuple[int, ...], N: int, width: int, neurons: int, check: bool,
+            lazy_width: int | None = None) -> None:
+    widths = {"feature": width, "lazy": lazy_width or width}
+    print(f"planted {neurons}-neuron target on S^(d-1), beta = 2 sqrt(d); N = {N} samples, width {widths}; "
+          "test KL(p*||p), weight decay chosen on N/4 validation samples (mean ± SE over seeds)")
+    print("d    KL(p*||base)   feature (F1)       lazy (F2)          lazy - feature (paired)   chosen l2 f/l")
+    for d in dims:
+        kl0, res, chosen = [], {"feature": [], "lazy": []}, {"feature": [], "lazy": []}
+        t0 = time.perf_counter()
+        for seed in range(seeds):
+            target = mf.planted_ebm(d, neurons, rng=seed, backend=be)
+            D, V = target.sample(N, rng=seed + 1000), target.sample(N // 4, rng=seed + 2000)
+            kl0.append(target.kl(mf.ebm_mle(D, width, steps=1, rng=0), rng=seed + 3000).value)
+            for regime, (dt, steps, l2s) in REGIMES.items():
+                fits = [mf.ebm_mle(D, widths[regime], regime=regime, steps=steps * (2 if check else 1), dt=dt, l2=l2,
+                                   rng=seed + 4000, record_every=steps) for l2 in l2s]
+                ce = [f.cross_entropy(V, rng=seed + 5000) for f in fits]
+                j = int(np.argmin(ce))
+                chosen[regime].append(l2s[j])
+                res[regime].append(target.kl(fits[j], rng=seed + 3000).value)
+                if check:
+                    half = target.kl(fits[j], k=1, rng=seed + 3000).value
+                    print(f"  check d={d} seed={seed} {regime}: KL at {steps} steps {half:.4f}, at {2 * steps}:"
+                          f" {res[regime][-1]:.4f}")
+        f, lz, k0 = np.array(res["feature"]), np.array(res["lazy"]), np.array(kl0)
+
+        def ms(v):
+            return f"{v.mean():.4f} ± {v.std(ddof=1) / math.sqrt(seeds):.4f}"
+
+        print(f"{d:<4} {k0.mean():<14.3f} {ms(f):<18} {ms(lz):<18} {ms(lz - f):<25} "
+              f"{'/'.join(f'{np.median(chosen[r]):g}' for r in REGIMES)}   ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["bias", "timescales"])
+    ap.add_argument("what", choices=["bias", "timescales", "regimes"])
     ap.add_argument("--backend", default="numpy")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--dims", default="5,10,20")
+    ap.add_argument("--N", type=int, default=1000)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--neurons", type=int, default=1)
+    ap.add_argument("--lazy-width", type=int, default=None, help="regimes: width of the lazy model (default --width)")
+    ap.add_argument("--check", action="store_true", help="regimes: train twice as long and print both KLs")
     a = ap.parse_args()
     be = tk.get_backend(a.backend)
     if a.what == "bias":
         bias(be, a.seeds)
+    elif a.what == "regimes":
+        regimes(be, a.seeds, tuple(int(v) for v in a.dims.split(",")), a.N, a.width, a.neurons, a.check,
+                a.lazy_width)
     else:
         timescales(be, a.seeds, a.steps)
 

@@ -282,7 +282,16 @@ def test_steps_to_reach():
     assert mf.steps_to_reach(np.array([3.0, 2.0]), 1.0) == -1
 
 
-def test_demo_runs(capsys):
+def test_demo_runs(capsys, tmp_path):
+    """The demo prints its table; with a path it writes a PNG through a pyplot-free Figure, leaving the user's
+    matplotlib backend as it was."""
     mf.demo(small=True)
     out = capsys.readouterr().out
     assert "birth-death" in out
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    before, open_figs = matplotlib.get_backend(), list(plt.get_fignums())
+    fig = mf.plot_losses({"a": (np.arange(1.0, 4.0), np.array([1.0, 0.5, 0.25]))}, str(tmp_path / "l.png"))
+    assert (tmp_path / "l.png").stat().st_size > 0 and fig.axes[0].get_yscale() == "log"
+    assert matplotlib.get_backend() == before and list(plt.get_fignums()) == open_figs  # pyplot untouched

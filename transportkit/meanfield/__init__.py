@@ -9,7 +9,8 @@ training moves them with the velocity :math:`-\\nabla V(\\theta_i;\\mu_n)` of th
 birth–death, kills/clones them at rates :math:`\\alpha(V_i - \\bar V)`.
 Modules: :mod:`.units` (activations), :mod:`.network` (fields), :mod:`.problems` (teachers with known answers),
 :mod:`.dynamics` (training runs), :mod:`.experiments` (scaling, fluctuations), :mod:`.ebm` (energy-based models
-trained by gradient descent–ascent), :mod:`.limited_sample` (generation from n samples).
+trained by gradient descent–ascent), :mod:`.ebm_regimes` (maximum-likelihood EBMs, feature vs lazy),
+:mod:`.limited_sample` (generation from n samples).
 See ``docs/meanfield.md``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from .dynamics import Trajectory, birth_death_indices, gradient_flow, sgd, train
 from .ebm import EBMResult, ebm_gda, energy_gradient_x
+from .ebm_regimes import EBMFit, PlantedEBM, ebm_mle, planted_ebm
 from .experiments import (
     Fluctuations,
     PowerLawFit,
@@ -46,6 +48,7 @@ from .units import Gaussian, Quadratic, ReLU, Ridge, Sigmoid, Tanh, Unit, get_un
 
 __all__ = [
     "DataProblem",
+    "EBMFit",
     "EBMResult",
     "FieldEval",
     "Fluctuations",
@@ -53,6 +56,7 @@ __all__ = [
     "GaussianTeacherStudent",
     "LimitedSampleResult",
     "Particles",
+    "PlantedEBM",
     "PowerLawFit",
     "Problem",
     "Quadratic",
@@ -67,6 +71,7 @@ __all__ = [
     "birth_death_indices",
     "demo",
     "ebm_gda",
+    "ebm_mle",
     "empirical_denoiser",
     "empirical_flow",
     "energy_gradient_x",
@@ -77,6 +82,7 @@ __all__ = [
     "gradient_flow",
     "limited_sample_error",
     "mc_field",
+    "planted_ebm",
     "plot_losses",
     "quadratic_population_error",
     "quadratic_teacher_student",

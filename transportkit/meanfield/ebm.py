@@ -20,8 +20,10 @@ networks", arXiv:2107.05134). Its two-time-scale gradient descent–ascent moves
 - optionally, each particle is **restarted** at a data point drawn uniformly with probability ``restart`` per step
   (the paper's variant; restarting at every step corresponds to score-matching training).
 
-The active (feature-learning) vs lazy comparison of such EBMs is in Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna,
-"On energy-based models with overparametrized shallow neural networks", ICML 2021 (arXiv:2104.07531).
+``regime="lazy"`` freezes the weights (random features: only the amplitudes move). The active (feature-learning)
+vs lazy comparison of such EBMs is in Domingo-Enrich, Bietti, Vanden-Eijnden & Bruna, "On energy-based models with
+overparametrized shallow neural networks", ICML 2021 (arXiv:2104.07531); its maximum-likelihood version is
+:func:`~transportkit.meanfield.ebm_mle` (module :mod:`.ebm_regimes`).
 Everything here is analytic (unit gradients in :mod:`.units`, input gradients below): every backend, no autodiff;
 on JAX the whole run is one compiled program (:func:`transportkit._loops.scan_steps`).
 """
@@ -38,7 +40,7 @@ from .._capabilities import declare
 from .._loops import Loops, scan_steps
 from .._results import Result
 from .._typing import Array
-from .._validation import as_bool, as_count, as_points, as_real
+from .._validation import as_bool, as_choice, as_count, as_points, as_real
 from ..errors import NonFiniteWarning
 from ..random import SEED_DEPRECATED, resolve_rng
 from .units import Gaussian, Ridge, Unit, get_unit
@@ -125,9 +127,10 @@ def _check(data: Any, n: Any, particles: Any, unit: Any, steps: Any, dt: Any, dt
 
 
 def _make_step(unit: Unit, dt: float, dt_x: float, restart: float, base_scale: float, l2: float, gen: Any,
-               be: Backend) -> Any:
+               be: Backend, lazy: bool = False) -> Any:
     """The pure GDA step ``(k, (c, W, X), key, D) -> ((c, W, X), gap)``; both updates use the state at the start.
-    It reads ``gen`` only through ``gen.at(key, k)``, so the compiled program depends on its arguments alone."""
+    It reads ``gen`` only through ``gen.at(key, k)``, so the compiled program depends on its arguments alone.
+    ``lazy``: the weights ``W`` stay where they are (random features; only the amplitudes move)."""
     xp = be.xp
 
     def step(k: Any, state: tuple, key: Any, D: Any) -> tuple:
@@ -137,18 +140,20 @@ def _make_step(unit: Unit, dt: float, dt_x: float, restart: float, base_scale: f
         m, n = X.shape[0], W.shape[0]
         Fd, Fx = unit.features(D, W, xp), unit.features(X, W, xp)  # (N, n), (m, n)
         diff = xp.mean(Fd, axis=0) - xp.mean(Fx, axis=0)  # (E_data - E_nu) phi(.; w_i)
-        vw = (unit.vjp(D, W, xp.ones_like(Fd) / N, xp) - unit.vjp(X, W, xp.ones_like(Fx) / m, xp)) * c[:, None]
         gap = xp.sum(diff * c) / n
         grad_x = energy_gradient_x(unit, X, c, W, xp) + X / base_scale**2
         X_new = X - dt_x * grad_x + math.sqrt(2.0 * dt_x) * g.normal(X.shape, dtype=X.dtype)
         if restart > 0:
             hit = g.uniform((m,), dtype=X.dtype) < restart
-            idx = xp.astype(xp.floor(g.uniform((m,), dtype=X.dtype) * N), xp.int64)
+            # the backend's default integer dtype (int32 on JAX without x64, which would truncate int64 with a warning)
+            idx = xp.astype(xp.floor(g.uniform((m,), dtype=X.dtype) * N), xp.asarray(0).dtype)
             idx = xp.minimum(idx, xp.asarray(N - 1, dtype=idx.dtype, device=be.device))
             X_new = xp.where(hit[:, None], xp.take(D, idx, axis=0), X_new)
         c_new = c - dt * (diff + l2 * c)
-        W_new = W - dt * (vw + l2 * W)
-        return (c_new, W_new, X_new), gap
+        if lazy:
+            return (c_new, W, X_new), gap
+        vw = (unit.vjp(D, W, xp.ones_like(Fd) / N, xp) - unit.vjp(X, W, xp.ones_like(Fx) / m, xp)) * c[:, None]
+        return (c_new, W - dt * (vw + l2 * W), X_new), gap
 
     return step
 
@@ -161,6 +166,7 @@ def ebm_gda(
     *,
     unit: str | Unit = "relu",
     bias: bool = True,
+    regime: str = "feature",
     steps: int = 2000,
     dt: float = 0.1,
     dt_x: float | None = None,
@@ -235,6 +241,7 @@ def ebm_gda(
     a = _check(data, n, particles, unit, steps, dt, dt_x, restart, base_scale, l2, record_every, jit, backend,
                bias)
     init_scale = as_real("init_scale", init_scale, low=0.0)
+    lazy = as_choice("regime", regime, ("feature", "lazy")) == "lazy"
     be, D, u = a["be"], a["data"], a["unit"]
     xp = be.xp
     init_gen, gen = resolve_rng(rng, be, seed=seed).spawn(2)
@@ -251,15 +258,16 @@ def ebm_gda(
         if c0.shape[0] != W0.shape[0] or W0.shape[0] < 1:
             raise ValueError(f"units: c has {c0.shape[0]} entries and W {W0.shape[0]} rows; they must agree (>= 1)")
     if a["X0"] is None:
-        idx = xp.astype(xp.floor(init_gen.uniform((a["m"],), dtype=D.dtype) * N), xp.int64)
+        idx = xp.astype(xp.floor(init_gen.uniform((a["m"],), dtype=D.dtype) * N), xp.asarray(0).dtype)
         X0 = xp.take(D, xp.minimum(idx, xp.asarray(N - 1, dtype=idx.dtype, device=be.device)), axis=0)
     else:
         X0 = a["X0"]
     steps, every = a["steps"], a["record_every"]
     jit = True if a["jit"] is None else a["jit"]  # one compilation beats eager JAX dispatch already at 1 step
     compiled = jit and be.compiles_loops and gen.functional
-    step = _make_step(u, a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"], gen, be)
-    cache = ("meanfield.ebm_gda", type(u).__name__, repr(u), a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"])
+    step = _make_step(u, a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"], gen, be, lazy)
+    cache = ("meanfield.ebm_gda", type(u).__name__, repr(u), a["dt"], a["dt_x"], a["restart"], a["base_scale"], a["l2"],
+             lazy)
     key = gen.loop_key()
     blocks = [(k, length) for k, length in ((steps // every, every), (1, steps % every)) if k and length]
     state, outs, k0 = (c0, W0, X0), [], 0

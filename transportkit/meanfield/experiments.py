@@ -171,14 +171,12 @@ def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8
 
 def plot_losses(curves: dict, path: str | None = None, *, title: str = "mean-field training") -> Any:
     """Plot ``{label: Trajectory or (times, loss)}`` on log axes (matplotlib imported lazily); save to
-    ``path`` when given. Returns the matplotlib figure."""
-    import matplotlib
+    ``path`` when given. Returns the matplotlib figure: a :class:`matplotlib.figure.Figure` drawn without pyplot, so
+    the user's matplotlib backend is left alone (and no figure is registered with pyplot)."""
+    from matplotlib.figure import Figure
 
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
     for label, cur in curves.items():
         if hasattr(cur, "times"):
             be = cur.backend
