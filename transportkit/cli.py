@@ -200,22 +200,10 @@ def demo_galerkin(say: Say = print, fig: Any = None) -> None:
 def demo_meanfield(say: Say = print, fig: Any = None) -> None:
     """Loss against time on the 3-spin problem (d = 6) with and without birth–death; picture: the loss curves."""
     from . import plot
-    from .meanfield.dynamics import train
-    from .meanfield.problems import three_spin
+    from .meanfield.experiments import print_runs, three_spin_runs
 
-    n, steps, every = 128, 120, 20
-    P = three_spin(d=6, n_data=1000, rng=0)
-    p0 = P.init_particles(n, 1)
-    kw = {"steps": steps, "rng": 2}
-    runs = {
-        "gradient flow": train(P, p0, dt=0.5, record_every=every, **kw),
-        "birth-death + GF": train(P, p0, dt=0.5, record_every=every, birth_death=1.0, **kw),
-    }
-    say(f"mean-field training, 3-spin model on the sphere (d = 6, n = {n} particles, dt = 0.5, alpha = 1):")
-    say(f"  {'time':>6} {'gradient flow':>15} {'birth-death':>15}")
-    gf, bd = runs["gradient flow"].to_numpy(), runs["birth-death + GF"].to_numpy()
-    for t, a, b in zip(gf.times, gf.loss, bd.loss, strict=True):
-        say(f"  {float(t):6.1f} {float(a):15.4f} {float(b):15.4f}")
+    runs = three_spin_runs()
+    print_runs(runs, say)
     if fig is not None:
         plot.plot_losses(runs, ax=fig.subplots(), title="3-spin (d = 6): loss against time")
 

@@ -21,7 +21,7 @@ from .._backend import resolve_backend
 from .._capabilities import declare
 from .._results import Result
 from .._validation import as_count, as_points
-from .dynamics import _STEPS_ALIAS, _steps, train
+from .dynamics import _STEPS_ALIAS, Trajectory, _steps, train
 from .problems import Problem
 
 __all__ = [
@@ -194,23 +194,33 @@ def plot_losses(curves: dict, path: str | None = None, *, title: str = "mean-fie
     return fig
 
 
-def demo(path: str | None = None, *, small: bool = False) -> None:
-    """Loss vs time on the 3-spin problem (d = 6) with and without birth–death, printed as a table; with
-    ``path`` (and matplotlib installed) also written as a PNG. ``small=True``: a shorter run (for tests)."""
+def three_spin_runs(*, small: bool = False) -> dict[str, Trajectory]:
+    """The demo's two runs on the 3-spin problem (d = 6, 128 particles, dt = 0.5, alpha = 1): gradient flow with
+    and without birth–death from the same initial particles, as ``{label: Trajectory}``. ``small=True``: a shorter
+    run (for tests)."""
     from .problems import three_spin
 
     n, steps, every = (64, 20, 5) if small else (128, 120, 20)
     P = three_spin(d=6, n_data=500 if small else 1000, rng=0)
     p0 = P.init_particles(n, rng=1)
-    runs = {
-        "gradient flow": train(P, p0, dt=0.5, steps=steps, rng=2, record_every=every),
-        "birth-death + GF": train(P, p0, dt=0.5, steps=steps, rng=2, record_every=every, birth_death=1.0),
-    }
-    print(f"mean-field training, 3-spin model on the sphere (d=6, n={n} particles, dt=0.5, alpha=1):")
-    print(f"{'time':>8} {'gradient flow':>15} {'birth-death':>15}")
+    kw = {"dt": 0.5, "steps": steps, "rng": 2, "record_every": every}
+    return {"gradient flow": train(P, p0, **kw), "birth-death + GF": train(P, p0, birth_death=1.0, **kw)}
+
+
+def print_runs(runs: dict[str, Trajectory], say: Any = print) -> None:
+    """Print the two runs of :func:`three_spin_runs` as a table of loss against time."""
+    say("mean-field training, 3-spin model on the sphere (d = 6, dt = 0.5, alpha = 1):")
+    say(f"  {'time':>6} {'gradient flow':>15} {'birth-death':>15}")
     gf, bd = runs["gradient flow"].to_numpy(), runs["birth-death + GF"].to_numpy()
     for t, a, b in zip(gf.times, gf.loss, bd.loss, strict=True):
-        print(f"{float(t):8.1f} {float(a):15.4f} {float(b):15.4f}")
+        say(f"  {float(t):6.1f} {float(a):15.4f} {float(b):15.4f}")
+
+
+def demo(path: str | None = None, *, small: bool = False) -> None:
+    """Loss vs time on the 3-spin problem (d = 6) with and without birth–death, printed as a table; with
+    ``path`` (and matplotlib installed) also written as a PNG. ``small=True``: a shorter run (for tests)."""
+    runs = three_spin_runs(small=small)
+    print_runs(runs)
     if path is not None:
         try:
             plot_losses(runs, path, title="3-spin (d=6): loss vs time")
