@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._backend import resolve_backend
 from .._capabilities import declare
@@ -23,6 +23,9 @@ from .._results import Result
 from .._validation import as_count, as_points
 from .dynamics import _STEPS_ALIAS, Trajectory, _steps, train
 from .problems import Problem
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Fluctuations",
@@ -169,7 +172,7 @@ def fluctuations(problem: Problem, n: int, X_probe: Any, *, seeds: Any = range(8
                         int(n) * f_var, int(n), backend=be)
 
 
-def plot_losses(curves: dict, path: str | None = None, *, title: str = "mean-field training") -> Any:
+def plot_losses(curves: dict, path: str | None = None, *, title: str = "mean-field training") -> Figure:
     """Plot ``{label: Trajectory or (times, loss)}`` on log axes (matplotlib imported lazily); save to
     ``path`` when given. Returns the matplotlib figure: a :class:`matplotlib.figure.Figure` drawn without pyplot, so
     the user's matplotlib backend is left alone (and no figure is registered with pyplot)."""

@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from .._backend import Backend, get_backend, resolve_backend
+from .._typing import Array
 from .._validation import as_count
 from ..random import SEED_DEPRECATED, resolve_rng
 from .network import FieldEval, Particles, mc_field
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-def sphere_uniform(n: int, d: int, radius: float, gen: Any) -> Any:
+def sphere_uniform(n: int, d: int, radius: float, gen: Any) -> Array:
     """``n`` points uniform on the sphere of radius ``radius`` in :math:`\\mathbb{R}^d` (normalized Gaussians)."""
     xp = gen.backend.xp
     g = gen.normal((n, d))
@@ -199,7 +200,7 @@ def three_spin(d: int = 10, n_data: int = 1000, *, width: float | None = None, n
     return prob
 
 
-def quadratic_population_error(W: Any, W_teacher: Any) -> Any:
+def quadratic_population_error(W: Array, W_teacher: Array) -> Array:
     r"""Exact :math:`E_{x\sim N(0,I)}[(x^T\Delta x)^2] = 2\|\Delta\|_F^2 + (\mathrm{tr}\,\Delta)^2` for
     :math:`\Delta = W^TW/m - W_*^TW_*/m_*` (the population mean squared error of the quadratic student)."""
     be = resolve_backend(W, W_teacher)
