@@ -13,6 +13,7 @@ from transportkit.interpolants import (
     TensorFeatures,
     fit_velocity,
     log_likelihood,
+    log_likelihood_hutchinson,
     sliced_w2,
 )
 
@@ -71,10 +72,14 @@ def test_seed_is_a_deprecated_alias_of_rng():
         sliced_w2(x1, x1, seed=1)
     f = tk.interpolants.exact_field("linear", tk.targets.Gaussian(np.zeros(2), np.eye(2)))
     with pytest.warns(DeprecationWarning):
-        log_likelihood(f, x1[:3], steps=4, divergence="hutchinson", probes=2, seed=0)
+        log_likelihood_hutchinson(f, x1[:3], steps=4, probes=2, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        log_likelihood(f, x1[:3], steps=4, divergence="hutchinson", probes=2, rng=np.random.default_rng(0))
+        log_likelihood_hutchinson(f, x1[:3], steps=4, probes=2, rng=np.random.default_rng(0))
+    with pytest.warns(DeprecationWarning, match="log_likelihood_hutchinson"):  # the old spelling, same Estimate
+        old = log_likelihood(f, x1[:3], steps=4, divergence="hutchinson", probes=2, rng=0)
+    new = log_likelihood_hutchinson(f, x1[:3], steps=4, probes=2, rng=0)
+    np.testing.assert_array_equal(np.asarray(old.value), np.asarray(new.value))
 
 
 def test_rng_accepts_spec7_values():

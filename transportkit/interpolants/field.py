@@ -238,7 +238,7 @@ class BoundField:
         if vg is None:
             raise CapabilityError(
                 f"this field has no analytic divergence and backend {be.name!r} has no autodiff; "
-                "use divergence='hutchinson' or a backend with value_and_grad"
+                "use log_likelihood_hutchinson or a backend with value_and_grad"
             )
         d = x.shape[-1]
         total = xp.zeros(x.shape[:-1], dtype=x.dtype, device=be.device)

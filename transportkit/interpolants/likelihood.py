@@ -16,6 +16,7 @@ their spread gives the standard error.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from .._backend import resolve_backend
@@ -118,11 +119,18 @@ def log_likelihood(
 
     ``grid`` overrides ``steps`` (it must run from 1 down to 0, or is reversed). For the Hutchinson estimate with
     its standard error use :func:`log_likelihood_hutchinson`. ``divergence="hutchinson"`` here is its old spelling,
-    kept for existing code: it returns that function's :class:`transportkit.Estimate`, not an array (to be
-    deprecated); ``probes``, ``rng``, ``seed``, ``rng_on_host`` only serve that spelling.
+    deprecated (a ``DeprecationWarning``): it returns that function's :class:`transportkit.Estimate`, not an array;
+    ``probes``, ``rng``, ``seed``, ``rng_on_host`` only serve that spelling.
     """
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
+    if divergence == "hutchinson":
+        warnings.warn(
+            "log_likelihood(..., divergence='hutchinson') is deprecated: it returns an Estimate, not an array; "
+            "call log_likelihood_hutchinson(field, x, probes=...) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     be, lp0, ell = _integrate(field, x, steps, solver, divergence, probes, grid, rng, seed, rng_on_host, progress,
                               backend)  # fmt: skip
     if divergence == "hutchinson":
