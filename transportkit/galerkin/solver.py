@@ -132,7 +132,7 @@ def _run_blocks(be: Backend, make_step: Callable[[Loops], Callable], state: tupl
 
 
 def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, derivatives: Any, save_every: Any,
-                sampler: Any, max_steps: Any, numbers: dict[str, Any], counts: dict[str, Any],
+                sampler: Any, max_steps: Any, lstsq: Any, numbers: dict[str, Any], counts: dict[str, Any],
                 flags: dict[str, Any]) -> dict[str, Any]:
     """Every argument of :func:`solve` but the arrays, checked before any work; returns them as Python values."""
     check_problem(pde, param)
@@ -142,6 +142,7 @@ def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, deriva
         "t_final": as_real("t_final", t_final, low=0.0, low_open=True),
         "save_every": as_count("save_every", save_every),
         "max_steps": as_count("max_steps", max_steps),
+        "lstsq": as_choice("lstsq", lstsq, ("auto", "svd")),
     }
     out["dt"] = as_real("dt", dt, low=0.0, high=out["t_final"], low_open=True)
     if "dxxx" in pde.needs and pde.d != 1:
@@ -188,6 +189,7 @@ def solve(
     backend: Any = None,
     progress: bool = False,
     max_steps: int = MAX_STEPS,
+    lstsq: str = "auto",
     seed: Any = SEED_DEPRECATED,
 ) -> GalerkinResult:
     r"""Solve :math:`\partial_t u = f` on :math:`[0, T]` with a Neural Galerkin scheme (Bruna, Peherstorfer &
@@ -252,6 +254,12 @@ def solve(
         the most time steps a run may take (default :data:`MAX_STEPS`, ``10**6``): ``round(t_final/dt)`` above it
         is a ``ValueError`` before any work; for ``dopri5`` it bounds the attempted internal steps of the whole
         run (a ``RuntimeError`` names the time reached).
+    lstsq
+        how the explicit schemes solve the least-squares problems of the Runge–Kutta stages after the first:
+        ``"auto"`` (default) through the regularized normal equations :math:`(J^TJ + n\lambda I)v = J^Tf` where
+        ``ridge`` dominates their rounding, else by the SVD (:func:`normal_lstsq`); ``"svd"``: every stage by the
+        truncated, damped SVD. The first stage of every step always uses the SVD (it reports ``rank`` and
+        ``cond``).
 
     Notes
     -----
@@ -265,7 +273,7 @@ def solve(
         the saved times, parameters and points, and per-step diagnostics.
     """
     scheme, training = _check_training(scheme, training)
-    a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps,
+    a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps, lstsq,
                     {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol},
                     {"newton_iters": newton_iters, "fit_iters": fit_iters},
                     {"fit": fit, "progress": progress, "jit": jit})
@@ -302,11 +310,12 @@ def solve(
     def make_step(loops: Loops) -> Callable:
         return _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
                           newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen,
-                          max_steps=max_steps, training=training)
+                          max_steps=max_steps, training=training, lstsq=a["lstsq"])
 
     # the step uses gen only through gen.at(key, k), which depends on the key argument alone
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
-                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training)
+                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training,
+                 a["lstsq"])
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
     state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0)
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),

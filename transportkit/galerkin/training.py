@@ -24,7 +24,7 @@ from ..runge_kutta import error_norm, get_tableau, next_step_factor
 from ._compiling import Loops
 from .estimates import rms
 from .implicit import gauss_newton_solve, implicit_parts
-from .lstsq import lstsq_arrays
+from .lstsq import lstsq_arrays, normal_lstsq
 from .params import Parametrization
 from .particles import Sampler
 from .pde import PDE
@@ -84,7 +84,7 @@ def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any
 
 def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
                rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
-               gen: Any, max_steps: int, training: str = "otd") -> Callable:
+               gen: Any, max_steps: int, training: str = "otd", lstsq: str = "auto") -> Callable:
     """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual))`` of ``scheme``
     and ``training``, with ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
 
@@ -95,6 +95,15 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         v, diag = lstsq_arrays(fields["jac"], f, rcond=rcond, ridge=ridge)
         diag = (*diag, fields["jac"] @ v - f)
         return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
+
+    def rhs_later(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
+        # the later Runge–Kutta stages report no diagnostics: the normal equations where the ridge allows
+        if lstsq == "svd":
+            return rhs(t, th, XX)
+        xp = array_namespace(th, XX)
+        fields = param.evaluate(th, XX, ("jac", *pde.needs))
+        v = normal_lstsq(fields["jac"], pde.rhs(t, XX, fields, xp), rcond=rcond, ridge=ridge, loops=loops)
+        return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), None
 
     def out(theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, h: Any, diag: tuple) -> tuple:
         # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with L = 0)
@@ -108,7 +117,7 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
             theta, X, h_ad, count, acc = state
             X = sampler.refresh(X, param, theta, gen.at(key, k))
-            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
+            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme, rhs_later=rhs_later)
             return out(theta, X, h_ad, count, acc, h, diag)
 
         return step
@@ -125,12 +134,12 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
             return out(theta, X, h_ad, count, acc, h, (*diag[:3], res))
 
         return step
-    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
+    return _dopri5_step(rhs, rhs_later, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
                         max_steps=max_steps)
 
 
-def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
-                 loops: Loops, gen: Any, out: Callable, max_steps: int) -> Callable:
+def _dopri5_step(rhs: Callable, rhs_later: Callable, sampler: Sampler, param: Parametrization, *, rtol: float,
+                 atol: float, loops: Loops, gen: Any, out: Callable, max_steps: int) -> Callable:
     """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
     :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt. The
     attempts of the whole run are counted (``count``) and stop at ``max_steps`` (then :func:`solve` raises)."""
@@ -149,7 +158,7 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
             tt, th, XX, h_ad, count, _ = c
             hh = xp.minimum(h_ad, t_end - tt)
             XX = sampler.refresh(XX, param, th, gen.at(key, count))
-            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5")
+            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5", rhs_later=rhs_later)
             en = error_norm(err, th, th_new, rtol, atol, xp, norm="rms")
             acc = (en <= 1.0) | (hh < 1e-12)
             return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
