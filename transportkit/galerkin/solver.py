@@ -11,8 +11,8 @@ Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with act
 high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &
 Peherstorfer (arXiv:2404.01145); Wen, Vanden-Eijnden & Peherstorfer, Physica D 2024 (arXiv:2306.15630).
 
-The time loop is a pure step ``(k, (theta, X, h, count, acc)) -> (state, (rank, cond, finite, count, residual,
-accumulated error))`` run block by block
+The time loop is a pure step ``(k, (theta, X, h, count, acc, err)) -> (state, (rank, cond, finite, count, residual,
+accumulated error, propagated error))`` run block by block
 (one block per saved snapshot) with :func:`transportkit._loops.scan_steps`: one compiled program per run on JAX,
 Python loops elsewhere.
 """
@@ -32,6 +32,7 @@ from ._checks import check_problem, points_array, theta_array
 from ._compiling import Identity, Loops
 from .estimates import rms
 from .fit import fit_initial
+from .grid_error import grid_error_equation
 from .params import Parametrization
 from .particles import AdaptiveParticles, GridSampler, Sampler, UniformSampler, UnitSampler
 from .pde import PDE
@@ -307,20 +308,24 @@ def solve(
     se = int(save_every)
     blocks = [(n, k) for n, k in ((n_steps // se, se), (1, n_steps % se)) if n > 0 and k > 0]
 
+    grid = grid_error_equation(pde, sampler, be)
+
     def make_step(loops: Loops) -> Callable:
         return _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
                           newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen,
-                          max_steps=max_steps, training=training, lstsq=a["lstsq"])
+                          max_steps=max_steps, training=training, lstsq=a["lstsq"], grid=grid)
 
     # the step uses gen only through gen.at(key, k), which depends on the key argument alone
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
                  float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training,
                  a["lstsq"])
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
-    state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0)
+    u_grid = param.value(theta, X) if grid is not None else u_err0
+    state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0, (u_err0, u_grid))
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
                        compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
                        cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
-    return assemble_result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed)
+    return assemble_result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed,
+                           propagated=grid is not None)
 
 
