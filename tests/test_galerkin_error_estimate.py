@@ -92,7 +92,7 @@ def test_estimate_needs_the_full_periodic_grid():
 
 @pytest.mark.parametrize("n", [31, 32])
 def test_spectral_fields_are_exact_on_trigonometric_polynomials(n):
-    """The grid's FFT derivatives (odd and even n) reproduce u, u_x, u_xx of a trigonometric polynomial below Nyquist."""
+    """The FFT derivatives (odd and even n) reproduce u, u_x, u_xxx of a trigonometric polynomial below Nyquist."""
     from transportkit._backend import get_backend
     from transportkit.galerkin.grid_error import GridErrorEquation
 
