@@ -161,7 +161,8 @@ def _dopri5_step(rhs: Callable, rhs_later: Callable, sampler: Sampler, param: Pa
     def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
         theta0, X, h_ad, count, acc, err = state
         theta = theta0
-        t_end = (k + 1) * h
+        zero = xp.zeros_like(h_ad)
+        t_end = zero + (k + 1) * h  # an array also when k and h are Python numbers (uncompiled runs)
         limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
 
         def cond(c: tuple) -> Any:
@@ -177,8 +178,7 @@ def _dopri5_step(rhs: Callable, rhs_later: Callable, sampler: Sampler, param: Pa
             return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
                     hh * next_step_factor(en, order, xp), count + 1, diag)
 
-        zero = xp.zeros_like(h_ad)
-        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
+        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (zero + k * h, theta, X, h_ad, count,
                                                                         (zero, zero, zero, xp.zeros_like(acc))))
         return out(k, theta0, theta, X, h_ad, count, acc, err, h, diag)
 
