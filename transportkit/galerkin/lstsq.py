@@ -16,6 +16,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
+from .._typing import Array
 from .._validation import as_bool, as_points, as_real
 
 __all__ = ["LstsqInfo", "galerkin_velocity", "lstsq_arrays", "normal_lstsq", "regularized_lstsq", "velocity_arrays"]
@@ -93,7 +94,7 @@ def lstsq_arrays(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0,
     return v, (rank, cond, res)
 
 
-def normal_lstsq(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0, loops: Any = None) -> Any:
+def normal_lstsq(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0, loops: Any = None) -> Array:
     r"""The velocity of :func:`lstsq_arrays` (no diagnostics) through the regularized normal equations where that is
     safe, else through the SVD.
 
