@@ -105,3 +105,20 @@ def test_spectral_fields_are_exact_on_trigonometric_polynomials(n):
     np.testing.assert_allclose(fl["u"], u, atol=1e-13)
     np.testing.assert_allclose(fl["grad"][:, 0], -3 * np.sin(3 * x) + 2.5 * np.cos(5 * x), atol=1e-12)
     np.testing.assert_allclose(fl["dxxx"], 27 * np.sin(3 * x) - 62.5 * np.cos(5 * x), atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_a_diverging_error_equation_warns():
+    """A symbol that makes the grid integration unstable (here anti-diffusion, +1e3 k^2: exp(10 k^2) per step) gives a
+    non-finite propagated estimate: NonFiniteWarning, never a silent number."""
+    from transportkit.errors import NonFiniteWarning
+
+    pde = _advection_diffusion()
+    bad = g.PDE(rhs=pde.rhs, d=1, low=(0.0,), high=(L,), needs=("grad", "lap"), periodic=True, u0=pde.u0,
+                linear_symbol=lambda t, k, xp: 1e3 * k[0] ** 2)
+    P = g.GaussianUnits(3, 1, periodic=L)
+    th0 = np.array([1.0, 0.5, 0.3, 1.0, 1.5, 1.5, 0.0, 1.6, 3.9])
+    with pytest.warns(NonFiniteWarning, match="error equation"):
+        res = g.solve(bad, P, th0, 0.1, 1e-2, sampler=g.GridSampler(0.0, L, 32), fit=False, ridge=1e-8)
+    assert res.error_method == "propagated" and not np.isfinite(res.error_estimate[-1])
+    assert np.all(np.isfinite(res.error_accumulated))

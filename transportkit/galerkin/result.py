@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from typing import Any
 
 from .._backend import Backend
 from .._results import Result
+from ..errors import NonFiniteWarning
 from .estimates import accumulate
 from .params import Parametrization
 from .pde import PDE
@@ -133,6 +136,11 @@ def assemble_result(be: Backend, outs: list[tuple], theta0: Any, X0: Any, n_step
     if propagated:
         prop_all = [e0, *(float(v) for v in prop.tolist())]
         est, method = [prop_all[k] for k in saved], "propagated"
+        bad_e = [k for k, v in enumerate(prop_all) if not math.isfinite(v)]
+        if bad_e and math.isfinite(e0):
+            warnings.warn(f"the error equation integrated on the grid became non-finite at t = {bad_e[0] * h:.6g}: "
+                          "error_estimate is not a number from there on (a smaller dt, or error_accumulated)",
+                          NonFiniteWarning, stacklevel=3)
     else:
         est, method = accumulated, "accumulated" if fixed else "bound"
     return GalerkinResult(
