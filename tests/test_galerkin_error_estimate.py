@@ -122,3 +122,41 @@ def test_a_diverging_error_equation_warns():
         res = g.solve(bad, P, th0, 0.1, 1e-2, sampler=g.GridSampler(0.0, L, 32), fit=False, ridge=1e-8)
     assert res.error_method == "propagated" and not np.isfinite(res.error_estimate[-1])
     assert np.all(np.isfinite(res.error_accumulated))
+
+
+def test_normal_equations_route_and_its_fallbacks(backend):
+    """normal_lstsq solves (J^T J + n lam I) v = J^T f where n lam >= 1e4 eps ||J||_F^2 (then it is the ridge solution
+    of lstsq_arrays up to a perturbation ~ eps ||J||_F^2 / (n lam) <= 1e-4 relative in the worst direction, far less in
+    practice), else it returns the SVD route's answer exactly: ridge 0, a ridge below the margin, non-finite J."""
+    from transportkit.galerkin.lstsq import NORMAL_MARGIN, lstsq_arrays, normal_lstsq
+
+    xp = backend.xp
+    rng = np.random.default_rng(0)
+    Jn = rng.normal(size=(64, 6)) @ np.diag([1.0, 1.0, 0.5, 0.1, 1e-3, 1e-6])
+    fn = rng.normal(size=64)
+    J, f = backend.asarray(Jn), backend.asarray(fn)
+    svd = lambda r: np.asarray(backend.to_numpy(lstsq_arrays(J, f, ridge=r)[0]))  # noqa: E731
+    ne = lambda r, JJ=J: np.asarray(backend.to_numpy(normal_lstsq(JJ, f, ridge=r)))  # noqa: E731
+    np.testing.assert_allclose(ne(1e-6), svd(1e-6), rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(ne(0.0), svd(0.0))
+    tiny = float(0.5 * NORMAL_MARGIN * np.finfo(float).eps * np.sum(Jn**2) / 64)  # below the margin: the SVD route
+    np.testing.assert_array_equal(ne(tiny), svd(tiny))
+    Jbad = xp.where(backend.asarray(np.arange(64 * 6).reshape(64, 6) == 7), xp.asarray(float("nan")), J)
+    v = np.asarray(backend.to_numpy(normal_lstsq(Jbad, f, ridge=1e-6)))
+    np.testing.assert_array_equal(v, np.asarray(backend.to_numpy(lstsq_arrays(Jbad, f, ridge=1e-6)[0])))
+    assert np.all(np.isfinite(v))
+
+
+def test_lstsq_option_agrees_and_is_checked():
+    """solve(lstsq="auto") (normal equations in stages 2-4) and lstsq="svd" agree on Allen–Cahn with ridge 1e-6 to far
+    below the run's own error; an unknown lstsq= is refused with a suggestion."""
+    pde = g.allen_cahn()
+    P = g.GaussianUnits(4, 1, periodic=L)
+    th0 = np.array([1.0, -1.0, 0.3, 0.3, math.sqrt(10.0), math.sqrt(10.0), 2.0, 2.0, 0.5, 4.4, 0.3, 3.4])
+    kw = dict(sampler=g.GridSampler(0.0, L, 64), fit=False, ridge=1e-6)
+    a, b = (g.solve(pde, P, th0, 0.2, 1e-2, lstsq=m, **kw) for m in ("auto", "svd"))
+    X = np.linspace(0.0, L, 64, endpoint=False)[:, None]
+    gap = np.sqrt(np.mean((a(X) - b(X)) ** 2))
+    assert gap < 1e-8, gap
+    with pytest.raises(ValueError, match="lstsq"):
+        g.solve(pde, P, th0, 0.2, 1e-2, lstsq="qr", **kw)

@@ -121,6 +121,7 @@ def normal_lstsq(J: Any, f: Any, *, rcond: float = 1e-10, ridge: float = 0.0, lo
         a :class:`~transportkit._loops.Loops` (``None``: Python loops).
     """
     xp = array_namespace(J, f)
+    rcond, ridge = float(rcond), float(ridge)  # NumPy scalars too (array_api_strict refuses them in arithmetic)
     if not ridge > 0:
         return lstsq_arrays(J, f, rcond=rcond, ridge=ridge)[0]
     if loops is None:
