@@ -271,7 +271,10 @@ def solve(
     Returns
     -------
     GalerkinResult
-        the saved times, parameters and points, and per-step diagnostics.
+        the saved times, parameters and points, and per-step diagnostics; ``error_estimate`` is the error equation
+        integrated alongside the run where ``pde`` declares ``linear_symbol`` and is sampled on its full periodic grid
+        (:mod:`transportkit.galerkin.grid_error`; ``error_method == "propagated"``), else the accumulated residuals
+        (``error_accumulated``).
     """
     scheme, training = _check_training(scheme, training)
     a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps, lstsq,
