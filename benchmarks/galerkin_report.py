@@ -14,7 +14,9 @@ compilation and error evaluation included; :func:`transportkit.galerkin.run_kdv`
 so both runs compile on JAX), then its parts: the 500-iteration Levenberg–Marquardt fit and an RK4 solve of
 min(1000, t_final/dt) steps on the same objects, first call (compilation included) and second call. It uses only
 public names that predate the compiled runs, so the same command measures an older checkout
-(``PYTHONPATH=<old tree>``).
+(``PYTHONPATH=<old tree>``, run from outside the worktree; with an editable install, put a ``sitecustomize.py`` on
+``PYTHONPATH`` that inserts the old tree first in ``sys.path``). Run old and new alternately (A, B, A, B) on a shared
+machine and compare CPU as well as wall times.
 
 Usage::
 

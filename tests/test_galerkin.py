@@ -367,6 +367,14 @@ def test_kdv_two_soliton_short(backend):
     assert g.relative_l2_error(res, xg, 0.0) < 1e-3
     assert bool(xp.all(xp.isfinite(res.theta)))
     assert g.relative_l2_error(res, xg, KDV_T_SHORT) < 5e-2 * KDV_T_SHORT / 4.0
+    # the error estimate propagated by the error equation (Lawson-RK4 on the grid, fourth order in dt) vs the true
+    # RMS error: issue 21 asks for a factor 3; measured 1.000 at every saved time to t = 4 (docs/galerkin.md), and the
+    # integrator's share, O(dt^4) relative to the O(1) solution, is far below 5 % of an error of 2e-6..2e-5
+    assert res.error_method == "propagated"
+    true = [float(xp.sqrt(xp.mean((P.value(res.theta[k, :], xg) - pde.exact(t, xg, xp)) ** 2)))
+            for k, t in enumerate(res.backend.to_numpy(res.t).tolist())]
+    ratio = np.asarray(res.backend.to_numpy(res.error_estimate), dtype=float) / np.array(true)
+    assert np.all(np.abs(ratio - 1.0) < 0.05), ratio
 
 
 def test_untraceable_rhs_falls_back_to_uncompiled(backend):

@@ -6,7 +6,9 @@ over :math:`\Delta t`) and :math:`e_0 = u(\theta_0) - u_0`, the error :math:`e =
 :math:`\int_0^te^{L(t-s)}\|r(s)\|ds`. :func:`accumulate` evaluates that with :math:`L = 0` in two ways (norms
 accumulated, or residuals accumulated point by point on fixed samples). Both replace the solution operator
 :math:`S(t,s)` of the linearized flow in :math:`e(t) = \int_0^tS(t,s)r(s)ds` by the identity, which is what makes the
-point-by-point estimate 2–4 times the true error on KdV (docs/galerkin.md).
+point-by-point estimate (``GalerkinResult.error_accumulated``) 2–4 times the true error on KdV (docs/galerkin.md).
+Where the problem allows it, :mod:`.grid_error` integrates the error equation itself alongside the run
+(``GalerkinResult.error_estimate``).
 """
 
 from __future__ import annotations

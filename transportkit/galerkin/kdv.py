@@ -36,12 +36,10 @@ def demo(png: str | None = None) -> None:
     print(f"  numerical rank of J: min {min(res.rank)}, max {max(res.rank)} of {param.n_params}")
     print("  (the full run to t = 4: benchmarks/galerkin_report.py, transportkit.galerkin.run_kdv)")
     if png is not None:
-        import matplotlib
+        from matplotlib.figure import Figure  # no pyplot, no backend switch: the user's matplotlib state is untouched
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+        fig = Figure(figsize=(7, 3.5))
+        ax = fig.subplots()
         xs = be.to_numpy(xg[:, 0])
         for k, tt in enumerate(be.to_numpy(res.t).tolist()):
             ax.plot(xs, be.to_numpy(res.param.value(res.theta[k, :], xg)), label=f"t = {tt:.2f}")
@@ -52,7 +50,6 @@ def demo(png: str | None = None) -> None:
         ax.set_title("KdV two-soliton: Neural Galerkin (solid) vs exact (dotted)")
         fig.tight_layout()
         fig.savefig(png, dpi=120)
-        plt.close(fig)
         print(f"  picture: {png}")
 
 

@@ -196,17 +196,23 @@ class GaussianUnits(Parametrization):
         c, w, b = self.unpack(theta)  # c (m,), b (m, d); with rows (n, p): c (n, m), b (n, m, d)
         wd = w if self.widths == "diagonal" else w[..., None] * xp.ones_like(b)  # (m, d) or (n, m, d)
         w2 = wd**2
-        r = x[:, None, :] - b  # (n, m, d)
         if self.periods is None:
+            r = x[:, None, :] - b  # (n, m, d)
             q = r**2
             q1 = 2.0 * r
             q2 = 2.0 * xp.ones_like(r)
             q3 = xp.zeros_like(r)
         else:
             k = xp.asarray([math.pi / L for L in self.periods], dtype=theta.dtype)  # (d,)
-            z = r * k
-            s2z, c2z = xp.sin(2.0 * z), xp.cos(2.0 * z)
-            sz = xp.sin(z)
+            if theta.ndim == 1:
+                # sin, cos of z = k(x - b) by angle addition: 2(n + m)d transcendentals instead of 3nmd
+                kx, kb = x * k, b * k
+                sx, cx, sb, cb = xp.sin(kx)[:, None, :], xp.cos(kx)[:, None, :], xp.sin(kb), xp.cos(kb)
+                sz, cz = sx * cb - cx * sb, cx * cb + sx * sb
+            else:
+                z = (x[:, None, :] - b) * k
+                sz, cz = xp.sin(z), xp.cos(z)
+            s2z, c2z = 2.0 * sz * cz, 1.0 - 2.0 * sz**2
             q = sz**2
             q1 = k * s2z
             q2 = 2.0 * k**2 * c2z

@@ -29,6 +29,13 @@ class PDE:
     :math:`x_j` only, as for any differential operator) and written with ``xp`` functions: where the backend
     compiles the time step (``solve(jit=True)``), ``t`` arrives as a traced 0-d array, so use
     ``xp.sin(xp.asarray(t, dtype=x.dtype))`` rather than ``math.sin(t)``.
+
+    ``linear_symbol(t, k, xp)`` (optional, periodic problems) declares that ``rhs`` may be evaluated on fields
+    computed spectrally from values on a periodic grid, and gives the Fourier symbol :math:`\\hat L(t, k)` of the
+    stiff linear constant-coefficient part of :math:`f` (``k`` a tuple of ``d`` broadcastable real arrays of
+    angular wavenumbers; e.g. ``1j * k[0]**3`` for :math:`-\\partial_x^3`, ``-nu * k[0]**2`` for
+    :math:`\\nu\\partial_x^2`; zeros for a problem without one). With it, :func:`solve` on the PDE's full periodic
+    grid propagates the a-posteriori error by the error equation (:mod:`transportkit.galerkin.grid_error`).
     """
 
     rhs: Callable[[float, Any, dict[str, Any], Any], Any]
@@ -41,6 +48,7 @@ class PDE:
     exact: Callable[[float, Any, Any], Any] | None = None
     name: str = "pde"
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    linear_symbol: Callable[[Any, tuple[Any, ...], Any], Any] | None = None
 
     def __post_init__(self) -> None:
         self.low = tuple(float(v) for v in self.low)
@@ -212,8 +220,13 @@ def kdv(*, k: tuple[float, float] = (1.0, math.sqrt(5.0)), eta0: tuple[float, fl
     return PDE(
         rhs=rhs, d=1, low=(low,), high=(high,), needs=("grad", "dxxx"), periodic=True,
         u0=lambda x, xp: exact(0.0, x, xp), exact=exact, name="kdv-two-soliton",
-        info={"k": (k1, k2), "eta0": (e1, e2)},
+        info={"k": (k1, k2), "eta0": (e1, e2)}, linear_symbol=_kdv_symbol,
     )
+
+
+def _kdv_symbol(t: Any, k: tuple[Any, ...], xp: Any) -> Any:
+    r"""The Fourier symbol of :math:`-\partial_x^3`: :math:`-(ik)^3 = ik^3`."""
+    return 1j * k[0] ** 3
 
 
 def allen_cahn(*, eps: float = 0.05, width: float = math.sqrt(10.0), bumps: tuple[float, float] = (0.5, 4.4)) -> PDE:
@@ -240,9 +253,12 @@ def allen_cahn(*, eps: float = 0.05, width: float = math.sqrt(10.0), bumps: tupl
         a = 1.05 + t * xp.sin(x[:, 0])
         return eps * fields["lap"] + a * (u - u**3)
 
+    def symbol(t: Any, k: tuple[Any, ...], xp: Any) -> Any:  # eps * d_xx
+        return -eps * k[0] ** 2
+
     return PDE(
         rhs=rhs, d=1, low=(0.0,), high=(2.0 * math.pi,), needs=("lap",), periodic=True, u0=u0,
-        name="allen-cahn", info={"eps": eps, "width": width, "bumps": (b1, b2)},
+        name="allen-cahn", info={"eps": eps, "width": width, "bumps": (b1, b2)}, linear_symbol=symbol,
     )
 
 

@@ -79,7 +79,8 @@ EXPLICIT = ("euler", "rk4", "dopri5")
 
 
 def rk_step(rhs: Callable[[Any, Any, Any], tuple[Any, Any, Any]], t: Any, theta: Any, X: Any, h: Any,
-            method: str | Tableau = "rk4") -> tuple[Any, Any, Any, Any]:
+            method: str | Tableau = "rk4", *,
+            rhs_later: Callable[[Any, Any, Any], tuple[Any, Any, Any]] | None = None) -> tuple[Any, Any, Any, Any]:
     r"""One explicit Runge–Kutta step of the coupled system :math:`(\dot\theta, \dot X) = \mathrm{rhs}(t, \theta, X)`.
 
     Parameters
@@ -94,6 +95,9 @@ def rk_step(rhs: Callable[[Any, Any, Any], tuple[Any, Any, Any]], t: Any, theta:
     method
         a name of :data:`transportkit.runge_kutta.TABLEAUS` (``"euler"``, ``"rk4"``, ``"dopri5"``, ...) or a
         :class:`~transportkit.runge_kutta.Tableau`.
+    rhs_later
+        the right-hand side of the stages after the first (default ``rhs``): the same velocity without the
+        diagnostics, which only the first stage reports (the solver passes one that skips the SVD).
 
     Returns
     -------
@@ -107,6 +111,7 @@ def rk_step(rhs: Callable[[Any, Any, Any], tuple[Any, Any, Any]], t: Any, theta:
     (just :math:`\theta` when ``X_dot`` is ``None``); the first stage is evaluated once.
     """
     tab = get_tableau(method)
+    later = rhs if rhs_later is None else rhs_later
     xp = array_namespace(theta, X)
     p = theta.shape[0]
     vt, vx, diag0 = rhs(t, theta, X)
@@ -122,8 +127,8 @@ def rk_step(rhs: Callable[[Any, Any, Any], tuple[Any, Any, Any]], t: Any, theta:
         if first:  # the first stage at (t, z0), evaluated above
             return first.pop()
         if not coupled:
-            return rhs(tt, z, X)[0]
-        a, b, _ = rhs(tt, z[:p], xp.reshape(z[p:], X.shape))
+            return later(tt, z, X)[0]
+        a, b, _ = later(tt, z[:p], xp.reshape(z[p:], X.shape))
         return xp.concat([a, xp.reshape(b, (-1,))])
 
     err = None

@@ -11,8 +11,8 @@ Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with act
 high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &
 Peherstorfer (arXiv:2404.01145); Wen, Vanden-Eijnden & Peherstorfer, Physica D 2024 (arXiv:2306.15630).
 
-The time loop is a pure step ``(k, (theta, X, h, count, acc)) -> (state, (rank, cond, finite, count, residual,
-accumulated error))`` run block by block
+The time loop is a pure step ``(k, (theta, X, h, count, acc, err)) -> (state, (rank, cond, finite, count, residual,
+accumulated error, propagated error))`` run block by block
 (one block per saved snapshot) with :func:`transportkit._loops.scan_steps`: one compiled program per run on JAX,
 Python loops elsewhere.
 """
@@ -32,6 +32,7 @@ from ._checks import check_problem, points_array, theta_array
 from ._compiling import Identity, Loops
 from .estimates import rms
 from .fit import fit_initial
+from .grid_error import grid_error_equation
 from .params import Parametrization
 from .particles import AdaptiveParticles, GridSampler, Sampler, UniformSampler, UnitSampler
 from .pde import PDE
@@ -132,7 +133,7 @@ def _run_blocks(be: Backend, make_step: Callable[[Loops], Callable], state: tupl
 
 
 def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, derivatives: Any, save_every: Any,
-                sampler: Any, max_steps: Any, numbers: dict[str, Any], counts: dict[str, Any],
+                sampler: Any, max_steps: Any, lstsq: Any, numbers: dict[str, Any], counts: dict[str, Any],
                 flags: dict[str, Any]) -> dict[str, Any]:
     """Every argument of :func:`solve` but the arrays, checked before any work; returns them as Python values."""
     check_problem(pde, param)
@@ -142,6 +143,7 @@ def _check_args(pde: Any, param: Any, scheme: Any, t_final: Any, dt: Any, deriva
         "t_final": as_real("t_final", t_final, low=0.0, low_open=True),
         "save_every": as_count("save_every", save_every),
         "max_steps": as_count("max_steps", max_steps),
+        "lstsq": as_choice("lstsq", lstsq, ("auto", "svd")),
     }
     out["dt"] = as_real("dt", dt, low=0.0, high=out["t_final"], low_open=True)
     if "dxxx" in pde.needs and pde.d != 1:
@@ -188,6 +190,7 @@ def solve(
     backend: Any = None,
     progress: bool = False,
     max_steps: int = MAX_STEPS,
+    lstsq: str = "auto",
     seed: Any = SEED_DEPRECATED,
 ) -> GalerkinResult:
     r"""Solve :math:`\partial_t u = f` on :math:`[0, T]` with a Neural Galerkin scheme (Bruna, Peherstorfer &
@@ -252,6 +255,12 @@ def solve(
         the most time steps a run may take (default :data:`MAX_STEPS`, ``10**6``): ``round(t_final/dt)`` above it
         is a ``ValueError`` before any work; for ``dopri5`` it bounds the attempted internal steps of the whole
         run (a ``RuntimeError`` names the time reached).
+    lstsq
+        how the explicit schemes solve the least-squares problems of the Runge–Kutta stages after the first:
+        ``"auto"`` (default) through the regularized normal equations :math:`(J^TJ + n\lambda I)v = J^Tf` where
+        ``ridge`` dominates their rounding, else by the SVD (:func:`normal_lstsq`); ``"svd"``: every stage by the
+        truncated, damped SVD. The first stage of every step always uses the SVD (it reports ``rank`` and
+        ``cond``).
 
     Notes
     -----
@@ -262,10 +271,13 @@ def solve(
     Returns
     -------
     GalerkinResult
-        the saved times, parameters and points, and per-step diagnostics.
+        the saved times, parameters and points, and per-step diagnostics; ``error_estimate`` is the error equation
+        integrated alongside the run where ``pde`` declares ``linear_symbol`` and is sampled on its full periodic grid
+        (:mod:`transportkit.galerkin.grid_error`; ``error_method == "propagated"``), else the accumulated residuals
+        (``error_accumulated``).
     """
     scheme, training = _check_training(scheme, training)
-    a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps,
+    a = _check_args(pde, param, scheme, t_final, dt, derivatives, save_every, sampler, max_steps, lstsq,
                     {"rcond": rcond, "ridge": ridge, "rtol": rtol, "atol": atol},
                     {"newton_iters": newton_iters, "fit_iters": fit_iters},
                     {"fit": fit, "progress": progress, "jit": jit})
@@ -299,19 +311,35 @@ def solve(
     se = int(save_every)
     blocks = [(n, k) for n, k in ((n_steps // se, se), (1, n_steps % se)) if n > 0 and k > 0]
 
+    grid = grid_error_equation(pde, sampler, be)
+    grid_points = X if isinstance(sampler, GridSampler) else None
+
     def make_step(loops: Loops) -> Callable:
-        return _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
+        step = _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
                           newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen,
-                          max_steps=max_steps, training=training)
+                          max_steps=max_steps, training=training, lstsq=a["lstsq"], grid=grid)
+        # the step size is a constant of the compiled program (it is in the cache key), and so are the points of a
+        # fixed grid (a function of the sampler, which is in the key): XLA then folds the arithmetic on them, about
+        # 15 % of a KdV step on the CPU runtime
+
+        def fixed_step(k: Any, st: tuple, key: Any, _h: Any) -> tuple:
+            if grid_points is not None:
+                st = (st[0], grid_points, *st[2:])
+            return step(k, st, key, h)
+
+        return fixed_step
 
     # the step uses gen only through gen.at(key, k), which depends on the key argument alone
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
-                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training)
+                 float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training,
+                 a["lstsq"], float(h))
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
-    state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0)
+    u_grid = param.value(theta, X) if grid is not None else u_err0
+    state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0, (u_err0, u_grid))
     outs = _run_blocks(be, make_step, state, blocks, (gen.loop_key(), h_arr),
                        compile=jit and be.compiles_loops and (gen.functional or not _draws(sampler)),
                        cache_key=cache_key, progress=progress, desc=f"galerkin {pde.name}")
-    return assemble_result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed)
+    return assemble_result(be, outs, theta, X, n_steps, h, se, fit_error, param, pde, max_steps, training, e0, fixed,
+                           propagated=grid is not None)
 
 

@@ -8,7 +8,7 @@ by Gauss–Newton (Zhang, Chen, Vanden-Eijnden & Peherstorfer, "Sequential-in-ti
 parametrizations for solving time-dependent partial differential equations", arXiv:2404.01145).
 
 Each builder returns the pure step ``(k, state, key, h) -> (state, outputs)`` that :func:`.solver.solve` runs block
-by block; ``state = (theta, X, h_adaptive, draw_count, accumulated_error)``.
+by block; ``state = (theta, X, h_adaptive, draw_count, accumulated_error, propagated_error)``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from .._validation import as_choice
 from ..runge_kutta import error_norm, get_tableau, next_step_factor
 from ._compiling import Loops
 from .estimates import rms
+from .grid_error import GridErrorEquation
 from .implicit import gauss_newton_solve, implicit_parts
-from .lstsq import lstsq_arrays
+from .lstsq import lstsq_arrays, normal_lstsq
 from .params import Parametrization
 from .particles import Sampler
 from .pde import PDE
@@ -84,9 +85,12 @@ def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any
 
 def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
                rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
-               gen: Any, max_steps: int, training: str = "otd") -> Callable:
-    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual))`` of ``scheme``
-    and ``training``, with ``state = (theta, X, h_adaptive, draw_count)``; step ``k`` covers :math:`[kh, (k+1)h]`."""
+               gen: Any, max_steps: int, training: str = "otd", lstsq: str = "auto",
+               grid: GridErrorEquation | None = None) -> Callable:
+    """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual, accumulated,
+    propagated))`` of ``scheme`` and ``training``, with ``state = (theta, X, h_adaptive, draw_count, acc, err)``
+    (``acc``: residuals accumulated on the samples; ``err``: the error propagated by ``grid``'s error equation, when
+    given); step ``k`` covers :math:`[kh, (k+1)h]`."""
 
     def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
         xp = array_namespace(th, XX)
@@ -96,20 +100,37 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         diag = (*diag, fields["jac"] @ v - f)
         return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), diag
 
-    def out(theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, h: Any, diag: tuple) -> tuple:
-        # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with L = 0)
+    def rhs_later(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
+        # the later Runge–Kutta stages report no diagnostics: the normal equations where the ridge allows
+        if lstsq == "svd":
+            return rhs(t, th, XX)
+        xp = array_namespace(th, XX)
+        fields = param.evaluate(th, XX, ("jac", *pde.needs))
+        v = normal_lstsq(fields["jac"], pde.rhs(t, XX, fields, xp), rcond=rcond, ridge=ridge, loops=loops)
+        return v, (sampler.velocity(XX, param, th, v) if sampler.coupled else None), None
+
+    def out(k: Any, theta_old: Any, theta: Any, X: Any, h_ad: Any, count: Any, acc: Any, err: Any, h: Any,
+            diag: tuple) -> tuple:
+        # diag[3]: the residual r_k on the samples; acc accumulates e_0 + sum_k h r_k (the error equation with S = I);
+        # err: e_{k+1} = u(theta_{k+1}) - Phi_h(u(theta_k) - e_k) on the periodic grid (the error equation)
         xp = loops.be.xp
         acc = acc + h * diag[3]
-        return (theta, X, h_ad, count, acc), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count,
-                                              rms(diag[3], xp), rms(acc, xp))
+        if grid is None:
+            prop = xp.full_like(rms(acc, xp), xp.nan)
+        else:  # err = (e_k, u(theta_k)) on the grid
+            u_new = param.value(theta, X)
+            err = (grid.step(k * h, h, X, err[1], u_new, err[0]), u_new)
+            prop = rms(err[0], xp)
+        return (theta, X, h_ad, count, acc, err), (diag[0], diag[1], xp.all(xp.isfinite(theta)), count,
+                                                   rms(diag[3], xp), rms(acc, xp), prop)
 
     if training == "otd" and scheme in ("euler", "rk4"):
 
         def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta, X, h_ad, count, acc = state
-            X = sampler.refresh(X, param, theta, gen.at(key, k))
-            theta, X, diag, _ = rk_step(rhs, k * h, theta, X, h, scheme)
-            return out(theta, X, h_ad, count, acc, h, diag)
+            theta0, X, h_ad, count, acc, err = state
+            X = sampler.refresh(X, param, theta0, gen.at(key, k))
+            theta, X, diag, _ = rk_step(rhs, k * h, theta0, X, h, scheme, rhs_later=rhs_later)
+            return out(k, theta0, theta, X, h_ad, count, acc, err, h, diag)
 
         return step
     if training == "dto":
@@ -117,20 +138,20 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
         parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, value_and_grad=value_and_grad)
 
         def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-            theta0, X, h_ad, count, acc = state
+            theta0, X, h_ad, count, acc, err = state
             X = sampler.refresh(X, param, theta0, gen.at(key, k))
             theta, diag = gauss_newton_solve(parts, k * h, h, theta0, X, iters=newton_iters, tol=NEWTON_TOL,
                                              loops=loops)
             res = _dto_residual(pde, param, alpha, k * h, h, theta0, theta, X)
-            return out(theta, X, h_ad, count, acc, h, (*diag[:3], res))
+            return out(k, theta0, theta, X, h_ad, count, acc, err, h, (*diag[:3], res))
 
         return step
-    return _dopri5_step(rhs, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
+    return _dopri5_step(rhs, rhs_later, sampler, param, rtol=rtol, atol=atol, loops=loops, gen=gen, out=out,
                         max_steps=max_steps)
 
 
-def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rtol: float, atol: float,
-                 loops: Loops, gen: Any, out: Callable, max_steps: int) -> Callable:
+def _dopri5_step(rhs: Callable, rhs_later: Callable, sampler: Sampler, param: Parametrization, *, rtol: float,
+                 atol: float, loops: Loops, gen: Any, out: Callable, max_steps: int) -> Callable:
     """Adaptive Dormand–Prince 5(4) over one output interval :math:`[kh, (k+1)h]` (RMS error norm of
     :math:`\\theta`, Hairer–Nørsett–Wanner step-size control); the sampler refreshes before every attempt. The
     attempts of the whole run are counted (``count``) and stop at ``max_steps`` (then :func:`solve` raises)."""
@@ -138,8 +159,10 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
     order = get_tableau("dopri5").order
 
     def step(k: Any, state: tuple, key: Any, h: Any) -> tuple:
-        theta, X, h_ad, count, acc = state
-        t_end = (k + 1) * h
+        theta0, X, h_ad, count, acc, err = state
+        theta = theta0
+        zero = xp.zeros_like(h_ad)
+        t_end = zero + (k + 1) * h  # an array also when k and h are Python numbers (uncompiled runs)
         limit = t_end - 1e-14 * xp.maximum(t_end, xp.ones_like(t_end))
 
         def cond(c: tuple) -> Any:
@@ -149,15 +172,14 @@ def _dopri5_step(rhs: Callable, sampler: Sampler, param: Parametrization, *, rto
             tt, th, XX, h_ad, count, _ = c
             hh = xp.minimum(h_ad, t_end - tt)
             XX = sampler.refresh(XX, param, th, gen.at(key, count))
-            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5")
+            th_new, x_new, diag, err = rk_step(rhs, tt, th, XX, hh, "dopri5", rhs_later=rhs_later)
             en = error_norm(err, th, th_new, rtol, atol, xp, norm="rms")
             acc = (en <= 1.0) | (hh < 1e-12)
             return (xp.where(acc, tt + hh, tt), xp.where(acc, th_new, th), xp.where(acc, x_new, XX),
                     hh * next_step_factor(en, order, xp), count + 1, diag)
 
-        zero = xp.zeros_like(h_ad)
-        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (k * h, theta, X, h_ad, count,
+        _, theta, X, h_ad, count, diag = loops.while_loop(cond, body, (zero + k * h, theta, X, h_ad, count,
                                                                         (zero, zero, zero, xp.zeros_like(acc))))
-        return out(theta, X, h_ad, count, acc, h, diag)
+        return out(k, theta0, theta, X, h_ad, count, acc, err, h, diag)
 
     return step
