@@ -23,6 +23,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import resolve_backend
+from .._typing import Array
 from .._validation import as_count, as_real
 from ._compiling import Loops
 from .lstsq import LstsqInfo, _info, lstsq_arrays
@@ -33,7 +34,7 @@ __all__ = ["dfdtheta_autodiff", "dfdtheta_fd", "gauss_newton_solve", "implicit_p
 _BACKTRACK = 12
 
 
-def dfdtheta_fd(f_of_theta: Callable[[Any], Any], theta: Any, f0: Any, *, fd_step: float = 1e-7) -> Any:
+def dfdtheta_fd(f_of_theta: Callable[[Any], Any], theta: Array, f0: Array, *, fd_step: float = 1e-7) -> Array:
     r"""Forward-difference Jacobian :math:`\partial f_j/\partial\theta_k \approx (f(\theta + \epsilon_k e_k) -
     f(\theta))/\epsilon_k`, :math:`\epsilon_k = h(1 + |\theta_k|)` with :math:`h` = ``fd_step``.
 
@@ -58,8 +59,8 @@ def dfdtheta_fd(f_of_theta: Callable[[Any], Any], theta: Any, f0: Any, *, fd_ste
     return xp.stack(cols, axis=1)
 
 
-def dfdtheta_autodiff(value_and_grad: Callable, f_of_theta: Callable[[Any], Any], theta: Any, n: int, *,
-                      rowwise: bool = False) -> Any:
+def dfdtheta_autodiff(value_and_grad: Callable, f_of_theta: Callable[[Any], Any], theta: Array, n: int, *,
+                      rowwise: bool = False) -> Array:
     r"""Exact Jacobian :math:`\partial f_j/\partial\theta_k` ``(n, p)`` from reverse-mode autodiff only.
 
     Parameters
