@@ -97,6 +97,9 @@ def timing(names: list[str], t_final: float, dt: float) -> None:
         print(f"{name}: KdV two-soliton, RK4 dt = {dt}, t = 0..{t_final}")
         for rep in range(2):
             res, errs = _timed(f"run_kdv, call {rep + 1}", g.run_kdv, t_final, dt, save_every=1000, backend=be)
+        for rep in range(2):  # what the baseline computed: no error equation alongside
+            _timed(f"run_kdv(error_equation=False), call {rep + 1}", g.run_kdv, t_final, dt, save_every=1000,
+                   backend=be, error_equation=False)
         print(f"  relative L2 error at t = {t_final}: {errs[-1]:.4e}; min rank {min(res.rank)}")
         pde = g.kdv()
         P, th0 = g.kdv_guess(be)

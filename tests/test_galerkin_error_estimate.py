@@ -85,6 +85,13 @@ def test_estimate_needs_the_full_periodic_grid():
     plain = g.PDE(rhs=pde.rhs, d=1, low=(0.0,), high=(L,), needs=("grad", "lap"), periodic=True, u0=pde.u0)
     res = g.solve(plain, P, th0, 0.02, 1e-2, sampler=g.GridSampler(0.0, L, 32), **kw)
     assert res.error_method == "accumulated"
+    full = g.solve(pde, P, th0, 0.02, 1e-2, sampler=g.GridSampler(0.0, L, 32), **kw)
+    off = g.solve(pde, P, th0, 0.02, 1e-2, sampler=g.GridSampler(0.0, L, 32), error_equation=False, **kw)
+    assert full.error_method == "propagated" and off.error_method == "accumulated"  # switched off by the caller
+    np.testing.assert_array_equal(off.error_estimate, off.error_accumulated)
+    np.testing.assert_array_equal(off.theta, full.theta)  # the run itself is the same
+    with pytest.raises(TypeError, match="error_equation"):
+        g.solve(pde, P, th0, 0.02, 1e-2, sampler=g.GridSampler(0.0, L, 32), error_equation="yes", **kw)
     moving = g.solve(pde, P, th0, 0.02, 1e-2, sampler=g.UniformSampler(0.0, L, 32), rng=0, **kw)
     assert moving.error_method == "bound"
     np.testing.assert_array_equal(moving.error_estimate, moving.error_bound)

@@ -78,7 +78,7 @@ def _problem(n_grid: int) -> tuple[Any, GaussianUnits, GridSampler]:
 
 def run_kdv(t_final: float = 4.0, dt: float = 1e-3, *, n_grid: int = 512, rcond: float = 1e-10,
             ridge: float = 1e-8, save_every: int = 250, backend: Any = None,
-            progress: bool = False) -> tuple[GalerkinResult, list[float]]:
+            progress: bool = False, error_equation: bool = True) -> tuple[GalerkinResult, list[float]]:
     r"""The KdV two-soliton benchmark: 10 periodic Gaussian units fitted to :math:`u_0` on 2048 grid points
     (Levenberg–Marquardt, 500 iterations), RK4 with step ``dt`` on an ``n_grid``-point periodic grid,
     regularized least squares (``rcond``, ``ridge``); the whole run is one compiled program where the backend
@@ -86,7 +86,8 @@ def run_kdv(t_final: float = 4.0, dt: float = 1e-3, *, n_grid: int = 512, rcond:
     Returns the result and the relative L2 errors vs the exact solution (4096-point grid) at the saved times.
     Measured (``benchmarks/galerkin_report.py``): 5.35e-3 at t = 4 on numpy, jax, torch and array_api_strict.
     The problem objects are shared between calls, so a second call with the same settings reuses the compiled
-    programs (``Backend.compiled``)."""
+    programs (``Backend.compiled``). ``error_equation``: as in :func:`~transportkit.galerkin.solve` (the propagated
+    error estimate; ``False`` skips it)."""
     if int(n_grid) < 2:
         raise ValueError(f"n_grid must be >= 2, got {n_grid}")
     be = get_backend(backend)
@@ -95,7 +96,8 @@ def run_kdv(t_final: float = 4.0, dt: float = 1e-3, *, n_grid: int = 512, rcond:
     pde, param, sampler = _problem(int(n_grid))
     xf = xp.reshape(xp.linspace(-20.0, 40.0, 2048, endpoint=False, dtype=be.dtype, device=be.device), (-1, 1))
     res = solve(pde, param, theta0, t_final, dt, sampler=sampler, fit_points=xf,
-                fit_iters=500, rcond=rcond, ridge=ridge, save_every=save_every, backend=be, progress=progress)
+                fit_iters=500, rcond=rcond, ridge=ridge, save_every=save_every, backend=be, progress=progress,
+                error_equation=error_equation)
     xg = xp.reshape(xp.linspace(-20.0, 40.0, 4096, endpoint=False, dtype=be.dtype, device=be.device), (-1, 1))
     errs = [relative_l2_error(res, xg, tt) for tt in be.to_numpy(res.t).tolist()]
     return res, errs
