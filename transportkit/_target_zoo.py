@@ -152,6 +152,24 @@ class GMM40(_ParamTarget):
         _, mu, r = self._responsibilities(x, be)
         return (r @ mu - x) / self.scale**2
 
+    def _value_and_grad(self, x: Any, be: Backend) -> tuple[Any, Any]:
+        r"""Both from one exponential pass: with :math:`a_k = (x\cdot\mu_k - |\mu_k|^2/2)/s^2`,
+        :math:`\log\rho = \mathrm{logsumexp}_k a_k - |x|^2/2s^2 + c` and :math:`r = \mathrm{softmax}(a)`. A row
+        whose :math:`|x|^2` or :math:`\max_k a_k` is not finite gets :math:`-\infty` (zero density, as
+        :meth:`_log_prob` gives at infinity) and a NaN gradient."""
+        xp = be.xp
+        p = self._params(be)
+        s2 = self.scale**2
+        a = (x @ xp.linalg.matrix_transpose(p["mu"]) - p["half_mu2"]) / s2
+        m = xp.max(a, axis=-1, keepdims=True)
+        e = xp.exp(a - m)
+        tot = xp.sum(e, axis=-1, keepdims=True)
+        xx = xp.sum(x * x, axis=-1)
+        ok = xp.isfinite(xx) & xp.isfinite(m[..., 0])
+        c = math.log(self.n_modes) + 0.5 * self.dim * math.log(2 * math.pi * s2)
+        lp = xp.where(ok, m[..., 0] + xp.log(tot[..., 0]) - xx / (2 * s2) - c, -math.inf)
+        return lp, ((e / tot) @ p["mu"] - x) / s2
+
     def _laplacian_log_prob(self, x: Any, be: Backend) -> Any:
         r""":math:`\Delta\log\rho = -d/s^2 + s^{-4}\big(\sum_k r_k|\mu_k - x|^2 - |\sum_k r_k(\mu_k - x)|^2\big)`."""
         xp, mu, r = self._responsibilities(x, be)

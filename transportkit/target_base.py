@@ -186,6 +186,11 @@ class Target:
         vg = be.require("value_and_grad")
         return vg(lambda y: be.xp.sum(self._log_prob(y, be)))(x)[1]
 
+    def _value_and_grad(self, x: Any, be: Backend) -> tuple[Any, Any]:
+        """``(_log_prob, _grad_log_prob)`` at finite ``x``; override where the two share work (what the samplers
+        call at every move)."""
+        return self._log_prob(x, be), self._grad_log_prob(x, be)
+
     def _sample(self, n: int, gen: Any, be: Backend) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no exact sampler")
 
@@ -215,8 +220,8 @@ class BoundTarget:
         return self.target._grad_log_prob(x, self.backend)
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
-        """``(log_prob(x), grad_log_prob(x))``."""
-        return self.log_prob(x), self.grad_log_prob(x)
+        """``(log_prob(x), grad_log_prob(x))`` (one pass where the target shares work between the two)."""
+        return self.target._value_and_grad(x, self.backend)
 
     def laplacian_log_prob(self, x: Any) -> Any:
         """The target's Laplacian of the log-density (``NotImplementedError`` where it has none)."""
