@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .._adapter import Adapter
+from . import _jax_draws as _draws
 from .numpy import scipy_sparse
 
 
@@ -292,26 +293,6 @@ def _size(shape) -> int:
     return n
 
 
-def _materialized(z, key):
-    """``z`` (a 1-D draw), computed once into a buffer of its own inside a compiled loop body: the same numbers.
-
-    Normal draws are ``sqrt(2) erfinv(u)``, a long polynomial of cheap operations that XLA's CPU fusion copies
-    into every consumer (a MALA move reads the noise twice: the proposal and the Hastings ratio) and evaluates in the
-    consumer's shape, ~2-3x slower for an (n, 10) array than flat. Multiplying by a run-time 1 in a two-trip loop
-    (exact: ``z * 1 == z``) gives XLA a loop-carried buffer it cannot fuse through. Threefry counters follow the
-    flat index, so the flat draw reshaped is the draw of that shape bit for bit."""
-    import jax
-
-    one = (jax.random.key_data(key).ravel()[0] | 1).astype(z.dtype)
-    one = one / one  # 1, not a compile-time constant
-
-    def body(st):
-        j, y = st
-        return j + 1, y * one
-
-    return jax.lax.while_loop(lambda st: st[0] < 2, body, (0, z))[1]
-
-
 class _StepSource:
     """Draws for one step of a compiled loop; the draw counter is a Python int (fixed order when traced).
     ``place`` (sharded backends) constrains each draw's sharding; the numbers do not depend on it."""
@@ -334,12 +315,17 @@ class _StepSource:
         import jax
 
         k = self._next()
-        return self._put(_materialized(jax.random.normal(k, (_size(shape),), dtype=dtype), k).reshape(shape))
+        if not _draws.supported(k, dtype):
+            return self._put(jax.random.normal(k, shape, dtype=dtype))
+        return self._put(_draws.normal(k, _size(shape), dtype).reshape(shape))
 
     def uniform(self, shape, dtype):
         import jax
 
-        return self._put(jax.random.uniform(self._next(), shape, dtype=dtype))
+        k = self._next()
+        if not _draws.supported(k, dtype):
+            return self._put(jax.random.uniform(k, shape, dtype=dtype))
+        return self._put(_draws.uniform(k, _size(shape), dtype).reshape(shape))
 
     def integers(self, low, high, shape):
         import jax

@@ -121,7 +121,7 @@ class Density:
         placeholder (for gradient-free kernels)."""
         if not need_grad and not self.has_grad:
             return self.log_prob(x), _zeros_like(x)
-        if self._vg is not None:
+        if self._vg is not None:  # the target's own value_and_grad (one pass where it has one)
             return self._vg(x)
         return self.log_prob(x), self.grad(x)
 
@@ -205,7 +205,7 @@ def as_density(
     if need_grad and not has:
         raise CapabilityError(err)
     grad = _zeros_like if need_grad is False else (bound.grad_log_prob if has else None)
-    vg = bound.value_and_grad if has and need_grad is not False and hasattr(bound, "value_and_grad") else None
+    vg = getattr(bound, "value_and_grad", None) if has and need_grad is not False else None
     density = Density(bound.log_prob, grad, t.dim, t.name, bound.laplacian_log_prob, grad_error=err,
                       value_and_grad=vg)
     density.has_grad = has and need_grad is not False
