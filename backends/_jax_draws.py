@@ -8,7 +8,8 @@ fuses the normal's inverse-error-function polynomial into every consumer of the 
   scheme (the flat index as two 32-bit words), the same key schedule and rotations, and the same construction of
   floats from bits (``bits >> (nbits - nmant) | bits(1.0)``, minus 1) — so the numbers are those of
   ``jax.random.uniform(key, shape)`` and ``jax.random.normal(key, shape)``;
-- a normal draw is made flat and computed once into a buffer of its own (:func:`materialized`), then reshaped.
+- a normal draw is made flat and computed once into a buffer of its own (:func:`materialized`), then reshaped;
+- :func:`fold_in` (the per-step and per-draw keys) is the same unrolled hash on the counter pair ``(0, data)``.
 
 Where the key is not threefry, the partitionable scheme is off or the dtype is not float32/float64, the draws are
 ``jax.random``'s own (:func:`supported`). ``tests/test_compiled_runs.py`` checks the equality with ``jax.random``.
@@ -23,15 +24,41 @@ import numpy as np
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
-def supported(key: Any, dtype: Any) -> bool:
-    """Whether the draws of this module reproduce ``jax.random``'s for ``key`` and ``dtype``."""
+def supported(key: Any, dtype: Any = None) -> bool:
+    """Whether the draws of this module reproduce ``jax.random``'s for ``key`` and ``dtype`` (``None``: for
+    :func:`fold_in`, which needs only a threefry key)."""
     import jax
 
-    return (
+    if not _is_threefry(key):
+        return False
+    return dtype is None or (
         bool(getattr(jax.config, "jax_threefry_partitionable", False))
-        and str(jax.random.key_impl(key)) in ("threefry2x32", "fry")
         and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
     )
+
+
+def _is_threefry(key: Any) -> bool:
+    import jax
+
+    try:
+        return str(jax.random.key_impl(key)) in ("threefry2x32", "fry")
+    except TypeError:  # a raw uint32 key
+        return False
+
+
+def fold_in(key: Any, data: Any) -> Any:
+    """``jax.random.fold_in(key, data)``: threefry of the counter pair ``(0, data)`` under the key (jitted)."""
+    return _jitted("fold_in")(key, data)
+
+
+def _fold_in(key: Any, data: Any) -> Any:
+    import jax
+    import jax.numpy as jnp
+
+    kd = jax.random.key_data(key)
+    d = jnp.asarray(data).astype(jnp.uint32)
+    b1, b2 = _threefry2x32(kd[0], kd[1], jnp.zeros_like(d), d)
+    return jax.random.wrap_key_data(jnp.stack([b1, b2]), impl=jax.random.key_impl(key))
 
 
 def _threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any) -> tuple[Any, Any]:
@@ -79,7 +106,11 @@ def _jitted(name: str) -> Any:
     if fn is None:
         import jax
 
-        fn = _JITTED[name] = jax.jit(_uniform if name == "uniform" else _normal, static_argnums=(1, 2))
+        if name == "fold_in":
+            fn = jax.jit(_fold_in)
+        else:
+            fn = jax.jit(_uniform if name == "uniform" else _normal, static_argnums=(1, 2))
+        _JITTED[name] = fn
     return fn
 
 

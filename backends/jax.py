@@ -283,7 +283,7 @@ class JaxSource:
         """A pure stream for step ``i`` of a loop: ``fold_in(key, i)``, then one sub-key per draw (traceable)."""
         import jax
 
-        return _StepSource(jax.random.fold_in(key, i), self.place)
+        return _StepSource(_draws.fold_in(key, i) if _draws.supported(key) else jax.random.fold_in(key, i), self.place)
 
 
 def _size(shape) -> int:
@@ -309,6 +309,8 @@ class _StepSource:
         import jax
 
         self.count += 1
+        if _draws.supported(self.key):
+            return _draws.fold_in(self.key, self.count)
         return jax.random.fold_in(self.key, self.count)
 
     def normal(self, shape, dtype):
