@@ -195,6 +195,32 @@ class CompiledRuns:
     def track_mala_seconds_per_step(self, backend, n):
         return self._timed(lambda: self._mala(self.t, n)) / self.steps
 
+    def _peer(self, kind, n):
+        """The blackjax peer's configuration (benchmarks/peers/blackjax_smc.py) on Funnel(10): one population, one
+        MALA move per step (SMC) or b = 0 (NETS)."""
+        from transportkit._target_zoo import Funnel
+        from transportkit.sampling.ais import smc
+        from transportkit.sampling.nets import nets
+
+        t = self.__dict__.setdefault("funnel", Funnel(10))
+        if kind == "smc":
+            r = smc(t, n, steps=self.steps, n_mcmc=1, precondition="none", islands=1, backend=self.be, rng=0)
+        else:
+            r = nets(t, n, steps=self.steps, rounds=0, eps=10.0, resample="systematic", islands=1, backend=self.be,
+                     rng=0)  # fmt: skip
+        return block(r.x)
+
+    def track_smc_funnel_one_population_seconds_per_step(self, backend, n):
+        self._peer("smc", n)
+        return self._timed(lambda: self._peer("smc", n)) / self.steps
+
+    def track_nets_funnel_one_population_seconds_per_step(self, backend, n):
+        self._peer("nets", n)
+        return self._timed(lambda: self._peer("nets", n)) / self.steps
+
+    track_smc_funnel_one_population_seconds_per_step.unit = "seconds"
+    track_nets_funnel_one_population_seconds_per_step.unit = "seconds"
+
     def track_smc_first_call_seconds(self, backend, n):
         from transportkit._target_zoo import GMM40 as T
 

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from .._adapter import Adapter
+from . import _jax_draws as _draws
 from .numpy import scipy_sparse
 
 
@@ -282,7 +283,14 @@ class JaxSource:
         """A pure stream for step ``i`` of a loop: ``fold_in(key, i)``, then one sub-key per draw (traceable)."""
         import jax
 
-        return _StepSource(jax.random.fold_in(key, i), self.place)
+        return _StepSource(_draws.fold_in(key, i) if _draws.supported(key) else jax.random.fold_in(key, i), self.place)
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
 
 
 class _StepSource:
@@ -301,17 +309,25 @@ class _StepSource:
         import jax
 
         self.count += 1
+        if _draws.supported(self.key):
+            return _draws.fold_in(self.key, self.count)
         return jax.random.fold_in(self.key, self.count)
 
     def normal(self, shape, dtype):
         import jax
 
-        return self._put(jax.random.normal(self._next(), shape, dtype=dtype))
+        k = self._next()
+        if not _draws.supported(k, dtype):
+            return self._put(jax.random.normal(k, shape, dtype=dtype))
+        return self._put(_draws.normal(k, _size(shape), dtype).reshape(shape))
 
     def uniform(self, shape, dtype):
         import jax
 
-        return self._put(jax.random.uniform(self._next(), shape, dtype=dtype))
+        k = self._next()
+        if not _draws.supported(k, dtype):
+            return self._put(jax.random.uniform(k, shape, dtype=dtype))
+        return self._put(_draws.uniform(k, _size(shape), dtype).reshape(shape))
 
     def integers(self, low, high, shape):
         import jax

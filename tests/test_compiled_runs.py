@@ -51,6 +51,45 @@ def test_draws_inside_loops_are_reproducible(backend):
         assert gen.at(key, 5) is gen
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_loops_when_runs_the_branch_only_when_asked(backend, compiled):
+    from transportkit._loops import Loops
+
+    xp, loops = backend.xp, Loops(backend, compiled)
+    x = (xp.asarray([1.0, 2.0], dtype=backend.dtype), xp.asarray(3, dtype=xp.int32))
+
+    def double(v):
+        return v[0] * 2.0, v[1] + 1
+
+    for pred, want in ((True, ([2.0, 4.0], 4)), (False, ([1.0, 2.0], 3))):
+        out = loops.when(xp.asarray(pred), double, x)
+        np.testing.assert_array_equal(backend.to_numpy(out[0]), want[0])
+        assert int(out[1]) == want[1]
+
+
+@pytest.mark.parametrize("shape", [(2000, 10), (7,), ()])
+def test_compiled_draws_are_jax_randoms_bit_for_bit(shape):
+    """The unrolled threefry draws of compiled loops (transportkit.backends._jax_draws) are ``jax.random``'s own
+    numbers for the step's keys, inside and outside ``jit``, in float64 and float32."""
+    jax = pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    gen = tk.random.default_rng(3, be)
+    key = gen.loop_key()
+    for dt in {be.dtype, be.xp.float32}:
+
+        def draw(k, dt=dt):
+            g = gen.at(k, 7)
+            return g.normal(shape, dtype=dt), g.uniform(shape, dtype=dt)
+
+        step = jax.random.fold_in(key, 7)
+        want = (jax.random.normal(jax.random.fold_in(step, 1), shape, dtype=dt),
+                jax.random.uniform(jax.random.fold_in(step, 2), shape, dtype=dt))  # fmt: skip
+        for got in (draw(key), jax.jit(draw)(key)):
+            for a, b in zip(got, want, strict=True):
+                assert a.dtype == b.dtype and a.shape == b.shape
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 @pytest.mark.parametrize("name", ["euler", "heun", "midpoint", "rk4", "bosh3", "dopri5"])
 def test_tableau_orders(name):
     """Global error of x' = -x + cos t on [0, 1] falls as h^p: the halving ratio is 2^p (within 0.3 in the exponent;

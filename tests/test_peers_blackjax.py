@@ -20,7 +20,7 @@ def test_blackjax_peer_script_runs_small(capsys):
     assert mod.main(["--small", "--targets", "gmm40"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("GMM40")]
-    assert [r[1] for r in rows] == ["tk-smc", "tk-smc-isl", "tk-nets", "blackjax-smc"]
+    assert [r[1] for r in rows] == ["tk-smc", "tk-smc-isl", "tk-nets", "tk-nets-isl", "blackjax-smc"]
     for r in rows:
         err, evals = float(r[2]), int(r[6])
         assert abs(err) < 5.0  # 200 walkers, 10 temperatures: a sanity bound, not an accuracy claim

@@ -210,6 +210,18 @@ class Loops:
             carry = body(carry)
         return carry
 
+    def when(self, pred: Any, fn: Callable[[Any], Any], operand: Any) -> Any:
+        """``fn(operand)`` if the 0-d bool ``pred`` holds, else ``operand`` (``fn`` keeps the operand's structure).
+        Compiled: a while loop of zero or one trip (the effect of ``lax.cond`` with the loop primitives every backend
+        has), so that the work of ``fn`` is skipped at run time; else a Python branch (one host sync)."""
+        if not self.compiled:
+            return fn(operand) if bool(pred) else operand
+
+        def body(st: tuple) -> tuple:
+            return pred & False, fn(st[1])
+
+        return self.be.while_loop(lambda st: st[0], body, (pred, operand))[1]
+
     def scan(self, body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, lower: Any, length: int) -> tuple[Any, Any]:
         """``carry, y_j = body(lower + j, carry)`` for ``j < length``; the ``y_j`` stacked (arrays or tuples)."""
         if self.compiled:

@@ -132,21 +132,41 @@ class GMM40(_ParamTarget):
         return xp, p["mu"], xp.maximum(sq, xp.zeros_like(sq))
 
     def _log_prob(self, x: Any, be: Backend) -> Any:
-        xp, _, sq = self._sq(x, be)
-        s2 = self.scale**2
-        return (
-            logsumexp(-sq / (2 * s2), axis=-1, xp=xp)
-            - math.log(self.n_modes)
-            - 0.5 * self.dim * math.log(2 * math.pi * s2)
-        )
+        xp, _, m, _, tot = self._softmax(x, be)
+        return self._log_prob_from(xp, x, m, tot)
 
-    def _responsibilities(self, x: Any, be: Backend) -> tuple[Any, Any, Any]:
-        r"""``(xp, mu, r)``: :math:`r_k = \mathrm{softmax}_k((x\cdot\mu_k - |\mu_k|^2/2)/s^2)` — the softmax of
-        :math:`-|x-\mu_k|^2/2s^2` without the common :math:`|x|^2` term, so it never underflows for finite x."""
+    def _log_prob_from(self, xp: Any, x: Any, m: Any, tot: Any) -> Any:
+        r""":math:`\log\rho = \mathrm{logsumexp}_k a_k - |x|^2/2s^2 - \log 40 - \log(2\pi s^2)` from
+        :meth:`_softmax`'s ``m`` and ``tot``; :math:`-\infty` where :math:`|x|^2` overflows (at infinity), NaN at
+        NaN."""
+        s2 = self.scale**2
+        xx = xp.sum(x * x, axis=-1)
+        ok = xp.isfinite(xx) & xp.isfinite(m[..., 0])
+        lse = m[..., 0] + xp.log(tot[..., 0])
+        far = xp.where(xp.isnan(xx), xx, -math.inf)
+        const = math.log(self.n_modes) + 0.5 * self.dim * math.log(2 * math.pi * s2)
+        return xp.where(ok, lse - xx / (2 * s2), far) - const
+
+    def _value_and_grad(self, x: Any, be: Backend) -> tuple[Any, Any]:
+        """:meth:`_log_prob` and :meth:`_grad_log_prob` (the same operations) from one :meth:`_softmax`."""
+        xp, mu, m, e, tot = self._softmax(x, be)
+        return self._log_prob_from(xp, x, m, tot), ((e / tot) @ mu - x) / self.scale**2
+
+    def _softmax(self, x: Any, be: Backend) -> tuple[Any, Any, Any, Any, Any]:
+        r"""``(xp, mu, m, e, tot)`` of :math:`a_k = (x\cdot\mu_k - |\mu_k|^2/2)/s^2` (:math:`-|x-\mu_k|^2/2s^2`
+        without the common :math:`|x|^2` term, so it never underflows for finite x): :math:`m = \max_k a_k`,
+        :math:`e_k = e^{a_k - m}`, ``tot`` their sum (keepdims)."""
         xp = be.xp
         p = self._params(be)
         a = (x @ xp.linalg.matrix_transpose(p["mu"]) - p["half_mu2"]) / self.scale**2
-        return xp, p["mu"], xp.exp(a - logsumexp(a, axis=-1, keepdims=True, xp=xp))
+        m = xp.max(a, axis=-1, keepdims=True)
+        e = xp.exp(a - xp.where(xp.isfinite(m), m, xp.zeros_like(m)))
+        return xp, p["mu"], m, e, xp.sum(e, axis=-1, keepdims=True)
+
+    def _responsibilities(self, x: Any, be: Backend) -> tuple[Any, Any, Any]:
+        r"""``(xp, mu, r)``: :math:`r_k = \mathrm{softmax}_k(a_k) = e_k/\sum_j e_j` (:meth:`_softmax`)."""
+        xp, mu, _, e, tot = self._softmax(x, be)
+        return xp, mu, e / tot
 
     def _grad_log_prob(self, x: Any, be: Backend) -> Any:
         _, mu, r = self._responsibilities(x, be)

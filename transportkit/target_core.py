@@ -202,6 +202,17 @@ class Target:
         raise NotImplementedError(f"{type(self).__name__} has no exact sampler")
 
 
+def _owner(cls: type, name: str) -> type:
+    return next(k for k in cls.__mro__ if name in k.__dict__)
+
+
+def _fused_value_and_grad(cls: type) -> bool:
+    """Whether ``cls._value_and_grad`` may stand for ``_log_prob`` and ``_grad_log_prob``: it is defined below
+    :class:`Target`, in a class that derives from the classes defining both."""
+    owner = _owner(cls, "_value_and_grad") if hasattr(cls, "_value_and_grad") else Target
+    return owner is not Target and all(issubclass(owner, _owner(cls, n)) for n in ("_log_prob", "_grad_log_prob"))
+
+
 def _fmt_row(v: Any) -> str:
     if getattr(v, "ndim", 0) == 0:
         return f"{float(v):.4g}"
@@ -227,7 +238,10 @@ class BoundTarget:
         return self.target._grad_log_prob(x, self.backend)
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
-        """``(log_prob(x), grad_log_prob(x))``."""
+        """``(log_prob(x), grad_log_prob(x))``: the target's ``_value_and_grad`` (one pass where the two share work)
+        unless a subclass overrides ``_log_prob`` or ``_grad_log_prob`` below the class that defines it."""
+        if _fused_value_and_grad(type(self.target)):
+            return self.target._value_and_grad(x, self.backend)
         return self.log_prob(x), self.grad_log_prob(x)
 
     def laplacian_log_prob(self, x: Any) -> Any:

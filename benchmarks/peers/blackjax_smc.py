@@ -13,7 +13,8 @@ All methods follow the same geometric path from the same normalized base N(0, ba
 - ``tk-smc-isl``: the same with the default islands (up to 10 independent populations, run one after another:
   the standard error comes from their spread).
 - ``tk-nets``: :func:`transportkit.sampling.nets.nets` with b = 0 (annealed Langevin, exact forward/backward
-  path weights), eps = 10, systematic resampling when ESS/n < 0.5; n (K + 1) evaluations.
+  path weights), eps = 10, systematic resampling when ESS/n < 0.5, ``islands=1``; n (K + 1) evaluations.
+- ``tk-nets-isl``: the same with the default islands (run one after another).
 - ``blackjax-smc``: ``blackjax.smc.tempered.build_kernel`` with ``blackjax.mala``, systematic resampling at every
   step (blackjax's tempered SMC always resamples), uniform temperatures, the MALA step size of each temperature
   taken from the step sizes tk-smc adapted (so both use the same tuning). Per temperature blackjax evaluates the
@@ -21,7 +22,9 @@ All methods follow the same geometric path from the same normalized base N(0, ba
   K_bj = round((K + 1) / 3) temperatures to match the evaluation budget of the others.
 
 Wall time: each method runs once to compile (jax; its time is the ``first s`` column), then ``--reps`` timed runs on
-different seeds; ``wall s`` is the mean over the timed runs (steady state). tk-smc is one compiled program per run
+different seeds; ``wall s`` is the mean over the timed runs (steady state) and ``x bj`` the median over the reps of
+the ratio to blackjax's wall time in the same rep (the methods run interleaved, so that on a shared machine the
+ratio is steadier than the times). tk-smc is one compiled program per run
 (``lax.scan`` over the temperatures); blackjax's run is jitted whole too (``lax.scan`` over its tempered-SMC kernel).
 Run it with default threads and with ``OMP_NUM_THREADS=1``. The targets' densities are transportkit's own
 (``Target._log_prob`` on the jax
@@ -133,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'target':11s} {'method':13s} {'logZ err':>9s} {'|err|max':>9s} {'se':>7s} {'ESS/n':>6s} "
-        f"{'evals':>9s} {'wall s':>7s} {'first s':>7s}"
+        f"{'evals':>9s} {'wall s':>7s} {'x bj':>6s} {'first s':>7s}"
     )
     for key in args.targets.split(","):
         label, make = targets[key]
         t = make()
-        rows: dict[str, list] = {"tk-smc": [], "tk-smc-isl": [], "tk-nets": [], "blackjax-smc": []}
+        rows: dict[str, list] = {"tk-smc": [], "tk-smc-isl": [], "tk-nets": [], "tk-nets-isl": [], "blackjax-smc": []}
         first: dict[str, float] = {}
         for rep in range(args.reps + 1):  # rep 0 compiles / warms up: reported as the first-call time
             seed = rep
@@ -149,17 +152,20 @@ def main(argv: list[str] | None = None) -> int:
             r10 = smc(t, args.n, steps=args.steps, n_mcmc=1, precondition="none", backend=be, rng=seed)
             w_smc10 = time.perf_counter() - t0
             h_trace = r.info["step_size_trace"]
+            nkw = {"steps": args.steps, "rounds": 0, "eps": args.nets_eps, "resample": "systematic", "backend": be}
             t0 = time.perf_counter()
-            q = nets(
-                t, args.n, steps=args.steps, rounds=0, eps=args.nets_eps, resample="systematic", backend=be, seed=seed
-            )
+            q = nets(t, args.n, islands=1, rng=seed, **nkw)
             w_nets = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            q10 = nets(t, args.n, rng=seed, **nkw)
+            w_nets10 = time.perf_counter() - t0
             k_bj = max(1, round((args.steps + 1) / 3))
             t0 = time.perf_counter()
             lz, ess, _, ev = _blackjax_run(t, args.n, k_bj, h_trace, seed)
             w_bj = time.perf_counter() - t0
             if rep == 0:
-                first = {"tk-smc": w_smc, "tk-smc-isl": w_smc10, "tk-nets": w_nets, "blackjax-smc": w_bj}
+                first = {"tk-smc": w_smc, "tk-smc-isl": w_smc10, "tk-nets": w_nets, "tk-nets-isl": w_nets10,
+                         "blackjax-smc": w_bj}  # fmt: skip
             if rep == 0 and args.reps > 0:
                 continue
             rows["tk-smc"].append((r.log_Z, r.log_Z_stderr, r.ess, r.info["target_evaluations"], w_smc))
@@ -167,14 +173,17 @@ def main(argv: list[str] | None = None) -> int:
                 (r10.log_Z, r10.log_Z_stderr, r10.ess, r10.info["target_evaluations"], w_smc10)
             )
             rows["tk-nets"].append((q.log_Z, q.log_Z_stderr, q.ess, q.info["target_evaluations"], w_nets))
+            rows["tk-nets-isl"].append((q10.log_Z, q10.log_Z_stderr, q10.ess, q10.info["target_evaluations"], w_nets10))
             rows["blackjax-smc"].append((lz, math.nan, ess, ev, w_bj))
+        w_ref = numpy.array(rows["blackjax-smc"], dtype=float)[:, 4]
         for meth, vals in rows.items():
             a = numpy.array(vals, dtype=float)
             err = a[:, 0] - t.log_Z
             se = "    n/a" if numpy.isnan(a[0, 1]) else f"{numpy.mean(a[:, 1]):7.3f}"
             print(
                 f"{label:11s} {meth:13s} {err.mean():+9.3f} {numpy.abs(err).max():9.3f} {se} "
-                f"{numpy.mean(a[:, 2]) / args.n:6.3f} {int(a[0, 3]):9d} {numpy.mean(a[:, 4]):7.3f} {first[meth]:7.2f}",
+                f"{numpy.mean(a[:, 2]) / args.n:6.3f} {int(a[0, 3]):9d} {numpy.mean(a[:, 4]):7.3f} "
+                f"{numpy.median(a[:, 4] / w_ref):6.2f} {first[meth]:7.2f}",
                 flush=True,
             )
     return 0

@@ -62,8 +62,10 @@ class Density:
         laplacian: Callable | None = None,
         *,
         grad_error: str | None = None,
+        value_and_grad: Callable | None = None,
     ):
         self.log_prob, self.dim, self.name = log_prob, dim, name
+        self._vg = value_and_grad if grad is not None else None
         self.has_grad = grad is not None
         self._grad_error = grad_error or (
             f"this method needs the gradient of {name}, which has none: pass grad= to tk.targets.from_log_prob "
@@ -119,6 +121,8 @@ class Density:
         placeholder (for gradient-free kernels)."""
         if not need_grad and not self.has_grad:
             return self.log_prob(x), _zeros_like(x)
+        if self._vg is not None:  # the target's own value_and_grad (one pass where it has one)
+            return self._vg(x)
         return self.log_prob(x), self.grad(x)
 
     def check(self, xp: Any, x: Any, lp: Any, g: Any, where: str = "the first step") -> None:
@@ -201,7 +205,9 @@ def as_density(
     if need_grad and not has:
         raise CapabilityError(err)
     grad = _zeros_like if need_grad is False else (bound.grad_log_prob if has else None)
-    density = Density(bound.log_prob, grad, t.dim, t.name, bound.laplacian_log_prob, grad_error=err)
+    vg = getattr(bound, "value_and_grad", None) if has and need_grad is not False else None
+    density = Density(bound.log_prob, grad, t.dim, t.name, bound.laplacian_log_prob, grad_error=err,
+                      value_and_grad=vg)
     density.has_grad = has and need_grad is not False
     density.bound = not isinstance(t, CallableTarget)
     #: the normalized :class:`~transportkit.targets.Target`

@@ -63,7 +63,8 @@ populations, each a whole SMC run from its own random stream (run one after anot
 decorrelate, adapt) is a pure function of the carry; the fixed grid runs as one ``scan`` and adaptive tempering as one
 ``while_loop`` with ``max_steps`` bound and per-step traces written into preallocated buffers, each one compiled
 program on JAX (geometric paths; a custom path is stepped in Python); the moves of a step are an inner
-``while_loop``. Elsewhere the same step runs in a Python loop.
+``while_loop`` (none for one fixed move), and the resampling's draw and gathers run only at the steps that
+resample. Elsewhere the same step runs in a Python loop.
 """
 
 from __future__ import annotations

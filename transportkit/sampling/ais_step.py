@@ -108,7 +108,7 @@ def make_step(
         else:
             ess_rel = _ess(_island_log_weights(cfg, rs, A, xp), xp=xp) / cfg.n
             g = gen.at(key, index * stride)
-            rs, A, x, parts, ev, lme = resample_step(cfg, rs, A, x, parts, g, xp, allow=t_out < 1.0)
+            rs, A, x, parts, ev, lme = resample_step(cfg, rs, A, x, parts, g, xp, allow=t_out < 1.0, loops=loops)
             event = xp.astype(ev, A.dtype)
         zero = xp.zeros((), dtype=A.dtype, device=dev)
         if not max_moves:
@@ -146,7 +146,9 @@ def make_step(
             return s, j + 1, c_now, c_new, acc, nf + xp.astype(info.n_nonfinite, A.dtype)
 
         h0 = mc.step_size
-        s, j, _, _, acc, nf = loops.while_loop(cond, body, (s, j0, one, one, zero, nf0))
+        st = (s, j0, one, one, zero, nf0)
+        # one fixed move: no loop (a loop of one trip keeps XLA from fusing the move with the rest of the step)
+        s, j, _, _, acc, nf = body(st) if max_moves == 1 and not adaptive else loops.while_loop(cond, body, st)
         jf = xp.astype(j, A.dtype)
         acc_mean = acc / xp.maximum(jf, one)
         s = s._replace(scale=None)

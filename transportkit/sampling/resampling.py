@@ -170,15 +170,29 @@ def resample_step(
     gen: Any,
     xp: Any,
     allow: Any = None,
+    loops: Any = None,
 ) -> tuple[ResampleState, Any, Any, tuple[Any, ...], Any, Any]:
     """Resample the islands whose ESS/m is below the threshold (and ``allow``, a 0-d bool, is true), as array
     operations (ancestor indices are drawn every call and applied where needed). Returns ``(state, A, x, parts,
     event, lme)``: ``event`` (0-d bool) whether any island resampled, ``lme`` (0-d) logmeanexp of the first island's
-    weights before resampling."""
+    weights before resampling.
+
+    ``loops`` (a compiling :class:`transportkit._loops.Loops`): the draw and the gathers run only at steps where
+    some island resamples (:meth:`~transportkit._loops.Loops.when`); the result is the same, because a compiled
+    step's draws come from their own key (``gen.at(key, i)``), so skipping one changes no other number. Without it
+    (Python loops) the ancestors are drawn at every call, as the stream of a stateful generator expects."""
     low, lme = _low_islands(cfg, A, xp)
     if allow is not None:
         low = low & allow
-    return _apply(cfg, rs, A, x, parts, low, lme, gen, xp)
+    if loops is None or not loops.compiled:
+        return _apply(cfg, rs, A, x, parts, low, lme, gen, xp)
+    event = xp.any(low)
+
+    def apply(st: tuple) -> tuple:
+        return _apply(cfg, *st, low, lme, gen, xp)[:4]
+
+    rs, A, x, parts = loops.when(event, apply, (rs, A, x, parts))
+    return rs, A, x, parts, event, lme[0]
 
 
 def _apply(

@@ -13,8 +13,8 @@ compiles loops (JAX) with a geometric path, as one compiled program (:func:`tran
 per-step keys from :meth:`transportkit.random.Generator.at`; the drift then receives t as a 0-d array (b = 0, the
 learned drifts and any traceable user drift; a user drift that JAX cannot trace runs in the Python loop instead).
 Resampling runs inside the compiled program too (:func:`transportkit.sampling.resampling.resample_step`: the
-decision per island as array operations, ancestor indices drawn from the resampling stream at every step and
-applied where an island's ESS fell below the threshold); in the Python loop the
+decision per island as array operations; the ancestor indices, drawn from the resampling stream at step k's own key,
+are drawn and applied only at steps where some island's ESS fell below the threshold); in the Python loop the
 :class:`~transportkit.sampling.resampling.Resampler` draws only when some island resamples, so NumPy results are
 unchanged by the compiled path.
 
@@ -31,7 +31,7 @@ import warnings
 from typing import Any
 
 from ..._backend import scalar_device
-from ..._loops import progress_range, run_steps, scan_steps
+from ..._loops import Loops, progress_range, run_steps, scan_steps
 from ...errors import TransportkitWarning
 from .._common import GeometricPath
 from ..resampling import Resampler, resample_step
@@ -271,6 +271,7 @@ def _make_body(
     the last, with draws from ``rgen.at(key, k)``."""
     xp = path.xp
     h = 1.0 / K
+    loops = None if cfg is None else Loops(rgen.backend, True)
 
     def mix(a: Any, p: tuple[Any, ...]) -> tuple[Any, Any]:  # (log rho_t, grad log rho_t)
         return (1 - a) * p[0] + a * p[1], (1 - a) * p[2] + a * p[3]
@@ -297,7 +298,8 @@ def _make_body(
         A, lost = _drop_nonfinite(xp, A, A_start, lost)
         if cfg is None:
             return y, parts_y, A, lost
-        rs, A, y, parts_y, _, _ = resample_step(cfg, carry[4], A, y, parts_y, rgen.at(rkey, k), xp, allow=k < K - 1)
+        rs, A, y, parts_y, _, _ = resample_step(cfg, carry[4], A, y, parts_y, rgen.at(rkey, k), xp, allow=k < K - 1,
+                                               loops=loops)
         return y, parts_y, A, lost, rs
 
     return body
