@@ -33,6 +33,7 @@ import math
 from typing import Any, NamedTuple
 
 from .._backend import scalar_device
+from .._typing import Array
 from ..numerics import ess, logmeanexp, logsumexp
 from ._common import take_parts
 
@@ -74,7 +75,7 @@ def log_mean_var_array(log_w: Any, xp: Any) -> Any:
     return xp.where(v > 0, v, xp.zeros_like(v)) / (n - 1)
 
 
-def categorical_unchecked(log_p: Any, n: int, gen: Any, xp: Any) -> Any:
+def categorical_unchecked(log_p: Array, n: int, gen: Any, xp: Any) -> Array:
     """``n`` category indices drawn with probabilities proportional to ``exp(log_p)`` (1-D, not all ``-inf``), by
     inverse CDF, without the input checks (and their host syncs) of
     :meth:`transportkit.random.Generator.categorical`: usable inside a compiled loop."""
@@ -84,7 +85,7 @@ def categorical_unchecked(log_p: Any, n: int, gen: Any, xp: Any) -> Any:
     return xp.minimum(idx, xp.asarray(log_p.shape[0] - 1, dtype=idx.dtype, device=scalar_device(idx)))
 
 
-def resample_indices(log_w: Any, method: str, gen: Any, xp: Any, islands: int = 1) -> Any:
+def resample_indices(log_w: Array, method: str, gen: Any, xp: Any, islands: int = 1) -> Array:
     """Ancestor indices (shape (n,)) from log-weights ``log_w`` (shape (n,)); with ``islands = K`` each block of
     n/K consecutive walkers is resampled within itself (one sorted search over the K stacked CDFs, each shifted
     by its island number). Islands whose weights are all zero keep their walkers."""
