@@ -287,7 +287,7 @@ PATH_TAIL_BAD = [
 ]
 
 
-@pytest.mark.parametrize(("kw", "err", "match"), PATH_TAIL_BAD, ids=[f"{k}" for k, _, _ in PATH_TAIL_BAD])
+@pytest.mark.parametrize(("kw", "err", "match"), PATH_TAIL_BAD, ids=[",".join(k) for k, _, _ in PATH_TAIL_BAD])
 def test_the_shared_keyword_tail_is_checked_once_for_every_entry(kw, err, match):
     """nets, train and sample_with_drift check their path/placement tail through one CallOptions (a Placement, as the
     MCMC/AIS options are), before any target evaluation."""
