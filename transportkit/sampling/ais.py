@@ -379,7 +379,7 @@ def _result(
     elif cfg is not None:
         islands_lz = [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
     n_nonfinite = int(sum(nfs))
-    k_hat = math.nan if island else pareto_k(be.to_numpy(A).tolist())
+    k_hat = math.nan if island else pareto_k(be.to_numpy(A))
     info = AISInfo(
         times=[0.0, *(float(t) for t in ts)],
         ess_trace=[float(v) for v in ess_t],

@@ -367,7 +367,7 @@ def _importance_log_Z(flow: Any, density: Any, m: int, gen: Any, be: Backend) ->
     ess = s1 * s1 / s2 if s2 > 0 else 0.0
     mean = s1 / m
     se = math.sqrt(max(s2 / m - mean * mean, 0.0) / m) / mean if mean > 0 else math.inf
-    k_hat = pareto_k([float(v) for v in be.to_numpy(lw).tolist()])
+    k_hat = pareto_k(be.to_numpy(lw))
     if ess < ESS_WARNING * m or (math.isfinite(k_hat) and k_hat > PARETO_K_WARNING):
         warnings.warn(
             f"flow_mcmc: the importance weights of the log Z estimate are degenerate (ESS {ess:.1f} of {m}, Pareto "

@@ -113,7 +113,7 @@ def combine(run: IslandRun, out: list[tuple], be: Any, pilot: dict | None) -> Sa
         log_Z_islands=lz_list,
         n_moves=n_moves,
         n_nonfinite=sum(i.n_nonfinite for i in infos),
-        pareto_k=pareto_k(be.to_numpy(log_w).tolist()),
+        pareto_k=pareto_k(be.to_numpy(log_w)),
         pilot=None if pilot is None else {"mean": pilot["mean"], "scale": pilot["scale"]},
         island_info=infos,
     )

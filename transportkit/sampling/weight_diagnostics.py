@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
+from .._backend import host_backend
 from ..errors import DegenerateWeightsWarning, NonFiniteWarning, UncertaintyWarning
 
 __all__ = ["ESS_WARNING", "ISLAND_P_VALUE", "PARETO_K_WARNING", "diagnose", "pareto_k"]
@@ -21,7 +23,7 @@ PARETO_K_WARNING = 0.7
 ISLAND_P_VALUE = 1e-3
 
 
-def pareto_k(log_w: list[float]) -> float:
+def pareto_k(log_w: Any) -> float:
     r"""The Pareto shape :math:`\hat k` of the upper tail of the weights :math:`e^{\log w}` (NaN for fewer than 20
     finite weights, or when the largest weights agree to 0.1%).
 
@@ -29,34 +31,34 @@ def pareto_k(log_w: list[float]) -> float:
     generalized Pareto distribution with the profile-likelihood/empirical-Bayes estimate of Zhang & Stephens (2009,
     Technometrics 51:316), shrunk toward 0.5 by a weak prior (10 pseudo-observations) as in PSIS (Vehtari et al.
     2024, arXiv:1507.02646). :math:`\hat k > 0.5`: infinite variance; :math:`\hat k \ge 1`: infinite mean.
-    Host-side (Python floats): called once per run on the final weights."""
-    lw = sorted(v for v in log_w if math.isfinite(v))
-    n = len(lw)
+    Host-side, vectorized (``log_w`` a 1-D sequence or host array): called once per run on the final weights."""
+    xp = host_backend().xp
+    lw = xp.asarray(log_w, dtype=xp.float64)
+    lw = xp.sort(lw[xp.isfinite(lw)])
+    n = int(lw.shape[0])
     if n < 20:
         return math.nan
     M = math.ceil(min(0.2 * n, 3 * math.sqrt(n)))
-    top = lw[-1]
-    cut = math.exp(lw[-M - 1] - top)
+    top = float(lw[-1])
+    cut = math.exp(float(lw[-M - 1]) - top)
     if 1 - cut < 1e-3:  # the largest weights within 0.1% of each other: no tail to speak of (e.g. equal weights)
         return math.nan
-    x = [math.exp(v - top) - cut for v in lw[-M:]]  # ascending excesses, the largest 1 - cut
+    x = xp.exp(lw[-M:] - top) - cut  # ascending excesses, the largest 1 - cut
+    x_max = float(x[-1])
     m = 30 + int(math.sqrt(M))
-    q = x[max(int(M / 4 + 0.5) - 1, 0)]
+    q = float(x[max(int(M / 4 + 0.5) - 1, 0)])
     if q <= 0:
-        q = x[-1] / M
-    thetas = [1 / x[-1] + (1 - math.sqrt(m / (j - 0.5))) / (3 * q) for j in range(1, m + 1)]
-
-    def k_of(theta: float) -> float:
-        return -sum(math.log1p(-theta * v) for v in x) / M
-
-    prof = []
-    for th in thetas:
-        k = k_of(th)
-        prof.append(M * (math.log(th / k) + k - 1) if th != 0 and k != 0 and th / k > 0 else -math.inf)
-    top_l = max(prof)
-    wts = [math.exp(p - top_l) for p in prof]
-    theta = sum(t * v for t, v in zip(thetas, wts, strict=True)) / sum(wts)
-    xi = -k_of(theta)  # the GPD shape (Zhang & Stephens' k is -xi)
+        q = x_max / M
+    j = xp.arange(1, m + 1, dtype=xp.float64)
+    thetas = 1 / x_max + (1 - xp.sqrt(m / (j - 0.5))) / (3 * q)
+    ks = -xp.sum(xp.log1p(-thetas[:, None] * x[None, :]), axis=1) / M  # k(theta) for every theta at once
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # log of a non-positive ratio: that theta gets -inf
+        ok = (thetas != 0) & (ks != 0) & (thetas / ks > 0)
+        prof = xp.where(ok, M * (xp.log(xp.where(ok, thetas / ks, 1.0)) + ks - 1), -math.inf)
+    wts = xp.exp(prof - xp.max(prof))
+    theta = float(xp.sum(thetas * wts) / xp.sum(wts))
+    xi = float(xp.sum(xp.log1p(-theta * x))) / M  # the GPD shape (Zhang & Stephens' k is -xi)
     return (M * xi + 10 * 0.5) / (M + 10)
 
 
