@@ -21,7 +21,7 @@ def _mixture(d, k, seed):
 def test_exact_divergence_matches_true_log_density(backend, d, k):
     T = _mixture(d, k, seed=d)
     f = tk.interpolants.exact_field(tk.Interpolant("linear"), T)
-    x = T.sample(16, seed=1)
+    x = T.sample(16, rng=1)
     ll = tk.interpolants.log_likelihood(f, backend.asarray(x), steps=200)
     assert tk.resolve_backend(ll).name == backend.name
     np.testing.assert_allclose(backend.to_numpy(ll), T.log_prob(x), atol=1e-3)
@@ -31,7 +31,7 @@ def test_two_sided_and_trig_likelihood():
     T = _mixture(2, 3, seed=9)
     for I in (tk.Interpolant("trig"), tk.Interpolant("linear", gamma="quadratic")):  # noqa: E741
         f = tk.interpolants.exact_field(I, T, base=tk.targets.Gaussian(np.array([0.5, 0.0]), np.array([2.0, 0.5])))
-        x = T.sample(8, seed=2)
+        x = T.sample(8, rng=2)
         np.testing.assert_allclose(tk.interpolants.log_likelihood(f, x, steps=200), T.log_prob(x), atol=1e-3)
 
 
@@ -40,7 +40,7 @@ def test_hutchinson_within_standard_error(backend):
     # integral on the same grid: the estimate is within 4.5 SE of it (Student-t with 31 degrees of freedom).
     T = _mixture(4, 3, seed=4)
     f = tk.interpolants.exact_field(tk.Interpolant("linear"), T)
-    x = backend.asarray(T.sample(10, seed=3))
+    x = backend.asarray(T.sample(10, rng=3))
     exact = backend.to_numpy(tk.interpolants.log_likelihood(f, x, steps=40))
     est = tk.interpolants.log_likelihood_hutchinson(f, x, steps=40, probes=32, rng=0).to_numpy()
     assert np.all(est.stderr > 0)
