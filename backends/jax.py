@@ -279,6 +279,20 @@ class JaxSource:
         """A fresh key for draws inside a compiled loop (:meth:`at`)."""
         return self._next()
 
+    def state(self):
+        """The key this stream draws from next (an array: it can enter a compiled program)."""
+        return self.key
+
+    def set_state(self, key) -> None:
+        self.key = key
+
+    def from_state(self, key) -> JaxSource:
+        """This stream continued from ``key`` (a traced key inside a compiled program): the same draws, in the
+        same order, as this stream at that state; :meth:`state` afterwards is the advanced key."""
+        src = object.__new__(JaxSource)
+        src.seq, src.device, src.place, src.key = None, self.device, self.place, key
+        return src
+
     def at(self, key, i):
         """A pure stream for step ``i`` of a loop: ``fold_in(key, i)``, then one sub-key per draw (traceable)."""
         import jax

@@ -5,13 +5,16 @@ fields (one time for all points) against the general per-point evaluation."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import transportkit as tk
 from transportkit._loops import run_steps, scan_steps
+from transportkit._target_zoo import Funnel
 from transportkit.runge_kutta import TABLEAUS, error_norm, rk_step, rk_step_error
+from transportkit.sampling.ais import smc
 
 
 def test_loops_agree_with_python(backend):
@@ -180,3 +183,47 @@ def test_exact_field_one_time_matches_per_point_form(backend, structure):
         one = backend.to_numpy(field.drift(backend.asarray(t), x, 0.7))
         per = backend.to_numpy(field.drift(ts, x, 0.7))
         np.testing.assert_allclose(one, per, rtol=tol, atol=tol * (1 + np.abs(per).max()))
+
+
+class _CountingFunnel(Funnel):
+    """Neal's funnel that counts the Python calls of its density (traces, under a compiled run)."""
+
+    def __init__(self, dim: int, wrong_shape: bool = False) -> None:
+        super().__init__(dim)
+        self.calls, self.wrong_shape = 0, wrong_shape
+
+    def _log_prob(self, x, be):
+        self.calls += 1
+        lp = super()._log_prob(x, be)
+        return lp[:, None] if self.wrong_shape else lp
+
+    def _grad_log_prob(self, x, be):
+        self.calls += 1
+        return super()._grad_log_prob(x, be)
+
+
+def test_smc_run_is_one_program_with_the_step_by_step_numbers():
+    """A fixed-grid SMC run on JAX (base draws, first evaluation, every step, summary) is one compiled program,
+    traced once per configuration, and gives the numbers of the step-by-step run (``progress=True``: chunked scans
+    with the first evaluation apart) from the same seed."""
+    pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    t = _CountingFunnel(4)
+    kw = {"steps": 8, "n_mcmc": 1, "precondition": "none", "islands": 1, "backend": be}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tk.errors.TransportkitWarning)  # 300 walkers, 8 steps: rough weights
+        whole = smc(t, 300, rng=0, **kw)
+        traced = t.calls
+        smc(t, 300, rng=1, **kw)
+        assert t.calls == traced  # the second call reuses the program
+        stepwise = smc(t, 300, rng=0, progress=True, **kw)
+    assert abs(whole.log_Z - stepwise.log_Z) < 1e-10
+    np.testing.assert_allclose(be.to_numpy(whole.x), be.to_numpy(stepwise.x), rtol=1e-10, atol=1e-12)
+    assert whole.info.step_size_trace == pytest.approx(stepwise.info.step_size_trace, rel=1e-10)
+
+
+def test_smc_whole_run_falls_back_to_name_a_bad_target():
+    """A target whose log_prob has the wrong shape cannot be fused: the step-by-step run's check names it."""
+    pytest.importorskip("jax")
+    with pytest.raises(ValueError, match="log_prob returned shape"):
+        smc(_CountingFunnel(3, wrong_shape=True), 200, steps=4, islands=1, backend="jax", rng=0)

@@ -124,3 +124,23 @@ def test_default_rng_passes_generators_through():
     g = Generator(0)
     assert default_rng(g) is g
     assert default_rng(3, "numpy").backend.name == "numpy"
+
+
+def test_generator_state_continues_the_stream_inside_jit():
+    """``from_state(state())`` inside a compiled program draws what the stream would draw next, and ``set_state``
+    of the state it returns continues the stream after those draws."""
+    jax = pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    eager, fused = tk.random.default_rng(5, be), tk.random.default_rng(5, be)
+    want = (eager.normal((3,)), eager.uniform((2,)))
+
+    def program(state):
+        g = fused.from_state(state)
+        return g.normal((3,)), g.uniform((2,)), g.state()
+
+    z, u, state = jax.jit(program)(fused.state())
+    fused.set_state(state)
+    for a, b in zip((z, u), want, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(fused.normal((4,))), np.asarray(eager.normal((4,))))
+    assert tk.random.default_rng(5, "numpy").state() is None  # not a functional stream

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from transportkit.errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning, TransportkitWarning
 from transportkit.sampling.nets import nets, sample_with_drift, train
-from transportkit.targets import Gaussian
+from transportkit.targets import Gaussian, Target
 
 
 class _Spy:
@@ -292,3 +292,39 @@ def test_property_documented_error_or_finite_result(
         return
     assert tuple(r.x.shape) == (n, d) and tuple(r.log_weights.shape) == (n,)
     assert math.isfinite(r.log_Z) and math.isfinite(r.log_Z_stderr) and 0 < r.ess <= n + 1e-9
+
+
+class _BoundFlat(Target):
+    """An improper flat target as a :class:`Target` subclass (bound: on JAX its first batch is checked inside one
+    compiled program)."""
+
+    dim = 2
+
+    def _log_prob(self, x, be):
+        return 0.0 * x[:, 0]
+
+    def _grad_log_prob(self, x, be):
+        return 0.0 * x
+
+
+class _BoundNanAt3(_BoundFlat):
+    """log_prob NaN at walker 3 of the first batch."""
+
+    def _log_prob(self, x, be):
+        xp = be.xp
+        i = xp.arange(x.shape[0])
+        return xp.where(i == 3, xp.nan, -0.5 * xp.sum(x * x, axis=1))
+
+    def _grad_log_prob(self, x, be):
+        return -x
+
+
+def test_first_batch_checks_of_a_bound_target(backend):
+    """The first-batch checks hold for bound targets too (one compiled program on JAX): an improper flat target
+    warns, a NaN log_prob names its walker."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateWeightsWarning)  # and its weights collapse
+        with pytest.warns(TransportkitWarning, match="improper"):
+            nets(_BoundFlat(), 100, steps=5, rounds=0, backend=backend, rng=0)
+    with pytest.raises(ValueError, match="walker 3"):
+        nets(_BoundNanAt3(), 100, steps=5, rounds=0, backend=backend, rng=0)

@@ -143,6 +143,19 @@ class Generator:
         """A key for one loop's draws (advances this stream); ``None`` where the stream is not :attr:`functional`."""
         return self._source.loop_key() if self.functional else None
 
+    def state(self) -> Any:
+        """The stream's state as an array (:attr:`functional` streams; else ``None``): with :meth:`from_state`
+        and :meth:`set_state` a whole compiled program can draw exactly what this stream would draw eagerly."""
+        return self._source.state() if self.functional else None
+
+    def from_state(self, state: Any) -> Generator:
+        """This stream continued from ``state`` (traceable); its :meth:`state` afterwards is the advanced state."""
+        return Generator(None, self.backend, _source=self._source.from_state(state))
+
+    def set_state(self, state: Any) -> None:
+        """Continue this stream from ``state`` (as returned by a program that drew from :meth:`from_state`)."""
+        self._source.set_state(state)
+
     def at(self, key: Any, i: Any) -> Generator:
         """The generator to draw from at step ``i`` of a loop started with ``key = loop_key()``.
 

@@ -79,7 +79,7 @@ from ..numerics import ess as _ess
 from ..numerics import logmeanexp
 from ..random import SEED_DEPRECATED
 from ._common import make_path
-from .ais_step import AISCarry, make_step, run_adaptive, run_fixed
+from .ais_step import AISCarry, Unfusable, make_step, run_adaptive, run_fixed, run_whole
 from .islands import IslandRun, run_islands
 from .kernels import init_state
 from .options import SamplerOptions, check_target_dim
@@ -255,23 +255,63 @@ def ais(
               "target_cess": target_cess, "max_steps": max_steps}  # fmt: skip
         run = IslandRun(w, target, n, cfg.K, kw, ais)
         return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
-    x = pth.sample0(n, gen) if x0 is None else x0
-    parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
-    xp = be.xp
-    d = x.shape[1]
     scale = 1.0 if opts.precondition != "none" else getattr(getattr(pth, "base", None), "scale", 1.0)
-    mc = init_state(x, lp0, g0, parts, opts.initial_step_size(scale, d))
-    A = xp.zeros((n,), dtype=x.dtype, device=be.device)
-    rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
     step = make_step(pth, opts, cfg, gen, be, compiled)
     key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.max_mcmc, opts.precondition, opts.n_leapfrog, opts.a_star,
            cfg, target_cess, max_steps, path_key)  # fmt: skip
-    carry = AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
+    if compiled and not adaptive and not opts.progress and x0 is None and pth.density.bound:
+        try:
+            return _run_whole(step, pth, opts, cfg, gen, be, n, steps, key, scale, return_works, w, pilot, _island)
+        except Unfusable:
+            pass  # the step-by-step run below names the problem
+    x = pth.sample0(n, gen) if x0 is None else x0
+    parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
+    carry = _initial_carry(x, parts, lp0, g0, opts.initial_step_size(scale, x.shape[1]), cfg, be, compiled)
     if adaptive:
         carry, ys, k = run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key, gen)
     else:
         carry, ys, k = run_fixed(step, carry, steps, be, compiled, key, opts, gen)
     return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot, _island)
+
+
+def _initial_carry(
+    x: Any, parts: tuple, lp0: Any, g0: Any, h0: Any, cfg: ResampleConfig | None, be: Any, compiled: bool
+) -> AISCarry:
+    """The run's state at t = 0: the walkers with their step size ``h0``, zero log-weights, no resampling yet."""
+    xp = be.xp
+    mc = init_state(x, lp0, g0, parts, h0)
+    A = xp.zeros((x.shape[0],), dtype=x.dtype, device=be.device)
+    rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
+    return AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
+
+
+def _run_whole(
+    step: Any, pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, n: int, steps: int,
+    key: tuple, scale: float, return_works: bool, where: str, pilot: dict | None, island: bool,
+) -> Samples:  # fmt: skip
+    """A fixed-grid run from the base as one compiled program (:func:`~.ais_step.run_whole`): the same draws and
+    numbers as the step-by-step run, one dispatch. A target whose values have the wrong shapes raises
+    :class:`~.ais_step.Unfusable` while tracing; one with NaN/+inf at the initial walkers is checked eagerly after,
+    which raises naming the walker."""
+    xp, d = be.xp, pth.base.dim
+
+    def start(g: Any, h0: Any) -> tuple:
+        x = pth.sample0(n, g)
+        parts = pth.evaluate(x)
+        if tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d):
+            raise Unfusable
+        carry = _initial_carry(x, parts, pth.log_prob(0.0, parts), pth.grad(0.0, parts), h0, cfg, be, True)
+        return carry, (x, parts, pth.any_bad(parts))
+
+    def summarize(carry: AISCarry) -> tuple:
+        return _summary(cfg, carry.rs, carry.A, xp)
+
+    h0 = opts.initial_step_size(scale, d)  # a Python float: an argument of the program, not a constant
+    carry, ys, summary, (x, parts, bad) = run_whole(step, start, summarize, n, steps, be, gen,
+                                                   (key, cfg, d, return_works), be.dtype, h0)  # fmt: skip
+    if bool(bad):
+        pth.check(x, parts)
+    return _result(carry, ys, steps, cfg, pth, opts, be, n, return_works, True, where, pilot, island, summary)
 
 
 
@@ -355,19 +395,24 @@ def _result(
     where: str,
     pilot: dict[str, Any] | None = None,
     island: bool = False,
+    summary: tuple | None = None,
 ) -> Samples:  # fmt: skip
-    """Host-side summary after the loop: the estimate, its standard error, the typed info and the diagnostics."""
+    """Host-side summary after the loop: the estimate, its standard error, the typed info and the diagnostics
+    (``summary``: :func:`_summary`'s arrays when the run computed them)."""
     xp, A = be.xp, carry.A
 
     def summarize(rs: ResampleState | None, a: Any) -> tuple:
         return _summary(cfg, rs, a, xp)
 
-    run = be.compiled(("ais-summary", cfg), lambda: summarize) if compiled else summarize
-    nan, lz_a, var_a, log_w, lz_k, ess_a, lme_a = run(carry.rs, A)
+    if summary is None:
+        run = be.compiled(("ais-summary", cfg), lambda: summarize) if compiled else summarize
+        summary = run(carry.rs, A)
+    nan, lz_a, var_a, log_w, lz_k, ess_a, lme_a = summary
     if bool(nan):
         i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
         raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
-    ts, ess_t, events, lmes, accs, hs, moves, nfs = (be.to_numpy(y).tolist() for y in ys)
+    rows = [be.to_numpy(y).tolist() for y in ys] if isinstance(ys, tuple) else be.to_numpy(ys).tolist()
+    ts, ess_t, events, lmes, accs, hs, moves, nfs = rows
     lz, var = float(lz_a), float(var_a)
     moves = [int(m) for m in moves]
     total_moves = sum(moves)

@@ -20,7 +20,7 @@ from .kernels import KERNEL_STEPS, MCMCParams, MCMCState, adapt_step_size, parti
 from .options import SamplerOptions
 from .resampling import ResampleConfig, ResampleState, resample_step
 
-__all__ = ["N_OUTPUTS", "AISCarry", "make_step", "run_adaptive", "run_fixed"]
+__all__ = ["N_OUTPUTS", "AISCarry", "Unfusable", "make_step", "run_adaptive", "run_fixed", "run_whole"]
 
 #: bisection steps of adaptive tempering: the temperature to (1 - t) 2^-20
 BISECT_STEPS = 20
@@ -161,10 +161,15 @@ def _island_log_weights(cfg: ResampleConfig, rs: ResampleState, A: Any, xp: Any)
     return xp.reshape(rs.log_z[:, None] + xp.reshape(A, (cfg.K, cfg.m)), (cfg.n,))
 
 
+def _grid(steps: int) -> list[float]:
+    """The uniform grid of a fixed run, exactly 1 at the end."""
+    return [1.0 if k == steps else k / steps for k in range(steps + 1)]
+
+
 def run_fixed(
     step: Callable, carry: AISCarry, steps: int, be: Any, compiled: bool, key: Any, opts: Any, gen: Any
 ) -> tuple[AISCarry, Any, int]:
-    grid = [1.0 if k == steps else k / steps for k in range(steps + 1)]
+    grid = _grid(steps)
     if compiled:
         grid = be.xp.asarray(grid, dtype=carry.A.dtype, device=be.device)
     loop_key = gen.loop_key() if compiled else None
@@ -176,6 +181,39 @@ def run_fixed(
     carry, ys = scan_steps(be, body, carry, steps, consts=(loop_key, grid), key=key, progress=opts.progress,
                          desc=desc, compile=compiled)  # fmt: skip
     return carry, ys, steps
+
+
+class Unfusable(Exception):
+    """Raised while tracing :func:`run_whole` when the target's values do not have the shapes a run needs: the
+    caller then runs step by step, whose checks name the problem."""
+
+
+def run_whole(
+    step: Callable, start: Callable, summarize: Callable, n: int, steps: int, be: Any, gen: Any, key: Any,
+    dtype: Any, args: Any = (),
+) -> tuple[AISCarry, Any, Any, tuple]:  # fmt: skip
+    """A whole fixed-grid run as one compiled program (JAX): the base draws ``start`` makes from ``gen``, the first
+    evaluation, ``steps`` annealing steps (as :func:`run_fixed`) and ``summarize(carry)``; the per-step outputs come
+    back stacked in one ``(N_OUTPUTS, steps)`` array. Draws as the step-by-step run: ``gen`` is continued from its
+    :meth:`~transportkit.random.Generator.state` inside the program and advanced after it. ``start(gen, args)``
+    returns ``(carry, aux)``; ``aux`` comes back as is (the initial walkers and their check). ``key`` must identify
+    what ``step``, ``start`` and ``summarize`` close over; what changes between calls goes in ``args``."""
+    xp = be.xp
+
+    def make() -> Callable:
+        def whole(state: Any, args: Any) -> tuple:
+            grid = xp.asarray(_grid(steps), dtype=dtype, device=be.device)  # a constant of the program
+            g = gen.from_state(state)
+            carry, aux = start(g, args)
+            loop_key = g.loop_key()
+            carry, ys = be.scan(lambda i, c: step(c, grid[i + 1], loop_key, i), carry, xp.asarray(0), steps)
+            return carry, xp.stack([xp.astype(y, dtype) for y in ys], axis=0), summarize(carry), aux, g.state()
+
+        return whole
+
+    carry, ys, summary, aux, state = be.compiled(("ais-whole", key, n, steps), make)(gen.state(), args)
+    gen.set_state(state)
+    return carry, ys, summary, aux
 
 
 def run_adaptive(

@@ -45,6 +45,7 @@ __all__ = [
     "auto_islands",
     "categorical_unchecked",
     "final_estimate",
+    "final_summary",
     "log_mean_var",
     "make_resampler",
     "resample_indices",
@@ -280,6 +281,28 @@ def make_resampler(
             raise ValueError(f"islands = {islands!r} needs resampling (give resample=...)")
         return None
     return Resampler(method, n, islands, threshold, gen, xp, dtype, device)
+
+
+def final_summary(rs: Resampler | None, A: Any, be: Any) -> tuple[float, float, Any, Any, float]:
+    """:func:`final_estimate` and the Kish ESS of the final log-weights, as one compiled program where the backend
+    compiles (one host sync)."""
+    xp, n = be.xp, A.shape[0]
+    cfg = None if rs is None else rs.cfg
+
+    def summary(state: ResampleState | None, a: Any) -> tuple:
+        if cfg is None:
+            return logmeanexp(a, xp=xp), a, None, ess(a, xp=xp)
+        lz, var, log_w, lz_k = finish_arrays(cfg, state, a, xp)
+        return lz, var, log_w, lz_k, ess(log_w, xp=xp)
+
+    run = be.compiled(("final_summary", cfg), lambda: summary) if be.compiles_loops else summary
+    if cfg is None:
+        lz, log_w, lz_k, e = run(None, A)
+        e = float(e)
+        var = math.nan if n < 2 else max(float(n / e - 1.0), 0.0) / (n - 1)  # as log_mean_var
+        return float(lz), var, log_w, lz_k, e
+    lz, var, log_w, lz_k, e = run(rs.state, A)
+    return float(lz), float(var), log_w, lz_k, float(e)
 
 
 def final_estimate(rs: Resampler | None, A: Any, xp: Any) -> tuple[float, float, Any, Any]:

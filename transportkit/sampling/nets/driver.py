@@ -26,7 +26,7 @@ from ..._validation import check_options
 from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
 from ...random import SEED_DEPRECATED
-from ..resampling import final_estimate
+from ..resampling import final_estimate, final_summary
 from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift
 from .entry import CallOptions, Setup, Streams, _learner, check_sampling_call, setup, streams
@@ -217,9 +217,11 @@ def run_sampler(
     else:
         traj = simulate(be, pth, n, grid, field, s.streams.run, resampler=rs, progress=run.progress,
                         flat=train_evals == 0)  # fmt: skip
-        lz, var, log_w, _ = final_estimate(rs, traj.A, xp)
+        lz, var, log_w, _, e = final_summary(rs, traj.A, be)
         x, lost, events, works = traj.x, int(traj.lost), 0 if rs is None else rs.events, -traj.A
-    lz, se, e = lz + pth.log_Z0, math.sqrt(var), float(_ess(log_w, xp=xp))
+    if lz_islands is not None:
+        e = float(_ess(log_w, xp=xp))
+    lz, se = lz + pth.log_Z0, math.sqrt(var)
     if math.isnan(lz):
         raise ValueError("NETS log-weights are NaN: the target's log_prob returned NaN during the run")
     if lz == -math.inf:

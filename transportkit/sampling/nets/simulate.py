@@ -91,11 +91,7 @@ def simulate(
     log-density, bad gradient) and, with ``flat`` (default: ``check``), a constant target warns
     (:func:`warn_if_flat`); with a ``resampler``, SMC-style resampling after every step but the last."""
     x = path.sample0(n, gen)
-    parts = path.evaluate(x)
-    if check:
-        path.check(x, parts)
-    if check if flat is None else flat:
-        warn_if_flat(path, parts)
+    parts = _first_parts(be, path, x, check, check if flat is None else flat)
     rs_ok = resampler is None or (not keep and resampler.gen.functional)
     if rs_ok and _compilable(be, path, gen, drift, grid.weights == "fb"):
         try:
@@ -105,22 +101,56 @@ def simulate(
     return _python(be.xp, path, x, parts, grid, drift, gen, keep, resampler, progress, desc)
 
 
+def _flat(xp: Any, parts: tuple[Any, ...]) -> Any:
+    """0-d bool: the log-density is finite and constant with zero gradient on every walker (see
+    :func:`warn_if_flat`)."""
+    lp, g = parts[1], parts[3]
+    return xp.all(lp == lp[0]) & xp.all(g == 0) & xp.isfinite(lp[0])
+
+
+def _first_parts(be: Any, path: Any, x: Any, check: bool, flat: bool) -> tuple[Any, ...]:
+    """The path's parts at the initial walkers, with the checks of :func:`simulate`. A bound target on a compiling
+    backend is evaluated and checked as one program (one host sync); only a failing check runs eagerly, to name
+    the walker."""
+    if not (be.compiles_loops and isinstance(path, GeometricPath) and path.density.bound and x.shape[0] >= 2):
+        parts = path.evaluate(x)
+        if check:
+            path.check(x, parts)
+        if flat:
+            warn_if_flat(path, parts)
+        return parts
+    xp = be.xp
+
+    def first(y: Any) -> tuple:
+        p = path.evaluate(y)
+        return p, xp.stack([path.any_bad(p), _flat(xp, p)])
+
+    base = path.base
+    key = ("nets.first", path.density.key, (base.dim, repr(base.mean), base.scale))
+    parts, flags = be.compiled(key, lambda: first)(x)
+    bad, is_flat = (bool(f) for f in be.to_numpy(flags))
+    n, d = x.shape
+    if check and (bad or tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d)):
+        path.check(x, parts)
+    if flat and is_flat:
+        warn_if_flat(path, parts)
+    return tuple(parts)
+
+
 def warn_if_flat(path: Any, parts: tuple[Any, ...]) -> None:
     """Warn when the target's log-density is finite and constant, with zero gradient, on every walker of the first
     batch (geometric path): a proper density can be so only on a region holding all of them (a uniform density on a
     box); ``log_prob ≡ 0`` and other improper targets have an infinite normalizer, and no finite log Z is right."""
     if not isinstance(path, GeometricPath) or parts[1].shape[0] < 2:
         return
-    xp = path.xp
-    lp, g = parts[1], parts[3]
-    flat = xp.all(lp == lp[0]) & xp.all(g == 0) & xp.isfinite(lp[0])
-    if bool(flat):
+    lp = parts[1]
+    if bool(_flat(path.xp, parts)):
         warnings.warn(
             f"the target's log_prob is constant ({float(lp[0]):.6g}) with zero gradient on all {lp.shape[0]} initial "
             "walkers: if the target is improper (not integrable, e.g. log_prob = 0 everywhere) its log Z is infinite "
             "and the estimate is meaningless; a uniform density must be -inf outside a bounded region",
             TransportkitWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
 
 
