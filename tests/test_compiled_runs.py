@@ -227,3 +227,25 @@ def test_smc_whole_run_falls_back_to_name_a_bad_target():
     pytest.importorskip("jax")
     with pytest.raises(ValueError, match="log_prob returned shape"):
         smc(_CountingFunnel(3, wrong_shape=True), 200, steps=4, islands=1, backend="jax", rng=0)
+
+
+def test_smc_islands_are_one_program_with_the_island_by_island_numbers():
+    """Default islands on JAX run as one program mapped over the islands' streams; each island is the run that
+    island_task makes from its seed (compared with the island-by-island path that ``progress=True`` takes)."""
+    pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    t = _CountingFunnel(3)
+    kw = {"steps": 6, "n_mcmc": 1, "islands": 4, "backend": be}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tk.errors.TransportkitWarning)
+        batched = smc(t, 400, rng=2, **kw)
+        traced = t.calls
+        smc(t, 400, rng=3, **kw)
+        assert t.calls == traced
+        one_by_one = smc(t, 400, rng=2, progress=True, **kw)
+    assert batched.info.log_Z_islands == pytest.approx(one_by_one.info.log_Z_islands, rel=0, abs=1e-10)
+    assert abs(batched.log_Z - one_by_one.log_Z) < 1e-10
+    np.testing.assert_allclose(be.to_numpy(batched.x), be.to_numpy(one_by_one.x), rtol=1e-10, atol=1e-12)
+    for a, b in zip(batched.info.island_info, one_by_one.info.island_info, strict=True):
+        assert a.n_resample == b.n_resample and a.step_size == pytest.approx(b.step_size, rel=1e-10)
+        assert a.log_Z_epochs == pytest.approx(b.log_Z_epochs, rel=0, abs=1e-10)

@@ -75,26 +75,20 @@ from typing import Any
 from .._capabilities import declare
 from .._dask import check_client
 from .._validation import as_bool, as_choice, as_count, as_points, as_probability, as_real, check_options
-from ..numerics import ess as _ess
-from ..numerics import logmeanexp
 from ..random import SEED_DEPRECATED
 from ._common import make_path
-from .ais_step import AISCarry, Unfusable, make_step, run_adaptive, run_fixed, run_whole
+from .ais_step import Unfusable, make_step, run_adaptive, run_fixed
+from .ais_whole import initial_carry, result, run_islands_whole, run_whole_ais
 from .islands import IslandRun, run_islands
-from .kernels import init_state
 from .options import SamplerOptions, check_target_dim
 from .pilot import pilot_base
 from .resampling import (
     RESAMPLERS,
     ResampleConfig,
-    ResampleState,
-    finish_arrays,
-    log_mean_var_array,
     resample_config,
     resample_indices,
-    resample_init,
 )
-from .results import AISInfo, Samples
+from .results import Samples
 from .weight_diagnostics import ESS_WARNING, PARETO_K_WARNING, diagnose, pareto_k
 
 _diagnose = diagnose  # the name the reliability tests import
@@ -254,65 +248,37 @@ def ais(
               "schedule": schedule, "resample": resample, "ess_threshold": ess_threshold, "adaptive": adaptive,
               "target_cess": target_cess, "max_steps": max_steps}  # fmt: skip
         run = IslandRun(w, target, n, cfg.K, kw, ais)
-        return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
     scale = 1.0 if opts.precondition != "none" else getattr(getattr(pth, "base", None), "scale", 1.0)
+
+    def key(c: ResampleConfig | None) -> tuple:  # what a compiled run closes over (with the step count)
+        return ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.max_mcmc, opts.precondition, opts.n_leapfrog,
+                opts.a_star, c, target_cess, max_steps, path_key)  # fmt: skip
+
+    # one program per run (per set of islands) where the run has a fixed grid from the base and no progress bar
+    whole = compiled and not adaptive and not opts.progress and x0 is None and pth.density.bound
+    if cfg is not None and cfg.K > 1:
+        if whole and client is None:
+            icfg = resample_config(cfg.method, n // cfg.K, 1, cfg.threshold)
+            try:
+                return run_islands_whole(run, pth, opts, cfg, gen, be, steps, key(icfg), scale, pilot)
+            except Unfusable:
+                pass  # island by island: the first island's run names the problem
+        return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
     step = make_step(pth, opts, cfg, gen, be, compiled)
-    key = ("ais", adaptive, opts.kernel, opts.n_mcmc, opts.max_mcmc, opts.precondition, opts.n_leapfrog, opts.a_star,
-           cfg, target_cess, max_steps, path_key)  # fmt: skip
-    if compiled and not adaptive and not opts.progress and x0 is None and pth.density.bound:
+    if whole:
         try:
-            return _run_whole(step, pth, opts, cfg, gen, be, n, steps, key, scale, return_works, w, pilot, _island)
+            return run_whole_ais(step, pth, opts, cfg, gen, be, n, steps, key(cfg), scale, return_works, w, pilot,
+                                 _island)  # fmt: skip
         except Unfusable:
             pass  # the step-by-step run below names the problem
     x = pth.sample0(n, gen) if x0 is None else x0
     parts, lp0, g0 = _first_evaluation(pth, x, be, compiled, path_key)
-    carry = _initial_carry(x, parts, lp0, g0, opts.initial_step_size(scale, x.shape[1]), cfg, be, compiled)
+    carry = initial_carry(x, parts, lp0, g0, opts.initial_step_size(scale, x.shape[1]), cfg, be, compiled)
     if adaptive:
-        carry, ys, k = run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key, gen)
+        carry, ys, k = run_adaptive(step, carry, pth, target_cess, max_steps, be, compiled, key(cfg), gen)
     else:
-        carry, ys, k = run_fixed(step, carry, steps, be, compiled, key, opts, gen)
-    return _result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot, _island)
-
-
-def _initial_carry(
-    x: Any, parts: tuple, lp0: Any, g0: Any, h0: Any, cfg: ResampleConfig | None, be: Any, compiled: bool
-) -> AISCarry:
-    """The run's state at t = 0: the walkers with their step size ``h0``, zero log-weights, no resampling yet."""
-    xp = be.xp
-    mc = init_state(x, lp0, g0, parts, h0)
-    A = xp.zeros((x.shape[0],), dtype=x.dtype, device=be.device)
-    rs = None if cfg is None else resample_init(cfg, xp, A.dtype, be.device)
-    return AISCarry(mc, A, rs, xp.zeros((), dtype=A.dtype, device=be.device) if compiled else 0.0)
-
-
-def _run_whole(
-    step: Any, pth: Any, opts: SamplerOptions, cfg: ResampleConfig | None, gen: Any, be: Any, n: int, steps: int,
-    key: tuple, scale: float, return_works: bool, where: str, pilot: dict | None, island: bool,
-) -> Samples:  # fmt: skip
-    """A fixed-grid run from the base as one compiled program (:func:`~.ais_step.run_whole`): the same draws and
-    numbers as the step-by-step run, one dispatch. A target whose values have the wrong shapes raises
-    :class:`~.ais_step.Unfusable` while tracing; one with NaN/+inf at the initial walkers is checked eagerly after,
-    which raises naming the walker."""
-    xp, d = be.xp, pth.base.dim
-
-    def start(g: Any, h0: Any) -> tuple:
-        x = pth.sample0(n, g)
-        parts = pth.evaluate(x)
-        if tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d):
-            raise Unfusable
-        carry = _initial_carry(x, parts, pth.log_prob(0.0, parts), pth.grad(0.0, parts), h0, cfg, be, True)
-        return carry, (x, parts, pth.any_bad(parts))
-
-    def summarize(carry: AISCarry) -> tuple:
-        return _summary(cfg, carry.rs, carry.A, xp)
-
-    h0 = opts.initial_step_size(scale, d)  # a Python float: an argument of the program, not a constant
-    carry, ys, summary, (x, parts, bad) = run_whole(step, start, summarize, n, steps, be, gen,
-                                                   (key, cfg, d, return_works), be.dtype, h0)  # fmt: skip
-    if bool(bad):
-        pth.check(x, parts)
-    return _result(carry, ys, steps, cfg, pth, opts, be, n, return_works, True, where, pilot, island, summary)
-
+        carry, ys, k = run_fixed(step, carry, steps, be, compiled, key(cfg), opts, gen)
+    return result(carry, ys, k, cfg, pth, opts, be, n, return_works, compiled, w, pilot, _island)
 
 
 def _check_x0(where: str, x0: Any, pth: Any, be: Any) -> Any:
@@ -355,16 +321,6 @@ def _first_evaluation(pth: Any, x: Any, be: Any, compiled: bool, path_key: Any) 
     return parts, lp0, g0
 
 
-def _summary(cfg: ResampleConfig | None, rs: ResampleState | None, A: Any, xp: Any) -> tuple:
-    """``(any NaN weight, log Z - log Z0, its variance, final log-weights, per-island log Z - log Z0, ESS,
-    logmeanexp(A))`` as arrays (one compiled program on JAX)."""
-    if cfg is None:
-        lz, var, log_w, lz_k = logmeanexp(A, xp=xp), log_mean_var_array(A, xp), A, None
-    else:
-        lz, var, log_w, lz_k = finish_arrays(cfg, rs, A, xp)
-    return xp.any(xp.isnan(A)), lz, var, log_w, lz_k, _ess(log_w, xp=xp), logmeanexp(A, xp=xp)
-
-
 def _check_run(
     where: str, n: int, resample: str | None, ess_threshold: Any, islands: Any, target_cess: Any, return_works: Any
 ) -> ResampleConfig | None:
@@ -386,73 +342,6 @@ def _check_run(
     return resample_config(resample, n, islands, ess_threshold)
 
 
-
-
-def _result(
-    carry: AISCarry, ys: tuple, k: int, cfg: ResampleConfig | None, pth: Any, opts: SamplerOptions, be: Any, n: int,
-    return_works: bool,
-    compiled: bool,
-    where: str,
-    pilot: dict[str, Any] | None = None,
-    island: bool = False,
-    summary: tuple | None = None,
-) -> Samples:  # fmt: skip
-    """Host-side summary after the loop: the estimate, its standard error, the typed info and the diagnostics
-    (``summary``: :func:`_summary`'s arrays when the run computed them)."""
-    xp, A = be.xp, carry.A
-
-    def summarize(rs: ResampleState | None, a: Any) -> tuple:
-        return _summary(cfg, rs, a, xp)
-
-    if summary is None:
-        run = be.compiled(("ais-summary", cfg), lambda: summarize) if compiled else summarize
-        summary = run(carry.rs, A)
-    nan, lz_a, var_a, log_w, lz_k, ess_a, lme_a = summary
-    if bool(nan):
-        i = int(xp.argmax(xp.astype(xp.isnan(A), xp.int32)))
-        raise ValueError(f"a log-weight became NaN (walker {i}): the target's log_prob returned NaN during the run")
-    rows = [be.to_numpy(y).tolist() for y in ys] if isinstance(ys, tuple) else be.to_numpy(ys).tolist()
-    ts, ess_t, events, lmes, accs, hs, moves, nfs = rows
-    lz, var = float(lz_a), float(var_a)
-    moves = [int(m) for m in moves]
-    total_moves = sum(moves)
-    acc = sum(a * m for a, m in zip(accs, moves, strict=True)) / total_moves if total_moves else None
-    ess_final = float(ess_a)
-    epochs = islands_lz = None
-    if cfg is not None and cfg.K == 1:
-        epochs = [float(v) for v, e in zip(lmes, events, strict=True) if e] + [float(lme_a)]
-    elif cfg is not None:
-        islands_lz = [v + pth.log_Z0 for v in be.to_numpy(lz_k).tolist()]
-    n_nonfinite = int(sum(nfs))
-    k_hat = math.nan if island else pareto_k(be.to_numpy(A))
-    info = AISInfo(
-        times=[0.0, *(float(t) for t in ts)],
-        ess_trace=[float(v) for v in ess_t],
-        acceptance=acc,
-        acceptance_trace=[float(a) for a in accs],
-        step_size=float(carry.mc.step_size),
-        step_size_trace=[float(v) for v in hs],
-        n_resample=0 if cfg is None else int(carry.rs.events),
-        steps=k,
-        kernel=opts.kernel,
-        ess_relative=ess_final / n,
-        target_evaluations=n * (1 + total_moves * opts.evals_per_step()) + (pilot or {}).get("target_evaluations", 0),
-        islands=None if cfg is None else cfg.K,
-        log_Z_epochs=epochs,
-        log_Z_islands=islands_lz,
-        works=-A if return_works else None,
-        n_moves=moves,
-        n_nonfinite=n_nonfinite,
-        pareto_k=k_hat,
-        pilot=None if pilot is None else {"mean": pilot["mean"], "scale": pilot["scale"]},
-    )
-    se = math.sqrt(var)
-    if not island:  # an island's diagnostics are those of the combined run (transportkit.sampling.islands)
-        diagnose(where, lz + pth.log_Z0, se, islands_lz, ess_final / n, n, k_hat, n_nonfinite)
-    return Samples(
-        x=carry.mc.x, log_weights=log_w + pth.log_Z0, log_Z=lz + pth.log_Z0, log_Z_stderr=se,
-        ess=ess_final, info=info, backend=be,
-    )  # fmt: skip
 
 
 _AIS_OPTIONS = frozenset(

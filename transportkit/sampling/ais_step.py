@@ -190,14 +190,17 @@ class Unfusable(Exception):
 
 def run_whole(
     step: Callable, start: Callable, summarize: Callable, n: int, steps: int, be: Any, gen: Any, key: Any,
-    dtype: Any, args: Any = (),
+    dtype: Any, args: Any = (), states: list | None = None,
 ) -> tuple[AISCarry, Any, Any, tuple]:  # fmt: skip
     """A whole fixed-grid run as one compiled program (JAX): the base draws ``start`` makes from ``gen``, the first
     evaluation, ``steps`` annealing steps (as :func:`run_fixed`) and ``summarize(carry)``; the per-step outputs come
     back stacked in one ``(N_OUTPUTS, steps)`` array. Draws as the step-by-step run: ``gen`` is continued from its
     :meth:`~transportkit.random.Generator.state` inside the program and advanced after it. ``start(gen, args)``
     returns ``(carry, aux)``; ``aux`` comes back as is (the initial walkers and their check). ``key`` must identify
-    what ``step``, ``start`` and ``summarize`` close over; what changes between calls goes in ``args``."""
+    what ``step``, ``start`` and ``summarize`` close over; what changes between calls goes in ``args``.
+
+    ``states`` (a list of K generator states): K independent runs as one program mapped (``vmap``) over the
+    streams; every output gets a leading axis of length K (``gen`` is then only the stream family, not advanced)."""
     xp = be.xp
 
     def make() -> Callable:
@@ -209,9 +212,14 @@ def run_whole(
             carry, ys = be.scan(lambda i, c: step(c, grid[i + 1], loop_key, i), carry, xp.asarray(0), steps)
             return carry, xp.stack([xp.astype(y, dtype) for y in ys], axis=0), summarize(carry), aux, g.state()
 
-        return whole
+        return whole if states is None else be.adapter.vmap()(whole, in_axes=(0, None))
 
-    carry, ys, summary, aux, state = be.compiled(("ais-whole", key, n, steps), make)(gen.state(), args)
+    batch = None if states is None else len(states)
+    program = be.compiled(("ais-whole", key, n, steps, batch), make)
+    if states is not None:
+        carry, ys, summary, aux, _ = program(xp.stack(states), args)
+        return carry, ys, summary, aux
+    carry, ys, summary, aux, state = program(gen.state(), args)
     gen.set_state(state)
     return carry, ys, summary, aux
 

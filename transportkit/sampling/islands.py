@@ -32,7 +32,7 @@ from .resampling import log_mean_var_array
 from .results import AISInfo, Samples
 from .weight_diagnostics import diagnose, pareto_k
 
-__all__ = ["IslandRun", "island_task", "run_islands"]
+__all__ = ["IslandRun", "combine", "combine_arrays", "island_task", "run_islands"]
 
 
 class IslandRun(NamedTuple):
@@ -87,8 +87,14 @@ def combine(run: IslandRun, out: list[tuple], be: Any, pilot: dict | None) -> Sa
     xp = be.xp
     x = xp.concat([be.asarray(o[0]) for o in out], axis=0)
     log_w = xp.concat([be.asarray(o[1]) for o in out], axis=0)
-    infos: list[AISInfo] = [o[3] for o in out]
-    lz_list = [o[2] for o in out]
+    return combine_arrays(run, x, log_w, [o[2] for o in out], [o[3] for o in out], be, pilot)
+
+
+def combine_arrays(
+    run: IslandRun, x: Any, log_w: Any, lz_list: list[float], infos: list[AISInfo], be: Any, pilot: dict | None
+) -> Samples:
+    """:func:`combine` from the islands' walkers and log-weights in island order, their log Z and their infos."""
+    xp = be.xp
     lz_k = be.asarray(lz_list, dtype=log_w.dtype)
     lz, var = float(logmeanexp(lz_k, xp=xp)), float(log_mean_var_array(lz_k, xp))
     ess = float(_ess(log_w, xp=xp))
