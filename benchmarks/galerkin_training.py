@@ -8,7 +8,8 @@ reported.
   table, then a summary: where OtD collapsed, did DtO stay stable and accurate?). With ``--adam`` also OtD-Euler on
   n fresh uniform points every step, and DtO-Euler fitted by Adam (``solve(..., optimizer="adam")``) on the fixed
   grid and on n fresh uniform points every iteration (``resample=True``), over ``--seeds``; the rank is reported on
-  the samples and on a dense 1024-point grid (the tangent space's dimension).
+  the samples and on a dense 1024-point grid (the tangent space's dimension). ``--units`` sets the number of units
+  (default 6).
 - ``kdv``: the KdV two-soliton benchmark (10 periodic Gaussian units, 512-point grid): the a-posteriori estimates
   ``result.error_estimate`` (propagated by the error equation on the grid), ``result.error_accumulated`` (residuals
   summed point by point: the identity propagator) and ``result.error_bound`` against the true RMS error vs the
@@ -23,7 +24,8 @@ reported.
 
     .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --n-samples 16 12 --dt 1e-3 5e-4 \
         --ridge 0 1e-12 1e-10 1e-8
-    .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --n-samples 16 8 --adam --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --n-samples 16 --adam --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --units 10 --n-samples 24 20 --adam
     .venv/bin/python benchmarks/galerkin_training.py estimate --backend jax --t-final 4
     .venv/bin/python benchmarks/galerkin_training.py kdv --backend jax --t-final 1
 """
@@ -76,7 +78,7 @@ def rank(args: argparse.Namespace) -> None:
     on the n samples and on a dense 1024-point grid; then, per (n, dt, ridge), whether OtD collapsed (its rank at T
     below half of min(n, p)) and whether DtO stayed stable and accurate there."""
     be = tk.get_backend(args.backend)
-    pde, P, th0 = _allen_cahn()
+    pde, P, th0 = _allen_cahn(args.units)
     Pn = g.GaussianUnits(P.m, 1, periodic=2 * np.pi)
     pde = g.allen_cahn(eps=args.eps)
     T = args.t_final
@@ -86,7 +88,7 @@ def rank(args: argparse.Namespace) -> None:
     uref = np.asarray(be.to_numpy(ref.param.value(ref.theta[-1, :], be.asarray(xs))))
     scale = float(np.sqrt(np.mean(uref**2)))
     frozen = float(np.sqrt(np.mean((Pn.value(th0, xs) - uref) ** 2))) / scale
-    print(f"Allen-Cahn (eps = {args.eps}), 6 units (p = {P.n_params}), T = {T}, backend {args.backend}; reference: "
+    print(f"Allen-Cahn (eps = {args.eps}), {P.m} units (p = {P.n_params}), T = {T}, backend {args.backend}; reference: "
           "256 grid points, RK4, dt = 1e-3, ridge = 1e-6; error = relative L2 on 1024 points at T (theta(0) kept "
           f"frozen: {frozen:.3e}); rank on the n samples of the step and on 1024 grid points (dense)"
           + (f"; Adam: {args.iterations} iterations, learning rate {args.learning_rate:g}" if args.adam else ""),
@@ -235,6 +237,7 @@ def main() -> None:
     ap.add_argument("--ridge", type=float, nargs="+", default=[0.0], help="rank: several allowed")
     ap.add_argument("--eps", type=float, default=0.05, help="rank: Allen-Cahn's diffusion")
     ap.add_argument("--n-samples", type=int, nargs="+", default=[12, 16])
+    ap.add_argument("--units", type=int, default=6, help="rank: periodic Gaussian units (p = 3 units)")
     ap.add_argument("--adam", action="store_true", help="rank: add OtD on fresh points and DtO fitted by Adam")
     ap.add_argument("--iterations", type=int, default=50, help="rank --adam: Adam iterations per time step")
     ap.add_argument("--learning-rate", type=float, default=3e-4, help="rank --adam: Adam's step size")
