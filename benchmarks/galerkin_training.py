@@ -5,7 +5,11 @@ reported.
   n_samples < p points: the numerical rank of the sampled Jacobian at t = 0, T/4, T/2, 3T/4, T for OtD (explicit
   Euler / RK4 on theta' = J^+ f) and DtO (explicit-Euler and Crank–Nicolson fits by Gauss–Newton), and the error
   at T against a resolved run (256 grid points, RK4, dt = 1e-3), swept over n_samples x dt x ridge (a Markdown
-  table, then a summary: where OtD collapsed, did DtO stay stable and accurate?).
+  table, then a summary: where OtD collapsed, did DtO stay stable and accurate?). With ``--adam`` also OtD-Euler on
+  n fresh uniform points every step, and DtO-Euler fitted by Adam (``solve(..., optimizer="adam")``) on the fixed
+  grid and on n fresh uniform points every iteration (``resample=True``), over ``--seeds``; the rank is reported on
+  the samples and on a dense 1024-point grid (the tangent space's dimension). ``--units`` sets the number of units
+  (default 6).
 - ``kdv``: the KdV two-soliton benchmark (10 periodic Gaussian units, 512-point grid): the a-posteriori estimates
   ``result.error_estimate`` (propagated by the error equation on the grid), ``result.error_accumulated`` (residuals
   summed point by point: the identity propagator) and ``result.error_bound`` against the true RMS error vs the
@@ -20,6 +24,8 @@ reported.
 
     .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --n-samples 16 12 --dt 1e-3 5e-4 \
         --ridge 0 1e-12 1e-10 1e-8
+    .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --n-samples 16 --adam --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/galerkin_training.py rank --backend jax --units 10 --n-samples 24 20 --adam
     .venv/bin/python benchmarks/galerkin_training.py estimate --backend jax --t-final 4
     .venv/bin/python benchmarks/galerkin_training.py kdv --backend jax --t-final 1
 """
@@ -50,14 +56,30 @@ def _allen_cahn(m: int = 6) -> tuple:
 
 
 RANK_RUNS = (("otd", "euler"), ("otd", "rk4"), ("dto", "euler"), ("dto", "crank_nicolson"))
+#: with --adam: (label, solve keywords, uses a seed); n is the number of samples per least-squares solve / Adam batch
+ADAM_RUNS = (
+    ("otd-euler, fresh uniform points every step", dict(training="otd", scheme="euler"), True),
+    ("dto-adam, fixed grid", dict(training="dto", scheme="euler", optimizer="adam"), False),
+    ("dto-adam, fresh uniform points every iteration", dict(training="dto", scheme="euler", optimizer="adam",
+                                                            resample=True), True),
+)
+
+
+def _dense_rank(P, theta: np.ndarray, xs: np.ndarray, rcond: float = 1e-10) -> int:
+    """Numerical rank of the Jacobian on the dense grid ``xs`` (the tangent space's dimension; rcond as solve's)."""
+    s = np.linalg.svd(P.evaluate(theta, xs, ("jac",))["jac"], compute_uv=False)
+    return int(np.sum(s > rcond * s[0]))
 
 
 def rank(args: argparse.Namespace) -> None:
     """Rank vs time and the error at T of OtD-Euler, OtD-RK4, DtO-Euler and DtO-Crank–Nicolson side by side, for
-    every (n_samples, dt, ridge) asked; then, per (n, dt, ridge), whether OtD collapsed (its rank at T below half of
-    min(n, p)) and whether DtO stayed stable and accurate there."""
+    every (n_samples, dt, ridge) asked (with ``--adam`` also OtD-Euler on fresh uniform points every step and DtO
+    fitted by Adam on the fixed grid and on fresh uniform points every iteration, for every ``--seeds``); the rank
+    on the n samples and on a dense 1024-point grid; then, per (n, dt, ridge), whether OtD collapsed (its rank at T
+    below half of min(n, p)) and whether DtO stayed stable and accurate there."""
     be = tk.get_backend(args.backend)
-    pde, P, th0 = _allen_cahn()
+    pde, P, th0 = _allen_cahn(args.units)
+    Pn = g.GaussianUnits(P.m, 1, periodic=2 * np.pi)
     pde = g.allen_cahn(eps=args.eps)
     T = args.t_final
     xs = np.linspace(0, 2 * np.pi, 1024, endpoint=False)[:, None]
@@ -65,40 +87,66 @@ def rank(args: argparse.Namespace) -> None:
                   ridge=1e-6, save_every=10**6, backend=be)
     uref = np.asarray(be.to_numpy(ref.param.value(ref.theta[-1, :], be.asarray(xs))))
     scale = float(np.sqrt(np.mean(uref**2)))
-    print(f"Allen-Cahn (eps = {args.eps}), 6 units (p = {P.n_params}), T = {T}, backend {args.backend}; reference: "
-          "256 grid points, RK4, dt = 1e-3, ridge = 1e-6; error = relative L2 on 1024 points at T", flush=True)
-    print("| n | dt | ridge | run | rank at t = 0, T/4, T/2, 3T/4, T | min rank | rel. error at T |")
-    print("|---|---|---|---|---|---|---|")
+    frozen = float(np.sqrt(np.mean((Pn.value(th0, xs) - uref) ** 2))) / scale
+    print(f"Allen-Cahn (eps = {args.eps}), {P.m} units (p = {P.n_params}), T = {T}, backend {args.backend}; reference: "
+          "256 grid points, RK4, dt = 1e-3, ridge = 1e-6; error = relative L2 on 1024 points at T (theta(0) kept "
+          f"frozen: {frozen:.3e}); rank on the n samples of the step and on 1024 grid points (dense)"
+          + (f"; Adam: {args.iterations} iterations, learning rate {args.learning_rate:g}" if args.adam else ""),
+          flush=True)
+    print("| n | dt | ridge | run | rank on the samples at t = 0, T/4, T/2, 3T/4, T | min | dense rank at t = 0, "
+          "T/4, T/2, 3T/4, T | rel. error at T | time |")
+    print("|---|---|---|---|---|---|---|---|---|")
     summary = []
     for n in args.n_samples:
         for dt in args.dt:
+            se = max(1, round(T / dt / 4))
             for ridge in args.ridge:
-                row = {}
-                for training, scheme in RANK_RUNS:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # the collapsing runs warn about their estimates
-                        res = g.solve(pde, P, be.asarray(th0), T, dt, sampler=g.GridSampler(0, 2 * np.pi, n),
-                                      fit=False, training=training, scheme=scheme, ridge=ridge, save_every=10**6,
-                                      backend=be)
-                    u = np.asarray(be.to_numpy(res.param.value(res.theta[-1, :], be.asarray(xs))))
-                    err = float(np.sqrt(np.mean((u - uref) ** 2))) / scale
-                    err = err if math.isfinite(err) else float("inf")
-                    r = np.asarray(res.rank, dtype=int)
-                    marks = [int(r[int(f * (len(r) - 1))]) for f in (0, 0.25, 0.5, 0.75, 1.0)]
-                    row[f"{training}-{scheme}"] = (int(r[-1]), int(r.min()), err)
-                    print(f"| {n} | {dt:g} | {ridge:g} | {training}-{scheme} | {marks} | {r.min()} | {err:.2e} |",
-                          flush=True)
-                full = min(n, P.n_params)
-                otd_collapsed = any(row[k][0] < full / 2 for k in ("otd-euler", "otd-rk4"))
-                best_otd = min(row["otd-euler"][2], row["otd-rk4"][2])
-                dto = {k: row[k] for k in ("dto-euler", "dto-crank_nicolson")}
-                summary.append((n, dt, ridge, otd_collapsed, best_otd,
-                                {k: (v[1] >= full / 2 and v[2] < 0.1) for k, v in dto.items()}))
-    print("\nwhere OtD's rank collapsed (rank at T < min(n, p)/2 for OtD-Euler or OtD-RK4): does DtO keep rank >= "
-          "min(n, p)/2 throughout with relative error < 0.1?")
-    for n, dt, ridge, collapsed, best_otd, ok in summary:
+                runs = [(f"{tr}-{sc}", dict(training=tr, scheme=sc), False) for tr, sc in RANK_RUNS]
+                runs += list(ADAM_RUNS) if args.adam else []
+                row: dict[str, list] = {}
+                for label, kw, seeded in runs:
+                    if "optimizer" in kw:
+                        kw = dict(kw, iterations=args.iterations, learning_rate=args.learning_rate)
+                    for seed in (args.seeds if seeded else [None]):
+                        sampler = (g.UniformSampler(0, 2 * np.pi, n) if seeded else g.GridSampler(0, 2 * np.pi, n))
+                        t0 = time.perf_counter()
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")  # the collapsing runs warn about their estimates
+                            try:
+                                res = g.solve(pde, P, be.asarray(th0), T, dt, sampler=sampler, fit=False, ridge=ridge,
+                                              save_every=se, backend=be, rng=seed, **kw)
+                            except FloatingPointError:
+                                print(f"| {n} | {dt:g} | {ridge:g} | {label} | non-finite | | | inf | |")
+                                row.setdefault(label, []).append((0, 0, float("inf"), 0))
+                                continue
+                        wall = time.perf_counter() - t0
+                        ths = np.asarray(be.to_numpy(res.theta))
+                        u = Pn.value(ths[-1], xs)
+                        err = float(np.sqrt(np.mean((u - uref) ** 2))) / scale
+                        err = err if math.isfinite(err) else float("inf")
+                        r = np.asarray(res.rank, dtype=int)
+                        marks = [int(r[int(f * (len(r) - 1))]) for f in (0, 0.25, 0.5, 0.75, 1.0)]
+                        dense = [_dense_rank(Pn, th, xs) for th in ths] if np.all(np.isfinite(ths)) else []
+                        row.setdefault(label, []).append((int(r[-1]), int(r.min()), err, min(dense[1:], default=0)))
+                        name = label if seed is None else f"{label} (rng={seed})"
+                        print(f"| {n} | {dt:g} | {ridge:g} | {name} | {marks} | {r.min()} | {dense} | {err:.2e} | "
+                              f"{wall:.1f} s |", flush=True)
+                summary.append((n, dt, ridge, row))
+    print("\nwhere OtD's rank collapsed (rank at T < min(n, p)/2 for OtD-Euler or OtD-RK4 on the grid): does DtO keep "
+          "rank >= min(n, p)/2 throughout with relative error < 0.1? (seeded runs: all seeds; error mean +- SD)")
+    for n, dt, ridge, row in summary:
+        full = min(n, P.n_params)
+        collapsed = any(row[k][0][0] < full / 2 for k in ("otd-euler", "otd-rk4"))
+        best_otd = min(row["otd-euler"][0][2], row["otd-rk4"][0][2])
+        ok = {k: all(v[1] >= full / 2 and v[2] < 0.1 for v in vs) for k, vs in row.items() if k.startswith("dto")}
         print(f"n = {n}, dt = {dt:g}, ridge = {ridge:g}: OtD collapsed: {collapsed}; best OtD error {best_otd:.2e}; "
               f"DtO stable and accurate: {ok}")
+        for k, vs in row.items():
+            if len(vs) > 1:
+                e = np.array([v[2] for v in vs])
+                print(f"    {k}: {len(vs)} seeds, error {e.mean():.4f} +- {e.std(ddof=1):.4f} (min {e.min():.4f}, "
+                      f"max {e.max():.4f}), min dense rank after t = 0 {min(v[3] for v in vs)}, min sampled rank "
+                      f"{min(v[1] for v in vs)}")
 
 
 def kdv(args: argparse.Namespace) -> None:
@@ -189,6 +237,11 @@ def main() -> None:
     ap.add_argument("--ridge", type=float, nargs="+", default=[0.0], help="rank: several allowed")
     ap.add_argument("--eps", type=float, default=0.05, help="rank: Allen-Cahn's diffusion")
     ap.add_argument("--n-samples", type=int, nargs="+", default=[12, 16])
+    ap.add_argument("--units", type=int, default=6, help="rank: periodic Gaussian units (p = 3 units)")
+    ap.add_argument("--adam", action="store_true", help="rank: add OtD on fresh points and DtO fitted by Adam")
+    ap.add_argument("--iterations", type=int, default=50, help="rank --adam: Adam iterations per time step")
+    ap.add_argument("--learning-rate", type=float, default=3e-4, help="rank --adam: Adam's step size")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="rank --adam: rng of the fresh points")
     args = ap.parse_args()
     args.t_final = args.t_final or {"rank": 1.0, "kdv": 1.0, "estimate": 4.0}[args.what]
     args.dt = args.dt or [1e-3]

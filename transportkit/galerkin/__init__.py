@@ -5,8 +5,9 @@ A time-dependent PDE :math:`\partial_t u = f(t, x, u)` is solved by evolving the
 minimizes :math:`\int|\nabla_\theta u\cdot\dot\theta - f|^2\,d\nu_t` on samples of :math:`\nu_t` (fixed,
 resampled, or adaptive particles coupled to :math:`\theta`, :mod:`.particles`). Parametrizations with analytic
 derivatives are in :mod:`.params`, built-in PDEs in :mod:`.pde`, the least-squares step, time steppers and
-initial fit in :mod:`.schemes`, the KdV benchmark in :mod:`.kdv`; the OtD/DtO time steps in :mod:`.training`, the
-a-posteriori error estimates in :mod:`.estimates`, :class:`GalerkinResult` in :mod:`.result`.
+initial fit in :mod:`.schemes`, the KdV benchmark in :mod:`.kdv`; the OtD/DtO time steps in :mod:`.training`
+(DtO fitted by Adam in :mod:`.dto_adam`), the a-posteriori error estimates in :mod:`.estimates`,
+:class:`GalerkinResult` in :mod:`.result`.
 
 Sources: Bruna, Peherstorfer & Vanden-Eijnden, "Neural Galerkin schemes with active learning for
 high-dimensional evolution equations", J. Comput. Phys. 2024 (arXiv:2203.01360); Zhang, Chen, Vanden-Eijnden &

@@ -43,6 +43,7 @@ from .training import (  # noqa: F401
     DTO_ALPHA,
     NEWTON_TOL,
     SCHEMES,
+    _check_optimizer,
     _check_training,
     _dto_residual,
     _make_step,
@@ -192,6 +193,10 @@ def solve(
     max_steps: int = MAX_STEPS,
     lstsq: str = "auto",
     error_equation: bool = True,
+    optimizer: str = "gauss_newton",
+    iterations: int | None = None,
+    learning_rate: float | None = None,
+    resample: bool = False,
     seed: Any = SEED_DEPRECATED,
 ) -> GalerkinResult:
     r"""Solve :math:`\partial_t u = f` on :math:`[0, T]` with a Neural Galerkin scheme (Bruna, Peherstorfer &
@@ -266,6 +271,17 @@ def solve(
     error_equation
         integrate the error equation on the grid alongside the run where it is defined (see Returns; about 10 % of
         a KdV step); ``False`` skips it, and ``error_estimate`` is then the accumulated residuals.
+    optimizer, iterations, learning_rate, resample
+        how a DtO step is fitted: ``"gauss_newton"`` (default; ``newton_iters`` iterations) or ``"adam"`` (explicit
+        Euler only: ``iterations`` Adam steps, default 50, of step size ``learning_rate``, default ``3e-4``, from
+        :math:`\theta_k` on the DtO loss :math:`\|(u(\theta) - u(\theta_k))/\Delta t - f_k\|^2`;
+        :mod:`transportkit.galerkin.dto_adam`). With ``resample=True`` each Adam step draws a fresh batch from
+        ``sampler`` (which must draw, e.g. :class:`UniformSampler`), so the fit sees the loss over the domain even
+        with fewer samples per batch than parameters; this keeps the tangent space from collapsing where OtD and
+        the Gauss–Newton fit over-fit :math:`n < p` samples (Zhang, Chen, Vanden-Eijnden & Peherstorfer,
+        arXiv:2404.01145; docs/galerkin.md, "Rank with fewer samples than parameters"). Adam moves each parameter
+        by at most about ``learning_rate`` per iteration, so ``iterations * learning_rate`` must exceed
+        :math:`\max_l|\dot\theta_l|\,\Delta t`.
     Notes
     -----
     Every argument is checked before any work (docs/reliability.md): ``theta0`` a finite ``(p,)`` real array,
@@ -287,6 +303,9 @@ def solve(
                     {"fit": fit, "progress": progress, "jit": jit})
     scheme, derivatives, t_final, dt = a["scheme"], a["derivatives"], a["t_final"], a["dt"]
     error_equation = as_bool("error_equation", error_equation)
+    optimizer, iterations, learning_rate, resample = _check_optimizer(
+        training, scheme, optimizer, iterations, learning_rate, resample,
+        _draws(_default_sampler(pde, param) if sampler is None else sampler))
     rcond, ridge, rtol, atol = a["rcond"], a["ridge"], a["rtol"], a["atol"]
     newton_iters, fit_iters, fit, progress, jit, max_steps = (a["newton_iters"], a["fit_iters"], a["fit"],
                                                               a["progress"], a["jit"], a["max_steps"])
@@ -322,7 +341,8 @@ def solve(
     def make_step(loops: Loops) -> Callable:
         step = _make_step(pde, param, sampler, scheme, rcond=rcond, ridge=ridge, rtol=rtol, atol=atol,
                           newton_iters=int(newton_iters), value_and_grad=vg, loops=loops, gen=gen,
-                          max_steps=max_steps, training=training, lstsq=a["lstsq"], grid=grid)
+                          max_steps=max_steps, training=training, lstsq=a["lstsq"], grid=grid, optimizer=optimizer,
+                          iterations=iterations, learning_rate=learning_rate, resample=resample)
         # the step size is a constant of the compiled program (it is in the cache key), and so are the points of a
         # fixed grid (a function of the sampler, which is in the key): XLA then folds the arithmetic on them, about
         # 15 % of a KdV step on the CPU runtime
@@ -337,7 +357,7 @@ def solve(
     # the step uses gen only through gen.at(key, k), which depends on the key argument alone
     cache_key = ("galerkin.solve", Identity(pde), Identity(param), Identity(sampler), scheme, float(rcond),
                  float(ridge), float(rtol), float(atol), int(newton_iters), vg is not None, max_steps, training,
-                 a["lstsq"], float(h), grid is not None)
+                 a["lstsq"], float(h), grid is not None, optimizer, iterations, learning_rate, resample)
     h_arr = xp.asarray(h, dtype=theta.dtype, device=be.device)
     u_grid = param.value(theta, X) if grid is not None else u_err0
     state = (theta, X, h_arr, xp.asarray(0, device=be.device), u_err0, (u_err0, u_grid))

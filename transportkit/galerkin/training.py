@@ -5,7 +5,8 @@ OtD integrates the Dirac–Frenkel ODE :math:`\dot\theta = J^+f` with an explici
 adaptive Dormand–Prince); DtO discretizes in time first and fits :math:`\theta_{k+1}` to the time-stepped
 solution, :math:`\min_\theta\|u(\theta) - u(\theta_k) - \Delta t[(1-\alpha)f_k + \alpha f_{k+1}(\theta)]\|^2`,
 by Gauss–Newton (Zhang, Chen, Vanden-Eijnden & Peherstorfer, "Sequential-in-time training of nonlinear
-parametrizations for solving time-dependent partial differential equations", arXiv:2404.01145).
+parametrizations for solving time-dependent partial differential equations", arXiv:2404.01145), or, for explicit
+Euler, by a fixed number of Adam steps on fixed or freshly drawn samples (:mod:`.dto_adam`).
 
 Each builder returns the pure step ``(k, state, key, h) -> (state, outputs)`` that :func:`.solver.solve` runs block
 by block; ``state = (theta, X, h_adaptive, draw_count, accumulated_error, propagated_error)``.
@@ -19,9 +20,10 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .._backend import Backend
-from .._validation import as_choice
+from .._validation import as_bool, as_choice, as_count, as_real
 from ..runge_kutta import error_norm, get_tableau, next_step_factor
 from ._compiling import Loops
+from .dto_adam import adam_dto_step
 from .estimates import rms
 from .grid_error import GridErrorEquation
 from .implicit import gauss_newton_solve, implicit_parts
@@ -34,6 +36,8 @@ from .schemes import rk_step
 SCHEMES = ("euler", "rk4", "dopri5", "backward_euler", "crank_nicolson")
 #: the implicit weight alpha of each discretize-then-optimize scheme (0: explicit Euler fit)
 DTO_ALPHA = {"euler": 0.0, "backward_euler": 1.0, "crank_nicolson": 0.5}
+#: how a DtO step is fitted: Gauss–Newton (every scheme) or Adam (explicit Euler, :mod:`.dto_adam`)
+OPTIMIZERS = ("gauss_newton", "adam")
 #: Gauss–Newton stopping tolerance of the implicit schemes (relative increment)
 NEWTON_TOL = 1e-10
 
@@ -57,6 +61,32 @@ def _check_training(scheme: Any, training: Any) -> tuple[str, str]:
         raise ValueError(f"scheme={scheme!r} is a discretize-then-optimize scheme: pass training='dto' (or an "
                          "explicit scheme 'euler', 'rk4', 'dopri5' for training='otd')")
     return scheme, training
+
+
+def _check_optimizer(training: str, scheme: str, optimizer: Any, iterations: Any, learning_rate: Any, resample: Any,
+                     draws: bool) -> tuple[str, int, float, bool]:
+    """``(optimizer, iterations, learning_rate, resample)`` checked; ``iterations``, ``learning_rate`` and
+    ``resample=True`` belong to ``optimizer="adam"`` (DtO with explicit Euler), whose defaults are 50, 3e-4, False;
+    ``resample=True`` needs a sampler that draws (``draws``)."""
+    optimizer = as_choice("optimizer", optimizer, OPTIMIZERS)
+    if optimizer == "adam":
+        if training != "dto" or scheme != "euler":
+            raise ValueError(f"optimizer='adam' fits the explicit-Euler DtO step: pass training='dto', "
+                             f"scheme='euler' (got training={training!r}, scheme={scheme!r})")
+        iterations = as_count("iterations", 50 if iterations is None else iterations, low=1)
+        learning_rate = as_real("learning_rate", 3e-4 if learning_rate is None else learning_rate, low=0.0,
+                                low_open=True)
+        resample = as_bool("resample", resample)
+        if resample and not draws:
+            raise ValueError("resample=True draws the samples anew at every Adam iteration: pass a sampler that "
+                             "draws (e.g. UniformSampler(low, high, n), resample=True), not a fixed grid")
+        return optimizer, iterations, learning_rate, resample
+    for name, value, default in (("iterations", iterations, None), ("learning_rate", learning_rate, None),
+                                 ("resample", resample, False)):
+        if value is not default and value != default:
+            raise ValueError(f"{name}= is an argument of optimizer='adam' (training='dto', scheme='euler'); the "
+                             f"Gauss-Newton fit takes newton_iters=; got {name}={value!r}")
+    return optimizer, 50, 3e-4, False
 
 
 def _value_and_grad(be: Backend, scheme: str, derivatives: str) -> Callable | None:
@@ -86,11 +116,13 @@ def _dto_residual(pde: PDE, param: Parametrization, alpha: float, t: Any, h: Any
 def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, *, rcond: float, ridge: float,
                rtol: float, atol: float, newton_iters: int, value_and_grad: Callable | None, loops: Loops,
                gen: Any, max_steps: int, training: str = "otd", lstsq: str = "auto",
-               grid: GridErrorEquation | None = None) -> Callable:
+               grid: GridErrorEquation | None = None, optimizer: str = "gauss_newton", iterations: int = 50,
+               learning_rate: float = 3e-4, resample: bool = False) -> Callable:
     """The pure time step ``(k, state, key, h) -> (state, (rank, cond, finite, count, residual, accumulated,
     propagated))`` of ``scheme`` and ``training``, with ``state = (theta, X, h_adaptive, draw_count, acc, err)``
     (``acc``: residuals accumulated on the samples; ``err``: the error propagated by ``grid``'s error equation, when
-    given); step ``k`` covers :math:`[kh, (k+1)h]`."""
+    given); step ``k`` covers :math:`[kh, (k+1)h]`. ``optimizer="adam"`` (DtO, explicit Euler): the first-order fit
+    of :mod:`.dto_adam` with ``iterations``, ``learning_rate``, ``resample``."""
 
     def rhs(t: Any, th: Any, XX: Any) -> tuple[Any, Any, Any]:
         xp = array_namespace(th, XX)
@@ -133,6 +165,9 @@ def _make_step(pde: PDE, param: Parametrization, sampler: Sampler, scheme: str, 
             return out(k, theta0, theta, X, h_ad, count, acc, err, h, diag)
 
         return step
+    if training == "dto" and optimizer == "adam":
+        return adam_dto_step(pde, param, sampler, iterations=iterations, learning_rate=learning_rate,
+                             resample=resample, rcond=rcond, loops=loops, gen=gen, out=out)
     if training == "dto":
         alpha = DTO_ALPHA[scheme]
         parts = implicit_parts(pde, param, alpha=alpha, rcond=rcond, ridge=ridge, value_and_grad=value_and_grad)
