@@ -16,6 +16,7 @@ from transportkit._loops import run_steps, scan_steps
 from transportkit._target_zoo import Funnel
 from transportkit.runge_kutta import TABLEAUS, error_norm, rk_step, rk_step_error
 from transportkit.sampling.ais import smc
+from transportkit.sampling.nets import nets
 
 
 def test_loops_agree_with_python(backend):
@@ -277,3 +278,23 @@ def test_float64_normal_quantile_is_accurate_to_the_far_tails():
     z = np.asarray(jax.jit(_sqrt2_erfinv64)(x))
     ref = np.sqrt(2) * scipy_special.erfinv(u)
     np.testing.assert_allclose(z, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
+
+
+def test_nets_islands_are_one_program_with_the_island_by_island_numbers():
+    """NETS's final run over islands on JAX is one program mapped over the islands' streams, with the numbers of
+    the island-by-island run (``progress=True``) from the same seed."""
+    pytest.importorskip("jax")
+    be = tk.get_backend("jax")
+    t = _CountingFunnel(3)
+    kw = {"steps": 10, "rounds": 0, "eps": 0.5, "resample": "systematic", "islands": 4, "backend": be}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tk.errors.TransportkitWarning)
+        batched = nets(t, 400, rng=5, **kw)
+        traced = t.calls
+        nets(t, 400, rng=6, **kw)
+        assert t.calls == traced
+        one_by_one = nets(t, 400, rng=5, progress=True, **kw)
+    assert batched.info["log_Z_islands"] == pytest.approx(one_by_one.info["log_Z_islands"], rel=0, abs=1e-10)
+    assert abs(batched.log_Z - one_by_one.log_Z) < 1e-10 and batched.ess == pytest.approx(one_by_one.ess, rel=1e-10)
+    np.testing.assert_allclose(be.to_numpy(batched.x), be.to_numpy(one_by_one.x), rtol=1e-10, atol=1e-12)
+    assert batched.info["n_resample"] == one_by_one.info["n_resample"]

@@ -328,3 +328,10 @@ def test_first_batch_checks_of_a_bound_target(backend):
             nets(_BoundFlat(), 100, steps=5, rounds=0, backend=backend, rng=0)
     with pytest.raises(ValueError, match="walker 3"):
         nets(_BoundNanAt3(), 100, steps=5, rounds=0, backend=backend, rng=0)
+    # over islands (one program on JAX): the warning once, the error naming the walker of the first bad island
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nets(_BoundFlat(), 200, steps=5, rounds=0, resample="systematic", islands=2, backend=backend, rng=0)
+    assert sum("improper" in str(w.message) for w in caught) == 1
+    with pytest.raises(ValueError, match="walker 3"):
+        nets(_BoundNanAt3(), 200, steps=5, rounds=0, resample="systematic", islands=2, backend=backend, rng=0)

@@ -40,8 +40,9 @@ next :math:`t_k` solves, by a fixed number of bisection steps, conditional ESS
 (delta method on the mean of :math:`e^{A}`). With resampling and one population the epochs' variances are summed
 (an approximation that ignores the correlations created by resampling and underestimates the spread); with
 ``islands = K`` (default: up to 10 islands of at least 100 walkers) the walkers form K independent SMC
-populations, each a whole SMC run from its own random stream (run one after another here, or as Dask tasks with
-``client=``: the same numbers), and the standard error comes from the spread of their K estimates (consistent;
+populations, each a whole SMC run from its own random stream (run here — on JAX, fixed-grid runs as one program
+mapped over the islands — or as Dask tasks with ``client=``: the same numbers, to the bit on NumPy), and the
+standard error comes from the spread of their K estimates (consistent;
 :mod:`transportkit.sampling.islands`).
 
 **Diagnostics** (warnings of :mod:`transportkit.errors`, docs/reliability.md):
@@ -73,7 +74,7 @@ import math
 from typing import Any
 
 from .._capabilities import declare
-from .._dask import check_client
+from .._dask import check_client, task_seeds
 from .._validation import as_bool, as_choice, as_count, as_points, as_probability, as_real, check_options
 from ..random import SEED_DEPRECATED
 from ._common import make_path
@@ -257,13 +258,14 @@ def ais(
     # one program per run (per set of islands) where the run has a fixed grid from the base and no progress bar
     whole = compiled and not adaptive and not opts.progress and x0 is None and pth.density.bound
     if cfg is not None and cfg.K > 1:
+        seeds = task_seeds(gen, cfg.K)
         if whole and client is None:
             icfg = resample_config(cfg.method, n // cfg.K, 1, cfg.threshold)
             try:
-                return run_islands_whole(run, pth, opts, cfg, gen, be, steps, key(icfg), scale, pilot)
+                return run_islands_whole(run, pth, opts, cfg, gen, be, steps, key(icfg), scale, pilot, seeds)
             except Unfusable:
-                pass  # island by island: the first island's run names the problem
-        return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress)
+                pass  # island by island (the same seeds): the first island's run names the problem
+        return run_islands(run, x0, be, gen, pilot, client=client, progress=opts.progress, seeds=seeds)
     step = make_step(pth, opts, cfg, gen, be, compiled)
     if whole:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._dask import task_generator, task_seeds
+from .._dask import task_generator
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp
 from .ais_step import AISCarry, Unfusable, make_step, run_whole
@@ -161,13 +161,13 @@ def run_whole_ais(
 
 def run_islands_whole(
     run: IslandRun, pth: Any, opts: SamplerOptions, cfg: ResampleConfig, gen: Any, be: Any, steps: int,
-    key: tuple, scale: float, pilot: dict | None,
+    key: tuple, scale: float, pilot: dict | None, seeds: list,
 ) -> Samples:  # fmt: skip
     """The K islands of ``cfg`` as one compiled program mapped over their streams: each island is the fixed-grid
-    run :func:`~.islands.island_task` would make from its seed (the same seeds, drawn from ``gen`` as
-    :func:`~.islands.run_islands` draws them), combined as there."""
+    run :func:`~.islands.island_task` would make from its seed (``seeds``: :func:`~transportkit._dask.task_seeds` of
+    ``gen``, as :func:`~.islands.run_islands` draws them), combined as there."""
     K, m, xp = run.K, run.n // run.K, be.xp
-    states = [task_generator(seed, be).state() for seed in task_seeds(gen, K)]
+    states = [task_generator(seed, be).state() for seed in seeds]
     icfg = resample_config(cfg.method, m, 1, cfg.threshold)
     step = make_step(pth, opts, icfg, gen, be, True)
     start, summarize = _program_parts(pth, icfg, be, m)

@@ -1,5 +1,7 @@
-r"""SMC islands: K independent SMC populations of m = n/K walkers, run one after another in this process or as Dask
-tasks (``client=``), and combined into one estimate.
+r"""SMC islands: K independent SMC populations of m = n/K walkers, run in this process or as Dask tasks
+(``client=``), and combined into one estimate. In this process they run one after another, or — fixed-grid runs on a
+compiling backend — as one program mapped over the islands' streams (:func:`transportkit.sampling.ais_whole.
+run_islands_whole`: the same draws, the numbers to rounding).
 
 Island k runs the whole SMC of :mod:`transportkit.sampling.ais` on its m walkers (its own resampling, step-size
 adaptation, preconditioning, adaptive moves and, with ``adaptive=True``, its own temperature grid) from its own
@@ -60,10 +62,11 @@ def island_task(run: IslandRun, seed: list[int], backend: Any, rng_on_host: bool
 
 
 def run_islands(run: IslandRun, x0: Any, be: Any, gen: Any, pilot: dict | None, *, client: Any = None,
-                progress: bool = False) -> Samples:  # fmt: skip
-    """Run the K islands (here, or on ``client``'s cluster) and combine them (module docstring)."""
+                progress: bool = False, seeds: list | None = None) -> Samples:  # fmt: skip
+    """Run the K islands (here, or on ``client``'s cluster) and combine them (module docstring); ``seeds``: the
+    islands' seeds when the caller drew them (:func:`~transportkit._dask.task_seeds` of ``gen``)."""
     m = run.n // run.K
-    seeds = task_seeds(gen, run.K)
+    seeds = task_seeds(gen, run.K) if seeds is None else seeds
     spec = be if client is None else backend_spec(be)
     blocks: list[Any] = [None] * run.K
     if x0 is not None:

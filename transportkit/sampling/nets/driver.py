@@ -22,16 +22,18 @@ import math
 import warnings
 from typing import Any
 
+from ..._dask import task_seeds
 from ..._validation import check_options
 from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
 from ...random import SEED_DEPRECATED
+from ..ais_step import Unfusable
 from ..resampling import final_estimate, final_summary
 from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift
 from .entry import CallOptions, Setup, Streams, _learner, check_sampling_call, setup, streams
 from .features import make_families
-from .islands import NetsIslands, drift_coefficients, run_islands
+from .islands import NetsIslands, drift_coefficients, run_islands, run_islands_whole
 from .mlp_drift import init_net, mlp_scales, pinn_data, train_mlp
 from .pinn import fit_drift_model, interpolated_drift
 from .settings import RunSettings, TrainSettings
@@ -210,7 +212,14 @@ def run_sampler(
         coeffs = drift_coefficients(trained)
         job = NetsIslands(s.target, s.path_kw or {}, n, rs.K, grid, rs.method, rs.threshold, coeffs, field,
                           train_evals == 0)  # fmt: skip
-        isl = run_islands(job, be, s.streams.run, pth, client=client, progress=run.progress)
+        isl, seeds = None, task_seeds(s.streams.run, rs.K)
+        if client is None and not run.progress:  # one program for all islands where the backend compiles
+            try:
+                isl = run_islands_whole(job, be, seeds, pth)
+            except Unfusable:
+                pass  # island by island, from the same seeds
+        if isl is None:
+            isl = run_islands(job, be, s.streams.run, pth, client=client, progress=run.progress, seeds=seeds)
         x, log_w, lz, var, lost, events = isl.x, isl.log_w, isl.lz, isl.var, isl.lost, isl.events
         lz_islands = [v + pth.log_Z0 for v in isl.lz_islands]
         works = None

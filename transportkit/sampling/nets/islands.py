@@ -13,7 +13,9 @@ estimates :math:`\hat Z_k` are independent and unbiased and, as for SMC islands
           \widehat{\mathrm{Var}}\,\log\hat Z = \frac{K/\mathrm{ESS}(\log\hat Z_{1..K}) - 1}{K - 1}
 
 (delta method on the mean of K i.i.d. terms; Del Moral, Doucet & Jasra 2006, arXiv:cond-mat/0512119). The walkers
-are the islands' walkers in island order with log-weights :math:`\ell_k + A^i`.
+are the islands' walkers in island order with log-weights :math:`\ell_k + A^i`. On a compiling backend without a
+client the K islands are one program mapped (``vmap``) over their streams (:func:`run_islands_whole`): the same
+draws, the numbers to rounding.
 
 **What travels to a worker**: the target and the path arguments (the path is rebuilt there on the worker's backend,
 as the caller built it), the drift's coefficients (the least-squares models, the MLP parameters, the fitted times
@@ -33,9 +35,10 @@ from ..._backend import Backend
 from ..._dask import ClientLike, backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
 from ...numerics import logmeanexp
 from .._common import make_path
-from ..resampling import Resampler, auto_islands, log_mean_var_array
+from ..ais_step import Unfusable
+from ..resampling import Resampler, auto_islands, finish_arrays, log_mean_var_array, resample_config, resample_init
 from .drift import Field, TrainedDrift, combined_drift
-from .simulate import Grid, simulate
+from .simulate import Grid, compilable, first_flags, program, simulate, warn_if_flat
 
 __all__ = [
     "IslandsResult",
@@ -45,6 +48,7 @@ __all__ = [
     "island_count",
     "island_task",
     "run_islands",
+    "run_islands_whole",
 ]
 
 
@@ -135,9 +139,10 @@ def island_task(job: NetsIslands, seed: list[int], backend: Any, rng_on_host: bo
 
 
 def run_islands(job: NetsIslands, be: Backend, gen: Any, path: Any, *, client: Any = None,
-                progress: bool = False) -> IslandsResult:  # fmt: skip
-    """Run the K islands (here, or on ``client``'s cluster) and combine them (module docstring)."""
-    seeds = task_seeds(gen, job.K)
+                progress: bool = False, seeds: list | None = None) -> IslandsResult:  # fmt: skip
+    """Run the K islands (here, or on ``client``'s cluster) and combine them (module docstring); ``seeds``: the
+    islands' seeds when the caller drew them (:func:`~transportkit._dask.task_seeds` of ``gen``)."""
+    seeds = task_seeds(gen, job.K) if seeds is None else seeds
     spec, pth = (be, path) if client is None else (backend_spec(be), None)
     if client is not None and job.coeffs is not None:  # the drift travels as coefficients (its closure holds a device)
         job = job._replace(field=None)
@@ -156,3 +161,57 @@ def run_islands(job: NetsIslands, be: Backend, gen: Any, path: Any, *, client: A
     lz_k = be.asarray(lz_list, dtype=log_w.dtype)
     lz, var = float(logmeanexp(lz_k, xp=xp)), float(log_mean_var_array(lz_k, xp))
     return IslandsResult(x, log_w, lz, var, lz_list, sum(o[3] for o in out), sum(o[4] for o in out))
+
+
+def run_islands_whole(job: NetsIslands, be: Backend, seeds: list, path: Any) -> IslandsResult:
+    """The K islands of :func:`run_islands` (no client) as one compiled program mapped over the islands' streams:
+    each island draws its walkers, evaluates and checks its first batch, runs its resampled steps and computes its
+    estimate as :func:`island_task` does, from the same ``seeds`` (:func:`~transportkit._dask.task_seeds` of the run
+    stream). Raises :class:`~transportkit.sampling.ais_step.
+    Unfusable` where that cannot be one program (the caller then runs the islands one by one)."""
+    K, m, xp = job.K, job.n // job.K, be.xp
+    gens = [task_generator(seed, be) for seed in seeds]
+    rgens = [g.spawn(1)[0] for g in gens]
+    drift = job.field
+    if not (compilable(be, path, gens[0], drift, job.grid.weights == "fb") and path.density.bound):
+        raise Unfusable
+    cfg = resample_config(job.method, m, 1, job.threshold)
+    body, consts, key = program(be, path, job.grid, drift, gens[0], cfg, rgens[0], str(be.dtype))
+    steps, d = job.grid.steps, path.base.dim
+
+    def island(state: Any, rstate: Any, cs: tuple) -> tuple:
+        g = gens[0].from_state(state)
+        x = path.sample0(m, g)
+        parts = tuple(path.evaluate(x))
+        if tuple(parts[1].shape) != (m,) or tuple(parts[3].shape) != (m, d):
+            raise Unfusable
+        flags = first_flags(xp, path, parts)
+        cs = (*cs[:4], g.loop_key(), cs[5], rgens[0].from_state(rstate).loop_key())
+        A = xp.zeros((m,), dtype=x.dtype, device=be.device)
+        lost = xp.zeros((), dtype=xp.int32, device=be.device)
+        carry = (x, parts, A, lost, resample_init(cfg, xp, A.dtype, be.device))
+        x, parts, A, lost, rs = be.fori_loop(0, steps, lambda k, c: body(k, c, cs), carry)
+        lz, _, log_w, _ = finish_arrays(cfg, rs, A, xp)
+        return x, log_w, lz, lost, rs.events, flags, parts
+
+    def make() -> Any:
+        return be.adapter.vmap()(island, in_axes=(0, 0, None))
+
+    program_ = be.compiled(("nets.islands", key, K, m), make)
+    try:
+        x, log_w, lz, lost, events, flags, parts = program_(xp.stack([g.state() for g in gens]),
+                                                            xp.stack([r.state() for r in rgens]), consts)  # fmt: skip
+    except TypeError as e:  # a drift or target that JAX cannot trace
+        raise Unfusable from e
+    flags = be.to_numpy(flags)
+    if flags[:, 0].any():  # a bad first batch: the islands one by one name the walker
+        raise Unfusable
+    if job.flat and flags[:, 1].any():
+        k = int(flags[:, 1].argmax())
+        warn_if_flat(path, tuple(p[k, ...] for p in parts))
+    host = be.to_numpy(xp.stack([xp.astype(v, lz.dtype) for v in (lz, lost, events)]))
+    lz_list = [float(v) for v in host[0]]
+    lz_k = be.asarray(lz_list, dtype=log_w.dtype)
+    lzs, var = float(logmeanexp(lz_k, xp=xp)), float(log_mean_var_array(lz_k, xp))
+    return IslandsResult(xp.reshape(x, (job.n, d)), xp.reshape(log_w, (job.n,)), lzs, var, lz_list,
+                         int(host[1].sum()), int(host[2].sum()))  # fmt: skip

@@ -93,7 +93,7 @@ def simulate(
     x = path.sample0(n, gen)
     parts = _first_parts(be, path, x, check, check if flat is None else flat)
     rs_ok = resampler is None or (not keep and resampler.gen.functional)
-    if rs_ok and _compilable(be, path, gen, drift, grid.weights == "fb"):
+    if rs_ok and compilable(be, path, gen, drift, grid.weights == "fb"):
         try:
             return _compiled(be, path, x, parts, grid, drift, gen, progress, desc, keep=keep, resampler=resampler)
         except TypeError:  # a drift or target that JAX cannot trace: run the same dynamics in Python
@@ -106,6 +106,11 @@ def _flat(xp: Any, parts: tuple[Any, ...]) -> Any:
     :func:`warn_if_flat`)."""
     lp, g = parts[1], parts[3]
     return xp.all(lp == lp[0]) & xp.all(g == 0) & xp.isfinite(lp[0])
+
+
+def first_flags(xp: Any, path: GeometricPath, parts: tuple[Any, ...]) -> Any:
+    """``[any bad value (NaN/+inf log-density, bad gradient), flat target]`` of a first batch, as a bool array."""
+    return xp.stack([path.any_bad(parts), _flat(xp, parts)])
 
 
 def _first_parts(be: Any, path: Any, x: Any, check: bool, flat: bool) -> tuple[Any, ...]:
@@ -123,7 +128,7 @@ def _first_parts(be: Any, path: Any, x: Any, check: bool, flat: bool) -> tuple[A
 
     def first(y: Any) -> tuple:
         p = path.evaluate(y)
-        return p, xp.stack([path.any_bad(p), _flat(xp, p)])
+        return p, first_flags(xp, path, p)
 
     base = path.base
     key = ("nets.first", path.density.key, (base.dim, repr(base.mean), base.scale))
@@ -207,7 +212,7 @@ def _kernel_ratio(xp: Any, x: Any, y: Any, mean_f: Any, b1: Any, s1: Any, h: Any
     return (xp.sum(fwd * fwd, axis=1) - xp.sum(back * back, axis=1)) / (4 * h * eps)
 
 
-def _compilable(be: Any, path: Any, gen: Any, drift: Field | None, fb: bool) -> bool:
+def compilable(be: Any, path: Any, gen: Any, drift: Field | None, fb: bool) -> bool:
     """One compiled program needs: a compiling backend, a functional stream, the geometric path (whose time
     dependence is the interpolation weight, precomputed on the grid), and a drift that takes t as an array and
     needs no Laplacian (the divergence of a score feature, asked for by the Riemann weights)."""
@@ -237,33 +242,10 @@ def _compiled(
     walkers of every step come back stacked (:func:`transportkit._loops.scan_steps`). The resampler's state is
     updated in place at the end (its ``finish`` gives the estimate as for the Python loop)."""
     xp, K = be.xp, grid.steps
-    ts = [k / K for k in range(K)] + [1.0]
-    spec = getattr(drift, "compile_spec", None)  # a drift whose arrays are arguments: keyed by its structure
     cfg = None if resampler is None else resampler.cfg
-    consts = (
-        be.asarray(ts),
-        be.asarray([float(path.lam(t)) for t in ts]),
-        be.asarray([float(path.dlam(t)) for t in ts]),
-        be.asarray(float(grid.eps)),
-        gen.loop_key(),
-        None if spec is None else drift.compile_params(xp),
-        None if resampler is None else resampler.gen.loop_key(),
-    )
-    fb, noisy = grid.weights == "fb", grid.eps > 0
-    base = path.base
-    key = (
-        "nets.simulate",
-        getattr(path.density, "key", (path.density.log_prob, path.density.grad)),
-        (base.dim, repr(base.mean), base.scale),
-        drift if spec is None else spec,
-        K,
-        fb,
-        noisy,
-        str(x.dtype),
-        cfg,
-    )
     rgen = None if resampler is None else resampler.gen
-    body = _make_body(path, drift, gen, K, fb, noisy, spec is not None, cfg, rgen)
+    body, consts, key = program(be, path, grid, drift, gen, cfg, rgen, str(x.dtype))
+    consts = (*consts[:4], gen.loop_key(), consts[5], None if rgen is None else rgen.loop_key())
     A = xp.zeros((x.shape[0],), dtype=x.dtype, device=getattr(x, "device", None))
     carry = (x, tuple(parts), A, _zero_count(xp, A))
     if resampler is not None:
@@ -282,6 +264,40 @@ def _compiled(
     (x, _, A, lost), ys = scan_steps(be, scan_body, carry, K, consts=consts, key=key, progress=progress, desc=desc)
     kept.extend((ys[0][k, ...], tuple(p[k, ...] for p in ys[1:])) for k in range(K))
     return Trajectory(x, A, kept, lost)
+
+
+def program(
+    be: Any, path: Any, grid: Grid, drift: Field | None, gen: Any, cfg: Any, rgen: Any, dtype: str
+) -> tuple[Any, tuple, tuple]:
+    """``(body, consts, key)`` of a compiled run: the step of :func:`_make_body`, its arguments ``(ts, lam, dlam,
+    eps, None, drift parameters, None)`` (the two ``None`` are the loop keys of ``gen`` and ``rgen``, the caller's
+    to draw) and the compile-cache key of what the body closes over."""
+    xp, K = be.xp, grid.steps
+    ts = [k / K for k in range(K)] + [1.0]
+    spec = getattr(drift, "compile_spec", None)  # a drift whose arrays are arguments: keyed by its structure
+    consts = (
+        be.asarray(ts),
+        be.asarray([float(path.lam(t)) for t in ts]),
+        be.asarray([float(path.dlam(t)) for t in ts]),
+        be.asarray(float(grid.eps)),
+        None,
+        None if spec is None else drift.compile_params(xp),
+        None,
+    )
+    fb, noisy = grid.weights == "fb", grid.eps > 0
+    base = path.base
+    key = (
+        "nets.simulate",
+        getattr(path.density, "key", (path.density.log_prob, path.density.grad)),
+        (base.dim, repr(base.mean), base.scale),
+        drift if spec is None else spec,
+        K,
+        fb,
+        noisy,
+        dtype,
+        cfg,
+    )
+    return _make_body(path, drift, gen, K, fb, noisy, spec is not None, cfg, rgen), consts, key
 
 
 def _make_body(
