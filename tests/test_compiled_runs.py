@@ -238,8 +238,17 @@ def test_smc_run_is_one_program_with_the_step_by_step_numbers():
 def test_smc_whole_run_falls_back_to_name_a_bad_target():
     """A target whose log_prob has the wrong shape cannot be fused: the step-by-step run's check names it."""
     pytest.importorskip("jax")
-    with pytest.raises(ValueError, match="log_prob returned shape"):
-        smc(_CountingFunnel(3, wrong_shape=True), 200, steps=4, islands=1, backend="jax", rng=0)
+    for islands in (1, 2):
+        with pytest.raises(ValueError, match="log_prob returned shape"):
+            smc(_CountingFunnel(3, wrong_shape=True), 200, steps=4, islands=islands, backend="jax", rng=0)
+        with pytest.raises(ValueError, match=r"log_prob is nan \(NaN or \+inf\) for walker 3"):
+            smc(_NanAt3Funnel(3), 200, steps=4, islands=islands, backend="jax", rng=0)
+
+
+class _NanAt3Funnel(Funnel):
+    def _log_prob(self, x, be):
+        xp = be.xp
+        return xp.where(xp.arange(x.shape[0]) == 3, xp.nan, super()._log_prob(x, be))
 
 
 def test_smc_islands_are_one_program_with_the_island_by_island_numbers():
