@@ -254,6 +254,12 @@ class GaussianBase:
         return z * self.scale + self._m(z, xp)
 
 
+class Unfusable(Exception):
+    """Raised while building a whole run as one compiled program when it cannot be one (a target whose values have
+    the wrong shapes, a drift that cannot be traced): the caller then runs step by step, whose checks name the
+    problem."""
+
+
 def _IDENTITY(t: Any) -> Any:
     return t
 
@@ -295,6 +301,11 @@ class GeometricPath:
 
     def check(self, x: Any, parts: tuple[Any, ...]) -> None:
         self.density.check(self.xp, x, parts[1], parts[3])
+
+    def shapes_ok(self, parts: tuple[Any, ...], n: int) -> bool:
+        """Whether the parts at ``n`` walkers have the shapes a run needs (log-densities (n,), gradients (n, d)):
+        known while tracing, so that a compiled run can refuse a target before any work."""
+        return tuple(parts[1].shape) == (n,) and tuple(parts[3].shape) == (n, self.base.dim)
 
     def any_bad(self, parts: tuple[Any, ...]) -> Any:
         """0-d bool array: whether :meth:`check` would raise for shape-correct parts (traceable: no host sync)."""

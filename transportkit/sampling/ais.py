@@ -77,8 +77,8 @@ from .._capabilities import declare
 from .._dask import check_client, task_seeds
 from .._validation import as_bool, as_choice, as_count, as_points, as_probability, as_real, check_options
 from ..random import SEED_DEPRECATED
-from ._common import make_path
-from .ais_step import Unfusable, make_step, run_adaptive, run_fixed
+from ._common import Unfusable, make_path
+from .ais_step import make_step, run_adaptive, run_fixed
 from .ais_whole import initial_carry, result, run_islands_whole, run_whole_ais
 from .islands import IslandRun, run_islands
 from .options import SamplerOptions, check_target_dim
@@ -317,8 +317,7 @@ def _first_evaluation(pth: Any, x: Any, be: Any, compiled: bool, path_key: Any) 
         pth.check(x, parts)
         return parts, pth.log_prob(0.0, parts), pth.grad(0.0, parts)
     parts, lp0, g0, bad = be.compiled(("ais-first", path_key), lambda: evaluate)(x)
-    n, d = x.shape
-    if tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d) or bool(bad):
+    if not pth.shapes_ok(parts, x.shape[0]) or bool(bad):
         pth.check(x, parts)
     return parts, lp0, g0
 

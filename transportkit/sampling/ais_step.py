@@ -20,7 +20,7 @@ from .kernels import KERNEL_STEPS, MCMCParams, MCMCState, adapt_step_size, parti
 from .options import SamplerOptions
 from .resampling import ResampleConfig, ResampleState, resample_step
 
-__all__ = ["N_OUTPUTS", "AISCarry", "Unfusable", "make_step", "run_adaptive", "run_fixed", "run_whole"]
+__all__ = ["N_OUTPUTS", "AISCarry", "make_step", "run_adaptive", "run_fixed", "run_whole"]
 
 #: bisection steps of adaptive tempering: the temperature to (1 - t) 2^-20
 BISECT_STEPS = 20
@@ -181,11 +181,6 @@ def run_fixed(
     carry, ys = scan_steps(be, body, carry, steps, consts=(loop_key, grid), key=key, progress=opts.progress,
                          desc=desc, compile=compiled)  # fmt: skip
     return carry, ys, steps
-
-
-class Unfusable(Exception):
-    """Raised while tracing :func:`run_whole` when the target's values do not have the shapes a run needs: the
-    caller then runs step by step, whose checks name the problem."""
 
 
 def run_whole(

@@ -16,7 +16,8 @@ from typing import Any
 from .._dask import task_generator
 from ..numerics import ess as _ess
 from ..numerics import logmeanexp
-from .ais_step import AISCarry, Unfusable, make_step, run_whole
+from ._common import Unfusable
+from .ais_step import AISCarry, make_step, run_whole
 from .islands import IslandRun, combine_arrays
 from .kernels import init_state
 from .options import SamplerOptions
@@ -126,12 +127,12 @@ def result(
 
 def _program_parts(pth: Any, cfg: ResampleConfig | None, be: Any, m: int) -> tuple:
     """``start`` and ``summarize`` of :func:`~.ais_step.run_whole` for populations of ``m`` walkers."""
-    xp, d = be.xp, pth.base.dim
+    xp = be.xp
 
     def start(g: Any, h0: Any) -> tuple:
         x = pth.sample0(m, g)
         parts = pth.evaluate(x)
-        if tuple(parts[1].shape) != (m,) or tuple(parts[3].shape) != (m, d):
+        if not pth.shapes_ok(parts, m):
             raise Unfusable
         carry = initial_carry(x, parts, pth.log_prob(0.0, parts), pth.grad(0.0, parts), h0, cfg, be, True)
         return carry, (x, parts, pth.any_bad(parts))
@@ -147,7 +148,7 @@ def run_whole_ais(
     key: tuple, scale: float, return_works: bool, where: str, pilot: dict | None, island: bool,
 ) -> Samples:  # fmt: skip
     """A fixed-grid run from the base as one compiled program (:func:`~.ais_step.run_whole`). A target whose values
-    have the wrong shapes raises :class:`~.ais_step.Unfusable` while tracing; one with NaN/+inf at the initial walkers
+    have the wrong shapes raises :class:`~._common.Unfusable` while tracing; one with NaN/+inf at the initial walkers
     is checked eagerly after, which raises naming the walker."""
     start, summarize = _program_parts(pth, cfg, be, n)
     d = pth.base.dim

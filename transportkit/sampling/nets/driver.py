@@ -27,7 +27,7 @@ from ..._validation import check_options
 from ...errors import ConvergenceWarning, DegenerateWeightsWarning, NonFiniteWarning
 from ...numerics import ess as _ess
 from ...random import SEED_DEPRECATED
-from ..ais_step import Unfusable
+from .._common import Unfusable
 from ..resampling import final_estimate, final_summary
 from ..results import Samples
 from .drift import Field, TrainedDrift, as_field, combined_drift

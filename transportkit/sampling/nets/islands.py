@@ -34,8 +34,7 @@ from typing import Any, NamedTuple
 from ..._backend import Backend
 from ..._dask import ClientLike, backend_spec, check_client, run_tasks, task_backend, task_generator, task_seeds
 from ...numerics import logmeanexp
-from .._common import make_path
-from ..ais_step import Unfusable
+from .._common import Unfusable, make_path
 from ..resampling import Resampler, auto_islands, finish_arrays, log_mean_var_array, resample_config, resample_init
 from .drift import Field, TrainedDrift, combined_drift
 from .simulate import Grid, compilable, first_flags, program, simulate, warn_if_flat
@@ -157,18 +156,24 @@ def run_islands(job: NetsIslands, be: Backend, gen: Any, path: Any, *, client: A
     xp = be.xp
     x = xp.concat([be.asarray(o[0]) for o in out], axis=0)
     log_w = xp.concat([be.asarray(o[1]) for o in out], axis=0)
-    lz_list = [float(o[2]) for o in out]
+    return _combined(be, x, log_w, [float(o[2]) for o in out], sum(o[3] for o in out), sum(o[4] for o in out))
+
+
+def _combined(be: Backend, x: Any, log_w: Any, lz_list: list[float], lost: int, events: int) -> IslandsResult:
+    """The islands combined: log Z - log Z0 as the log-mean of theirs, its delta-method variance (module
+    docstring)."""
+    xp = be.xp
     lz_k = be.asarray(lz_list, dtype=log_w.dtype)
     lz, var = float(logmeanexp(lz_k, xp=xp)), float(log_mean_var_array(lz_k, xp))
-    return IslandsResult(x, log_w, lz, var, lz_list, sum(o[3] for o in out), sum(o[4] for o in out))
+    return IslandsResult(x, log_w, lz, var, lz_list, lost, events)
 
 
 def run_islands_whole(job: NetsIslands, be: Backend, seeds: list, path: Any) -> IslandsResult:
     """The K islands of :func:`run_islands` (no client) as one compiled program mapped over the islands' streams:
     each island draws its walkers, evaluates and checks its first batch, runs its resampled steps and computes its
     estimate as :func:`island_task` does, from the same ``seeds`` (:func:`~transportkit._dask.task_seeds` of the run
-    stream). Raises :class:`~transportkit.sampling.ais_step.
-    Unfusable` where that cannot be one program (the caller then runs the islands one by one)."""
+    stream). Raises :class:`~transportkit.sampling._common.Unfusable` where that cannot be one program (the caller
+    then runs the islands one by one)."""
     K, m, xp = job.K, job.n // job.K, be.xp
     gens = [task_generator(seed, be) for seed in seeds]
     rgens = [g.spawn(1)[0] for g in gens]
@@ -183,7 +188,7 @@ def run_islands_whole(job: NetsIslands, be: Backend, seeds: list, path: Any) -> 
         g = gens[0].from_state(state)
         x = path.sample0(m, g)
         parts = tuple(path.evaluate(x))
-        if tuple(parts[1].shape) != (m,) or tuple(parts[3].shape) != (m, d):
+        if not path.shapes_ok(parts, m):
             raise Unfusable
         flags = first_flags(xp, path, parts)
         cs = (*cs[:4], g.loop_key(), cs[5], rgens[0].from_state(rstate).loop_key())
@@ -210,8 +215,5 @@ def run_islands_whole(job: NetsIslands, be: Backend, seeds: list, path: Any) -> 
         k = int(flags[:, 1].argmax())
         warn_if_flat(path, tuple(p[k, ...] for p in parts))
     host = be.to_numpy(xp.stack([xp.astype(v, lz.dtype) for v in (lz, lost, events)]))
-    lz_list = [float(v) for v in host[0]]
-    lz_k = be.asarray(lz_list, dtype=log_w.dtype)
-    lzs, var = float(logmeanexp(lz_k, xp=xp)), float(log_mean_var_array(lz_k, xp))
-    return IslandsResult(xp.reshape(x, (job.n, d)), xp.reshape(log_w, (job.n,)), lzs, var, lz_list,
-                         int(host[1].sum()), int(host[2].sum()))  # fmt: skip
+    return _combined(be, xp.reshape(x, (job.n, d)), xp.reshape(log_w, (job.n,)), [float(v) for v in host[0]],
+                     int(host[1].sum()), int(host[2].sum()))  # fmt: skip

@@ -134,8 +134,7 @@ def _first_parts(be: Any, path: Any, x: Any, check: bool, flat: bool) -> tuple[A
     key = ("nets.first", path.density.key, (base.dim, repr(base.mean), base.scale))
     parts, flags = be.compiled(key, lambda: first)(x)
     bad, is_flat = (bool(f) for f in be.to_numpy(flags))
-    n, d = x.shape
-    if check and (bad or tuple(parts[1].shape) != (n,) or tuple(parts[3].shape) != (n, d)):
+    if check and (bad or not path.shapes_ok(parts, x.shape[0])):
         path.check(x, parts)
     if flat and is_flat:
         warn_if_flat(path, parts)
